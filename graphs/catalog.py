@@ -1,0 +1,57 @@
+"""Named graphs: the paper's files (read from a data directory) and generated presets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class PaperGraph:
+    """A graph from the Moccasin paper, read from its published file."""
+
+    name: str
+    filename: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A generated graph: a family with fixed parameters (seeded, so always the same graph)."""
+
+    name: str
+    family: str
+    params: dict = field(default_factory=dict)
+    description: str = ""
+
+
+PAPER_GRAPHS = {
+    g.name: g
+    for g in (
+        PaperGraph("rl1", "random_layered_n100_w0.27_nlv0.75_ed0.2_scd0.14.json", "RL1: random layered, n=100, m=236"),
+        PaperGraph("rl2", "random_layered_n250_w0.43_nlv0.75_ed0.2_scd0.14.json", "RL2: random layered, n=250, m=944"),
+        PaperGraph("rl3", "random_layered_n500_w0.36_nlv0.75_ed0.2_scd0.14.json", "RL3: random layered, n=500, m=2461"),
+        PaperGraph("rl4", "random_layered_n1000_w0.31_nlv0.75_ed0.2_scd0.14.json", "RL4: random layered, n=1000, m=5875"),
+        PaperGraph("cm1", "fcn_8_vgg (MLSys)_32_(416, 608, 3)_train_nx.json", "CM1: fcn_8_vgg training graph, n=73, m=149"),
+        PaperGraph("cm2", "ResNet50 (MLSys)_256_(224, 224, 3)_train_nx.json", "CM2: ResNet50 training graph, n=353, m=751"),
+        PaperGraph("vgg16", "VGG16 (MLSys)_256_(224, 224, 3)_train_nx.json", "VGG16 training graph, n=45"),
+        PaperGraph("vgg-unet", "vgg_unet (MLSys)_32_(416, 608, 3)_train_nx.json", "vgg_unet training graph, n=71"),
+    )
+}
+
+# Generated stand-ins for the paper's graphs (used when its files are absent) and small demos.
+PRESETS = {
+    p.name: p
+    for p in (
+        Preset("rl1-gen", "random-layered", {"n": 100, "w": 0.27, "nlv": 0.75, "ed": 0.2, "scd": 0.14, "seed": 0}, "generated like RL1 (n=100)"),
+        Preset("rl2-gen", "random-layered", {"n": 250, "w": 0.43, "nlv": 0.75, "ed": 0.2, "scd": 0.14, "seed": 0}, "generated like RL2 (n=250)"),
+        Preset("rl3-gen", "random-layered", {"n": 500, "w": 0.36, "nlv": 0.75, "ed": 0.2, "scd": 0.14, "seed": 0}, "generated like RL3 (n=500)"),
+        Preset("rl4-gen", "random-layered", {"n": 1000, "w": 0.31, "nlv": 0.75, "ed": 0.2, "scd": 0.14, "seed": 0}, "generated like RL4 (n=1000)"),
+        Preset("cm1-gen", "unet", {"depth": 4, "seed": 0}, "a U-Net-like training graph standing in for CM1 (fcn_8_vgg)"),
+        Preset("cm2-gen", "linear", {"layers": 48, "seed": 0}, "a deep linear training graph standing in for CM2 (ResNet50)"),
+        Preset("demo", "random-layered", {"n": 60, "w": 0.3, "nlv": 0.75, "ed": 0.2, "scd": 0.14, "seed": 1}, "a small random layered graph for the quick start"),
+        Preset("transformer-small", "transformer", {"blocks": 4, "seed": 0}, "a 4-block transformer-like training graph"),
+    )
+}
+
+# Which generated preset stands in for each paper graph when its file is missing.
+STAND_INS = {"rl1": "rl1-gen", "rl2": "rl2-gen", "rl3": "rl3-gen", "rl4": "rl4-gen", "cm1": "cm1-gen", "cm2": "cm2-gen"}

@@ -1,0 +1,55 @@
+"""Memory budgets: a fraction of a reference order's peak, or an absolute figure."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+
+from moccasin_bench.errors import UserError
+from moccasin_bench.graph import Graph
+from moccasin_bench.orders import default_order_name, reference_order
+from moccasin_bench.simulate import simulate
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A resolved budget, with where it came from."""
+
+    bytes: int
+    fraction: float | None = None  # None for an absolute budget
+    reference_order: str | None = None  # which order's peak the fraction applies to
+    reference_peak: int | None = None
+
+    def describe(self) -> str:
+        if self.fraction is None:
+            return f"{self.bytes:,} (absolute)"
+        return f"{self.bytes:,} = ceil({self.fraction:g} x {self.reference_peak:,}, peak of the {self.reference_order} order)"
+
+    def to_json(self) -> dict:
+        return {"bytes": self.bytes, "fraction": self.fraction, "reference_order": self.reference_order, "reference_peak": self.reference_peak}
+
+
+def reference_peak(graph: Graph, order_name: str = "default") -> int:
+    """Peak memory of a reference order run once, without recomputation."""
+    return simulate(graph, reference_order(graph, order_name)).peak_memory
+
+
+def fraction_of_peak(fraction: float, peak: int) -> int:
+    """ceil(fraction × peak), computed exactly (0.9 × 46,319 must give 41,688, not float noise)."""
+    return math.ceil(Fraction(str(fraction)) * peak)
+
+
+def resolve_budget(graph: Graph, fraction: float | None = None, absolute: int | None = None, order_name: str = "default") -> Budget:
+    """Turn a fraction (of a reference order's peak) or an absolute figure into a Budget."""
+    if (fraction is None) == (absolute is None):
+        raise UserError("give exactly one of a budget fraction (--budget) or an absolute budget (--budget-bytes)")
+    if absolute is not None:
+        if isinstance(absolute, bool) or int(absolute) != absolute or absolute < 0:
+            raise UserError(f"absolute budget must be a non-negative integer, got {absolute!r}")
+        return Budget(bytes=int(absolute))
+    if not (0 < fraction <= 10):
+        raise UserError(f"budget fraction must be in (0, 10], got {fraction!r}; for an absolute figure use --budget-bytes")
+    name = default_order_name(graph) if order_name == "default" else order_name
+    peak = reference_peak(graph, name)
+    return Budget(bytes=fraction_of_peak(fraction, peak), fraction=float(fraction), reference_order=name, reference_peak=peak)

@@ -1,0 +1,302 @@
+"""The compute graph: immutable, numpy-backed, validated on construction.
+
+Nodes keep the ids of the input file (ints or strings); internally every array is
+indexed by a dense position 0..n-1 in file order. Duplicate edges are merged (a node
+that reads the same tensor twice depends on it once); every other defect is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from moccasin_bench.errors import GraphError
+
+NodeId = int | str
+
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a.setflags(write=False)
+    return a
+
+
+def as_int_value(value: object, what: str) -> int:
+    """Return `value` as a non-negative int, or raise GraphError naming `what`."""
+    if value is None:
+        raise GraphError(f"{what} is missing")
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise GraphError(f"{what} is not a number: {value!r}")
+    if isinstance(value, (float, np.floating)):
+        if not math.isfinite(value) or value != int(value):
+            raise GraphError(f"{what} is not an integer: {value!r}")
+    value = int(value)
+    if value < 0:
+        raise GraphError(f"{what} is negative: {value}")
+    if value > _INT64_MAX // 4:
+        raise GraphError(f"{what} is too large for 64-bit arithmetic: {value}")
+    return value
+
+
+def _check_node_id(value: object, position: int) -> NodeId:
+    if isinstance(value, bool) or not isinstance(value, (int, str, np.integer)):
+        raise GraphError(f"node at position {position} has an id that is neither an integer nor a string: {value!r}")
+    return int(value) if isinstance(value, np.integer) else value
+
+
+@dataclass(frozen=True, eq=False)
+class Graph:
+    """A validated DAG. Build with `Graph.build`, which checks everything."""
+
+    name: str
+    node_ids: tuple[NodeId, ...]
+    duration: np.ndarray  # int64 (n,), time units of the source (profiled or synthetic)
+    memory: np.ndarray  # int64 (n,), output size in the source's memory unit (bytes for Checkmate graphs)
+    edges: np.ndarray  # int64 (m, 2) dense indices (u, v): v reads u; file order, duplicates merged
+    stored_order: np.ndarray | None = None  # int64 (n,) dense indices, a topological order
+    origin: str = ""  # file path or generator call it came from
+    labels: tuple[str, ...] | None = None  # optional human-readable node names
+    duplicate_edges_merged: int = 0
+    _index: dict = field(default_factory=dict, repr=False)
+
+    # ---- construction -------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        name: str,
+        node_ids: Sequence[object],
+        duration: Sequence[object],
+        memory: Sequence[object],
+        edges: Iterable[tuple[object, object]],
+        stored_order: Sequence[object] | None = None,
+        origin: str = "",
+        labels: Sequence[str] | None = None,
+    ) -> "Graph":
+        """Validate raw values (edges and order given as node ids) and build a Graph."""
+        ids = tuple(_check_node_id(v, i) for i, v in enumerate(node_ids))
+        n = len(ids)
+        if n == 0:
+            raise GraphError("the graph is empty (no nodes)")
+        index: dict[NodeId, int] = {}
+        for i, v in enumerate(ids):
+            if v in index:
+                raise GraphError(f"node id {v!r} appears twice (positions {index[v]} and {i})")
+            index[v] = i
+        if len(duration) != n or len(memory) != n:
+            raise GraphError("duration and memory must have one value per node")
+        dur = np.array([as_int_value(d, f"duration of node {ids[i]!r}") for i, d in enumerate(duration)], dtype=np.int64)
+        mem = np.array([as_int_value(m, f"memory of node {ids[i]!r}") for i, m in enumerate(memory)], dtype=np.int64)
+
+        pairs: list[tuple[int, int]] = []
+        seen: set[tuple[int, int]] = set()
+        merged = 0
+        for k, edge in enumerate(edges):
+            try:
+                a, b = edge
+            except (TypeError, ValueError):
+                raise GraphError(f"edge {k} is not a pair of node ids: {edge!r}") from None
+            if a not in index:
+                raise GraphError(f"edge {k} ({a!r} -> {b!r}) starts at unknown node {a!r}")
+            if b not in index:
+                raise GraphError(f"edge {k} ({a!r} -> {b!r}) ends at unknown node {b!r}")
+            if a == b:
+                raise GraphError(f"self-loop on node {a!r} (edge {k})")
+            p = (index[a], index[b])
+            if p in seen:
+                merged += 1
+                continue
+            seen.add(p)
+            pairs.append(p)
+        e = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+
+        order = None
+        if stored_order is not None:
+            try:
+                order = np.array([index[v] for v in stored_order], dtype=np.int64)
+            except (KeyError, TypeError):
+                bad = next((v for v in stored_order if not isinstance(v, (int, str)) or v not in index), None)
+                raise GraphError(f"stored order names unknown node {bad!r}") from None
+            if len(order) != n or len(np.unique(order)) != n:
+                raise GraphError(f"stored order must list each of the {n} nodes exactly once (it has {len(order)} entries, {len(np.unique(order))} distinct)")
+        if labels is not None and len(labels) != n:
+            raise GraphError("labels must have one entry per node")
+
+        g = cls(
+            name=str(name),
+            node_ids=ids,
+            duration=_frozen(dur),
+            memory=_frozen(mem),
+            edges=_frozen(e),
+            stored_order=None if order is None else _frozen(order),
+            origin=origin,
+            labels=None if labels is None else tuple(str(x) for x in labels),
+            duplicate_edges_merged=merged,
+            _index=index,
+        )
+        g._check_acyclic()
+        if order is not None:
+            pos = np.empty(n, dtype=np.int64)
+            pos[order] = np.arange(n)
+            bad = np.nonzero(pos[e[:, 0]] >= pos[e[:, 1]])[0] if len(e) else []
+            if len(bad):
+                u, v = e[bad[0]]
+                raise GraphError(f"stored order is not topological: node {ids[v]!r} comes before its input {ids[u]!r}")
+        return g
+
+    def _check_acyclic(self) -> None:
+        if len(self.topological_indices) == self.n:
+            return
+        # Walk predecessors among the unsorted nodes until one repeats: it lies on a cycle.
+        remaining = np.ones(self.n, dtype=bool)
+        remaining[self.topological_indices] = False
+        v = int(np.nonzero(remaining)[0][0])
+        path: list[int] = []
+        where: dict[int, int] = {}
+        while v not in where:
+            where[v] = len(path)
+            path.append(v)
+            v = next(int(u) for u in self.predecessors(v) if remaining[u])
+        cycle = path[where[v]:][::-1]
+        shown = " -> ".join(repr(self.node_ids[c]) for c in cycle[:8])
+        more = " -> ..." if len(cycle) > 8 else ""
+        raise GraphError(f"the graph has a cycle through node {self.node_ids[cycle[0]]!r}: {shown}{more} -> {self.node_ids[cycle[0]]!r}")
+
+    # ---- sizes --------------------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return len(self.node_ids)
+
+    @property
+    def m(self) -> int:
+        return len(self.edges)
+
+    @cached_property
+    def sum_duration(self) -> int:
+        return int(self.duration.sum())
+
+    @cached_property
+    def sum_memory(self) -> int:
+        return int(self.memory.sum())
+
+    # ---- adjacency (CSR, dense indices) ------------------------------------------------
+    @cached_property
+    def _pred_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        return _csr(self.n, self.edges[:, 1], self.edges[:, 0])
+
+    @cached_property
+    def _succ_csr(self) -> tuple[np.ndarray, np.ndarray]:
+        return _csr(self.n, self.edges[:, 0], self.edges[:, 1])
+
+    @property
+    def pred_ptr(self) -> np.ndarray:
+        return self._pred_csr[0]
+
+    @property
+    def pred_idx(self) -> np.ndarray:
+        return self._pred_csr[1]
+
+    @property
+    def succ_ptr(self) -> np.ndarray:
+        return self._succ_csr[0]
+
+    @property
+    def succ_idx(self) -> np.ndarray:
+        return self._succ_csr[1]
+
+    def predecessors(self, v: int) -> np.ndarray:
+        ptr, idx = self._pred_csr
+        return idx[ptr[v]:ptr[v + 1]]
+
+    def successors(self, v: int) -> np.ndarray:
+        ptr, idx = self._succ_csr
+        return idx[ptr[v]:ptr[v + 1]]
+
+    @cached_property
+    def in_degree(self) -> np.ndarray:
+        return _frozen(np.diff(self.pred_ptr))
+
+    @cached_property
+    def out_degree(self) -> np.ndarray:
+        return _frozen(np.diff(self.succ_ptr))
+
+    @cached_property
+    def topological_indices(self) -> np.ndarray:
+        """A topological order by Kahn's algorithm, smallest index first (shorter if cyclic)."""
+        import heapq
+
+        indeg = self.in_degree.copy()
+        heap = [int(v) for v in np.nonzero(indeg == 0)[0]]
+        heapq.heapify(heap)
+        out: list[int] = []
+        ptr, idx = self._succ_csr
+        while heap:
+            v = heapq.heappop(heap)
+            out.append(v)
+            for w in idx[ptr[v]:ptr[v + 1]]:
+                indeg[w] -= 1
+                if indeg[w] == 0:
+                    heapq.heappush(heap, int(w))
+        return _frozen(np.array(out, dtype=np.int64))
+
+    @cached_property
+    def min_feasible_budget(self) -> int:
+        """max_v (memory[v] + Σ memory of v's inputs): no schedule can peak lower."""
+        need = self.memory.copy()
+        np.add.at(need, self.edges[:, 1], self.memory[self.edges[:, 0]])
+        return int(need.max())
+
+    # ---- ids ---------------------------------------------------------------------------
+    def index_of(self, node_id: NodeId) -> int:
+        try:
+            return self._index[node_id]
+        except (KeyError, TypeError):
+            raise GraphError(f"unknown node id {node_id!r}") from None
+
+    def to_indices(self, node_ids: Iterable[object]) -> np.ndarray:
+        """Dense indices of a sequence of node ids; an unknown id is a GraphError."""
+        node_ids = list(node_ids)
+        try:
+            return np.fromiter((self._index[v] for v in node_ids), dtype=np.int64)
+        except (KeyError, TypeError):
+            bad = next(v for v in node_ids if not isinstance(v, (int, str)) or v not in self._index)
+            raise GraphError(f"unknown node id {bad!r}") from None
+
+    def to_ids(self, indices: Iterable[int]) -> list[NodeId]:
+        return [self.node_ids[int(i)] for i in indices]
+
+    # ---- identity ----------------------------------------------------------------------
+    @cached_property
+    def content_hash(self) -> str:
+        """A hash of what defines the problem (ids, sizes, edges, stored order), not the path."""
+        h = hashlib.sha256()
+        h.update(repr(self.node_ids).encode())
+        for a in (self.duration, self.memory, self.edges):
+            h.update(np.ascontiguousarray(a).tobytes())
+        if self.stored_order is not None:
+            h.update(b"order")
+            h.update(self.stored_order.tobytes())
+        return h.hexdigest()[:16]
+
+    def to_networkx(self):
+        """A networkx DiGraph with nodes and edges inserted in file order (attributes: duration, memory)."""
+        import networkx as nx
+
+        g = nx.DiGraph(name=self.name)
+        for i, v in enumerate(self.node_ids):
+            g.add_node(v, duration=int(self.duration[i]), memory=int(self.memory[i]))
+        g.add_edges_from((self.node_ids[a], self.node_ids[b]) for a, b in self.edges)
+        return g
+
+
+def _csr(n: int, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Compressed rows: cols grouped by row, stable (file order kept inside a row)."""
+    order = np.argsort(rows, kind="stable")
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=ptr[1:])
+    return _frozen(ptr), _frozen(cols[order].astype(np.int64))

@@ -1,0 +1,81 @@
+"""Typed key=value parameters, declared by plug-ins (formulations, graph generators)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from moccasin_bench.errors import UserError
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter a plug-in accepts: name, type, default, choices, help line."""
+
+    name: str
+    type: type  # int, float, str or bool
+    default: Any
+    help: str = ""
+    choices: tuple[Any, ...] | None = None
+
+    def coerce(self, value: Any, owner: str) -> Any:
+        """Convert a value (a string from the command line, or a TOML value) to this type."""
+        try:
+            if self.type is bool:
+                if isinstance(value, bool):
+                    out = value
+                elif str(value).lower() in ("1", "true", "yes", "on"):
+                    out = True
+                elif str(value).lower() in ("0", "false", "no", "off"):
+                    out = False
+                else:
+                    raise ValueError
+            elif self.type is int:
+                if isinstance(value, bool):
+                    raise ValueError
+                out = int(value) if not isinstance(value, float) or value.is_integer() else _fail()
+            elif self.type is float:
+                if isinstance(value, bool):
+                    raise ValueError
+                out = float(value)
+            else:
+                out = str(value)
+        except (ValueError, TypeError):
+            raise UserError(f"parameter {self.name!r} of {owner} must be {self.type.__name__}, got {value!r}") from None
+        if self.choices is not None and out not in self.choices:
+            raise UserError(f"parameter {self.name!r} of {owner} must be one of {', '.join(map(str, self.choices))}; got {out!r}")
+        return out
+
+
+def _fail():
+    raise ValueError
+
+
+def split_assignments(items: Sequence[str]) -> dict[str, str]:
+    """Parse ["k=v", ...] as given on the command line."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"expected key=value, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def resolve_params(specs: Sequence[Param], given: Mapping[str, Any], owner: str) -> dict[str, Any]:
+    """Every declared parameter with its value (given or default); unknown keys are an error."""
+    known = {p.name: p for p in specs}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        names = ", ".join(sorted(known)) or "none"
+        raise UserError(f"unknown parameter {unknown[0]!r} for {owner}; it accepts: {names}")
+    return {p.name: (p.coerce(given[p.name], owner) if p.name in given else p.default) for p in specs}
+
+
+def describe_params(specs: Sequence[Param]) -> str:
+    """Lines for --help and `list` output."""
+    lines = []
+    for p in specs:
+        choices = f" (one of: {', '.join(map(str, p.choices))})" if p.choices else ""
+        lines.append(f"  {p.name}={p.default!r} [{p.type.__name__}]{choices}  {p.help}")
+    return "\n".join(lines)

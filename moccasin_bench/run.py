@@ -1,0 +1,125 @@
+"""One run: check the budget, call a formulation, simulate what it returns, judge it."""
+
+from __future__ import annotations
+
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from moccasin_bench.budget import Budget
+from moccasin_bench.formulation import Problem, SolverOutput, formulation_module
+from moccasin_bench.graph import Graph
+from moccasin_bench.params import resolve_params
+from moccasin_bench.simulate import simulate
+
+
+@dataclass(frozen=True, eq=False)
+class RunResult:
+    """A judged run: solver facts plus the simulator's verdict. `to_json` is the schedule file."""
+
+    graph: Graph
+    formulation: str
+    params: Mapping[str, Any]
+    budget: Budget
+    status: str
+    schedule: np.ndarray | None
+    peak_memory: int | None
+    total_duration: int | None
+    tdi_percent: float | None
+    output: SolverOutput
+    time_limit_seconds: float
+    threads: int
+    seed: int
+    wall_seconds: float
+    violation: dict | None = None
+    message: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        g, out = self.graph, self.output
+        return {
+            "graph": g.name,
+            "graph_origin": g.origin,
+            "graph_hash": g.content_hash,
+            "nodes": g.n,
+            "edges": g.m,
+            "sum_duration": g.sum_duration,
+            "formulation": self.formulation,
+            "params": dict(self.params),
+            "variant": dict(out.variant),
+            "restrictions": out.restrictions,
+            "budget": self.budget.bytes,
+            "budget_fraction": self.budget.fraction,
+            "reference_order": self.budget.reference_order,
+            "reference_peak": self.budget.reference_peak,
+            "min_feasible_budget": g.min_feasible_budget,
+            "status": self.status,
+            "schedule": None if self.schedule is None else g.to_ids(self.schedule),
+            "peak_memory": self.peak_memory,
+            "total_duration": self.total_duration,
+            "tdi_percent": self.tdi_percent,
+            "reported_objective": out.objective,
+            "best_bound": out.best_bound,
+            "build_seconds": out.build_seconds,
+            "solve_seconds": out.solve_seconds,
+            "wall_seconds": self.wall_seconds,
+            "time_limit_seconds": self.time_limit_seconds,
+            "threads": self.threads,
+            "seed": self.seed,
+            "model_size": dict(out.model_size),
+            "trajectory": [[float(t), float(c)] for t, c in out.trajectory],
+            "bound_trajectory": [[float(t), float(b)] for t, b in out.bound_trajectory],
+            "violation": self.violation,
+            "message": self.message,
+            **dict(self.extra),
+        }
+
+
+def judge(problem: Problem, formulation: str, out: SolverOutput, wall_seconds: float) -> RunResult:
+    """Simulate the returned schedule; over budget or not executable is `invalid`, loudly."""
+    graph, budget = problem.graph, problem.budget
+    common = dict(graph=graph, formulation=formulation, params=problem.params, budget=budget, output=out,
+                  time_limit_seconds=problem.time_limit_seconds, threads=problem.threads, seed=problem.seed,
+                  wall_seconds=wall_seconds)
+    if out.schedule is None:
+        return RunResult(status=out.status, schedule=None, peak_memory=None, total_duration=None, tdi_percent=None,
+                         message=out.message, **common)
+    sim = simulate(graph, out.schedule)
+    status, messages, violation = out.status, [out.message] if out.message else [], None
+    if not sim.valid:
+        status, violation = "invalid", sim.violation.to_json()
+        messages.append(f"INVALID schedule from {formulation}: {sim.violation.describe()}")
+    elif sim.peak_memory > budget.bytes:
+        status = "invalid"
+        violation = {"kind": "over_budget", "step": sim.peak_step, "peak_memory": sim.peak_memory, "budget": budget.bytes,
+                     "message": f"peak memory {sim.peak_memory:,} at step {sim.peak_step} exceeds the budget {budget.bytes:,}"}
+        messages.append(f"INVALID schedule from {formulation}: {violation['message']}")
+    if out.objective is not None and abs(out.objective - sim.total_duration) > 1e-6 * max(1.0, abs(sim.total_duration)):
+        messages.append(f"{formulation} reported cost {out.objective:g} but the simulator measured {sim.total_duration}")
+    return RunResult(status=status, schedule=sim.schedule, peak_memory=sim.peak_memory, total_duration=sim.total_duration,
+                     tdi_percent=sim.tdi_percent, violation=violation, message="; ".join(messages), **common)
+
+
+def execute(graph: Graph, budget: Budget, formulation: str, params: Mapping[str, Any] | None = None,
+            time_limit_seconds: float = 60.0, threads: int = 1, seed: int = 0, relative_gap: float = 0.0,
+            reference_order_name: str = "default") -> RunResult:
+    """Run one formulation in this process and judge it. Bad parameters raise UserError."""
+    module = formulation_module(formulation)
+    values = resolve_params(module.PARAMS, dict(params or {}), f"formulation {formulation!r}")
+    problem = Problem(graph=graph, budget=budget, params=values, time_limit_seconds=float(time_limit_seconds),
+                      threads=int(threads), seed=int(seed), relative_gap=float(relative_gap),
+                      reference_order_name=reference_order_name or budget.reference_order or "default")
+    if budget.bytes < graph.min_feasible_budget:
+        out = SolverOutput(status="infeasible", message=f"budget {budget.bytes:,} is below the minimum feasible budget {graph.min_feasible_budget:,} (the largest node plus its inputs); no solver was run")
+        return judge(problem, formulation, out, problem.elapsed())
+    try:
+        out = module.solve(problem)
+    except MemoryError:
+        out = SolverOutput(status="error", message="out of memory")
+    except Exception as exc:  # a formulation bug becomes an error row, not a crash of the harness
+        tail = "".join(traceback.format_exception(exc)[-3:]).strip()
+        out = SolverOutput(status="error", message=f"{type(exc).__name__}: {exc} | {tail}")
+    return judge(problem, formulation, out, problem.elapsed())

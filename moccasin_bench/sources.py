@@ -1,0 +1,132 @@
+"""Resolve a GRAPH argument: a file path, a registered name, or `family:key=value,...`."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from moccasin_bench.errors import GraphError, UserError
+from moccasin_bench.graph import Graph
+from moccasin_bench.params import resolve_params
+
+DATA_ENV = "MOCCASIN_BENCH_DATA"
+
+
+def _registry():
+    import graphs
+
+    return graphs
+
+
+def generator_module(family: str) -> ModuleType:
+    families = _registry().GENERATORS
+    if family not in families:
+        raise UserError(f"unknown graph family {family!r}; known families: {', '.join(sorted(families))}")
+    return importlib.import_module(families[family])
+
+
+def format_modules() -> list[ModuleType]:
+    return [importlib.import_module(m) for m in _registry().FORMATS.values()]
+
+
+def data_dirs(explicit: str | Path | None = None) -> list[Path]:
+    """Where the paper's graph files are looked for, in order."""
+    dirs = []
+    if explicit:
+        dirs.append(Path(explicit))
+    if os.environ.get(DATA_ENV):
+        dirs.append(Path(os.environ[DATA_ENV]))
+    here = Path(__file__).resolve().parent.parent
+    dirs += [Path.cwd() / "../shared/paper-graphs", here / "../shared/paper-graphs", Path.cwd() / "paper-graphs"]
+    return dirs
+
+
+def find_paper_file(name: str, data_dir: str | Path | None = None) -> Path | None:
+    from graphs.catalog import PAPER_GRAPHS
+
+    entry = PAPER_GRAPHS[name]
+    for d in data_dirs(data_dir):
+        p = d / entry.filename
+        if p.is_file():
+            return p.resolve()
+    return None
+
+
+def read_graph_file(path: str | Path) -> Graph:
+    """Read a graph file in any registered format; errors name the file."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise GraphError(f"cannot read file: {exc.strerror or exc}", str(path)) from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise GraphError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", str(path)) from None
+    return parse_graph_data(data, path.stem, str(path))
+
+
+def parse_graph_data(data: Any, name: str, origin: str) -> Graph:
+    for module in format_modules():
+        if module.sniff(data):
+            try:
+                return module.parse(data, name=name, origin=origin)
+            except UserError as exc:
+                raise exc.with_path(origin) from None
+    raise GraphError("not a graph file this tool knows: expected networkx node-link JSON (nodes + links) or a moccasin-bench-graph document", origin)
+
+
+def generate(family: str, params: dict[str, Any]) -> Graph:
+    module = generator_module(family)
+    values = resolve_params(module.PARAMS, params, f"graph family {family!r}")
+    return module.generate(**values)
+
+
+def parse_generator_spec(spec: str) -> tuple[str, dict[str, str]]:
+    """`random-layered:n=100,seed=3` -> ("random-layered", {"n": "100", "seed": "3"})."""
+    family, _, rest = spec.partition(":")
+    params: dict[str, str] = {}
+    for item in filter(None, (x.strip() for x in rest.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"graph spec {spec!r}: expected key=value, got {item!r}")
+        params[key.strip()] = value.strip()
+    return family, params
+
+
+def load_graph(spec: str | Path, data_dir: str | Path | None = None) -> Graph:
+    """A graph from a path, a catalog name (rl1, cm2, demo, ...) or a generator spec."""
+    from graphs.catalog import PAPER_GRAPHS, PRESETS
+
+    text = str(spec)
+    path = Path(text)
+    if path.is_file():
+        return read_graph_file(path)
+    key = text.lower()
+    if key in PAPER_GRAPHS:
+        found = find_paper_file(key, data_dir)
+        if found is None:
+            where = ", ".join(str(d) for d in data_dirs(data_dir))
+            raise UserError(f"graph {text!r} is one of the paper's graphs, but its file {PAPER_GRAPHS[key].filename!r} is not in any data directory ({where}); download it from github.com/haoming-codes/moccasin (folder data/) and pass --data-dir or set {DATA_ENV}")
+        return read_graph_file(found)
+    if key in PRESETS:
+        preset = PRESETS[key]
+        g = generate(preset.family, dict(preset.params))
+        return _renamed(g, preset.name)
+    if ":" in text or text in _registry().GENERATORS:
+        family, params = parse_generator_spec(text)
+        if family in _registry().GENERATORS:
+            return generate(family, params)
+    if path.suffix or os.sep in text:
+        raise UserError(f"no such file: {text}")
+    raise UserError(f"{text!r} is neither a file nor a registered graph; see `moccasin-bench graphs list`")
+
+
+def _renamed(g: Graph, name: str) -> Graph:
+    import dataclasses
+
+    return dataclasses.replace(g, name=name)
