@@ -1,0 +1,3 @@
+"""moccasin-bench: a research harness for tensor rematerialization (Moccasin, Checkmate, heuristics)."""
+
+__version__ = "0.1.0"

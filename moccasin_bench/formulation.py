@@ -12,7 +12,7 @@ import importlib
 import time
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
@@ -36,9 +36,15 @@ class Problem:
     relative_gap: float = 0.0
     reference_order_name: str = "default"  # the order fixed-order formulations follow
     started_at: float = field(default_factory=time.perf_counter)  # trajectory times count from here
+    progress: Callable[[float, float, float | None], None] | None = None  # (seconds, cost, bound) on each improvement
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started_at
+
+    def notify(self, cost: float, bound: float | None = None) -> None:
+        """Tell whoever watches (the CLI's progress line) about an improving solution."""
+        if self.progress is not None:
+            self.progress(self.elapsed(), cost, bound)
 
 
 @dataclass(frozen=True, eq=False)

@@ -105,13 +105,14 @@ def judge(problem: Problem, formulation: str, out: SolverOutput, wall_seconds: f
 
 def execute(graph: Graph, budget: Budget, formulation: str, params: Mapping[str, Any] | None = None,
             time_limit_seconds: float = 60.0, threads: int = 1, seed: int = 0, relative_gap: float = 0.0,
-            reference_order_name: str = "default") -> RunResult:
+            reference_order_name: str = "default", progress=None) -> RunResult:
     """Run one formulation in this process and judge it. Bad parameters raise UserError."""
     module = formulation_module(formulation)
     values = resolve_params(module.PARAMS, dict(params or {}), f"formulation {formulation!r}")
     problem = Problem(graph=graph, budget=budget, params=values, time_limit_seconds=float(time_limit_seconds),
                       threads=int(threads), seed=int(seed), relative_gap=float(relative_gap),
-                      reference_order_name=reference_order_name or budget.reference_order or "default")
+                      reference_order_name=reference_order_name or budget.reference_order or "default",
+                      progress=progress)
     if budget.bytes < graph.min_feasible_budget:
         out = SolverOutput(status="infeasible", message=f"budget {budget.bytes:,} is below the minimum feasible budget {graph.min_feasible_budget:,} (the largest node plus its inputs); no solver was run")
         return judge(problem, formulation, out, problem.elapsed())

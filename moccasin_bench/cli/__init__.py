@@ -1,0 +1,67 @@
+"""The `moccasin-bench` command: one entry point, one module per verb.
+
+A verb module has `HELP` (one line), `EPILOG` (examples), `add_arguments(parser)` and
+`run(args) -> int`. Adding a verb is one module plus one line in VERBS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from moccasin_bench.errors import UserError
+
+VERBS = {
+    "graphs": "moccasin_bench.cli.graphs",
+    "solve": "moccasin_bench.cli.solve",
+    "simulate": "moccasin_bench.cli.simulate",
+}
+
+EPILOG = """examples:
+  moccasin-bench graphs list
+  moccasin-bench graphs info rl1 --json
+  moccasin-bench solve demo --formulation moccasin --budget 0.9 --time-limit 30 -o schedule.json
+  moccasin-bench simulate demo schedule.json
+
+Run `moccasin-bench VERB --help` for a verb's options and examples."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="moccasin-bench",
+        description="Tensor rematerialization benchmark: schedule a compute graph under a memory budget, with recomputation, at the least added compute time.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from moccasin_bench import __version__
+
+    parser.add_argument("--version", action="version", version=f"moccasin-bench {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+    sub.required = True
+    for name, module_name in VERBS.items():
+        module = importlib.import_module(module_name)
+        p = sub.add_parser(name, help=module.HELP, description=module.HELP, epilog=getattr(module, "EPILOG", None),
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        module.add_arguments(p)
+        p.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args._run(args) or 0)
+    except UserError as exc:
+        print(f"moccasin-bench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("moccasin-bench: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""`moccasin-bench solve GRAPH --formulation NAME --budget F`: one run, simulated and judged."""
+
+from __future__ import annotations
+
+import sys
+
+from moccasin_bench.cli.common import add_graph_argument, write_json
+
+HELP = "schedule a graph under a memory budget with one formulation"
+EPILOG = """The budget is a fraction of the peak of a reference order run without recomputation
+(--budget 0.9), or absolute (--budget-bytes N). Every returned schedule is simulated: the
+peak memory and total duration written are the simulator's. Exit status: 0 optimal,
+feasible, infeasible or no_solution; 1 error; 3 invalid (a formulation returned a
+schedule that breaks the budget or reads a freed tensor: a bug); 2 bad input.
+
+examples:
+  moccasin-bench solve rl1 --formulation moccasin --budget 0.9 --time-limit 30 --threads 2 -o rl1_90.json
+  moccasin-bench solve cm2 --formulation checkmate-milp --budget 0.8 --param backend=highs -o cm2_80.json
+  moccasin-bench solve graph.json --formulation heuristic --budget-bytes 100000 --reference-order memory-aware
+  moccasin-bench solve demo --formulation moccasin --budget 0.8 --param order=free --param copies=3"""
+
+
+def add_arguments(parser) -> None:
+    add_graph_argument(parser)
+    parser.add_argument("--formulation", "-f", required=True, metavar="NAME", help="a registered formulation (see --list-formulations)")
+    budget = parser.add_mutually_exclusive_group(required=True)
+    budget.add_argument("--budget", type=float, metavar="FRACTION", help="budget as a fraction of the reference order's peak, e.g. 0.9")
+    budget.add_argument("--budget-bytes", type=int, metavar="N", help="absolute budget, in the graph's memory unit")
+    parser.add_argument("--reference-order", default="default", choices=("default", "stored", "topological", "memory-aware"),
+                        help="order whose peak a fractional budget applies to, and that fixed-order formulations follow (default: stored if the file has one, else networkx topological)")
+    parser.add_argument("--time-limit", type=float, default=60.0, metavar="S", help="solver time limit in seconds (default 60)")
+    parser.add_argument("--threads", type=int, default=1, metavar="K", help="solver threads (default 1)")
+    parser.add_argument("--seed", type=int, default=0, metavar="N", help="solver random seed (default 0)")
+    parser.add_argument("--gap", type=float, default=0.0, metavar="G", help="stop at this relative optimality gap (default 0)")
+    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="formulation parameter (repeatable)")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the schedule JSON here (default: print it to stdout)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+
+
+def _progress_printer(sum_duration: int):
+    def show(seconds: float, cost: float, bound: float | None) -> None:
+        tdi = 100.0 * (cost - sum_duration) / sum_duration if sum_duration else 0.0
+        b = "" if bound is None else f"   bound {bound:,.0f}"
+        print(f"  [{seconds:8.2f} s] cost {cost:,.0f} (TDI {tdi:.2f} %){b}", file=sys.stderr, flush=True)
+    return show
+
+
+def run(args) -> int:
+    from moccasin_bench.budget import resolve_budget
+    from moccasin_bench.params import split_assignments
+    from moccasin_bench.run import execute
+    from moccasin_bench.sources import load_graph
+
+    graph = load_graph(args.graph, args.data_dir)
+    budget = resolve_budget(graph, fraction=args.budget, absolute=args.budget_bytes, order_name=args.reference_order)
+    params = split_assignments(args.param)
+    if not args.quiet:
+        print(f"{graph.name}: {graph.n} nodes, {graph.m} edges; budget {budget.describe()}; {args.formulation}, limit {args.time_limit:g} s, {args.threads} thread(s)", file=sys.stderr)
+    result = execute(graph, budget, args.formulation, params, time_limit_seconds=args.time_limit, threads=args.threads,
+                     seed=args.seed, relative_gap=args.gap, reference_order_name=args.reference_order,
+                     progress=None if args.quiet else _progress_printer(graph.sum_duration))
+    doc = result.to_json()
+    write_json(doc, args.output)
+    if not args.quiet or result.status in ("invalid", "error"):
+        line = f"{result.status}"
+        if result.total_duration is not None:
+            line += f": cost {result.total_duration:,} (TDI {result.tdi_percent:.2f} %), peak {result.peak_memory:,} / budget {budget.bytes:,}"
+        line += f"; wall {result.wall_seconds:.2f} s"
+        if result.message:
+            line += f"\n  {result.message}"
+        print(line, file=sys.stderr)
+    return {"invalid": 3, "error": 1}.get(result.status, 0)
