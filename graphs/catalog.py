@@ -46,10 +46,10 @@ PRESETS = {
         Preset("rl2-gen", "random-layered", {"n": 250, "w": 0.43, "nlv": 0.75, "ed": 0.2, "scd": 0.14, "seed": 0}, "generated like RL2 (n=250)"),
         Preset("rl3-gen", "random-layered", {"n": 500, "w": 0.36, "nlv": 0.75, "ed": 0.2, "scd": 0.14, "seed": 0}, "generated like RL3 (n=500)"),
         Preset("rl4-gen", "random-layered", {"n": 1000, "w": 0.31, "nlv": 0.75, "ed": 0.2, "scd": 0.14, "seed": 0}, "generated like RL4 (n=1000)"),
-        Preset("cm1-gen", "unet", {"depth": 4, "seed": 0}, "a U-Net-like training graph standing in for CM1 (fcn_8_vgg)"),
-        Preset("cm2-gen", "linear", {"layers": 48, "seed": 0}, "a deep linear training graph standing in for CM2 (ResNet50)"),
+        Preset("cm1-gen", "unet", {"depth": 4, "convs": 2, "profile": "conv", "seed": 0}, "a U-Net-like training graph (65 nodes) standing in for CM1 (fcn_8_vgg)"),
+        Preset("cm2-gen", "linear", {"layers": 176, "residual": 3, "profile": "conv", "seed": 0}, "a ResNet-like linear training graph (353 nodes) standing in for CM2 (ResNet50)"),
         Preset("demo", "random-layered", {"n": 60, "w": 0.3, "nlv": 0.75, "ed": 0.2, "scd": 0.14, "seed": 1}, "a small random layered graph for the quick start"),
-        Preset("transformer-small", "transformer", {"blocks": 4, "seed": 0}, "a 4-block transformer-like training graph"),
+        Preset("transformer-small", "transformer", {"blocks": 4, "seq": 512, "dim": 768, "heads": 12, "profile": "shapes", "seed": 0}, "a 4-block transformer-like training graph (119 nodes)"),
     )
 }
 

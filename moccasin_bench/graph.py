@@ -273,10 +273,11 @@ class Graph:
     # ---- identity ----------------------------------------------------------------------
     @cached_property
     def content_hash(self) -> str:
-        """A hash of what defines the problem (ids, sizes, edges, stored order), not the path."""
+        """A hash of what defines the problem (ids, sizes, edge set, stored order), not the path."""
         h = hashlib.sha256()
         h.update(repr(self.node_ids).encode())
-        for a in (self.duration, self.memory, self.edges):
+        edge_set = self.edges[np.lexsort((self.edges[:, 1], self.edges[:, 0]))]
+        for a in (self.duration, self.memory, edge_set):
             h.update(np.ascontiguousarray(a).tobytes())
         if self.stored_order is not None:
             h.update(b"order")

@@ -1,0 +1,5 @@
+import sys
+
+from moccasin_bench.cli import main
+
+sys.exit(main())
