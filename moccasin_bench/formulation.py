@@ -65,14 +65,39 @@ class SolverOutput:
     message: str = ""
 
 
+PLUGINS_ENV = "MOCCASIN_BENCH_PLUGINS"
+
+
 def registry() -> dict[str, str]:
+    """Built-in formulations plus plug-ins named in $MOCCASIN_BENCH_PLUGINS ("name=module.path,...")."""
     import formulations
 
-    return formulations.REGISTRY
+    return {**formulations.REGISTRY, **plugin_formulations(formulations.REGISTRY)}
+
+
+def plugin_formulations(builtin: Mapping[str, str]) -> dict[str, str]:
+    """Formulations from outside the project, e.g. MOCCASIN_BENCH_PLUGINS="mine=mypkg.mymodel".
+    Child runs inherit the variable, so a plug-in runs isolated like any formulation."""
+    import os
+
+    out: dict[str, str] = {}
+    for item in filter(None, (x.strip() for x in os.environ.get(PLUGINS_ENV, "").split(","))):
+        name, sep, module = (x.strip() for x in item.partition("="))
+        if not sep or not name or not module:
+            raise UserError(f"${PLUGINS_ENV}: expected name=module.path, got {item!r}")
+        if name in builtin:
+            raise UserError(f"${PLUGINS_ENV}: plug-in {name!r} has the name of a built-in formulation")
+        out[name] = module
+    return out
 
 
 def formulation_module(name: str) -> ModuleType:
     reg = registry()
     if name not in reg:
         raise UserError(f"unknown formulation {name!r}; known: {', '.join(sorted(reg))}")
-    return importlib.import_module(reg[name])
+    try:
+        return importlib.import_module(reg[name])
+    except ModuleNotFoundError as exc:
+        if not exc.name or not (reg[name] + ".").startswith(exc.name + "."):
+            raise  # the module exists but something it imports is missing: a real bug, keep the traceback
+        raise UserError(f"formulation {name!r}: cannot import its module {reg[name]!r}; is it installed (on PYTHONPATH)?") from None

@@ -16,6 +16,8 @@ VERBS = {
     "graphs": "moccasin_bench.cli.graphs",
     "solve": "moccasin_bench.cli.solve",
     "simulate": "moccasin_bench.cli.simulate",
+    "sweep": "moccasin_bench.cli.sweep",
+    "export": "moccasin_bench.cli.export",
 }
 
 EPILOG = """examples:

@@ -12,6 +12,8 @@ EPILOG = """The budget is a fraction of the peak of a reference order run withou
 peak memory and total duration written are the simulator's. Exit status: 0 optimal,
 feasible, infeasible or no_solution; 1 error; 3 invalid (a formulation returned a
 schedule that breaks the budget or reads a freed tensor: a bug); 2 bad input.
+The solve runs in a child process, killed at the time limit plus a grace and capped in
+memory (as in a sweep); a crash or kill is reported as status error.
 
 examples:
   moccasin-bench solve rl1 --formulation moccasin --budget 0.9 --time-limit 30 --threads 2 -o rl1_90.json
@@ -35,6 +37,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="formulation parameter (repeatable)")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the schedule JSON here (default: print it to stdout)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
+    parser.add_argument("--memory-limit", metavar="SIZE", help="address-space cap of the solve, e.g. 8G; 0 = none (default 80%% of RAM)")
+    parser.add_argument("--grace", type=float, metavar="S", help="seconds past the time limit before the hard kill (default 30 s + 25%% of the limit)")
+    parser.add_argument("--in-process", action="store_true", help="solve in this process, without the child, kill or memory cap (for debugging)")
 
 
 def _progress_printer(sum_duration: int):
@@ -48,25 +53,50 @@ def _progress_printer(sum_duration: int):
 def run(args) -> int:
     from moccasin_bench.budget import resolve_budget
     from moccasin_bench.params import split_assignments
-    from moccasin_bench.run import execute
+    from moccasin_bench.runner import make_spec, parse_size
     from moccasin_bench.sources import load_graph
 
     graph = load_graph(args.graph, args.data_dir)
     budget = resolve_budget(graph, fraction=args.budget, absolute=args.budget_bytes, order_name=args.reference_order)
     params = split_assignments(args.param)
+    memory = None if args.memory_limit is None else parse_size(args.memory_limit, "--memory-limit")
+    spec = make_spec(graph, budget, args.formulation, params, time_limit_seconds=args.time_limit, threads=args.threads,
+                     seed=args.seed, relative_gap=args.gap, reference_order=args.reference_order, graph_source=str(args.graph))
     if not args.quiet:
         print(f"{graph.name}: {graph.n} nodes, {graph.m} edges; budget {budget.describe()}; {args.formulation}, limit {args.time_limit:g} s, {args.threads} thread(s)", file=sys.stderr)
-    result = execute(graph, budget, args.formulation, params, time_limit_seconds=args.time_limit, threads=args.threads,
-                     seed=args.seed, relative_gap=args.gap, reference_order_name=args.reference_order,
-                     progress=None if args.quiet else _progress_printer(graph.sum_duration))
-    doc = result.to_json()
+    if args.in_process:
+        from moccasin_bench.run import execute
+
+        doc = execute(graph, budget, args.formulation, params, time_limit_seconds=args.time_limit, threads=args.threads,
+                      seed=args.seed, relative_gap=args.gap, reference_order_name=spec.reference_order,
+                      progress=None if args.quiet else _progress_printer(graph.sum_duration)).to_json()
+    else:
+        doc = _solve_isolated(graph, budget, spec, memory, args.grace, progress=not args.quiet)
     write_json(doc, args.output)
-    if not args.quiet or result.status in ("invalid", "error"):
-        line = f"{result.status}"
-        if result.total_duration is not None:
-            line += f": cost {result.total_duration:,} (TDI {result.tdi_percent:.2f} %), peak {result.peak_memory:,} / budget {budget.bytes:,}"
-        line += f"; wall {result.wall_seconds:.2f} s"
-        if result.message:
-            line += f"\n  {result.message}"
+    if not args.quiet or doc["status"] in ("invalid", "error"):
+        line = f"{doc['status']}"
+        if doc["total_duration"] is not None:
+            line += f": cost {doc['total_duration']:,} (TDI {doc['tdi_percent']:.2f} %), peak {doc['peak_memory']:,} / budget {budget.bytes:,}"
+        line += f"; wall {doc['wall_seconds']:.2f} s"
+        if doc["message"]:
+            line += f"\n  {doc['message']}"
         print(line, file=sys.stderr)
-    return {"invalid": 3, "error": 1}.get(result.status, 0)
+    return {"invalid": 3, "error": 1}.get(doc["status"], 0)
+
+
+def _solve_isolated(graph, budget, spec, memory_limit_bytes, grace_seconds, progress: bool) -> dict:
+    """The schedule document of a child-process solve; a crash or kill gives an `error` document."""
+    from moccasin_bench.formulation import SolverOutput
+    from moccasin_bench.run import RunResult
+    from moccasin_bench.runner import graph_document, run_isolated
+
+    outcome = run_isolated(spec.to_json(), graph_document(graph), memory_limit_bytes=memory_limit_bytes,
+                           grace_seconds=grace_seconds, stream_output=True, progress=progress)
+    if outcome["result"] is not None:
+        return outcome["result"]
+    failed = RunResult(graph=graph, formulation=spec.formulation, params=spec.params, budget=budget, status="error",
+                       schedule=None, peak_memory=None, total_duration=None, tdi_percent=None,
+                       output=SolverOutput(status="error", message=outcome["message"]),
+                       time_limit_seconds=spec.time_limit_seconds, threads=spec.threads, seed=spec.seed,
+                       wall_seconds=outcome.get("process_seconds", 0.0), message=outcome["message"])
+    return failed.to_json()

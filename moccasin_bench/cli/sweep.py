@@ -1,0 +1,97 @@
+"""`moccasin-bench sweep CONFIG.toml`: run a grid of solves, each isolated, into one SQLite store."""
+
+from __future__ import annotations
+
+import contextlib
+import shlex
+import signal
+import sys
+from pathlib import Path
+
+from moccasin_bench.formulation import STATUSES
+
+HELP = "run a TOML grid of solves (locally or on a Dask cluster) into a results store"
+EPILOG = """Each run executes in its own child process, killed at its time limit plus a grace and
+capped in memory; a crash, kill or memory blow-up is stored as an `error` row with the
+tail of its stderr, and the sweep goes on. Runs already in the store (same key: graph
+content, budget, formulation, parameters, time limit, threads, seed, gap) are skipped,
+so an interrupted sweep resumes where it stopped. Only this process writes the store.
+Exit status: 0 when every run of the grid is stored; 3 if any stored run is `invalid`
+(a formulation returned a schedule the simulator rejects: a bug); 2 bad input.
+
+examples:
+  moccasin-bench sweep scripts/paper_table.toml --dry-run
+  moccasin-bench sweep scripts/paper_table.toml --store results/paper.sqlite --jobs 2
+  moccasin-bench sweep scripts/paper_table.toml --store results/paper.sqlite --retry error
+  moccasin-bench sweep scripts/scaling.toml --store results/scaling.sqlite --scheduler tcp://10.0.0.5:8786"""
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("config", metavar="CONFIG", help="sweep grid (TOML); see README 'Sweeps'")
+    parser.add_argument("--store", metavar="PATH", help="SQLite results file (default: results/<config file name without .toml>.sqlite)")
+    parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="concurrent local runs (default 1); mind each run's --threads")
+    parser.add_argument("--scheduler", metavar="ADDRESS", help="send the runs to a Dask scheduler, e.g. tcp://HOST:8786 (needs moccasin-bench[dask])")
+    parser.add_argument("--connect-timeout", type=float, default=30.0, metavar="S", help="seconds to wait for the Dask scheduler (default 30)")
+    parser.add_argument("--dry-run", "-n", action="store_true", help="print the grid and what is already done; run nothing")
+    parser.add_argument("--retry", action="append", default=[], choices=STATUSES, metavar="STATUS",
+                        help="also re-run stored runs with this status, e.g. error (repeatable)")
+    parser.add_argument("--memory-limit", metavar="SIZE", help="address-space cap per run, e.g. 8G; 0 = none (default: config, else 80%% of RAM / concurrent runs)")
+    parser.add_argument("--grace", type=float, metavar="S", help="seconds past the time limit before the hard kill (default: config, else 30 s + 25%% of the limit)")
+    parser.add_argument("--data-dir", metavar="DIR", help="where the paper's graph files are (default: config data_dir, $MOCCASIN_BENCH_DATA, ../shared/paper-graphs)")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress line (failures are still printed)")
+
+
+def _terminate(signum, frame):  # SIGTERM (e.g. the end of a batch job) stops the sweep like Ctrl-C
+    raise KeyboardInterrupt
+
+
+def run(args) -> int:
+    import dataclasses
+
+    from moccasin_bench.cluster import DaskExecutor, LocalExecutor
+    from moccasin_bench.runner import parse_size
+    from moccasin_bench.store import Store, stored_statuses
+    from moccasin_bench.sweep import Progress, Summary, describe_plan, load_config, plan, run_sweep, to_run
+
+    config = load_config(args.config)
+    if args.data_dir:
+        config = dataclasses.replace(config, data_dir=args.data_dir)
+    if args.memory_limit is not None:
+        config = dataclasses.replace(config, memory_limit_bytes=parse_size(args.memory_limit, "--memory-limit"))
+    if args.grace is not None:
+        config = dataclasses.replace(config, grace_seconds=args.grace)
+    store_path = Path(args.store) if args.store else Path("results") / f"{Path(args.config).stem}.sqlite"
+    the_plan = plan(config)
+    stored = stored_statuses(store_path)
+    if args.dry_run:  # never creates the store
+        print(describe_plan(the_plan, stored, args.retry, str(store_path), args.jobs))
+        return 0
+    todo = to_run(the_plan, stored, args.retry)
+    summary = Summary(planned=len(the_plan.runs), skipped=len(the_plan.runs) - len(todo))
+    if todo:
+        executor = (DaskExecutor(args.scheduler, config.memory_limit_bytes, config.grace_seconds, args.connect_timeout)
+                    if args.scheduler else LocalExecutor(args.jobs, config.memory_limit_bytes, config.grace_seconds))
+        with contextlib.closing(executor), Store(store_path) as store:
+            print(f"sweep {config.name!r}: {len(the_plan.runs)} runs, {summary.skipped} already in {store_path}, "
+                  f"{len(todo)} to run on {executor.describe()}", file=sys.stderr)
+            store.record_sweep(config.name, str(Path(args.config).resolve()), config.text, shlex.join(sys.argv))
+            progress = Progress(len(todo), enabled=not args.quiet)
+            previous = signal.signal(signal.SIGTERM, _terminate)
+            try:
+                summary = run_sweep(the_plan, store, executor, retry=args.retry, progress=progress)
+            finally:
+                signal.signal(signal.SIGTERM, previous)
+                progress.close()
+    final = stored_statuses(store_path)
+    counts: dict[str, int] = {}
+    for spec in the_plan.runs:
+        status = final.get(spec.key, "missing")
+        counts[status] = counts.get(status, 0) + 1
+    shown = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+    print(f"done: {summary.ran} run now, {summary.skipped} skipped; the grid's {len(the_plan.runs)} runs in {store_path}: {shown}",
+          file=sys.stderr)
+    if counts.get("invalid"):
+        print(f"WARNING: {counts['invalid']} run(s) returned an INVALID schedule (a formulation bug); see the store's message column",
+              file=sys.stderr)
+        return 3
+    return 0
