@@ -18,6 +18,8 @@ VERBS = {
     "simulate": "moccasin_bench.cli.simulate",
     "sweep": "moccasin_bench.cli.sweep",
     "export": "moccasin_bench.cli.export",
+    "report": "moccasin_bench.cli.report",
+    "reproduce": "moccasin_bench.cli.reproduce",
 }
 
 EPILOG = """examples:

@@ -1,0 +1,67 @@
+"""`moccasin-bench reproduce [--quick] [--data-dir DIR] -o DIR`: the paper's experiment grid, then its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+HELP = "run the Moccasin paper's experiment grid (or a quick version) and write its report"
+EPILOG = """The grid: RL1-RL4, CM1, CM2 x budgets 90 % / 80 % x Moccasin (fixed order, as the
+paper), Moccasin (free order), Checkmate MILP (HiGHS), Checkmate LP+rounding and the
+heuristics. The paper's graphs are read from --data-dir (or $MOCCASIN_BENCH_DATA, or
+../shared/paper-graphs); a graph whose file is missing is replaced by its generated
+stand-in (rl1-gen ... cm2-gen), and the report says so at its top.
+
+Writes DIR/grid.toml (the grid as a sweep config), DIR/runs.sqlite (every run: re-running
+the same command skips finished runs, so an interrupted reproduction resumes),
+DIR/index.html + index.md, DIR/table.{md,tex,csv}, DIR/figures/ and DIR/reproduce.json.
+
+Full mode uses the paper's limits (600 s on RL1/CM1, 1,800 s on RL2/CM2/RL3, 3,600 s on
+RL4; heuristics 60 s): up to a day of solver time with --jobs 1; use --jobs J --threads K
+with J x K <= your cores. --quick uses 15-45 s limits (heuristics 10 s), two runs at a
+time with one thread each, leaves Checkmate's O(n^2) models out on RL3/RL4, and finishes
+in about 10 minutes on 2 cores.
+
+examples:
+  moccasin-bench reproduce --quick -o results/quick
+  moccasin-bench reproduce --data-dir ~/moccasin/data -o results/paper --jobs 2 --threads 8
+  moccasin-bench reproduce --quick --stand-ins -o results/quick-generated
+  moccasin-bench reproduce --quick --graphs rl1,cm1 --methods moccasin-fixed,checkmate-milp -o results/small
+  moccasin-bench reproduce -o results/paper --dry-run"""
+
+
+def add_arguments(parser) -> None:
+    from moccasin_bench.reproduce import METHOD_KEYS, PAPER_GRAPHS
+
+    parser.add_argument("-o", "--output-dir", required=True, metavar="DIR", help="where the grid, the store and the report go")
+    parser.add_argument("--quick", action="store_true", help="short limits: the whole grid and report in about 10 minutes on 2 cores")
+    parser.add_argument("--data-dir", metavar="DIR", help="where the paper's graph files are (default: $MOCCASIN_BENCH_DATA, then ../shared/paper-graphs)")
+    parser.add_argument("--stand-ins", action="store_true", help="use the generated stand-ins even where the paper's files are found")
+    parser.add_argument("--graphs", metavar="LIST", help=f"comma-separated graphs (default: {','.join(PAPER_GRAPHS)}); any GRAPH works")
+    parser.add_argument("--methods", metavar="LIST", help=f"comma-separated methods (default: all of {','.join(METHOD_KEYS)})")
+    parser.add_argument("--jobs", "-j", type=int, metavar="N", help="concurrent runs (default: 2 with --quick, else 1)")
+    parser.add_argument("--threads", type=int, metavar="K", help="solver threads per run (default: 1 with --quick, else all cores)")
+    parser.add_argument("--time-limit", type=float, metavar="S", help="one time limit for every run, instead of the mode's")
+    parser.add_argument("--memory-limit", metavar="SIZE", help="address-space cap per run, e.g. 8G (default: 80%% of RAM / concurrent runs)")
+    parser.add_argument("--dry-run", "-n", action="store_true", help="write grid.toml and print the runs; run nothing")
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress line")
+
+
+def _list(text: str | None) -> list[str] | None:
+    return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
+
+
+def run(args) -> int:
+    from moccasin_bench.errors import UserError
+    from moccasin_bench.reproduce import METHOD_KEYS, PAPER_GRAPHS, Options, run as reproduce
+    from moccasin_bench.runner import parse_size
+
+    if args.threads is not None and args.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    if args.time_limit is not None and not args.time_limit > 0:
+        raise UserError(f"--time-limit must be positive, got {args.time_limit}")
+    opts = Options(out_dir=Path(args.output_dir), quick=args.quick, data_dir=args.data_dir,
+                   graphs=_list(args.graphs) or PAPER_GRAPHS, methods=_list(args.methods) or METHOD_KEYS,
+                   stand_ins=args.stand_ins, jobs=args.jobs, threads=args.threads, time_limit=args.time_limit,
+                   dry_run=args.dry_run, progress=not args.quiet,
+                   memory_limit_bytes=None if args.memory_limit is None else parse_size(args.memory_limit, "--memory-limit"))
+    return reproduce(opts)

@@ -1,0 +1,107 @@
+"""`reproduce`: the paper's grid (graphs or their stand-ins, limits, what is left out), its
+sweep config, and a tiny grid end to end (run, report, resume)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import pandas as pd
+import pytest
+
+from moccasin_bench.errors import UserError
+from moccasin_bench.reproduce import FULL, QUICK, Options, _available, build_grid, choose_graphs, to_toml
+from moccasin_bench.sources import find_paper_file
+from moccasin_bench.sweep import parse_config
+from tests.conftest import run_cli
+
+
+def _tables(grid, entry):
+    return [t for t in grid.config["grid"] if t["graphs"] == [entry]]
+
+
+def test_quick_grid_with_stand_ins(tmp_path):
+    grid = build_grid(Options(out_dir=tmp_path, quick=True, stand_ins=True))
+    assert [c.entry for c in grid.choices] == ["rl1-gen", "rl2-gen", "rl3-gen", "rl4-gen", "cm1-gen", "cm2-gen"]
+    assert all(c.is_stand_in for c in grid.choices)
+    assert grid.config["budgets"] == [0.9, 0.8] and grid.config["threads"] == QUICK.threads
+    for c in grid.choices:
+        tables = _tables(grid, c.entry)
+        solvers = [t for t in tables if all(f["name"] != "heuristic" for f in t["formulations"])]
+        heur = [t for t in tables if any(f["name"] == "heuristic" for f in t["formulations"])]
+        assert solvers[0]["time_limits"] == QUICK.time_limits[c.paper]
+        assert heur[0]["time_limits"] == min(QUICK.heuristic_limit, QUICK.time_limits[c.paper])
+        names = [(f["name"], f["params"].get("order")) for f in solvers[0]["formulations"]]
+        assert ("moccasin", "fixed") in names and ("moccasin", "free") in names
+        big = c.paper in ("rl3", "rl4")
+        if "checkmate-milp" not in grid.unavailable:
+            assert (("checkmate-milp", None) in names) == (not big)
+    assert {(e, k) for e, k, _ in grid.skipped} >= {("rl3-gen", "checkmate-milp"), ("rl4-gen", "checkmate-milp")}
+    # the config is a valid sweep config, and TOML round-trips it
+    text = to_toml(grid.config, ["a header"])
+    assert tomllib.loads(text) == json.loads(json.dumps(grid.config))
+    config = parse_config(tomllib.loads(text), tmp_path / "grid.toml", text)
+    assert config.grace_seconds == QUICK.grace_seconds
+
+
+def test_full_grid_uses_the_paper_limits(tmp_path):
+    grid = build_grid(Options(out_dir=tmp_path, stand_ins=True, graphs=("rl4", "cm2")))
+    rl4 = _tables(grid, "rl4-gen")
+    assert rl4[0]["time_limits"] == 3600 and not any(f["name"] == "checkmate-milp" for f in rl4[0]["formulations"])
+    assert _tables(grid, "cm2-gen")[0]["time_limits"] == 1800
+    assert grid.config["threads"] == FULL.threads and "grace_seconds" not in grid.config
+
+
+def test_graph_choice_prefers_the_paper_files():
+    found = find_paper_file("rl1")
+    [c] = choose_graphs(["rl1"], None, stand_ins=False)
+    if found is None:
+        assert c.entry == "rl1-gen" and c.is_stand_in
+    else:
+        assert c.entry == "rl1" and not c.is_stand_in and c.path == str(found)
+    [c] = choose_graphs(["RL1"], None, stand_ins=True)
+    assert c.entry == "rl1-gen" and c.is_stand_in and c.paper == "rl1"
+    [c] = choose_graphs(["demo"], None, stand_ins=False)
+    assert c.entry == "demo" and c.paper is None and not c.is_stand_in
+
+
+def test_options_are_checked(tmp_path):
+    with pytest.raises(UserError, match="unknown method 'magic'"):
+        build_grid(Options(out_dir=tmp_path, methods=["magic"]))
+    with pytest.raises(UserError, match="no such data directory"):
+        build_grid(Options(out_dir=tmp_path, data_dir=str(tmp_path / "nowhere")))
+    assert "unknown formulation" in (_available("no-such-formulation") or "")
+    grid = build_grid(Options(out_dir=tmp_path, quick=True, graphs=["demo"], methods=["heuristic"], time_limit=2))
+    assert grid.config["grid"] == [{"graphs": ["demo"], "time_limits": 2.0,
+                                    "formulations": [{"name": "heuristic", "params": {"strategy": "best"}}]}]
+
+
+def test_tiny_reproduction_end_to_end(tmp_path):
+    out = tmp_path / "rep"
+    args = ("reproduce", "--quick", "--graphs", "demo", "--methods", "heuristic,moccasin-fixed", "--time-limit", "3", "-o", out)
+    done = run_cli(*args, "--quiet")
+    assert done.returncode == 0, done.stderr
+    for name in ("grid.toml", "runs.sqlite", "index.html", "index.md", "table.md", "table.tex", "table.csv", "reproduce.json"):
+        assert (out / name).is_file(), name
+    table = pd.read_csv(out / "table.csv")
+    assert len(table) == 4 and set(table["method"]) == {"Moccasin (fixed)", "Heuristic (best of all)"}
+    assert set(table["budget_fraction"]) == {0.9, 0.8} and set(table["time_limit_seconds"]) == {3.0}
+    assert table["status"].isin(["optimal", "feasible"]).all()
+    meta = json.loads((out / "reproduce.json").read_text())
+    assert meta["mode"] == "quick" and meta["runs"] == 4 and sum(meta["statuses"].values()) == 4
+    index = (out / "index.md").read_text()
+    assert "reproduce --quick" in index and "figures/performance-profiles.png" in index and "figures/schedule-demo-" in index
+    # resume: the same command finds every run done
+    again = run_cli(*args, "--dry-run")
+    assert again.returncode == 0 and "4 done, 0 to run" in again.stdout
+
+
+def test_time_of_an_interrupted_grid_is_added_up(tmp_path):
+    from moccasin_bench.reproduce import _add_earlier_time
+
+    meta = tmp_path / "reproduce.json"
+    assert _add_earlier_time(meta, "g1", 5.0) == 5.0  # no file yet
+    meta.write_text(json.dumps({"grid_id": "g1", "grid_seconds": 100.0, "interrupted": True}))
+    assert _add_earlier_time(meta, "g1", 5.0) == 105.0
+    assert _add_earlier_time(meta, "g1", None) == 100.0  # nothing left to run: the earlier time stands
+    assert _add_earlier_time(meta, "other grid", 5.0) == 5.0
