@@ -6,4 +6,8 @@ Adding one is one module plus one line here: name -> module path (imported lazil
 REGISTRY = {
     "oracle": "formulations.oracle",
     "heuristic": "formulations.heuristics",
+    "moccasin": "formulations.moccasin",
+    "checkmate-milp": "formulations.checkmate_milp",
+    "checkmate-cp": "formulations.checkmate_cp",
+    "checkmate-lp": "formulations.checkmate_lp",
 }

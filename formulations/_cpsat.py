@@ -18,19 +18,27 @@ class TrajectoryCallback(cp_model.CpSolverSolutionCallback):
     """Records (seconds since Problem.started_at, cost, bound) at each improving solution.
 
     `to_cost` maps CP-SAT's (possibly scaled) objective value back to the graph's units;
-    `on_solution` (optional) receives the callback to read variable values.
+    `on_solution` (optional) receives the callback to read variable values; `accept`
+    (optional) may veto a solution (e.g. one the simulator rejects): it is then not recorded
+    and counted in `rejected`.
     """
 
     def __init__(self, problem: Problem, to_cost: Callable[[float], float] = float,
-                 on_solution: Callable[["TrajectoryCallback"], None] | None = None) -> None:
+                 on_solution: Callable[["TrajectoryCallback"], None] | None = None,
+                 accept: Callable[["TrajectoryCallback"], bool] | None = None) -> None:
         super().__init__()
         self.problem = problem
         self.to_cost = to_cost
         self.on_solution = on_solution
+        self.accept = accept
+        self.rejected = 0
         self.points: list[tuple[float, float]] = []
         self.bounds: list[tuple[float, float]] = []
 
     def on_solution_callback(self) -> None:
+        if self.accept is not None and not self.accept(self):
+            self.rejected += 1
+            return
         t = self.problem.elapsed()
         cost, bound = self.to_cost(self.objective_value), self.to_cost(self.best_objective_bound)
         self.points.append((t, cost))

@@ -1,0 +1,389 @@
+"""The Moccasin formulation: retention intervals in CP-SAT, warm-started from heuristics.
+
+Pipeline: (1) heuristic schedules that fit the budget and that the model can express
+(staged along the fixed order, at most C computations per node) -> the cheapest is the
+hint; (2) with no such schedule, or with `phases=2`, a first phase minimises the
+cumulative capacity (memory over the budget) from the least-overflow heuristic schedule,
+and its first solution within the budget hints the second; (3) the cost phase minimises
+the duration of the optional copies. The model itself is in `moccasin_model`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from moccasin_bench.errors import UserError
+from moccasin_bench.formulation import Problem, SolverOutput
+from moccasin_bench.graph import Graph
+from moccasin_bench.params import Param
+
+NAME = "moccasin"
+# search=auto: one CP-SAT solve up to this many variables (it proves RL2 90 % optimal in ~150 s on
+# 2 threads, and improves RL2 80 % as well as the window search); window search above (RL3, RL4,
+# where CP-SAT's presolve alone takes tens of seconds and its own neighbourhoods rarely improve)
+LARGE_MODEL_VARIABLES = 8000
+DESCRIPTION = "Moccasin CP-SAT model: C retention intervals per node, fixed (stage grid) or free order"
+PARAMS = (
+    Param("order", str, "fixed", "fixed: the paper's stage grid along the reference order; free: any order", ("fixed", "free")),
+    Param("copies", int, 2, "C: retention intervals (= computations) per node"),
+    Param("copies_per_node", str, "", "per-node C overrides as id=k,id=k (ids as in the graph file)"),
+    Param("precedence", str, "latest", "latest: one literal per later copy of the input (is it the latest before the reader?); "
+          "literals: one literal per (input copy, reader copy) pair; reservoir: the authors' reservoir constraints",
+          ("latest", "literals", "reservoir")),
+    Param("phases", str, "auto", "1: minimise cost directly; 2: first bring memory within the budget, then cost; "
+          "auto: 2 only when no warm start fits", ("auto", "1", "2")),
+    Param("warm_start", str, "heuristics", "heuristics: hint the cheapest fitting heuristic schedule; none: no hint",
+          ("heuristics", "none")),
+    Param("horizon", int, 0, "free order: number of time steps (0 = total copies, which restricts nothing)"),
+    Param("end_domain", str, "bounds", "bounds: interval ends in a range; readers (fixed order): only just after a possible reader",
+          ("bounds", "readers")),
+    Param("time_axis", str, "strided", "fixed order: number grid events stage*n + position (strided) or "
+          "stage*(stage+1)/2 + position (triangular, the paper's); same model, strided presolves faster",
+          ("strided", "triangular")),
+    Param("lengths", str, "free", "free: any interval length; paper: the authors' 5n log-spaced lengths (restricts the model)",
+          ("free", "paper")),
+    Param("symmetry", bool, True, "absent copies take fixed canonical times"),
+    Param("gcd", bool, True, "divide durations and sizes by their GCDs"),
+    Param("heuristic_share", float, 0.3, "at most this share of the time limit goes to warm-start heuristics"),
+    Param("search", str, "auto", "cpsat: one CP-SAT solve; lns: window neighbourhood search, then a CP-SAT solve "
+          "for the last 10 %% of the time; auto: cpsat up to %d model variables, lns above" % 8000, ("auto", "cpsat", "lns")),
+    Param("cpsat", str, "", "extra CP-SAT parameters, name=value;name=value (e.g. linearization_level=2)"),
+)
+
+
+def copies_per_node(graph: Graph, default: int, overrides: str) -> np.ndarray:
+    """C_v for every node from the default and an 'id=k,id=k' override list."""
+    if default < 1:
+        raise UserError(f"parameter 'copies' of formulation 'moccasin' must be at least 1, got {default}")
+    c = np.full(graph.n, int(default), dtype=np.int64)
+    for item in filter(None, (x.strip() for x in overrides.split(","))):
+        key, sep, value = item.rpartition("=")
+        if not sep:
+            raise UserError(f"copies_per_node: expected id=k, got {item!r}")
+        node = key.strip()
+        candidates = [node] + ([int(node)] if node.lstrip("-").isdigit() else [])
+        index = next((graph._index[x] for x in candidates if x in graph._index), None)
+        if index is None:
+            raise UserError(f"copies_per_node: unknown node id {node!r}")
+        try:
+            k = int(value)
+        except ValueError:
+            raise UserError(f"copies_per_node: {item!r} needs an integer count") from None
+        if k < 1:
+            raise UserError(f"copies_per_node: node {node!r} needs at least 1 copy, got {k}")
+        c[index] = k
+    return c
+
+
+def _restrictions(p, order_name: str, copies: np.ndarray, horizon: int) -> str:
+    c = f"at most {int(copies.max())} computations per node" if np.all(copies == copies.max()) else \
+        f"at most C_v computations per node (C_v from {int(copies.min())} to {int(copies.max())})"
+    where = f"fixed order along the {order_name} order (stage grid)" if p["order"] == "fixed" else \
+        f"free order over {horizon} time steps"
+    extra = ", interval lengths from the authors' log-spaced set" if p["lengths"] == "paper" else ""
+    return f"{where}, {c}{extra}"
+
+
+def solve(problem: Problem) -> SolverOutput:
+    from formulations import _cpsat, heuristics
+    from formulations import moccasin_model as mm
+    from moccasin_bench.orders import default_order_name, reference_order
+
+    g, budget, p = problem.graph, problem.budget.bytes, problem.params
+    limit = problem.time_limit_seconds
+    copies = copies_per_node(g, p["copies"], p["copies_per_node"])
+    fixed = p["order"] == "fixed"
+    order_name = problem.reference_order_name
+    if order_name == "default":
+        order_name = default_order_name(g)
+    order = reference_order(g, order_name) if fixed else None
+    variant: dict = {"order": p["order"], "copies": int(p["copies"]), "copies_overridden": int(np.sum(copies != p["copies"])),
+                     "precedence": p["precedence"], "time_axis": p["time_axis"], "end_domain": p["end_domain"],
+                     "lengths": p["lengths"], "symmetry": p["symmetry"], "search": p["search"], "cpsat": p["cpsat"],
+                     "threads": problem.threads}
+    if fixed:
+        variant["order_followed"] = order_name
+    extra = _search_params(p, problem)
+    if p["lengths"] == "paper":
+        if not fixed:
+            raise UserError("lengths=paper needs order=fixed (the authors' lengths are defined on their stage grid)")
+        p = {**p, "time_axis": "triangular"}  # the authors' lengths only make sense with their event numbers
+        variant["time_axis"] = "triangular"
+
+    # ---- warm start: heuristic schedules (fitting ones, and the closest miss for phase 1) -------------
+    start = None
+    if p["warm_start"] == "heuristics":
+        start = heuristics.warm_start(g, budget, order, max_computations=copies,
+                                      deadline=problem.started_at + p["heuristic_share"] * limit)
+
+    # ---- build ------------------------------------------------------------------------------------
+    watch = _cpsat.Stopwatch()
+    options = mm.ModelOptions(order_mode=p["order"], precedence=p["precedence"], end_domain=p["end_domain"],
+                              lengths=p["lengths"], symmetry=p["symmetry"], horizon=p["horizon"],
+                              time_axis=p["time_axis"])
+    hint = None
+    for name, s in (start.fitting if start is not None else []):
+        if mm.expressible(g, s, copies, options, order):
+            hint = (name, s, int(g.duration[s].sum()))
+            break
+    two_phase = p["phases"] == "2" or (p["phases"] == "auto" and hint is None)
+    if two_phase:
+        options = mm.ModelOptions(**{**options.__dict__, "capacity_variable": True})
+    model = mm.build(g, budget, copies, options, order, p["gcd"])
+    # everything before the first solver call: warm-start heuristics plus model construction
+    build_seconds = watch.seconds() + (start.seconds if start is not None else 0.0)
+    sc = model.scale
+    variant.update({"horizon": model.horizon, "modelled_copies": int(model.copies.sum()), "scaling": sc.to_json(),
+                    "heuristic_seconds": round(start.seconds, 3) if start is not None else 0.0,
+                    "build_seconds_include": "warm-start heuristics and model construction",
+                    "warm_start_pool": len(start.fitting) if start is not None else 0,
+                    "warm_start": None if hint is None else {"name": hint[0], "cost": hint[2]},
+                    "phases": 2 if two_phase else 1})
+    restrictions = _restrictions(p, order_name, model.copies, model.horizon)
+    size = {**_cpsat.model_size(model.model), "intervals": int(model.copies.sum())}
+
+    def to_cost(objective: float) -> float:  # exact unless durations had to be rounded (see Scaling)
+        return (model.base_cost + objective) * sc.duration_factor
+
+    objective_of = model.objective_of
+    trajectory: list[tuple[float, float]] = []
+    bounds: list[tuple[float, float]] = []
+    if hint is not None:
+        trajectory.append((problem.elapsed(), float(hint[2])))
+        problem.notify(float(hint[2]))
+    solve_watch = _cpsat.Stopwatch()
+
+    def finish(status: str, schedule=None, objective=None, bound=None, message=""):
+        return SolverOutput(status=status, schedule=schedule, objective=objective, best_bound=bound,
+                            trajectory=tuple(_improving(trajectory)), bound_trajectory=tuple(bounds),
+                            build_seconds=build_seconds, solve_seconds=solve_watch.seconds(), model_size=size,
+                            variant=variant, restrictions=restrictions, message=message)
+
+    # ---- phase 1: bring memory within the budget ----------------------------------------------------
+    incumbent = None  # (schedule, model objective) in the cost phase
+    if two_phase:
+        first = hint[1] if hint is not None else (start.closest[1] if start is not None and start.closest else None)
+        outcome = _phase_one(model, problem, first, limit, extra, variant)
+        if outcome is None:
+            proven = variant["phase1"]["status"] in ("optimal", "infeasible")
+            return finish("infeasible" if proven else "no_solution",
+                          message="phase 1 proved that no schedule within the model's restrictions fits the budget" if proven
+                          else "phase 1 found no schedule within the budget in the time limit")
+        model.model.clear_objective()
+        model.model.add(model.capacity <= sc.capacity)
+        incumbent = (outcome, objective_of(outcome))
+        trajectory.append((problem.elapsed(), float(g.duration[outcome].sum())))
+        problem.notify(float(g.duration[outcome].sum()))
+    elif hint is not None:
+        incumbent = (hint[1], objective_of(hint[1]))
+
+    # ---- cost phase ---------------------------------------------------------------------------------
+    if isinstance(model.cost, int):
+        model.model.minimize(0)
+    else:
+        model.model.minimize(model.cost)
+    best, proven, bound, message = _cost_phase(model, problem, incumbent, to_cost, limit, extra, p["search"],
+                                               variant, trajectory, bounds)
+    if best is None:
+        if variant.get("cost_phase_status") == "infeasible":
+            return finish("infeasible", message="CP-SAT proved that no schedule within the model's restrictions fits the budget")
+        if variant.get("cost_phase_status") == "error":
+            return finish("error", message=message)
+        return finish("no_solution", message=message or "no solution within the time limit")
+    schedule, objective = best
+    if not sc.exact_durations:  # the model optimised rounded durations: no optimality or bound claim
+        return finish("feasible", schedule, float(g.duration[schedule].sum()), None,
+                      f"durations were divided by {sc.duration_factor} and rounded to keep CP-SAT's objective below "
+                      f"2^50; the schedule's cost is exact, its optimality is not claimed")
+    bound_cost = None if bound is None else to_cost(bound)
+    return finish("optimal" if proven else "feasible", schedule, to_cost(objective), bound_cost, message)
+
+
+def _phase_one(model, problem: Problem, first, limit: float, extra: dict, variant: dict):
+    """Minimise memory over the budget (ties: cost) until the budget is met; the schedule, or None."""
+    from ortools.sat.python import cp_model
+
+    from formulations import _cpsat
+    from formulations.moccasin_search import Incumbent, window_search
+
+    sc = model.scale
+    m = model.model
+    over = model.capacity - sc.capacity
+    cost_span = int(sum(int(v) for v in _cost_coefficients(model))) + 1
+    over_span = model.capacity_max - sc.capacity
+    lexicographic = isinstance(model.cost, int) is False and cost_span * (over_span + 1) < (1 << 62)
+    m.minimize(cost_span * over + model.cost if lexicographic else over)
+    variant["phase1"] = {"objective": "memory over budget, then cost" if lexicographic else "memory over budget",
+                         "hinted": False}
+    if first is not None and (values := model.hint_values(first)) is not None:
+        model.add_hints(values)
+        variant["phase1"]["hinted"] = True
+
+    def fits(objective: float) -> bool:
+        return objective < cost_span if lexicographic else objective <= 0
+
+    class StopAtBudget(cp_model.CpSolverSolutionCallback):
+        def on_solution_callback(self) -> None:
+            if fits(self.objective_value):
+                self.stop_search()
+
+    watch = _cpsat.Stopwatch()
+    share = max(1.0, 0.5 * (limit - problem.elapsed()))
+    solver = _cpsat.make_solver(problem, time_limit_seconds=min(max(0.0, limit - problem.elapsed()), share), **extra)
+    status = solver.solve(m, StopAtBudget())
+    schedule = None
+    if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        schedule = model.schedule_from(solver.value)
+        objective = int(round(solver.objective_value))
+        if not fits(objective):
+            incumbent = Incumbent(schedule=schedule, objective=objective)
+            window_search(model, problem, incumbent, to_cost=float, until_seconds=limit, threads=problem.threads,
+                          seed=problem.seed, stop_when=fits, report=False)
+            schedule, objective = incumbent.schedule, incumbent.objective
+            variant["phase1"]["window_search"] = {"iterations": incumbent.iterations, "improvements": incumbent.improvements}
+        reached = fits(objective)
+    else:
+        reached = False
+    if reached:  # safety net, as in the cost phase
+        from moccasin_bench.simulate import simulate
+
+        if not simulate(model.graph, schedule).fits(problem.budget.bytes):
+            variant["rejected_invalid_solutions"] = variant.get("rejected_invalid_solutions", 0) + 1
+            reached = False
+    variant["phase1"].update({"status": _cpsat.status_name(status), "seconds": round(watch.seconds(), 3),
+                              "reached_budget": reached})
+    m.clear_hints()
+    return schedule if reached else None
+
+
+def _cost_coefficients(model) -> list[int]:
+    return [int(model.duration_units[v]) for v in range(model.graph.n) for _ in range(1, int(model.copies[v]))]
+
+
+def _cost_phase(model, problem: Problem, incumbent, to_cost, limit: float, extra: dict, search: str,
+                variant: dict, trajectory: list, bounds: list):
+    """Minimise cost: full CP-SAT solves and (search=lns/auto) window neighbourhood search in between.
+    Returns (best (schedule, objective) or None, proven, bound, message)."""
+    from ortools.sat.python import cp_model
+
+    from formulations import _cpsat
+    from formulations.moccasin_search import Incumbent, window_search
+
+    stages: list[dict] = []
+    best = incumbent
+    proven, bound, message = False, None, ""
+
+    variant.setdefault("rejected_invalid_solutions", 0)
+
+    def valid(schedule: np.ndarray) -> bool:
+        """The simulator's verdict, checked before any solver solution is accepted (a safety net:
+        the model is sound, see moccasin_model; a rejection means a solver or model bug, and the
+        first rejected schedule is kept in the variant for the bug report)."""
+        from moccasin_bench.simulate import simulate
+
+        counts = np.bincount(schedule, minlength=model.graph.n)
+        ok = bool(np.all(counts <= model.copies)) and simulate(model.graph, schedule).fits(problem.budget.bytes)
+        if not ok and "rejected_example" not in variant:
+            variant["rejected_example"] = model.graph.to_ids(schedule)
+        return ok
+
+    def reject() -> None:
+        variant["rejected_invalid_solutions"] += 1
+
+    done = False  # proven, or within the requested relative gap
+
+    def full_solve(seconds: float) -> None:
+        nonlocal best, proven, bound, message, done
+        if best is not None:
+            model.add_hints(model.hint_values(best[0]))
+        callback = _cpsat.TrajectoryCallback(problem, to_cost=to_cost,
+                                             accept=lambda cb: valid(model.schedule_from(cb.value)))
+        solver = _cpsat.make_solver(problem, time_limit_seconds=max(0.0, seconds), **extra)
+        status = solver.solve(model.model, callback)
+        trajectory.extend(callback.points)
+        bounds.extend(callback.bounds)
+        name = _cpsat.status_name(status)
+        stages.append({"stage": "cpsat", "status": name, "seconds": round(solver.wall_time, 3)})
+        variant["cost_phase_status"] = name
+        variant["rejected_invalid_solutions"] += callback.rejected
+        if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            objective = int(round(solver.objective_value))
+            found = model.schedule_from(solver.value)
+            if not valid(found):
+                reject()
+                return
+            if best is None or objective <= best[1]:
+                best = (found, objective)
+            b = int(round(solver.best_objective_bound))
+            bound = b if bound is None else max(bound, b)
+            bounds.append((problem.elapsed(), to_cost(bound)))
+            # with a relative gap CP-SAT says OPTIMAL once within the gap: only an exact bound proves
+            proven = proven or (status == cp_model.OPTIMAL and bound >= best[1])
+            done = done or status == cp_model.OPTIMAL
+        elif status == cp_model.MODEL_INVALID:
+            message = f"CP-SAT: model invalid: {solver.solution_info()}"
+
+    def lns(until: float) -> None:
+        nonlocal best, proven, bound
+        state = Incumbent(schedule=best[0], objective=best[1])
+        window_search(model, problem, state, to_cost, until, problem.threads, seed=problem.seed, accept=valid)
+        variant["rejected_invalid_solutions"] += state.rejected
+        trajectory.extend(state.points)
+        stages.append({"stage": "window_search", "seconds": None, "iterations": state.iterations,
+                       "improvements": state.improvements, "closed": state.closed})
+        best = (state.schedule, state.objective)
+        if state.proven:
+            proven, bound = True, state.objective
+
+    def left() -> float:
+        return max(0.0, limit - problem.elapsed())
+
+    large = len(model.model.proto.variables) > LARGE_MODEL_VARIABLES
+    if search == "cpsat" or best is None or (search == "auto" and not large):
+        full_solve(left())
+    else:  # lns, or auto on a large model: window search, then a full solve from its best schedule
+        final_share = 0.1 * limit
+        if left() > final_share + 0.5:
+            lns(limit - final_share)
+        if not proven and left() > 0.05:
+            full_solve(left())
+    if best is not None and bound is not None and bound >= best[1]:
+        proven = True
+    variant["search_stages"] = stages
+    if variant["rejected_invalid_solutions"]:
+        message = (f"LOUD: {variant['rejected_invalid_solutions']} solver solution(s) failed the simulator and were "
+                   f"discarded (a solver or model bug; please report). " + message).strip()
+    if best is None:
+        return None, False, None, message
+    return best, proven, bound, message
+
+
+def _improving(points):
+    best = None
+    for t, c in sorted(points):
+        if best is None or c < best:
+            best = c
+            yield (t, c)
+
+
+def _search_params(p, problem: Problem) -> dict:
+    """CP-SAT parameters given as name=value;name=value, typed by the parameter's current value."""
+    from ortools.sat import sat_parameters_pb2
+
+    defaults = sat_parameters_pb2.SatParameters()
+    out = {}
+    for item in filter(None, (x.strip() for x in p["cpsat"].split(";"))):
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not hasattr(defaults, key):
+            raise UserError(f"cpsat: unknown CP-SAT parameter {key!r} (expected name=value;name=value)")
+        current = getattr(defaults, key)
+        if isinstance(current, bool):
+            out[key] = value.strip().lower() in ("1", "true", "yes")
+        elif isinstance(current, int):
+            out[key] = int(value)
+        elif isinstance(current, float):
+            out[key] = float(value)
+        else:
+            out[key] = value.strip()
+    return out

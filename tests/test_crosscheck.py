@@ -1,0 +1,90 @@
+"""Cross-checks on small random DAGs: every exact Checkmate formulation and backend reaches
+the oracle's fixed-order optimum, the free-order optimum is never above it, the LP bound
+never above it, and every schedule is valid under the simulator at the reported cost."""
+
+from __future__ import annotations
+
+from hypothesis import HealthCheck, event, given, settings, strategies as st
+
+from moccasin_bench.budget import Budget
+from moccasin_bench.graph import Graph
+from moccasin_bench.orders import reference_order
+from moccasin_bench.run import execute
+from moccasin_bench.simulate import simulate
+from tests.strategies import dags
+
+EXACT = [
+    ("checkmate-milp", {"backend": "highs"}),
+    ("checkmate-milp", {"backend": "highs", "hazard": "both", "warm_start": "none"}),
+    ("checkmate-milp", {"backend": "highs", "large_model": "on"}),
+    ("checkmate-milp", {"backend": "pulp", "pulp_solver": "highs", "hazard": "upper"}),
+    ("checkmate-milp", {"backend": "pulp", "pulp_solver": "cbc"}),
+    ("checkmate-cp", {}),
+    ("checkmate-cp", {"warm_start": "none", "free_rule": "upper"}),
+]
+
+
+@st.composite
+def training_graphs(draw, max_nodes: int = 7) -> Graph:
+    """Forward chain, loss, backward chain reading the forward values, plus a random edge or
+    two: values live long, so tight budgets call for recomputation."""
+    k = draw(st.integers(2, (max_nodes - 1) // 2))
+    n = 2 * k + 1
+    edges = [(i, i + 1) for i in range(2 * k)] + [(k - 1 - i, k + 1 + i) for i in range(k)]
+    extra = [(u, v) for v in range(n) for u in range(v - 1) if (u, v) not in edges]
+    edges += draw(st.lists(st.sampled_from(extra), unique=True, max_size=2)) if extra else []
+    duration = draw(st.lists(st.integers(0, 6), min_size=n, max_size=n))
+    memory = draw(st.lists(st.integers(1, 6), min_size=n, max_size=n))
+    ids = draw(st.permutations(range(n)))
+    return Graph.build("training", [ids[v] for v in range(n)], duration, memory, [(ids[a], ids[b]) for a, b in edges])
+
+
+@st.composite
+def instances(draw):
+    g = draw(st.one_of(dags(min_nodes=1, max_nodes=6, max_duration=6, max_memory=6), training_graphs(), training_graphs()))
+    lo = g.min_feasible_budget
+    peak = simulate(g, reference_order(g, "topological")).peak_memory
+    return g, draw(st.integers(lo, max(lo, (lo + peak) // 2)))  # the tighter half: recomputation pays
+
+
+def check_schedule(res, budget: int) -> None:
+    assert res.status != "invalid", res.message
+    assert "reported cost" not in res.message, res.message
+    if res.schedule is not None:
+        sim = simulate(res.graph, res.schedule)
+        assert sim.valid and sim.peak_memory <= budget
+        assert res.output.objective == sim.total_duration == res.total_duration
+        for _, cost in res.output.trajectory:
+            assert cost >= sim.total_duration
+        if res.output.best_bound is not None:
+            assert res.output.best_bound <= sim.total_duration
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances())
+def test_exact_formulations_agree_with_the_oracle(case):
+    g, b = case
+    budget = Budget(bytes=b)
+    fixed = execute(g, budget, "oracle", {"order": "fixed"}, time_limit_seconds=60)
+    free = execute(g, budget, "oracle", {"order": "free"}, time_limit_seconds=60)
+    assert fixed.status in ("optimal", "infeasible")
+    event(fixed.status if fixed.status != "optimal" else f"optimal, {len(fixed.schedule) - g.n} recomputation(s)")
+    if fixed.status == "optimal":
+        assert free.status == "optimal" and free.total_duration <= fixed.total_duration
+    for name, params in EXACT:
+        res = execute(g, budget, name, params, time_limit_seconds=60, threads=1)
+        assert res.status == fixed.status, (name, params, res.status, res.message)
+        check_schedule(res, b)
+        if res.status == "optimal":
+            assert res.total_duration == fixed.total_duration, (name, params)
+            assert res.output.best_bound == res.total_duration, (name, params)
+    lp = execute(g, budget, "checkmate-lp", {"samples": 5}, time_limit_seconds=60, threads=1)
+    check_schedule(lp, b)
+    if fixed.status == "infeasible":
+        assert lp.status in ("infeasible", "no_solution")
+    else:
+        assert lp.output.best_bound is not None and lp.output.best_bound <= fixed.total_duration
+        if lp.status == "feasible":
+            assert lp.total_duration >= fixed.total_duration
+        else:
+            assert lp.status == "no_solution"

@@ -1,0 +1,251 @@
+"""The Moccasin CP-SAT formulation against the exhaustive oracle, the simulator and the paper."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from formulations import moccasin_model as mm
+from formulations.oracle import optimal_schedule
+from moccasin_bench.budget import Budget, resolve_budget
+from moccasin_bench.graph import Graph
+from moccasin_bench.orders import reference_order
+from moccasin_bench.run import execute
+from moccasin_bench.simulate import simulate
+from tests.conftest import paper_graph
+from tests.strategies import dags
+
+VARIANTS = [
+    # (order mode, precedence, extra params)
+    ("fixed", "latest", {}),
+    ("fixed", "literals", {}),
+    ("fixed", "reservoir", {}),
+    ("fixed", "latest", {"time_axis": "triangular", "end_domain": "readers", "symmetry": False}),
+    ("fixed", "latest", {"warm_start": "none", "phases": "1"}),
+    ("fixed", "latest", {"search": "lns"}),
+    ("free", "latest", {"search": "lns", "phases": "2"}),
+    ("free", "latest", {}),
+    ("free", "literals", {"warm_start": "none"}),
+    ("free", "reservoir", {"phases": "2"}),
+]
+
+
+def oracle_cost(g: Graph, budget: int, mode: str, copies: int) -> int | None:
+    preds = [g.predecessors(v).tolist() for v in range(g.n)]
+    order = reference_order(g).tolist() if mode == "fixed" else None
+    found = optimal_schedule(g.n, g.duration.tolist(), g.memory.tolist(), preds, budget, mode, order, copies)
+    return None if found is None else found[0]
+
+
+@st.composite
+def training_graphs(draw, max_nodes: int = 7) -> Graph:
+    """Forward chain, loss, backward chain reading the forward values (plus up to two random
+    edges): long-lived values make recomputation pay off, unlike most random tiny DAGs."""
+    k = draw(st.integers(1, (max_nodes - 1) // 2))
+    n = 2 * k + 1  # forward 0..k-1, loss k, gradient k+1+i of forward k-1-i
+    edges = [(i, i + 1) for i in range(2 * k)] + [(k - 1 - i, k + 1 + i) for i in range(k)]
+    extra = [(u, v) for v in range(n) for u in range(v - 1) if (u, v) not in edges]
+    edges += draw(st.lists(st.sampled_from(extra), unique=True, max_size=2)) if extra else []
+    duration = draw(st.lists(st.integers(0, 5), min_size=n, max_size=n))
+    memory = draw(st.lists(st.integers(1, 6), min_size=n, max_size=n))
+    ids = draw(st.permutations(range(n)))
+    return Graph.build("training", [ids[v] for v in range(n)], duration, memory, [(ids[a], ids[b]) for a, b in edges])
+
+
+@st.composite
+def instances(draw, max_nodes: int = 6):
+    """A small graph and a budget between the minimum feasible one and the reference order's peak."""
+    g = draw(st.one_of(dags(min_nodes=1, max_nodes=max_nodes, max_duration=5, max_memory=6),
+                       training_graphs(max_nodes + 1)))
+    peak = simulate(g, reference_order(g)).peak_memory
+    lo = g.min_feasible_budget
+    budget = draw(st.integers(lo, max(lo, peak)))
+    return g, budget
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.sampled_from(VARIANTS), st.integers(1, 2))
+def test_proven_optimum_equals_the_oracle(instance, variant, copies):
+    g, budget = instance
+    mode, precedence, extra = variant
+    params = {"order": mode, "precedence": precedence, "copies": copies, **extra}
+    result = execute(g, Budget(budget), "moccasin", params, time_limit_seconds=20, threads=1)
+    expected = oracle_cost(g, budget, mode, copies)
+    if expected is None:
+        assert result.status == "infeasible", result.message
+        return
+    assert result.status == "optimal", result.message
+    assert result.total_duration == expected
+    assert result.output.objective == expected  # the model's cost is the simulator's
+    assert result.peak_memory <= budget
+    counts = np.bincount(result.schedule, minlength=g.n)
+    assert counts.min() >= 1 and counts.max() <= copies
+    assert mode in result.output.restrictions or "order" in result.output.restrictions
+    assert result.output.variant["order"] == mode and result.output.variant["precedence"] == precedence
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.sampled_from(["fixed", "free"]), st.integers(1, 3))
+def test_hint_of_every_fitting_schedule_is_a_model_solution(instance, mode, copies):
+    """A schedule the model can express gets a complete hint that CP-SAT accepts as feasible
+    (checked by fixing every variable to its hint), and the model's memory is never below the simulator's."""
+    from ortools.sat.python import cp_model
+
+    from formulations.heuristics import fitting_schedules
+
+    g, budget = instance
+    order = reference_order(g) if mode == "fixed" else None
+    pool = fitting_schedules(g, budget, order, max_computations=copies)
+    model = mm.build(g, budget, np.full(g.n, copies), mm.ModelOptions(order_mode=mode), order)
+    for _, schedule in pool:
+        values = model.hint_values(schedule)
+        assert mm.expressible(g, schedule, np.full(g.n, copies), model.options, order) == (values is not None)
+        if values is None:
+            assert mode == "free" or np.bincount(schedule, minlength=g.n).max() > model.copies.min()
+            continue
+        trial = mm.build(g, budget, np.full(g.n, copies), mm.ModelOptions(order_mode=mode), order)
+        for var, value in trial.hint_values(schedule).items():
+            trial.model.add(var == int(value))
+        solver = cp_model.CpSolver()
+        solver.parameters.num_workers = 1
+        assert solver.solve(trial.model) in (cp_model.OPTIMAL, cp_model.FEASIBLE)
+        assert np.array_equal(trial.schedule_from(solver.value), schedule)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances())
+def test_paper_lengths_restrict_the_model_and_stay_valid(instance):
+    g, budget = instance
+    result = execute(g, Budget(budget), "moccasin", {"lengths": "paper", "search": "cpsat"}, time_limit_seconds=20, threads=1)
+    expected = oracle_cost(g, budget, "fixed", 2)
+    if result.status == "infeasible":
+        return  # the restricted lengths may rule out every schedule
+    assert result.status == "optimal"
+    assert expected is not None and result.total_duration >= expected
+    assert result.peak_memory <= budget
+    assert result.output.variant["time_axis"] == "triangular" and "log-spaced" in result.output.restrictions
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.sampled_from(["fixed", "free"]), st.sampled_from(list(mm.PRECEDENCES)))
+def test_simulated_memory_never_exceeds_the_models_cumulative(instance, mode, precedence):
+    """Any model solution (here: the first one CP-SAT finds, intervals as long as it likes):
+    at every step the simulator's memory is at most the sum of the model intervals covering it."""
+    from ortools.sat.python import cp_model
+
+    g, budget = instance
+    order = reference_order(g) if mode == "fixed" else None
+    model = mm.build(g, budget, np.full(g.n, 2), mm.ModelOptions(order_mode=mode, precedence=precedence), order)
+    solver = cp_model.CpSolver()
+    solver.parameters.num_workers = 1
+    solver.parameters.stop_after_first_solution = True
+    status = solver.solve(model.model)
+    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        assert oracle_cost(g, budget, mode, 2) is None
+        return
+    rows = []  # (start, end, node) of present copies
+    for v in range(g.n):
+        for i in range(int(model.copies[v])):
+            p = model.present[v][i]
+            if p is True or solver.value(p):
+                var, a, b = model.start_var[v][i]
+                start = b if var is None else a * solver.value(var) + b
+                e = model.end[v][i]
+                end = e if isinstance(e, int) else solver.value(e)
+                rows.append((start, end, v))
+    rows.sort()
+    schedule = np.array([v for _, _, v in rows])
+    sim = simulate(g, schedule)
+    assert sim.valid
+    for j, (start, _, _) in enumerate(rows):
+        cumulative = sum(int(g.memory[v]) for s_, e_, v in rows if s_ <= start < e_)
+        assert sim.memory_per_step[j] <= cumulative <= budget
+
+
+def test_budget_below_the_minimum_is_infeasible_without_a_solve():
+    g = Graph.build("pair", [0, 1, 2], [1, 1, 1], [5, 5, 5], [(0, 2), (1, 2)])
+    result = execute(g, Budget(g.min_feasible_budget - 1), "moccasin", {}, time_limit_seconds=5)
+    assert result.status == "infeasible"
+    assert "no solver was run" in result.message
+    assert result.output.model_size == {}  # the formulation was never called
+
+
+def test_time_limit_too_short_gives_no_solution():
+    g = paper_graph("rl1")
+    budget = resolve_budget(g, 0.8)
+    result = execute(g, budget, "moccasin", {"warm_start": "none", "phases": "1"}, time_limit_seconds=0.0, threads=1)
+    assert result.status == "no_solution"
+    assert result.schedule is None
+
+
+def test_cm1_at_90_percent_reaches_the_paper_value():
+    """Paper: CM1 (fcn_8_vgg) at 90 %: TDI <= 0.03 %. Durations are ~1e13: exercises the GCD scaling."""
+    g = paper_graph("cm1")
+    budget = resolve_budget(g, 0.9)
+    result = execute(g, budget, "moccasin", {}, time_limit_seconds=60, threads=2)
+    assert result.status in ("optimal", "feasible")
+    assert result.tdi_percent <= 0.03
+    assert result.peak_memory <= budget.bytes
+    assert result.output.variant["scaling"]["duration_factor"] > 1
+
+
+def test_rl1_at_90_percent_reaches_the_paper_optimum():
+    g = paper_graph("rl1")
+    budget = resolve_budget(g, 0.9)
+    assert budget.bytes == 41_688
+    result = execute(g, budget, "moccasin", {}, time_limit_seconds=60, threads=2)
+    assert result.total_duration == 48_146
+    assert result.status == "optimal"
+
+
+def test_huge_durations_are_rounded_and_never_claimed_optimal():
+    """Durations near the int64 limit: the model rounds them (documented), the cost stays exact."""
+    big = 10**18
+    g = Graph.build("huge", [0, 1, 2, 3], [big + 1, big + 3, big + 7, 5], [4, 4, 4, 4],
+                    [(0, 1), (1, 2), (0, 3), (2, 3)])
+    budget = g.min_feasible_budget
+    result = execute(g, Budget(budget), "moccasin", {}, time_limit_seconds=10, threads=1)
+    assert result.status == "feasible"
+    assert result.output.variant["scaling"]["exact_durations"] is False
+    assert "rounded" in result.message
+    assert result.total_duration == int(g.duration[result.schedule].sum())
+    assert result.peak_memory <= budget
+
+
+def test_solutions_the_simulator_rejects_are_discarded_loudly(monkeypatch):
+    """Safety net: break the model (no memory constraint) and check that no over-budget schedule
+    comes out; the rejections are counted and the message says so."""
+    from ortools.sat.python import cp_model
+
+    g = paper_graph("rl1")
+    budget = resolve_budget(g, 0.9)
+    monkeypatch.setattr(cp_model.CpModel, "add_cumulative", lambda self, *a, **k: None)
+    result = execute(g, budget, "moccasin", {"search": "cpsat"}, time_limit_seconds=10, threads=1)
+    assert result.status == "feasible"  # the warm start; never "optimal" on the strength of a rejected solve
+    assert result.peak_memory <= budget.bytes
+    assert result.output.variant["rejected_invalid_solutions"] > 0
+    assert "LOUD" in result.message and result.output.variant["rejected_example"]
+
+
+def test_a_relative_gap_never_passes_for_a_proof():
+    g = paper_graph("rl1")
+    result = execute(g, resolve_budget(g, 0.8), "moccasin", {}, time_limit_seconds=30, threads=1, relative_gap=0.5)
+    out = result.output
+    assert result.status in ("optimal", "feasible")
+    assert out.best_bound is not None and out.best_bound <= out.objective
+    assert (result.status == "optimal") == (out.best_bound == out.objective)
+
+
+def test_per_node_copies_and_bad_values():
+    from moccasin_bench.errors import UserError
+
+    g = Graph.build("chain", ["a", "b", "c"], [1, 1, 1], [1, 1, 1], [("a", "b"), ("b", "c")])
+    result = execute(g, Budget(3), "moccasin", {"copies": 1, "copies_per_node": "a=3"}, time_limit_seconds=5, threads=1)
+    assert result.status == "optimal"
+    bad = execute(g, Budget(3), "moccasin", {"copies_per_node": "zz=2"}, time_limit_seconds=5)
+    assert bad.status == "error" and "unknown node id 'zz'" in bad.message
+    bad = execute(g, Budget(3), "moccasin", {"copies": 0}, time_limit_seconds=5)
+    assert bad.status == "error" and "at least 1" in bad.message
+    with pytest.raises(UserError):  # a value of the wrong type is refused before the formulation runs
+        execute(g, Budget(3), "moccasin", {"copies": "two"}, time_limit_seconds=5)
