@@ -142,3 +142,16 @@ def test_reference_order_names():
     assert reference_order(g, "default").tolist() == [0, 1]
     with pytest.raises(UserError, match="unknown reference order"):
         reference_order(g, "sideways")
+
+
+def test_formulations_verb_lists_every_registered_formulation_and_its_params():
+    from formulations import REGISTRY
+
+    listed = run_cli("formulations")
+    assert listed.returncode == 0, listed.stderr
+    for name in REGISTRY:
+        assert name in listed.stdout
+    one = run_cli("formulations", "moccasin")
+    assert one.returncode == 0 and "order='fixed'" in one.stdout and "copies=2" in one.stdout
+    bad = run_cli("formulations", "no-such-method")
+    assert bad.returncode == 2 and "unknown formulation 'no-such-method'" in bad.stderr and "Traceback" not in bad.stderr

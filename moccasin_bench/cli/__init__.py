@@ -14,6 +14,7 @@ from moccasin_bench.errors import UserError
 
 VERBS = {
     "graphs": "moccasin_bench.cli.graphs",
+    "formulations": "moccasin_bench.cli.formulations",
     "solve": "moccasin_bench.cli.solve",
     "simulate": "moccasin_bench.cli.simulate",
     "sweep": "moccasin_bench.cli.sweep",
@@ -25,8 +26,10 @@ VERBS = {
 EPILOG = """examples:
   moccasin-bench graphs list
   moccasin-bench graphs info rl1 --json
+  moccasin-bench formulations moccasin
   moccasin-bench solve demo --formulation moccasin --budget 0.9 --time-limit 30 -o schedule.json
   moccasin-bench simulate demo schedule.json
+  moccasin-bench reproduce --quick -o results/quick
 
 Run `moccasin-bench VERB --help` for a verb's options and examples."""
 
