@@ -342,12 +342,14 @@ def solve_highs(model, problem: Problem, mip: bool, tolerance: float, start: np.
         pass_model(h, model, mip)
     points: list = []
     bounds: list = []
+    incumbent: list = [] if start is None else [start]  # the last point HiGHS reported, for an overrun
     if mip:
         def improving(event) -> None:
             t = problem.elapsed()
             obj, bound = event.data_out.objective_function_value, event.data_out.mip_dual_bound
             points.append((t, obj))
             bounds.append((t, bound))
+            incumbent[:] = [np.array(event.data_out.mip_solution, dtype=float)]
             problem.notify(obj * model.cost_scale, bound * model.cost_scale if math.isfinite(bound) else None)
 
         h.cbMipImprovingSolution.subscribe(improving)
@@ -356,7 +358,17 @@ def solve_highs(model, problem: Problem, mip: bool, tolerance: float, start: np.
         sol.col_value = start.tolist()
         sol.value_valid = True
         h.setSolution(sol)
-    h.run()
+    overran = _run_with_deadline(h, problem)
+    if overran is not None:
+        x = incumbent[-1][:model.num_col] if incumbent else None
+        bound = bounds[-1][1] if bounds and math.isfinite(bounds[-1][1]) else None
+        message = (f"HiGHS did not stop within {overran:.0f} s of its time limit (some of its MIP phases do not check "
+                   f"the limit); its last incumbent is reported")
+        return SolveResult(status="feasible" if x is not None else "no_solution", x=x,
+                           objective=None if x is None else float(model.col_cost @ x), bound=bound, trajectory=points,
+                           bound_trajectory=bounds, message=message,
+                           extra={"highs_model_status": "stopped by the harness after overrunning its time limit",
+                                  "highs_overrun_seconds": round(overran, 1)})
     status, has = highs_status(h, mip)
     info = h.getInfo()
     extra = {"highs_model_status": h.modelStatusToString(h.getModelStatus())}
@@ -372,6 +384,22 @@ def solve_highs(model, problem: Problem, mip: bool, tolerance: float, start: np.
     message = "" if status != "error" else f"HiGHS ended with model status {extra['highs_model_status']}"
     return SolveResult(status=status, x=x, objective=obj, bound=bound, trajectory=points, bound_trajectory=bounds,
                        message=message, extra=extra)
+
+
+def _run_with_deadline(h, problem: Problem, overrun_seconds: float = 3.0) -> float | None:
+    """Run HiGHS in a thread (highspy releases the GIL) and wait until the run's time limit
+    plus `overrun_seconds`. If it is still busy then (HiGHS 1.16 skips the limit in some
+    presolve and setup steps, where no interrupt callback fires either), give up on it.
+    Returns None when HiGHS ended by itself, else the seconds it ran past the limit. A
+    HiGHS left running dies with the run's child process (the runner's child exits hard)."""
+    import threading
+
+    worker = threading.Thread(target=h.run, name="highs", daemon=True)
+    worker.start()
+    worker.join(max(0.0, problem.time_limit_seconds - problem.elapsed()) + overrun_seconds)
+    if not worker.is_alive():
+        return None
+    return max(0.0, problem.elapsed() - problem.time_limit_seconds)
 
 
 # ---- PuLP ---------------------------------------------------------------------------------

@@ -424,4 +424,9 @@ def _json_default(obj: Any) -> Any:
 
 
 if __name__ == "__main__":
-    sys.exit(child_main(sys.argv[1:]))
+    code = child_main(sys.argv[1:])
+    # a solver thread that overran its limit may still be running in C++ (see
+    # formulations/checkmate_milp.py): exit without waiting for it or running its destructors
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

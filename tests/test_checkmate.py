@@ -329,3 +329,23 @@ def test_a_schedule_over_budget_is_re_solved_never_returned(monkeypatch):
     monkeypatch.setattr(milp, "u_upper_units", lambda units, tol: units + 8.5)
     res = execute(g, budget, "checkmate-milp", {"max_retries": 0}, time_limit_seconds=30)
     assert res.status == "error" and res.schedule is None and "over the budget" in res.message
+
+
+def test_a_highs_run_past_its_time_limit_is_abandoned_with_its_incumbent(monkeypatch):
+    """HiGHS skips its time limit in some MIP phases: the harness stops waiting 3 s past the
+    limit and reports the last incumbent (here the warm start) instead of being killed."""
+    import time
+
+    import highspy
+
+    monkeypatch.setattr(highspy.Highs, "run", lambda self: time.sleep(12))
+    g = small_training_graph()
+    budget = resolve_budget(g, 0.7)
+    t0 = time.perf_counter()
+    res = execute(g, budget, "checkmate-milp", {}, time_limit_seconds=2)
+    assert time.perf_counter() - t0 < 8
+    assert res.status == "feasible" and "did not stop" in res.message
+    assert res.peak_memory <= budget.bytes and res.output.objective == res.total_duration
+    assert res.output.variant["highs_overrun_seconds"] >= 3
+    res = execute(g, budget, "checkmate-milp", {"warm_start": "none"}, time_limit_seconds=1)
+    assert res.status == "no_solution" and "did not stop" in res.message

@@ -257,3 +257,17 @@ def test_cli_report_and_bad_input(store, tmp_path):
     assert bad.returncode == 2 and "no such results store" in bad.stderr and "Traceback" not in bad.stderr
     bad = run_cli("report", "--store", path, "-o", tmp_path / "x", "--schedule-run", "nope")
     assert bad.returncode == 2 and "matches 0 runs" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_run_that_gives_up_early_is_not_called_a_time_out():
+    from types import SimpleNamespace
+
+    from moccasin_bench.report.table import status_text
+
+    early = SimpleNamespace(status="no_solution", time_limit_seconds=15.0, wall_seconds=0.68, message="no rounding fits")
+    late = SimpleNamespace(status="no_solution", time_limit_seconds=15.0, wall_seconds=15.2, message="")
+    assert status_text(early) == "no solution (gave up at 0.68 s)"
+    assert status_text(late) == "no solution in 15 s"
+    lp = SimpleNamespace(status="no_solution", time_limit_seconds=25.0, wall_seconds=20.2,
+                         message="the LP relaxation ended with Time limit reached")
+    assert status_text(lp) == "no solution in 25 s"

@@ -72,6 +72,10 @@ def status_text(row) -> str:
     """Words for a run that gave no valid schedule."""
     s = row.status
     if s == "no_solution":
+        wall = getattr(row, "wall_seconds", float("nan"))
+        timed_out = "time limit" in str(getattr(row, "message", "")).lower()
+        if not timed_out and not _isnan(wall) and wall < 0.9 * row.time_limit_seconds:  # e.g. no LP rounding fits
+            return f"no solution (gave up at {fmt_seconds(wall)} s)"
         return f"no solution in {row.time_limit_seconds:g} s"
     if s == "invalid":
         return "INVALID schedule"
