@@ -25,7 +25,9 @@ of the objective's binaries in the MIP setup. For such models both rules are off
 objective is moved into one continuous column z = cost.x, which leaves nothing to
 partition (free-column substitution and the aggregator are switched off too, or
 presolve would put the objective back; all via `presolve_rule_off`). Same model, same optimum; recorded in
-the variant.
+the variant. Smaller models can still stall in those steps (CM2: 50 s past a 25 s limit),
+so HiGHS runs in a thread and, 3 s past the limit, its last incumbent is reported instead
+(`highs_overrun_seconds` in the variant).
 
 Tolerances: memory is normalised by the budget, so a solver accepting violations of
 `feasibility_tolerance` (tol) could hide up to tol x budget of excess memory. The bound on
