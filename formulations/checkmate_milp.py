@@ -384,6 +384,11 @@ def solve_highs(model, problem: Problem, mip: bool, tolerance: float, start: np.
     x = np.asarray(h.getSolution().col_value)[:model.num_col] if has else None
     obj = info.objective_function_value if has else None
     message = "" if status != "error" else f"HiGHS ended with model status {extra['highs_model_status']}"
+    if x is None and incumbent and status in ("no_solution", "error"):  # e.g. its memory limit: keep the start
+        x = incumbent[-1][:model.num_col]
+        obj, status = float(model.col_cost @ x), "feasible"
+        message = (f"HiGHS ended with model status {extra['highs_model_status']} and no solution of its own; "
+                   f"the last incumbent it was given or found is reported")
     return SolveResult(status=status, x=x, objective=obj, bound=bound, trajectory=points, bound_trajectory=bounds,
                        message=message, extra=extra)
 

@@ -349,3 +349,16 @@ def test_a_highs_run_past_its_time_limit_is_abandoned_with_its_incumbent(monkeyp
     assert res.output.variant["highs_overrun_seconds"] >= 3
     res = execute(g, budget, "checkmate-milp", {"warm_start": "none"}, time_limit_seconds=1)
     assert res.status == "no_solution" and "did not stop" in res.message
+
+
+def test_a_highs_run_that_ends_without_a_solution_keeps_the_warm_start(monkeypatch):
+    """HiGHS can stop without any solution (its memory limit on RL4): the warm start survives."""
+    import highspy
+
+    monkeypatch.setattr(highspy.Highs, "run", lambda self: None)  # model status stays "not set", no solution
+    g = small_training_graph()
+    budget = resolve_budget(g, 0.7)
+    res = execute(g, budget, "checkmate-milp", {}, time_limit_seconds=10)
+    assert res.status == "feasible" and "no solution of its own" in res.message
+    assert res.peak_memory <= budget.bytes and res.output.objective == res.total_duration
+    assert execute(g, budget, "checkmate-milp", {"warm_start": "none"}, time_limit_seconds=10).status in ("error", "no_solution")
