@@ -361,33 +361,31 @@ def solve_highs(model, problem: Problem, mip: bool, tolerance: float, start: np.
         sol.value_valid = True
         h.setSolution(sol)
     overran = _run_with_deadline(h, problem)
-    if overran is not None:
-        x = incumbent[-1][:model.num_col] if incumbent else None
+    extra = {"large_model_settings": bool(large)} if mip else {}
+    if overran is None:
+        status, has = highs_status(h, mip)
+        info = h.getInfo()
+        extra["highs_model_status"] = h.modelStatusToString(h.getModelStatus())
+        if mip:
+            extra["mip_nodes"] = int(info.mip_node_count)
+            bound = info.mip_dual_bound
+        else:
+            bound = info.objective_function_value if status == "optimal" else None
+        x = np.asarray(h.getSolution().col_value)[:model.num_col] if has else None
+        obj = info.objective_function_value if has else None
+        message = "" if status != "error" else f"HiGHS ended with model status {extra['highs_model_status']}"
+    else:  # HiGHS is still running in its thread: only what its callback reported is known
+        status, x, obj = "no_solution", None, None
         bound = bounds[-1][1] if bounds and math.isfinite(bounds[-1][1]) else None
+        extra.update(highs_model_status="stopped by the harness after overrunning its time limit",
+                     highs_overrun_seconds=round(overran, 1))
         message = (f"HiGHS did not stop within {overran:.0f} s of its time limit (some of its MIP phases do not check "
-                   f"the limit); its last incumbent is reported")
-        return SolveResult(status="feasible" if x is not None else "no_solution", x=x,
-                           objective=None if x is None else float(model.col_cost @ x), bound=bound, trajectory=points,
-                           bound_trajectory=bounds, message=message,
-                           extra={"highs_model_status": "stopped by the harness after overrunning its time limit",
-                                  "highs_overrun_seconds": round(overran, 1)})
-    status, has = highs_status(h, mip)
-    info = h.getInfo()
-    extra = {"highs_model_status": h.modelStatusToString(h.getModelStatus())}
-    if mip:
-        extra["large_model_settings"] = bool(large)
-    if mip:
-        extra["mip_nodes"] = int(info.mip_node_count)
-        bound = info.mip_dual_bound
-    else:
-        bound = info.objective_function_value if status == "optimal" else None
-    x = np.asarray(h.getSolution().col_value)[:model.num_col] if has else None
-    obj = info.objective_function_value if has else None
-    message = "" if status != "error" else f"HiGHS ended with model status {extra['highs_model_status']}"
-    if x is None and incumbent and status in ("no_solution", "error"):  # e.g. its memory limit: keep the start
+                   f"the limit)")
+    if x is None and incumbent and status in ("no_solution", "error"):  # an overrun, its memory limit: keep the start
         x = incumbent[-1][:model.num_col]
         obj, status = float(model.col_cost @ x), "feasible"
-        message = (f"HiGHS ended with model status {extra['highs_model_status']} and no solution of its own; "
+        message = (f"{message}; its last incumbent is reported" if overran is not None else
+                   f"HiGHS ended with model status {extra['highs_model_status']} and no solution of its own; "
                    f"the last incumbent it was given or found is reported")
     return SolveResult(status=status, x=x, objective=obj, bound=bound, trajectory=points, bound_trajectory=bounds,
                        message=message, extra=extra)
