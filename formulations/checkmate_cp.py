@@ -1,4 +1,4 @@
-"""checkmate-cp: Checkmate's Boolean model (formulations/checkmate_model.py) in CP-SAT.
+"""checkmate-cp: Checkmate's Boolean model (formulations/_checkmate_model.py) in CP-SAT.
 
 Same variables, same stages and the same integer points as checkmate-milp. Being a
 SAT-based solver, CP-SAT gets the Boolean rows as clauses: carry-over and dependencies
@@ -16,8 +16,9 @@ from moccasin_bench.params import Param
 
 NAME = "checkmate-cp"
 DESCRIPTION = "Checkmate's Boolean model (R, S, FREE, U; n stages along the reference order) in CP-SAT"
+LABEL = "Checkmate CP (CP-SAT)"
 PARAMS = (
-    Param("warm_start", str, "heuristics", "hint the cheapest fitting staged schedule of formulations.heuristics", ("heuristics", "none")),
+    Param("warm_start", str, "heuristics", "hint the cheapest fitting staged heuristic schedule", ("heuristics", "none")),
     Param("free_rule", str, "exact", "exact: FREE <=> no hazard; upper: only FREE => no hazard", ("exact", "upper")),
     Param("solver_log", bool, False, "print CP-SAT's search log"),
 )
@@ -27,16 +28,17 @@ def build(graph, order: np.ndarray, budget_bytes: int, free_rule: str = "exact")
     """(model, R variables in layout order, layout, duration GCD, S variables by stage)."""
     from ortools.sat.python import cp_model
 
-    from formulations.checkmate_model import _gcd, _successor_positions, make_layout
+    from formulations._checkmate_model import make_layout, successor_positions
+    from formulations._scaling import gcd, memory_unit
 
     lay = make_layout(graph, order)
     n = lay.n
-    mem_gcd = _gcd(np.append(graph.memory, budget_bytes))
+    mem_gcd = memory_unit(graph.memory, budget_bytes)
     mem = (graph.memory[lay.order] // mem_gcd).astype(np.int64).tolist()
     budget_units = int(budget_bytes) // mem_gcd
-    dur_gcd = _gcd(graph.duration)
+    dur_gcd = gcd(graph.duration)
     dur = (graph.duration[lay.order] // dur_gcd).astype(np.int64).tolist()
-    succ_ptr, succ = _successor_positions(graph, lay)
+    succ_ptr, succ = successor_positions(graph, lay)
     readers = [succ[succ_ptr[i]:succ_ptr[i + 1]].tolist() for i in range(n)]
     pair_src, pair_dst = lay.pair_src.tolist(), lay.pair_dst.tolist()
     pairs_with_dst: list[list[int]] = [[] for _ in range(n)]
@@ -87,10 +89,10 @@ def solve(problem: Problem) -> SolverOutput:
                "warm_start": "none"}
     first_point = []
     if p["warm_start"] == "heuristics":
-        from formulations.checkmate_milp import heuristic_start
-        from formulations.checkmate_model import least_checkpoints
+        from formulations._checkmate_model import least_checkpoints
+        from formulations._warm_start import checkmate_start
 
-        start = heuristic_start(problem, order)
+        start = checkmate_start(problem, order)
         if start is None:
             variant["warm_start"] = "none found"
         else:

@@ -1,6 +1,6 @@
 """checkmate-lp: the LP relaxation of Checkmate's MILP, then rounding of S.
 
-The relaxation (formulations/checkmate_model.py, solved by HiGHS) gives fractional
+The relaxation (formulations/_checkmate_model.py, solved by HiGHS) gives fractional
 checkpoints S. Each rounding of S (deterministic thresholds, then Bernoulli samples with
 the run's seed) is completed by the least computation it requires: each stage computes
 its frontier node, every value that must be held into the next stage but is not held now,
@@ -27,6 +27,7 @@ from moccasin_bench.params import Param
 
 NAME = "checkmate-lp"
 DESCRIPTION = "LP relaxation of Checkmate's MILP + threshold and randomized rounding of S (HiGHS)"
+LABEL = "Checkmate LP+rounding"
 PARAMS = (
     Param("thresholds", str, "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", "deterministic rounding: S >= threshold, comma-separated"),
     Param("samples", int, 20, "randomized roundings: S[t,i] = 1 with probability S_lp[t,i] (seeded)"),
@@ -57,8 +58,9 @@ def least_computation(s: np.ndarray, pred_pos: list[np.ndarray]) -> np.ndarray:
 
 
 def solve(problem: Problem) -> SolverOutput:
-    from formulations.checkmate_milp import highs_instance, highs_status, pass_model
-    from formulations.checkmate_model import _gcd, build_model, ceil_units, make_layout
+    from formulations._checkmate_model import build_model, ceil_units, make_layout
+    from formulations._highs import highs_instance, highs_status, pass_model
+    from formulations._scaling import gcd
     from moccasin_bench.orders import reference_order
     from moccasin_bench.simulate import simulate
 
@@ -104,7 +106,7 @@ def solve(problem: Problem) -> SolverOutput:
     x = np.asarray(h.getSolution().col_value)
     bound = None
     if finished and scale >= 1:
-        bound = float(ceil_units(h.getInfo().objective_function_value * model.cost_scale, _gcd(g.duration)))
+        bound = float(ceil_units(h.getInfo().objective_function_value * model.cost_scale, gcd(g.duration)))
     if not finished:
         variant["rounded"] = "the last iterate of the unfinished relaxation (no bound)"
     lay = model.layout

@@ -5,7 +5,7 @@ Pipeline: (1) heuristic schedules that fit the budget and that the model can exp
 hint; (2) with no such schedule, or with `phases=2`, a first phase minimises the
 cumulative capacity (memory over the budget) from the least-overflow heuristic schedule,
 and its first solution within the budget hints the second; (3) the cost phase minimises
-the duration of the optional copies. The model itself is in `moccasin_model`.
+the duration of the optional copies. The model itself is in `_moccasin_model`, the window search in `_moccasin_search`.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ NAME = "moccasin"
 # where CP-SAT's presolve alone takes tens of seconds and its own neighbourhoods rarely improve)
 LARGE_MODEL_VARIABLES = 8000
 DESCRIPTION = "Moccasin CP-SAT model: C retention intervals per node, fixed (stage grid) or free order"
+LABEL = "Moccasin"
+KEY_PARAMS = ("order",)
 PARAMS = (
     Param("order", str, "fixed", "fixed: the paper's stage grid along the reference order; free: any order", ("fixed", "free")),
     Param("copies", int, 2, "C: retention intervals (= computations) per node"),
@@ -62,7 +64,7 @@ def copies_per_node(graph: Graph, default: int, overrides: str) -> np.ndarray:
             raise UserError(f"copies_per_node: expected id=k, got {item!r}")
         node = key.strip()
         candidates = [node] + ([int(node)] if node.lstrip("-").isdigit() else [])
-        index = next((graph._index[x] for x in candidates if x in graph._index), None)
+        index = next((graph.index_of(x) for x in candidates if graph.has_node(x)), None)
         if index is None:
             raise UserError(f"copies_per_node: unknown node id {node!r}")
         try:
@@ -85,17 +87,16 @@ def _restrictions(p, order_name: str, copies: np.ndarray, horizon: int) -> str:
 
 
 def solve(problem: Problem) -> SolverOutput:
-    from formulations import _cpsat, heuristics
-    from formulations import moccasin_model as mm
-    from moccasin_bench.orders import default_order_name, reference_order
+    from formulations import _cpsat
+    from formulations import _moccasin_model as mm
+    from formulations._warm_start import warm_start
+    from moccasin_bench.orders import reference_order
 
     g, budget, p = problem.graph, problem.budget.bytes, problem.params
     limit = problem.time_limit_seconds
     copies = copies_per_node(g, p["copies"], p["copies_per_node"])
     fixed = p["order"] == "fixed"
     order_name = problem.reference_order_name
-    if order_name == "default":
-        order_name = default_order_name(g)
     order = reference_order(g, order_name) if fixed else None
     variant: dict = {"order": p["order"], "copies": int(p["copies"]), "copies_overridden": int(np.sum(copies != p["copies"])),
                      "precedence": p["precedence"], "time_axis": p["time_axis"], "end_domain": p["end_domain"],
@@ -113,7 +114,7 @@ def solve(problem: Problem) -> SolverOutput:
     # ---- warm start: heuristic schedules (fitting ones, and the closest miss for phase 1) -------------
     start = None
     if p["warm_start"] == "heuristics":
-        start = heuristics.warm_start(g, budget, order, max_computations=copies,
+        start = warm_start(g, budget, order, max_computations=copies,
                                       deadline=problem.started_at + p["heuristic_share"] * limit)
 
     # ---- build ------------------------------------------------------------------------------------
@@ -204,7 +205,7 @@ def _phase_one(model, problem: Problem, first, limit: float, extra: dict, varian
     from ortools.sat.python import cp_model
 
     from formulations import _cpsat
-    from formulations.moccasin_search import Incumbent, window_search
+    from formulations._moccasin_search import Incumbent, window_search
 
     sc = model.scale
     m = model.model
@@ -267,7 +268,7 @@ def _cost_phase(model, problem: Problem, incumbent, to_cost, limit: float, extra
     from ortools.sat.python import cp_model
 
     from formulations import _cpsat
-    from formulations.moccasin_search import Incumbent, window_search
+    from formulations._moccasin_search import Incumbent, window_search
 
     stages: list[dict] = []
     best = incumbent
@@ -277,7 +278,7 @@ def _cost_phase(model, problem: Problem, incumbent, to_cost, limit: float, extra
 
     def valid(schedule: np.ndarray) -> bool:
         """The simulator's verdict, checked before any solver solution is accepted (a safety net:
-        the model is sound, see moccasin_model; a rejection means a solver or model bug, and the
+        the model is sound, see _moccasin_model; a rejection means a solver or model bug, and the
         first rejected schedule is kept in the variant for the bug report)."""
         from moccasin_bench.simulate import simulate
 

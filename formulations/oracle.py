@@ -23,6 +23,8 @@ from moccasin_bench.params import Param
 
 NAME = "oracle"
 DESCRIPTION = "exhaustive search for tiny graphs (tests only)"
+LABEL = "Exact oracle"
+KEY_PARAMS = ("order",)
 PARAMS = (
     Param("order", str, "free", "free: any sequence; fixed: stage structure along the reference order", ("free", "fixed")),
     Param("max_computations", int, 0, "at most this many computations per node (0 = no limit)"),

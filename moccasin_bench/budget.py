@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from moccasin_bench.errors import UserError
 from moccasin_bench.graph import Graph
-from moccasin_bench.orders import default_order_name, reference_order
+from moccasin_bench.orders import reference_order, resolve_order_name
 from moccasin_bench.simulate import simulate
 
 
@@ -50,6 +50,6 @@ def resolve_budget(graph: Graph, fraction: float | None = None, absolute: int | 
         return Budget(bytes=int(absolute))
     if not (0 < fraction <= 10):
         raise UserError(f"budget fraction must be in (0, 10], got {fraction!r}; for an absolute figure use --budget-bytes")
-    name = default_order_name(graph) if order_name == "default" else order_name
+    name = resolve_order_name(graph, order_name)
     peak = reference_peak(graph, name)
     return Budget(bytes=fraction_of_peak(fraction, peak), fraction=float(fraction), reference_order=name, reference_peak=peak)

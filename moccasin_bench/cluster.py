@@ -15,11 +15,21 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Iterator, Mapping, Sequence
+from typing import Iterator, Mapping, Protocol, Sequence
 
 from moccasin_bench.errors import UserError
 from moccasin_bench.formulation import PLUGINS_ENV
 from moccasin_bench.runner import RunSpec, kill_live_children, run_isolated
+
+
+class Executor(Protocol):
+    """Where runs execute: yields (spec, outcome) as runs finish; the driver writes the store."""
+
+    def describe(self) -> str: ...
+
+    def run(self, specs: Sequence[RunSpec], graphs: Mapping[str, str]) -> Iterator[tuple[RunSpec, dict]]: ...
+
+    def close(self) -> None: ...
 
 
 def _failed(message: str) -> dict:

@@ -1,9 +1,17 @@
 """The small interface every formulation implements, and lookup in the registry.
 
-A formulation module (in `formulations/`) has `NAME`, `DESCRIPTION`, `PARAMS` (a tuple
-of Param) and `solve(problem: Problem) -> SolverOutput`. It imports its solver library
-inside `solve`, never at module top level. It returns a schedule as dense node indices;
-the runner simulates it, so a formulation never reports peak memory or cost as final.
+A formulation module (in `formulations/`, registered in `formulations/__init__.py`) has
+
+- `NAME` (its registry name), `DESCRIPTION` (one line), `PARAMS` (a tuple of Param);
+- `solve(problem: Problem) -> SolverOutput`, importing its solver library inside, never at
+  module top level; it returns a schedule as dense node indices, which the engine
+  simulates (moccasin_bench/judge.py): a formulation never reports peak memory or cost as final;
+- optionally, how reports name it: `LABEL` (default: NAME), `KEY_PARAMS` (parameters whose
+  values are part of the method's name, e.g. moccasin's `order` -> "Moccasin (fixed)"), and
+  `label(params) -> str` when the name needs more than that.
+
+tests/test_formulation_contract.py checks every registered formulation against this
+contract. docs/architecture.md describes the path of a run.
 """
 
 from __future__ import annotations
@@ -34,9 +42,14 @@ class Problem:
     threads: int = 1
     seed: int = 0
     relative_gap: float = 0.0
-    reference_order_name: str = "default"  # the order fixed-order formulations follow
+    reference_order_name: str = "default"  # the order fixed-order formulations follow; resolved on creation (never "default")
     started_at: float = field(default_factory=time.perf_counter)  # trajectory times count from here
     progress: Callable[[float, float, float | None], None] | None = None  # (seconds, cost, bound) on each improvement
+
+    def __post_init__(self) -> None:
+        from moccasin_bench.orders import resolve_order_name
+
+        object.__setattr__(self, "reference_order_name", resolve_order_name(self.graph, self.reference_order_name))
 
     def elapsed(self) -> float:
         return time.perf_counter() - self.started_at

@@ -252,6 +252,13 @@ class Graph:
         return int(need.max())
 
     # ---- ids ---------------------------------------------------------------------------
+    def has_node(self, node_id: object) -> bool:
+        """Whether `node_id` is the id of a node (ids are compared exactly: 1 is not "1")."""
+        try:
+            return node_id in self._index
+        except TypeError:  # unhashable
+            return False
+
     def index_of(self, node_id: NodeId) -> int:
         try:
             return self._index[node_id]

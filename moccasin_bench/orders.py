@@ -13,7 +13,9 @@ import numpy as np
 from moccasin_bench.errors import UserError
 from moccasin_bench.graph import Graph
 
-REFERENCE_ORDERS = ("stored", "topological", "memory-aware")
+REFERENCE_ORDERS = ("stored", "topological", "memory-aware")  # the orders themselves
+DEFAULT = "default"  # the stored order when the file has one, else topological (the paper's choice)
+ORDER_CHOICES = (DEFAULT, *REFERENCE_ORDERS)  # what a user may name: CLI choices, sweep values
 
 
 def default_order_name(graph: Graph) -> str:
@@ -21,19 +23,26 @@ def default_order_name(graph: Graph) -> str:
     return "stored" if graph.stored_order is not None else "topological"
 
 
-def reference_order(graph: Graph, name: str = "default") -> np.ndarray:
+def resolve_order_name(graph: Graph, name: str | None = DEFAULT) -> str:
+    """The reference order a name stands for on this graph (`default` or None resolved);
+    an unknown name, or `stored` on a graph without one, is a UserError."""
+    if name in (None, DEFAULT):
+        return default_order_name(graph)
+    if name not in REFERENCE_ORDERS:
+        raise UserError(f"unknown reference order {name!r}; choose one of: {', '.join(ORDER_CHOICES)}")
+    if name == "stored" and graph.stored_order is None:
+        raise UserError(f"graph {graph.name!r} has no stored order; use --reference-order topological or memory-aware")
+    return name
+
+
+def reference_order(graph: Graph, name: str | None = DEFAULT) -> np.ndarray:
     """The named reference order as dense indices."""
-    if name == "default":
-        name = default_order_name(graph)
+    name = resolve_order_name(graph, name)
     if name == "stored":
-        if graph.stored_order is None:
-            raise UserError(f"graph {graph.name!r} has no stored order; use --reference-order topological or memory-aware")
         return graph.stored_order
     if name == "topological":
         return networkx_topological_order(graph)
-    if name == "memory-aware":
-        return memory_aware_order(graph)
-    raise UserError(f"unknown reference order {name!r}; choose one of: default, {', '.join(REFERENCE_ORDERS)}")
+    return memory_aware_order(graph)
 
 
 def networkx_topological_order(graph: Graph) -> np.ndarray:

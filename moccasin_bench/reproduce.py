@@ -306,14 +306,12 @@ def _add_earlier_time(meta_path: Path, grid_id: str, seconds: float | None) -> f
 
 def run(opts: Options) -> int:
     """Build the grid, run what the store lacks, write the report. Returns an exit status."""
-    import signal
-
     from moccasin_bench.cluster import LocalExecutor
     from moccasin_bench.report import ReportRequest, build_report
     from moccasin_bench.report.methods import base_label
     from moccasin_bench.report.table import Skipped
-    from moccasin_bench.store import Store, stored_statuses
-    from moccasin_bench.sweep import Progress, describe_plan, load_config, plan, run_sweep, to_run
+    from moccasin_bench.store import stored_statuses
+    from moccasin_bench.sweep import describe_plan, drive, load_config, plan
 
     mode = QUICK if opts.quick else FULL
     jobs = opts.jobs or mode.jobs
@@ -342,35 +340,22 @@ def run(opts: Options) -> int:
         print(describe_plan(the_plan, stored, (), str(store_path), jobs))
         return 0
 
-    todo = to_run(the_plan, stored)
     grid_id = hashlib.sha256(" ".join(sorted(spec.key for spec in the_plan.runs)).encode()).hexdigest()[:16]
     meta_path = out / "reproduce.json"
     started = time.monotonic()
-    if todo:
-        executor = LocalExecutor(jobs, opts.memory_limit_bytes if opts.memory_limit_bytes is not None else config.memory_limit_bytes,
-                                 config.grace_seconds)
-        print(f"reproduce ({mode.name}): {len(the_plan.runs)} runs, {len(the_plan.runs) - len(todo)} already in {store_path}, "
-              f"{len(todo)} to run on {executor.describe()} x {grid.config['threads']} thread(s)", file=sys.stderr)
-
-        def terminate(signum, frame):
-            raise KeyboardInterrupt
-
-        with Store(store_path) as store:
-            store.record_sweep(config.name, str(config_path.resolve()), config.text, shlex.join(sys.argv))
-            progress = Progress(len(todo), enabled=opts.progress)
-            previous = signal.signal(signal.SIGTERM, terminate)
-            try:
-                run_sweep(the_plan, store, executor, progress=progress)
-            except KeyboardInterrupt:  # keep the time spent, so the report of the resumed grid counts it
-                spent = _add_earlier_time(meta_path, grid_id, time.monotonic() - started)
-                meta_path.write_text(json.dumps({"mode": mode.name, "grid_id": grid_id, "grid_seconds": spent,
-                                                 "interrupted": True}, indent=1) + "\n")
-                raise
-            finally:
-                signal.signal(signal.SIGTERM, previous)
-                progress.close()
-                executor.close()
-    elapsed = _add_earlier_time(meta_path, grid_id, time.monotonic() - started if todo else None)
+    memory = opts.memory_limit_bytes if opts.memory_limit_bytes is not None else config.memory_limit_bytes
+    try:
+        outcome = drive(the_plan, store_path, lambda: LocalExecutor(jobs, memory, config.grace_seconds),
+                        title=f"reproduce ({mode.name}, {grid.config['threads']} thread(s) per run)",
+                        config_path=str(config_path.resolve()), config_text=config.text, command=shlex.join(sys.argv),
+                        progress=opts.progress)
+    except KeyboardInterrupt:  # keep the time spent, so the report of the resumed grid counts it
+        spent = _add_earlier_time(meta_path, grid_id, time.monotonic() - started)
+        meta_path.write_text(json.dumps({"mode": mode.name, "grid_id": grid_id, "grid_seconds": spent,
+                                         "interrupted": True}, indent=1) + "\n")
+        raise
+    ran = outcome.summary.ran > 0
+    elapsed = _add_earlier_time(meta_path, grid_id, time.monotonic() - started if ran else None)
 
     hashes = {}
     for spec in the_plan.runs:
@@ -387,10 +372,7 @@ def run(opts: Options) -> int:
                                         preamble=preamble(opts, grid, mode, jobs, elapsed), skipped=skipped,
                                         data_dir=opts.data_dir))
     report_seconds = time.monotonic() - t0
-    final = stored_statuses(store_path)
-    counts: dict[str, int] = {}
-    for spec in the_plan.runs:
-        counts[final.get(spec.key, "missing")] = counts.get(final.get(spec.key, "missing"), 0) + 1
+    counts = outcome.counts
     meta = {
         "mode": mode.name, "jobs": jobs, "threads": grid.config["threads"],
         "graphs": [{"requested": c.requested, "used": c.entry, "paper": c.paper, "stand_in": c.is_stand_in,
@@ -407,8 +389,4 @@ def run(opts: Options) -> int:
     print(f"reproduce: {len(the_plan.runs)} runs ({shown}); report in {result.index_html} and {result.index_md}", file=sys.stderr)
     for note in result.notes:
         print(f"reproduce: {note}", file=sys.stderr)
-    if counts.get("invalid"):
-        print(f"WARNING: {counts['invalid']} run(s) returned an INVALID schedule (a formulation bug); see the report's "
-              "'Failed runs'", file=sys.stderr)
-        return 3
-    return 0
+    return outcome.exit_code

@@ -1,6 +1,6 @@
 """The simulator: the one source of truth for a schedule's memory and cost.
 
-Semantics (DESIGN.md §1): step j computes node v; v reads, for each input u, the most
+Semantics (docs/semantics.md): step j computes node v; v reads, for each input u, the most
 recent earlier computation of u (one must exist). A computed copy is live from its own
 step through the last step that reads it; memory at a step is the sum of live copies,
 the step's own output included. Vectorised: one sort plus one binary search per read.
@@ -72,22 +72,8 @@ def simulate(graph: Graph, schedule: np.ndarray | list[int]) -> Simulation:
     if T and (s.min() < 0 or s.max() >= n):
         raise ValueError("schedule holds indices outside 0..n-1; convert node ids with Graph.to_indices")
     steps = np.arange(T, dtype=np.int64)
-
-    # Every read (reader step, input node), in step order.
-    counts = graph.in_degree[s]
-    total_reads = int(counts.sum())
-    reader_step = np.repeat(steps, counts)
-    first = np.repeat(graph.pred_ptr[s], counts)
-    within = np.arange(total_reads, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    read_node = graph.pred_idx[first + within]
-
-    # Computations sorted node-major: key = node * T + step. The producer of a read is the
-    # largest key below read_node * T + reader_step within the same node.
-    keys = np.sort(s * T + steps)
-    pos = np.searchsorted(keys, read_node * T + reader_step) - 1
-    found = pos >= 0
-    found[found] = keys[pos[found]] // T == read_node[found]
-    producer = np.where(found, keys[np.maximum(pos, 0)] % T if T else 0, -1)
+    reader_step, read_node, producer = _reads(graph, s)
+    found = producer >= 0
 
     live_until = steps.copy()
     np.maximum.at(live_until, producer[found], reader_step[found])
@@ -122,3 +108,31 @@ def simulate(graph: Graph, schedule: np.ndarray | list[int]) -> Simulation:
         tdi_percent=tdi_percent(total, graph.sum_duration),
         violation=violation,
     )
+
+
+def _reads(graph: Graph, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every read of schedule `s` in step order: (reader step, input node, producer step), the
+    producer being the latest earlier computation of the input, -1 where there is none."""
+    T = len(s)
+    steps = np.arange(T, dtype=np.int64)
+    counts = graph.in_degree[s]
+    total_reads = int(counts.sum())
+    reader_step = np.repeat(steps, counts)
+    first = np.repeat(graph.pred_ptr[s], counts)
+    within = np.arange(total_reads, dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
+    read_node = graph.pred_idx[first + within]
+    # Computations sorted node-major: key = node * T + step. The producer of a read is the
+    # largest key below read_node * T + reader_step within the same node.
+    keys = np.sort(s * T + steps)
+    pos = np.searchsorted(keys, read_node * T + reader_step) - 1
+    found = pos >= 0
+    found[found] = keys[pos[found]] // T == read_node[found]
+    producer = np.where(found, keys[np.maximum(pos, 0)] % T if T else 0, -1)
+    return reader_step, read_node, producer
+
+
+def read_producers(graph: Graph, schedule: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For every read of a schedule: (reader step, producer step); producer -1 where the input
+    was not computed before (an invalid schedule)."""
+    reader, _, producer = _reads(graph, np.asarray(schedule, dtype=np.int64).reshape(-1))
+    return reader, producer

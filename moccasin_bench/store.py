@@ -26,7 +26,13 @@ from typing import Any, Iterable, Mapping
 
 from moccasin_bench.errors import UserError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# Statements that bring a store of version v to v + 1 (applied by the driver when it opens a store).
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: ("ALTER TABLE runs RENAME COLUMN n TO nodes", "ALTER TABLE runs RENAME COLUMN m TO edges"),
+}
+# Column names of older versions, for reading an old store without migrating it: old -> current.
+RENAMED_COLUMNS = {"n": "nodes", "m": "edges"}
 
 PROVENANCE_COLUMNS = (
     "moccasin_bench_version", "git_revision", "python_version", "ortools_version", "highspy_version", "pulp_version",
@@ -41,8 +47,8 @@ RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("graph_hash", "TEXT NOT NULL"),
     ("graph_source", "TEXT"),
     ("graph_origin", "TEXT"),
-    ("n", "INTEGER"),
-    ("m", "INTEGER"),
+    ("nodes", "INTEGER"),
+    ("edges", "INTEGER"),
     ("sum_duration", "INTEGER"),
     ("min_feasible_budget", "INTEGER"),
     ("formulation", "TEXT NOT NULL"),
@@ -113,8 +119,8 @@ def make_row(spec, outcome: Mapping[str, Any], sweep: str | None = None, graph=N
         "graph_hash": spec.graph_hash,
         "graph_source": spec.graph_source,
         "graph_origin": result.get("graph_origin"),
-        "n": result.get("nodes"),
-        "m": result.get("edges"),
+        "nodes": result.get("nodes"),
+        "edges": result.get("edges"),
         "sum_duration": result.get("sum_duration"),
         "min_feasible_budget": result.get("min_feasible_budget"),
         "formulation": spec.formulation,
@@ -227,8 +233,12 @@ def _check_or_create(conn: sqlite3.Connection, path: Path) -> None:
         raise UserError("not a moccasin-bench results store (an SQLite file with other tables)", str(path))
     if version > SCHEMA_VERSION:
         raise UserError(f"results store has schema version {version}; this moccasin-bench reads version {SCHEMA_VERSION}: upgrade it", str(path))
-    if version < SCHEMA_VERSION:  # pragma: no cover - no older schema exists yet
-        raise UserError(f"results store has an old schema version {version} (current {SCHEMA_VERSION})", str(path))
+    while version < SCHEMA_VERSION:
+        with conn:
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            version += 1
+            conn.execute(f"PRAGMA user_version = {version}")
 
 
 def _read_connection(path: str | Path) -> sqlite3.Connection:
@@ -264,6 +274,7 @@ def load_runs(path: str | Path, expand: bool = True):
     with _read_connection(path) as conn:
         df = pd.read_sql_query("SELECT * FROM runs ORDER BY finished_at, key", conn)
     conn.close()
+    df = df.rename(columns=RENAMED_COLUMNS)
     for col in ("started_at", "finished_at"):
         df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601")
     if expand and len(df):
@@ -356,4 +367,4 @@ def rows(path: str | Path, where: str = "", args: Iterable[Any] = ()) -> list[di
         conn.row_factory = sqlite3.Row
         out = [dict(r) for r in conn.execute(f"SELECT * FROM runs {'WHERE ' + where if where else ''} ORDER BY key", tuple(args))]
     conn.close()
-    return out
+    return [{RENAMED_COLUMNS.get(k, k): v for k, v in r.items()} for r in out]

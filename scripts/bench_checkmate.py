@@ -36,7 +36,7 @@ BACKENDS = {
     "cp": ("checkmate-cp", {}),
     "lp": ("checkmate-lp", {}),
 }
-# The paper's Checkmate MILP (Gurobi, 16 cores): TDI % / seconds; DESIGN.md §7.
+# The paper's Checkmate MILP (Gurobi, 16 cores): TDI % / seconds; docs/paper.md.
 PAPER = {"cm1@0.9": "0.0 / 6.3 s", "cm1@0.8": "0.1 / 5.6 s", "cm2@0.9": "0.1 / 434 s", "cm2@0.8": "0.3 / 485 s",
          "rl1@0.9": "0.8 / 18.5 s", "rl1@0.8": "2.3 / 22.7 s", "rl2@0.9": "0.9 / 685 s", "rl2@0.8": "time limit",
          "rl3@0.9": "time limit", "rl3@0.8": "time limit"}
@@ -66,7 +66,8 @@ def _hand_over(model, spec: dict):
 
     import highspy
 
-    from formulations.checkmate_milp import build_pulp, pass_model
+    from formulations._highs import pass_model
+    from formulations._pulp import build_pulp
 
     backend = spec["backend"]
     if backend in ("highs", "lp"):
@@ -95,9 +96,9 @@ def child(spec: dict) -> dict:
     if spec["memory_cap_gb"] > 0:
         cap = int(spec["memory_cap_gb"] * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-    from formulations import checkmate_model as cm
+    from formulations import _checkmate_model as cm
     from moccasin_bench.orders import reference_order
-    from moccasin_bench.run import execute
+    from moccasin_bench.judge import solve_in_process
     from moccasin_bench.sources import load_graph
 
     name, budget_spec = spec["instance"].split("@")
@@ -132,7 +133,7 @@ def child(spec: dict) -> dict:
     if spec["build_only"] or "build_error" in out:
         return out
     _reset_peak()
-    res = execute(graph, budget, formulation, params, time_limit_seconds=spec["time_limit"], threads=spec["threads"],
+    res = solve_in_process(graph, budget, formulation, params, time_limit_seconds=spec["time_limit"], threads=spec["threads"],
                   seed=spec["seed"])
     o = res.output
     out.update({

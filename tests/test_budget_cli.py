@@ -12,12 +12,12 @@ from moccasin_bench.cli import VERBS
 from moccasin_bench.errors import UserError
 from moccasin_bench.graph import Graph
 from moccasin_bench.orders import memory_aware_order, reference_order
-from moccasin_bench.run import execute
+from moccasin_bench.judge import solve_in_process
 from moccasin_bench.simulate import simulate
 from tests.conftest import paper_path, run_cli
 from tests.strategies import dags
 
-# DESIGN.md §7 and the foundation issue: peaks without recomputation.
+# docs/paper.md: peaks without recomputation.
 REFERENCE_PEAKS = [
     ("rl1", "stored", 46_319),
     ("rl2", "stored", 146_840),
@@ -38,7 +38,7 @@ def test_graphs_info_json_reproduces_reference_peaks(name, order, peak):
 
 
 def test_paper_budgets():
-    assert fraction_of_peak(0.9, 46_319) == 41_688  # RL1 90 %, DESIGN.md §7
+    assert fraction_of_peak(0.9, 46_319) == 41_688  # RL1 90 %, docs/paper.md
     assert fraction_of_peak(0.9, 146_840) == 132_156  # RL2 90 %
     assert fraction_of_peak(0.8, 146_840) == 117_472  # RL2 80 %: exact, no float noise upwards
     assert fraction_of_peak(1, 10) == 10
@@ -71,7 +71,7 @@ def test_budget_below_the_lower_bound_is_infeasible_without_a_solver(g, slack):
     budget = resolve_budget(g, absolute=max(0, g.min_feasible_budget - 1 - slack))
     if g.min_feasible_budget == 0:
         return
-    result = execute(g, budget, "oracle", {"max_nodes": 0})  # the oracle would refuse: it must not run
+    result = solve_in_process(g, budget, "oracle", {"max_nodes": 0})  # the oracle would refuse: it must not run
     assert result.status == "infeasible" and "minimum feasible budget" in result.message
     assert result.schedule is None
 

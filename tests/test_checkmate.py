@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from formulations import checkmate_model as cm
+from formulations import _checkmate_model as cm
 from formulations.checkmate_lp import least_computation
 from moccasin_bench.budget import Budget, resolve_budget
 from moccasin_bench.graph import Graph
 from moccasin_bench.orders import reference_order
-from moccasin_bench.run import execute
+from moccasin_bench.judge import solve_in_process
 from moccasin_bench.simulate import simulate
 from tests.conftest import paper_graph
 from tests.strategies import dags
@@ -31,7 +31,7 @@ def graphs_and_r(draw, max_nodes: int = 7):
 def maximal_free(graph: Graph, lay: cm.Layout, r: np.ndarray, s: np.ndarray) -> np.ndarray:
     """FREE[t,(i,k)] = R[t,k] and i not kept into t+1 and no later reader of i runs in stage t."""
     n = lay.n
-    succ_ptr, succ = cm._successor_positions(graph, lay)
+    succ_ptr, succ = cm.successor_positions(graph, lay)
     out = np.zeros(lay.num_free)
     for t in range(n):
         for q in range(int(lay.pairs_upto[t])):
@@ -68,7 +68,7 @@ def prune(graph: Graph, order: np.ndarray, r: np.ndarray) -> np.ndarray:
     """Drop recomputations whose value nobody reads (no reader runs later in the stage and the
     value is not needed in a later stage), until none is left."""
     lay = cm.make_layout(graph, order)
-    succ_ptr, succ = cm._successor_positions(graph, lay)
+    succ_ptr, succ = cm.successor_positions(graph, lay)
     r = r.copy()
     n = lay.n
     changed = True
@@ -223,8 +223,8 @@ def small_training_graph() -> Graph:
 def test_exact_formulations_recompute_to_fit(name, params):
     g = small_training_graph()
     budget = resolve_budget(g, 0.7)
-    res = execute(g, budget, name, params, time_limit_seconds=30, threads=1)
-    oracle = execute(g, budget, "oracle", {"order": "fixed"}, time_limit_seconds=30)
+    res = solve_in_process(g, budget, name, params, time_limit_seconds=30, threads=1)
+    oracle = solve_in_process(g, budget, "oracle", {"order": "fixed"}, time_limit_seconds=30)
     assert res.status == oracle.status == "optimal"
     assert res.total_duration == oracle.total_duration > g.sum_duration  # recomputation was needed
     assert res.peak_memory <= budget.bytes
@@ -237,8 +237,8 @@ def test_exact_formulations_recompute_to_fit(name, params):
 def test_lp_rounding_returns_a_fitting_schedule_and_a_valid_bound():
     g = small_training_graph()
     budget = resolve_budget(g, 0.8)
-    res = execute(g, budget, "checkmate-lp", {}, time_limit_seconds=30)
-    oracle = execute(g, budget, "oracle", {"order": "fixed"}, time_limit_seconds=30)
+    res = solve_in_process(g, budget, "checkmate-lp", {}, time_limit_seconds=30)
+    oracle = solve_in_process(g, budget, "oracle", {"order": "fixed"}, time_limit_seconds=30)
     assert res.output.best_bound is not None and res.output.best_bound <= oracle.total_duration
     if res.status == "feasible":
         assert res.peak_memory <= budget.bytes and res.output.objective == res.total_duration
@@ -249,14 +249,14 @@ def test_lp_rounding_returns_a_fitting_schedule_and_a_valid_bound():
 
 def test_lp_reports_no_solution_with_the_closest_excess():
     g = paper_graph("rl1")
-    res = execute(g, resolve_budget(g, 0.9), "checkmate-lp", {"samples": 5}, time_limit_seconds=60, threads=1)
+    res = solve_in_process(g, resolve_budget(g, 0.9), "checkmate-lp", {"samples": 5}, time_limit_seconds=60, threads=1)
     assert res.status == "no_solution"  # no rounding of RL1's relaxation fits at 90 % (paper: "-")
     assert "over" in res.message and res.schedule is None
 
 
 def test_lp_rejects_bad_thresholds():
     g = small_training_graph()
-    res = execute(g, resolve_budget(g, 0.9), "checkmate-lp", {"thresholds": "0.5,x"})
+    res = solve_in_process(g, resolve_budget(g, 0.9), "checkmate-lp", {"thresholds": "0.5,x"})
     assert res.status == "error" and "thresholds" in res.message
 
 
@@ -270,7 +270,7 @@ def test_a_time_out_is_never_reported_optimal(params, graph, fraction):
     from moccasin_bench.sources import load_graph
 
     g = load_graph(graph)
-    res = execute(g, resolve_budget(g, fraction), "checkmate-milp", params, time_limit_seconds=3, threads=1)
+    res = solve_in_process(g, resolve_budget(g, fraction), "checkmate-milp", params, time_limit_seconds=3, threads=1)
     assert res.status in ("feasible", "no_solution"), (res.status, res.message)
     if res.status == "feasible":
         assert res.peak_memory <= res.budget.bytes and res.output.objective == res.total_duration
@@ -280,7 +280,7 @@ def test_a_time_out_is_never_reported_optimal(params, graph, fraction):
 def test_cbc_outcome_is_read_from_its_result_line():
     import pulp
 
-    from formulations.checkmate_milp import _cbc_status
+    from formulations._pulp import _cbc_status
 
     class Prob:
         def __init__(self, sol_status, status=pulp.LpStatusNotSolved):
@@ -300,7 +300,7 @@ def test_cbc_outcome_is_read_from_its_result_line():
 def test_cm1_at_90_percent_matches_the_paper():
     g = paper_graph("cm1")
     budget = resolve_budget(g, 0.9)
-    res = execute(g, budget, "checkmate-milp", {}, time_limit_seconds=120, threads=2)
+    res = solve_in_process(g, budget, "checkmate-milp", {}, time_limit_seconds=120, threads=2)
     assert res.status == "optimal"
     assert round(res.tdi_percent, 1) == 0.0  # paper: 0.0 %
     assert res.peak_memory <= budget.bytes and res.output.objective == res.total_duration
@@ -309,10 +309,10 @@ def test_cm1_at_90_percent_matches_the_paper():
 def test_infeasible_stage_structure_is_reported():
     # budget below what any stage can do: the runner screens budgets < min feasible, so call the model
     g = Graph.build("g", [0, 1, 2], [1, 1, 1], [5, 5, 5], [(0, 1), (1, 2), (0, 2)])
-    res = execute(g, Budget(bytes=14), "checkmate-milp", {}, time_limit_seconds=10)
+    res = solve_in_process(g, Budget(bytes=14), "checkmate-milp", {}, time_limit_seconds=10)
     assert res.status == "infeasible"
-    assert execute(g, Budget(bytes=14), "checkmate-cp", {}, time_limit_seconds=10).status == "infeasible"
-    assert execute(g, Budget(bytes=15), "checkmate-milp", {}, time_limit_seconds=10).status == "optimal"
+    assert solve_in_process(g, Budget(bytes=14), "checkmate-cp", {}, time_limit_seconds=10).status == "infeasible"
+    assert solve_in_process(g, Budget(bytes=15), "checkmate-milp", {}, time_limit_seconds=10).status == "optimal"
 
 
 def test_a_schedule_over_budget_is_re_solved_never_returned(monkeypatch):
@@ -321,13 +321,13 @@ def test_a_schedule_over_budget_is_re_solved_never_returned(monkeypatch):
 
     g = small_training_graph()
     budget = resolve_budget(g, 0.7)
-    exact = execute(g, budget, "checkmate-milp", {}, time_limit_seconds=30)
+    exact = solve_in_process(g, budget, "checkmate-milp", {}, time_limit_seconds=30)
     monkeypatch.setattr(milp, "u_upper_units", lambda units, tol: units + 2.5)
-    res = execute(g, budget, "checkmate-milp", {}, time_limit_seconds=30)
+    res = solve_in_process(g, budget, "checkmate-milp", {}, time_limit_seconds=30)
     assert res.output.variant["budget_retries"] == 1
     assert res.status == "optimal" and res.peak_memory <= budget.bytes and res.total_duration == exact.total_duration
     monkeypatch.setattr(milp, "u_upper_units", lambda units, tol: units + 8.5)
-    res = execute(g, budget, "checkmate-milp", {"max_retries": 0}, time_limit_seconds=30)
+    res = solve_in_process(g, budget, "checkmate-milp", {"max_retries": 0}, time_limit_seconds=30)
     assert res.status == "error" and res.schedule is None and "over the budget" in res.message
 
 
@@ -342,12 +342,12 @@ def test_a_highs_run_past_its_time_limit_is_abandoned_with_its_incumbent(monkeyp
     g = small_training_graph()
     budget = resolve_budget(g, 0.7)
     t0 = time.perf_counter()
-    res = execute(g, budget, "checkmate-milp", {}, time_limit_seconds=2)
+    res = solve_in_process(g, budget, "checkmate-milp", {}, time_limit_seconds=2)
     assert time.perf_counter() - t0 < 8
     assert res.status == "feasible" and "did not stop" in res.message
     assert res.peak_memory <= budget.bytes and res.output.objective == res.total_duration
     assert res.output.variant["highs_overrun_seconds"] >= 3
-    res = execute(g, budget, "checkmate-milp", {"warm_start": "none"}, time_limit_seconds=1)
+    res = solve_in_process(g, budget, "checkmate-milp", {"warm_start": "none"}, time_limit_seconds=1)
     assert res.status == "no_solution" and "did not stop" in res.message
 
 
@@ -358,7 +358,7 @@ def test_a_highs_run_that_ends_without_a_solution_keeps_the_warm_start(monkeypat
     monkeypatch.setattr(highspy.Highs, "run", lambda self: None)  # model status stays "not set", no solution
     g = small_training_graph()
     budget = resolve_budget(g, 0.7)
-    res = execute(g, budget, "checkmate-milp", {}, time_limit_seconds=10)
+    res = solve_in_process(g, budget, "checkmate-milp", {}, time_limit_seconds=10)
     assert res.status == "feasible" and "no solution of its own" in res.message
     assert res.peak_memory <= budget.bytes and res.output.objective == res.total_duration
-    assert execute(g, budget, "checkmate-milp", {"warm_start": "none"}, time_limit_seconds=10).status in ("error", "no_solution")
+    assert solve_in_process(g, budget, "checkmate-milp", {"warm_start": "none"}, time_limit_seconds=10).status in ("error", "no_solution")

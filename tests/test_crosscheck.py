@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, event, given, settings, strategies as st
 from moccasin_bench.budget import Budget
 from moccasin_bench.graph import Graph
 from moccasin_bench.orders import reference_order
-from moccasin_bench.run import execute
+from moccasin_bench.judge import solve_in_process
 from moccasin_bench.simulate import simulate
 from tests.strategies import dags
 
@@ -65,20 +65,20 @@ def check_schedule(res, budget: int) -> None:
 def test_exact_formulations_agree_with_the_oracle(case):
     g, b = case
     budget = Budget(bytes=b)
-    fixed = execute(g, budget, "oracle", {"order": "fixed"}, time_limit_seconds=60)
-    free = execute(g, budget, "oracle", {"order": "free"}, time_limit_seconds=60)
+    fixed = solve_in_process(g, budget, "oracle", {"order": "fixed"}, time_limit_seconds=60)
+    free = solve_in_process(g, budget, "oracle", {"order": "free"}, time_limit_seconds=60)
     assert fixed.status in ("optimal", "infeasible")
     event(fixed.status if fixed.status != "optimal" else f"optimal, {len(fixed.schedule) - g.n} recomputation(s)")
     if fixed.status == "optimal":
         assert free.status == "optimal" and free.total_duration <= fixed.total_duration
     for name, params in EXACT:
-        res = execute(g, budget, name, params, time_limit_seconds=60, threads=1)
+        res = solve_in_process(g, budget, name, params, time_limit_seconds=60, threads=1)
         assert res.status == fixed.status, (name, params, res.status, res.message)
         check_schedule(res, b)
         if res.status == "optimal":
             assert res.total_duration == fixed.total_duration, (name, params)
             assert res.output.best_bound == res.total_duration, (name, params)
-    lp = execute(g, budget, "checkmate-lp", {"samples": 5}, time_limit_seconds=60, threads=1)
+    lp = solve_in_process(g, budget, "checkmate-lp", {"samples": 5}, time_limit_seconds=60, threads=1)
     check_schedule(lp, b)
     if fixed.status == "infeasible":
         assert lp.status in ("infeasible", "no_solution")

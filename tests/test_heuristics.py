@@ -5,11 +5,13 @@ from __future__ import annotations
 import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from formulations import checkpointing as ck
-from formulations.heuristics import STRATEGIES, fitting_schedules, schedules_along
+from formulations import _checkpointing as ck
+from formulations import _stage_grid as sg
+from formulations._warm_start import fitting_schedules, schedules_along
+from formulations.heuristics import STRATEGIES
 from moccasin_bench.budget import Budget, resolve_budget
 from moccasin_bench.orders import reference_order
-from moccasin_bench.run import execute
+from moccasin_bench.judge import solve_in_process
 from moccasin_bench.simulate import simulate
 from tests.conftest import paper_graph
 from tests.strategies import dags
@@ -17,7 +19,7 @@ from tests.test_moccasin import instances
 
 
 def on_stage_grid(graph, order, schedule) -> bool:
-    return ck.grid_positions(schedule, order) is not None
+    return sg.grid_positions(schedule, order) is not None
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -74,10 +76,10 @@ def test_repair_never_worsens_and_keeps_only_needed_recomputations(instance):
 def test_heuristic_formulation_never_claims_optimal():
     g = paper_graph("rl1")
     for fraction, expected in ((1.0, "feasible"), (0.9, "feasible")):
-        result = execute(g, resolve_budget(g, fraction), "heuristic", {"strategy": "best"}, time_limit_seconds=30)
+        result = solve_in_process(g, resolve_budget(g, fraction), "heuristic", {"strategy": "best"}, time_limit_seconds=30)
         assert result.status == expected
         assert result.peak_memory <= result.budget.bytes
-    tiny = execute(g, Budget(g.min_feasible_budget), "heuristic", {"strategy": "no-recompute"}, time_limit_seconds=30)
+    tiny = solve_in_process(g, Budget(g.min_feasible_budget), "heuristic", {"strategy": "no-recompute"}, time_limit_seconds=30)
     assert tiny.status == "no_solution" and tiny.schedule is None
 
 
@@ -108,6 +110,6 @@ def test_chen_checkpointing_on_a_training_graph():
 @given(dags(min_nodes=1, max_nodes=8))
 def test_event_numbering_round_trips(g):
     events = np.arange(0, 200)
-    stage, pos = ck.event_stage_position(events)
-    assert np.all(ck.stage_event(stage, pos) == events)
+    stage, pos = sg.event_stage_position(events)
+    assert np.all(sg.stage_event(stage, pos) == events)
     assert np.all((pos >= 0) & (pos <= stage))

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from formulations import moccasin_model as mm
+from formulations import _moccasin_model as mm
 from formulations.oracle import optimal_schedule
 from moccasin_bench.budget import Budget, resolve_budget
 from moccasin_bench.graph import Graph
 from moccasin_bench.orders import reference_order
-from moccasin_bench.run import execute
+from moccasin_bench.judge import solve_in_process
 from moccasin_bench.simulate import simulate
 from tests.conftest import paper_graph
 from tests.strategies import dags
@@ -70,7 +70,7 @@ def test_proven_optimum_equals_the_oracle(instance, variant, copies):
     g, budget = instance
     mode, precedence, extra = variant
     params = {"order": mode, "precedence": precedence, "copies": copies, **extra}
-    result = execute(g, Budget(budget), "moccasin", params, time_limit_seconds=20, threads=1)
+    result = solve_in_process(g, Budget(budget), "moccasin", params, time_limit_seconds=20, threads=1)
     expected = oracle_cost(g, budget, mode, copies)
     if expected is None:
         assert result.status == "infeasible", result.message
@@ -92,7 +92,7 @@ def test_hint_of_every_fitting_schedule_is_a_model_solution(instance, mode, copi
     (checked by fixing every variable to its hint), and the model's memory is never below the simulator's."""
     from ortools.sat.python import cp_model
 
-    from formulations.heuristics import fitting_schedules
+    from formulations._warm_start import fitting_schedules
 
     g, budget = instance
     order = reference_order(g) if mode == "fixed" else None
@@ -117,7 +117,7 @@ def test_hint_of_every_fitting_schedule_is_a_model_solution(instance, mode, copi
 @given(instances())
 def test_paper_lengths_restrict_the_model_and_stay_valid(instance):
     g, budget = instance
-    result = execute(g, Budget(budget), "moccasin", {"lengths": "paper", "search": "cpsat"}, time_limit_seconds=20, threads=1)
+    result = solve_in_process(g, Budget(budget), "moccasin", {"lengths": "paper", "search": "cpsat"}, time_limit_seconds=20, threads=1)
     expected = oracle_cost(g, budget, "fixed", 2)
     if result.status == "infeasible":
         return  # the restricted lengths may rule out every schedule
@@ -165,7 +165,7 @@ def test_simulated_memory_never_exceeds_the_models_cumulative(instance, mode, pr
 
 def test_budget_below_the_minimum_is_infeasible_without_a_solve():
     g = Graph.build("pair", [0, 1, 2], [1, 1, 1], [5, 5, 5], [(0, 2), (1, 2)])
-    result = execute(g, Budget(g.min_feasible_budget - 1), "moccasin", {}, time_limit_seconds=5)
+    result = solve_in_process(g, Budget(g.min_feasible_budget - 1), "moccasin", {}, time_limit_seconds=5)
     assert result.status == "infeasible"
     assert "no solver was run" in result.message
     assert result.output.model_size == {}  # the formulation was never called
@@ -174,7 +174,7 @@ def test_budget_below_the_minimum_is_infeasible_without_a_solve():
 def test_time_limit_too_short_gives_no_solution():
     g = paper_graph("rl1")
     budget = resolve_budget(g, 0.8)
-    result = execute(g, budget, "moccasin", {"warm_start": "none", "phases": "1"}, time_limit_seconds=0.0, threads=1)
+    result = solve_in_process(g, budget, "moccasin", {"warm_start": "none", "phases": "1"}, time_limit_seconds=0.0, threads=1)
     assert result.status == "no_solution"
     assert result.schedule is None
 
@@ -183,7 +183,7 @@ def test_cm1_at_90_percent_reaches_the_paper_value():
     """Paper: CM1 (fcn_8_vgg) at 90 %: TDI <= 0.03 %. Durations are ~1e13: exercises the GCD scaling."""
     g = paper_graph("cm1")
     budget = resolve_budget(g, 0.9)
-    result = execute(g, budget, "moccasin", {}, time_limit_seconds=60, threads=2)
+    result = solve_in_process(g, budget, "moccasin", {}, time_limit_seconds=60, threads=2)
     assert result.status in ("optimal", "feasible")
     assert result.tdi_percent <= 0.03
     assert result.peak_memory <= budget.bytes
@@ -194,7 +194,7 @@ def test_rl1_at_90_percent_reaches_the_paper_optimum():
     g = paper_graph("rl1")
     budget = resolve_budget(g, 0.9)
     assert budget.bytes == 41_688
-    result = execute(g, budget, "moccasin", {}, time_limit_seconds=60, threads=2)
+    result = solve_in_process(g, budget, "moccasin", {}, time_limit_seconds=60, threads=2)
     assert result.total_duration == 48_146
     assert result.status == "optimal"
 
@@ -205,7 +205,7 @@ def test_huge_durations_are_rounded_and_never_claimed_optimal():
     g = Graph.build("huge", [0, 1, 2, 3], [big + 1, big + 3, big + 7, 5], [4, 4, 4, 4],
                     [(0, 1), (1, 2), (0, 3), (2, 3)])
     budget = g.min_feasible_budget
-    result = execute(g, Budget(budget), "moccasin", {}, time_limit_seconds=10, threads=1)
+    result = solve_in_process(g, Budget(budget), "moccasin", {}, time_limit_seconds=10, threads=1)
     assert result.status == "feasible"
     assert result.output.variant["scaling"]["exact_durations"] is False
     assert "rounded" in result.message
@@ -221,7 +221,7 @@ def test_solutions_the_simulator_rejects_are_discarded_loudly(monkeypatch):
     g = paper_graph("rl1")
     budget = resolve_budget(g, 0.9)
     monkeypatch.setattr(cp_model.CpModel, "add_cumulative", lambda self, *a, **k: None)
-    result = execute(g, budget, "moccasin", {"search": "cpsat"}, time_limit_seconds=10, threads=1)
+    result = solve_in_process(g, budget, "moccasin", {"search": "cpsat"}, time_limit_seconds=10, threads=1)
     assert result.status == "feasible"  # the warm start; never "optimal" on the strength of a rejected solve
     assert result.peak_memory <= budget.bytes
     assert result.output.variant["rejected_invalid_solutions"] > 0
@@ -230,7 +230,7 @@ def test_solutions_the_simulator_rejects_are_discarded_loudly(monkeypatch):
 
 def test_a_relative_gap_never_passes_for_a_proof():
     g = paper_graph("rl1")
-    result = execute(g, resolve_budget(g, 0.8), "moccasin", {}, time_limit_seconds=30, threads=1, relative_gap=0.5)
+    result = solve_in_process(g, resolve_budget(g, 0.8), "moccasin", {}, time_limit_seconds=30, threads=1, relative_gap=0.5)
     out = result.output
     assert result.status in ("optimal", "feasible")
     assert out.best_bound is not None and out.best_bound <= out.objective
@@ -241,11 +241,11 @@ def test_per_node_copies_and_bad_values():
     from moccasin_bench.errors import UserError
 
     g = Graph.build("chain", ["a", "b", "c"], [1, 1, 1], [1, 1, 1], [("a", "b"), ("b", "c")])
-    result = execute(g, Budget(3), "moccasin", {"copies": 1, "copies_per_node": "a=3"}, time_limit_seconds=5, threads=1)
+    result = solve_in_process(g, Budget(3), "moccasin", {"copies": 1, "copies_per_node": "a=3"}, time_limit_seconds=5, threads=1)
     assert result.status == "optimal"
-    bad = execute(g, Budget(3), "moccasin", {"copies_per_node": "zz=2"}, time_limit_seconds=5)
+    bad = solve_in_process(g, Budget(3), "moccasin", {"copies_per_node": "zz=2"}, time_limit_seconds=5)
     assert bad.status == "error" and "unknown node id 'zz'" in bad.message
-    bad = execute(g, Budget(3), "moccasin", {"copies": 0}, time_limit_seconds=5)
+    bad = solve_in_process(g, Budget(3), "moccasin", {"copies": 0}, time_limit_seconds=5)
     assert bad.status == "error" and "at least 1" in bad.message
     with pytest.raises(UserError):  # a value of the wrong type is refused before the formulation runs
-        execute(g, Budget(3), "moccasin", {"copies": "two"}, time_limit_seconds=5)
+        solve_in_process(g, Budget(3), "moccasin", {"copies": "two"}, time_limit_seconds=5)

@@ -99,7 +99,7 @@ def _rl1(key, fraction, formulation, params, status, total=None, peak=None, wall
     budget = {0.9: 41688, 0.8: 37056}[fraction]
     tdi = None if total is None else 100.0 * (total - RL1_SUM) / RL1_SUM
     row = _row(key, graph="random_layered_n100_w0.27_nlv0.75_ed0.2_scd0.14", graph_hash="f" * 16, graph_source="rl1",
-               graph_origin=RL1_FILE, n=100, m=236, sum_duration=RL1_SUM, min_feasible_budget=10000,
+               graph_origin=RL1_FILE, nodes=100, edges=236, sum_duration=RL1_SUM, min_feasible_budget=10000,
                formulation=formulation, params=params, budget=budget, budget_fraction=fraction, reference_order="stored",
                reference_peak=46319, status=status, total_duration=total, peak_memory=peak, tdi_percent=tdi,
                wall_seconds=wall, process_seconds=wall + 0.5, message=message, time_limit_seconds=limit)
@@ -126,8 +126,8 @@ def store(tmp_path_factory):
     budget = resolve_budget(demo, fraction=1.0)
     order = reference_order(demo, "stored")
     sim = simulate(demo, order)
-    common = dict(graph="demo", graph_hash=demo.content_hash, graph_source="demo", graph_origin=demo.origin, n=demo.n,
-                  m=demo.m, sum_duration=demo.sum_duration, min_feasible_budget=demo.min_feasible_budget, budget=budget.bytes,
+    common = dict(graph="demo", graph_hash=demo.content_hash, graph_source="demo", graph_origin=demo.origin, nodes=demo.n,
+                  edges=demo.m, sum_duration=demo.sum_duration, min_feasible_budget=demo.min_feasible_budget, budget=budget.bytes,
                   budget_fraction=1.0, reference_order="stored", reference_peak=budget.reference_peak,
                   total_duration=sim.total_duration, peak_memory=sim.peak_memory, tdi_percent=0.0)
     for key, formulation, params, status, t in (("demo-fixed", "moccasin", fixed, "optimal", 0.8),
@@ -217,7 +217,7 @@ def test_stand_in_graphs_are_announced(tmp_path):
 
     g = load_graph("cm1-gen")
     path = tmp_path / "s.sqlite"
-    row = _row("k1", graph="cm1-gen", graph_hash=g.content_hash, graph_source="cm1-gen", graph_origin=g.origin, n=g.n, m=g.m,
+    row = _row("k1", graph="cm1-gen", graph_hash=g.content_hash, graph_source="cm1-gen", graph_origin=g.origin, nodes=g.n, edges=g.m,
                sum_duration=g.sum_duration, formulation="heuristic", params={"strategy": "best"}, budget=10, budget_fraction=0.9,
                reference_peak=12, status="no_solution")
     with Store(path) as s:

@@ -15,7 +15,7 @@ from hypothesis import given, settings, strategies as st
 from moccasin_bench.budget import resolve_budget
 from moccasin_bench.errors import UserError
 from moccasin_bench.formulation import formulation_module, registry
-from moccasin_bench.run import execute
+from moccasin_bench.judge import solve_in_process
 from moccasin_bench.runner import graph_document, make_spec, parse_size, run_isolated, run_key
 from tests.conftest import REPO, run_cli
 from tests.faulty_formulations import MARKER, tiny_graph, use_plugin, write_graph
@@ -113,7 +113,7 @@ def test_child_run_agrees_with_an_in_process_run(formulation, absolute):
     g = tiny_graph()
     spec = spec_for(g, formulation, absolute=absolute)
     outcome = run_isolated(spec.to_json(), graph_document(g))
-    direct = execute(g, resolve_budget(g, absolute=absolute), formulation, time_limit_seconds=60,
+    direct = solve_in_process(g, resolve_budget(g, absolute=absolute), formulation, time_limit_seconds=60,
                      reference_order_name="topological").to_json()
     got = outcome["result"]
     for k in ("status", "schedule", "peak_memory", "total_duration", "tdi_percent", "budget", "graph_hash", "params"):

@@ -80,7 +80,7 @@ def test_rows_round_trip_and_pandas_loader(tmp_path, finished):
         r = by_key.loc[spec.key]
         res = outcome["result"]
         assert r["status"] == res["status"] and r["budget"] == spec.budget_bytes and r["formulation"] == spec.formulation
-        assert r["n"] == 5 and r["m"] == 6 and r["threads"] == 1 and r["python_version"]
+        assert r["nodes"] == 5 and r["edges"] == 6 and r["threads"] == 1 and r["python_version"]
         assert r["finished_at"] >= r["started_at"]
     oracle = by_key.loc[runs[0][0].key]
     assert oracle["param_order"] == "free" and oracle["status"] == "optimal"
@@ -106,7 +106,7 @@ def test_one_row_per_key_and_replace(tmp_path, finished):
         store.write(make_row(spec, failed, graph=g), None, replace=True)
         assert store.statuses()[spec.key] == "error"
     [row] = rows(path, "key = ?", [spec.key])
-    assert row["message"] == "boom" and row["n"] == 5 and row["sum_duration"] == 15  # graph facts without a result
+    assert row["message"] == "boom" and row["nodes"] == 5 and row["sum_duration"] == 15  # graph facts without a result
     assert load_schedule(path, spec.key) is None  # the replaced run's schedule and trajectory went with it
     assert spec.key not in set(load_trajectories(path)["run_key"])
     assert len(rows(path)) == 2

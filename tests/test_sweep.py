@@ -15,7 +15,8 @@ import pytest
 
 from moccasin_bench.cli import main
 from moccasin_bench.store import rows
-from moccasin_bench.sweep import Progress, load_config, plan
+from moccasin_bench.progress import SweepProgress
+from moccasin_bench.sweep import load_config, plan
 from tests.conftest import REPO, run_cli
 from tests.faulty_formulations import tiny_graph, use_plugin, write_graph
 
@@ -154,7 +155,7 @@ def test_a_sweep_survives_crashes_hangs_and_memory_blowups(graph_dir, faulty):
         r = by_fault[fault]
         assert r["status"] == "error" and needle in r["message"], (fault, r["message"])
         assert r["stderr_tail"] and "faulty formulation about to" in r["stderr_tail"]
-        assert r["n"] == 5 and r["python_version"]
+        assert r["nodes"] == 5 and r["python_version"]
     assert "ERROR:" in proc.stderr and "6 runs" in proc.stderr
 
     # a re-run skips everything; --retry error re-runs only the four failures
@@ -182,7 +183,7 @@ def test_dry_run_lists_done_and_left_without_creating_the_store(graph_dir):
 
 def test_progress_line():
     stream = io.StringIO()
-    p = Progress(4, stream=stream, interval_seconds=0)
+    p = SweepProgress(4, stream=stream, interval_seconds=0)
     p.done = 1
     assert p.line().startswith("[######------------------] 1/4 done, 3 left; elapsed 0:00:00, ETA ")
     p.done, p.failed = 3, 1

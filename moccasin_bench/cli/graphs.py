@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 
-from moccasin_bench.cli.common import add_graph_argument, write_json
+from moccasin_bench.cli.common import add_graph_argument
+from moccasin_bench.jsonio import write_json
 from moccasin_bench.errors import UserError
 
 HELP = "list, inspect, generate and export graphs"
@@ -83,10 +84,10 @@ def _list(args) -> int:
 def graph_info(graph) -> dict:
     """The facts `graphs info` prints."""
     from moccasin_bench.budget import reference_peak
-    from moccasin_bench.orders import default_order_name
+    from moccasin_bench.orders import REFERENCE_ORDERS, default_order_name
 
     peaks = {}
-    for name in ("stored", "topological", "memory-aware"):
+    for name in REFERENCE_ORDERS:
         if name == "stored" and graph.stored_order is None:
             continue
         peaks[name] = reference_peak(graph, name)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from moccasin_bench.cli.common import add_graph_argument, write_json
+from moccasin_bench.cli.common import add_graph_argument
+from moccasin_bench.jsonio import read_schedule, write_json
 from moccasin_bench.errors import ScheduleError
 
 HELP = "simulate a schedule: peak memory, total duration, TDI, and the first violation if any"
@@ -24,23 +22,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--budget-bytes", type=int, metavar="N", help="check the peak against this budget (default: the file's own budget, if any)")
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
     parser.add_argument("--per-step", action="store_true", help="include memory at every step (with --json)")
-
-
-def read_schedule(path: str) -> tuple[list, dict]:
-    """The node-id list and the rest of the document (empty for a plain list)."""
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise ScheduleError(f"cannot read file: {exc.strerror or exc}", path) from None
-    except json.JSONDecodeError as exc:
-        raise ScheduleError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", path) from None
-    if isinstance(data, list):
-        return data, {}
-    if isinstance(data, dict) and isinstance(data.get("schedule"), list):
-        return data["schedule"], data
-    if isinstance(data, dict) and "schedule" in data and data["schedule"] is None:
-        raise ScheduleError(f"the file holds no schedule (status {data.get('status')!r})", path)
-    raise ScheduleError("expected a JSON list of node ids or an object with a 'schedule' list", path)
 
 
 def run(args) -> int:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from moccasin_bench.cli.common import add_graph_argument, write_json
+from moccasin_bench.cli.common import add_graph_argument
+from moccasin_bench.jsonio import write_json
+from moccasin_bench.orders import DEFAULT, ORDER_CHOICES
 
 HELP = "schedule a graph under a memory budget with one formulation"
 EPILOG = """The budget is a fraction of the peak of a reference order run without recomputation
@@ -28,7 +30,7 @@ def add_arguments(parser) -> None:
     budget = parser.add_mutually_exclusive_group(required=True)
     budget.add_argument("--budget", type=float, metavar="FRACTION", help="budget as a fraction of the reference order's peak, e.g. 0.9")
     budget.add_argument("--budget-bytes", type=int, metavar="N", help="absolute budget, in the graph's memory unit")
-    parser.add_argument("--reference-order", default="default", choices=("default", "stored", "topological", "memory-aware"),
+    parser.add_argument("--reference-order", default=DEFAULT, choices=ORDER_CHOICES,
                         help="order whose peak a fractional budget applies to, and that fixed-order formulations follow (default: stored if the file has one, else networkx topological)")
     parser.add_argument("--time-limit", type=float, default=60.0, metavar="S", help="solver time limit in seconds (default 60)")
     parser.add_argument("--threads", type=int, default=1, metavar="K", help="solver threads (default 1)")
@@ -40,14 +42,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--memory-limit", metavar="SIZE", help="address-space cap of the solve, e.g. 8G; 0 = none (default 80%% of RAM)")
     parser.add_argument("--grace", type=float, metavar="S", help="seconds past the time limit before the hard kill (default 30 s + 25%% of the limit)")
     parser.add_argument("--in-process", action="store_true", help="solve in this process, without the child, kill or memory cap (for debugging)")
-
-
-def _progress_printer(sum_duration: int):
-    def show(seconds: float, cost: float, bound: float | None) -> None:
-        tdi = 100.0 * (cost - sum_duration) / sum_duration if sum_duration else 0.0
-        b = "" if bound is None else f"   bound {bound:,.0f}"
-        print(f"  [{seconds:8.2f} s] cost {cost:,.0f} (TDI {tdi:.2f} %){b}", file=sys.stderr, flush=True)
-    return show
 
 
 def run(args) -> int:
@@ -65,11 +59,13 @@ def run(args) -> int:
     if not args.quiet:
         print(f"{graph.name}: {graph.n} nodes, {graph.m} edges; budget {budget.describe()}; {args.formulation}, limit {args.time_limit:g} s, {args.threads} thread(s)", file=sys.stderr)
     if args.in_process:
-        from moccasin_bench.run import execute
+        from moccasin_bench.judge import solve_in_process
+        from moccasin_bench.progress import solve_progress_printer
 
-        doc = execute(graph, budget, args.formulation, params, time_limit_seconds=args.time_limit, threads=args.threads,
-                      seed=args.seed, relative_gap=args.gap, reference_order_name=spec.reference_order,
-                      progress=None if args.quiet else _progress_printer(graph.sum_duration)).to_json()
+        doc = solve_in_process(graph, budget, args.formulation, params, time_limit_seconds=args.time_limit,
+                               threads=args.threads, seed=args.seed, relative_gap=args.gap,
+                               reference_order_name=spec.reference_order,
+                               progress=None if args.quiet else solve_progress_printer(graph.sum_duration)).to_json()
     else:
         doc = _solve_isolated(graph, budget, spec, memory, args.grace, progress=not args.quiet)
     write_json(doc, args.output)
@@ -87,7 +83,7 @@ def run(args) -> int:
 def _solve_isolated(graph, budget, spec, memory_limit_bytes, grace_seconds, progress: bool) -> dict:
     """The schedule document of a child-process solve; a crash or kill gives an `error` document."""
     from moccasin_bench.formulation import SolverOutput
-    from moccasin_bench.run import RunResult
+    from moccasin_bench.judge import RunResult
     from moccasin_bench.runner import graph_document, run_isolated
 
     outcome = run_isolated(spec.to_json(), graph_document(graph), memory_limit_bytes=memory_limit_bytes,

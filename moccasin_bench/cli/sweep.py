@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import shlex
-import signal
 import sys
 from pathlib import Path
 
@@ -41,18 +39,17 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress line (failures are still printed)")
 
 
-def _terminate(signum, frame):  # SIGTERM (e.g. the end of a batch job) stops the sweep like Ctrl-C
-    raise KeyboardInterrupt
-
-
 def run(args) -> int:
     import dataclasses
 
     from moccasin_bench.cluster import DaskExecutor, LocalExecutor
+    from moccasin_bench.errors import UserError
     from moccasin_bench.runner import parse_size
-    from moccasin_bench.store import Store, stored_statuses
-    from moccasin_bench.sweep import Progress, Summary, describe_plan, load_config, plan, run_sweep, to_run
+    from moccasin_bench.store import stored_statuses
+    from moccasin_bench.sweep import describe_plan, drive, load_config, plan
 
+    if args.jobs < 1:
+        raise UserError(f"--jobs must be at least 1, got {args.jobs}")
     config = load_config(args.config)
     if args.data_dir:
         config = dataclasses.replace(config, data_dir=args.data_dir)
@@ -62,36 +59,17 @@ def run(args) -> int:
         config = dataclasses.replace(config, grace_seconds=args.grace)
     store_path = Path(args.store) if args.store else Path("results") / f"{Path(args.config).stem}.sqlite"
     the_plan = plan(config)
-    stored = stored_statuses(store_path)
     if args.dry_run:  # never creates the store
-        print(describe_plan(the_plan, stored, args.retry, str(store_path), args.jobs))
+        print(describe_plan(the_plan, stored_statuses(store_path), args.retry, str(store_path), args.jobs))
         return 0
-    todo = to_run(the_plan, stored, args.retry)
-    summary = Summary(planned=len(the_plan.runs), skipped=len(the_plan.runs) - len(todo))
-    if todo:
-        executor = (DaskExecutor(args.scheduler, config.memory_limit_bytes, config.grace_seconds, args.connect_timeout)
-                    if args.scheduler else LocalExecutor(args.jobs, config.memory_limit_bytes, config.grace_seconds))
-        with contextlib.closing(executor), Store(store_path) as store:
-            print(f"sweep {config.name!r}: {len(the_plan.runs)} runs, {summary.skipped} already in {store_path}, "
-                  f"{len(todo)} to run on {executor.describe()}", file=sys.stderr)
-            store.record_sweep(config.name, str(Path(args.config).resolve()), config.text, shlex.join(sys.argv))
-            progress = Progress(len(todo), enabled=not args.quiet)
-            previous = signal.signal(signal.SIGTERM, _terminate)
-            try:
-                summary = run_sweep(the_plan, store, executor, retry=args.retry, progress=progress)
-            finally:
-                signal.signal(signal.SIGTERM, previous)
-                progress.close()
-    final = stored_statuses(store_path)
-    counts: dict[str, int] = {}
-    for spec in the_plan.runs:
-        status = final.get(spec.key, "missing")
-        counts[status] = counts.get(status, 0) + 1
-    shown = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    print(f"done: {summary.ran} run now, {summary.skipped} skipped; the grid's {len(the_plan.runs)} runs in {store_path}: {shown}",
-          file=sys.stderr)
-    if counts.get("invalid"):
-        print(f"WARNING: {counts['invalid']} run(s) returned an INVALID schedule (a formulation bug); see the store's message column",
-              file=sys.stderr)
-        return 3
-    return 0
+
+    def executor():
+        if args.scheduler:
+            return DaskExecutor(args.scheduler, config.memory_limit_bytes, config.grace_seconds, args.connect_timeout)
+        return LocalExecutor(args.jobs, config.memory_limit_bytes, config.grace_seconds)
+
+    outcome = drive(the_plan, store_path, executor, title=f"sweep {config.name!r}", config_path=str(Path(args.config).resolve()),
+                    config_text=config.text, command=shlex.join(sys.argv), retry=args.retry, progress=not args.quiet)
+    print(f"done: {outcome.summary.ran} run now, {outcome.summary.skipped} skipped; the grid's {len(the_plan.runs)} runs in "
+          f"{store_path}: {outcome.describe()}", file=sys.stderr)
+    return outcome.exit_code

@@ -72,13 +72,13 @@ def graph_table(runs):
     for h, group in runs.groupby("graph_hash", sort=False):
         first = group.iloc[0]
         facts = _graph_facts(first)
-        rows.append({"graph_hash": h, "n": first.n, "m": first.m, "sum_duration": first.sum_duration, **facts})
-    g = pd.DataFrame(rows, columns=["graph_hash", "n", "m", "sum_duration", "graph_label", "paper_graph", "stand_in_of",
+        rows.append({"graph_hash": h, "nodes": first.nodes, "edges": first.edges, "sum_duration": first.sum_duration, **facts})
+    g = pd.DataFrame(rows, columns=["graph_hash", "nodes", "edges", "sum_duration", "graph_label", "paper_graph", "stand_in_of",
                                     "family", "sort_key"])
     if len(g):
         dup = g["graph_label"].duplicated(keep=False)
         g.loc[dup, "graph_label"] = g.loc[dup, "graph_label"] + " [" + g.loc[dup, "graph_hash"].str[:6] + "]"
-        g = g.sort_values(["sort_key", "n", "graph_label"], kind="stable").reset_index(drop=True)
+        g = g.sort_values(["sort_key", "nodes", "graph_label"], kind="stable").reset_index(drop=True)
     return g
 
 

@@ -68,7 +68,7 @@ def scaling(a: Analysis, out_dir: Path) -> list[Figure]:
             for m in a.methods:
                 mine = here[here["method"] == m]
                 for fam in families:
-                    pts = mine[mine["family"] == fam].sort_values("n")
+                    pts = mine[mine["family"] == fam].sort_values("nodes")
                     xs, ys, hollow = [], [], []
                     for r in pts.itertuples():
                         if measure == "time":
@@ -79,7 +79,7 @@ def scaling(a: Analysis, out_dir: Path) -> list[Figure]:
                             if not r.valid:
                                 continue
                             reached, y = True, r.tdi_percent
-                        xs.append(r.n), ys.append(y), hollow.append(not reached)
+                        xs.append(r.nodes), ys.append(y), hollow.append(not reached)
                     if not xs:
                         continue
                     all_y += ys
@@ -170,7 +170,7 @@ def anytime(a: Analysis, out_dir: Path) -> list[Figure]:
         fig.tight_layout()
         figures.append(save(fig, out_dir, f"anytime-{slug(g.graph_label)}", f"Anytime: {g.graph_label}",
                             f"TDI (%) of the best schedule found so far against wall seconds (log) on {g.graph_label} "
-                            f"(n={int(g.n):,}), one panel per budget and one line per method (the cell's representative "
+                            f"(n={int(g.nodes):,}), one panel per budget and one line per method (the cell's representative "
                             "run). Costs on the curve are the solver's reports; the tick at the end is the simulated "
                             "final TDI. Methods without a valid schedule are named under the panel's title."))
     return figures
@@ -192,7 +192,7 @@ def tdi_vs_budget(a: Analysis, out_dir: Path) -> list[Figure]:
             if len(pts):
                 ax.plot(100 * pts["budget_fraction"], pts["tdi_percent"], marker=style.marker(m), color=style.color(m),
                         label=m, linewidth=1.2)
-        ax.set_title(f"{g.graph_label} (n={int(g.n):,})")
+        ax.set_title(f"{g.graph_label} (n={int(g.nodes):,})")
         ax.set_xlabel("budget (% of the reference order's peak)")
         tdi_axis(ax, here["tdi_percent"])
     _outside_legend(fig, axes, order=a.methods)

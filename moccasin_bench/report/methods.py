@@ -1,66 +1,66 @@
 """Readable method names: a formulation plus the parameters that make it a different method.
 
 "Moccasin (fixed)" and "Moccasin (free)" are two methods; so are two heuristic strategies.
-Parameters outside a formulation's key parameters join the name only when they vary
-within a store (e.g. "Moccasin (fixed), copies=3"), as does the thread count.
+Each formulation names itself (LABEL, KEY_PARAMS, optionally label(params); see
+moccasin_bench/formulation.py). Parameters outside a formulation's key parameters join the
+name only when they vary within a store (e.g. "Moccasin (fixed), copies=3"), as does the
+thread count.
 """
 
 from __future__ import annotations
 
 import json
+from types import ModuleType
 from typing import Any, Mapping
 
-BASE_NAMES = {
-    "moccasin": "Moccasin",
-    "checkmate-milp": "Checkmate MILP",
-    "checkmate-cp": "Checkmate CP (CP-SAT)",
-    "checkmate-lp": "Checkmate LP+rounding",
-    "heuristic": "Heuristic",
-    "oracle": "Exact oracle",
-}
-# Parameters that are part of the method's name whatever their value.
-KEY_PARAMS = {
-    "moccasin": ("order",),
-    "checkmate-milp": ("backend", "pulp_solver"),
-    "heuristic": ("strategy",),
-    "oracle": ("order",),
-}
-ORDER = ("moccasin", "checkmate-milp", "checkmate-cp", "checkmate-lp", "heuristic", "oracle")
-SOLVER_NAMES = {"highs": "HiGHS", "cbc": "CBC"}
+def _module(formulation: str) -> ModuleType | None:
+    """The formulation's module, or None when this installation does not have it (a store
+    written with a plug-in that is not installed here still gets a report)."""
+    from moccasin_bench.errors import UserError
+    from moccasin_bench.formulation import formulation_module
+
+    try:
+        return formulation_module(formulation)
+    except (UserError, ImportError):
+        return None
 
 
 def base_label(formulation: str, params: Mapping[str, Any]) -> str:
-    """The method's name from the formulation and its key parameters."""
-    name = BASE_NAMES.get(formulation, formulation)
-    if formulation == "moccasin":
-        return f"{name} ({params.get('order', 'fixed')})"
-    if formulation == "checkmate-milp":
-        backend = params.get("backend", "highs")
-        if backend == "pulp":
-            solver = params.get("pulp_solver", "highs")
-            return f"{name} (PuLP/{SOLVER_NAMES.get(solver, solver)})"
-        return f"{name} ({SOLVER_NAMES.get(backend, backend)})"
-    if formulation == "heuristic":
-        strategy = params.get("strategy", "best")
-        return f"{name} ({'best of all' if strategy == 'best' else strategy})"
-    if formulation == "oracle":
-        return f"{name} ({params.get('order', 'free')})"
-    return name
-
-
-def paper_method_key(formulation: str, params: Mapping[str, Any]) -> str | None:
-    """Which of the paper's columns a method corresponds to (None: the paper had no such method)."""
-    if formulation == "moccasin" and params.get("order", "fixed") == "fixed":
-        return "moccasin-fixed"
-    if formulation in ("checkmate-milp", "checkmate-lp"):
+    """The method's name, as the formulation describes itself: its `label(params)` if it has
+    one, else its LABEL with the values of its KEY_PARAMS, e.g. "Moccasin (fixed)"."""
+    module = _module(formulation)
+    if module is None:
         return formulation
-    return None
+    if callable(getattr(module, "label", None)):
+        return str(module.label(params))
+    name = getattr(module, "LABEL", formulation)
+    keys = getattr(module, "KEY_PARAMS", ())
+    defaults = {p.name: p.default for p in getattr(module, "PARAMS", ())}
+    values = [str(params.get(k, defaults.get(k))) for k in keys]
+    return f"{name} ({', '.join(values)})" if values else name
+
+
+def key_params(formulation: str) -> tuple[str, ...]:
+    """Parameters that are part of the method's name whatever their value."""
+    module = _module(formulation)
+    return tuple(getattr(module, "KEY_PARAMS", ())) if module is not None else ()
 
 
 def _rank(formulation: str, params: Mapping[str, Any]) -> tuple:
-    major = ORDER.index(formulation) if formulation in ORDER else len(ORDER)
-    minor = 0 if formulation != "moccasin" else (0 if params.get("order") == "fixed" else 1)
-    return (major, minor, formulation)
+    """Display order: the registry's order, then the order of the key parameters' declared choices."""
+    from moccasin_bench.formulation import registry
+
+    names = list(registry())
+    major = names.index(formulation) if formulation in names else len(names)
+    module = _module(formulation)
+    minor: list[int] = []
+    if module is not None:
+        specs = {p.name: p for p in module.PARAMS}
+        for k in getattr(module, "KEY_PARAMS", ()):
+            choices = specs[k].choices if k in specs else None
+            value = params.get(k, specs[k].default if k in specs else None)
+            minor.append(choices.index(value) if choices and value in choices else len(choices or ()))
+    return (major, tuple(minor), formulation)
 
 
 def _params(value: Any) -> dict:
@@ -74,6 +74,8 @@ def _params(value: Any) -> dict:
 def assign_methods(runs):
     """Add `method` (a readable name), `method_rank` (display order) and `paper_key` ("" = none) columns
     to a runs DataFrame (store.load_runs); returns a new frame."""
+    from moccasin_bench.report.paper import paper_method_key
+
     df = runs.copy()
     params = [_params(p) for p in df["params"]] if len(df) else []
     bases = [base_label(f, p) for f, p in zip(df["formulation"], params)]
@@ -84,7 +86,7 @@ def assign_methods(runs):
         by_base.setdefault(b, []).append(i)
     for b, rows in by_base.items():
         formulation = df["formulation"].iloc[rows[0]]
-        keys = sorted({k for i in rows for k in params[i]} - set(KEY_PARAMS.get(formulation, ())))
+        keys = sorted({k for i in rows for k in params[i]} - set(key_params(formulation)))
         varying[b] = [k for k in keys if len({json.dumps(params[i].get(k), sort_keys=True) for i in rows}) > 1]
         if len({int(df["threads"].iloc[i]) for i in rows}) > 1:
             varying[b].append("threads")

@@ -1,14 +1,15 @@
-"""The Moccasin paper's reported numbers (ICML 2023, Table 2; DESIGN.md §7), to print beside ours.
+"""The Moccasin paper's reported numbers (ICML 2023, Table 2; docs/paper.md), to print beside ours.
 
 The paper ran on a 16-core workstation. Its peaks are given either as a percentage of the
 reference peak (RL1) or in the graph's units (RL2); some cells give only TDI and time, or
 only "time limit". Keys: paper graph name (catalog), budget fraction, method key
-(`moccasin-fixed`, `checkmate-milp`, `checkmate-lp`; see report.methods.paper_method_key).
+(`moccasin-fixed`, `checkmate-milp`, `checkmate-lp`; see `paper_method_key`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
@@ -67,3 +68,12 @@ def paper_result(graph: str | None, fraction: float | None, method_key: str | No
     if graph is None or fraction is None or method_key is None:
         return None
     return PAPER_RESULTS.get((graph, round(float(fraction), 6), method_key))
+
+
+def paper_method_key(formulation: str, params: Mapping[str, Any]) -> str | None:
+    """Which of the paper's columns a method corresponds to (None: the paper had no such method)."""
+    if formulation == "moccasin" and params.get("order", "fixed") == "fixed":
+        return "moccasin-fixed"
+    if formulation in ("checkmate-milp", "checkmate-lp"):
+        return formulation
+    return None

@@ -38,7 +38,7 @@ def pick_default_run(a) -> str | None:
         return None
     preferred = runs[runs["formulation"] == "moccasin"]
     pool = preferred if len(preferred) else runs
-    pool = pool[pool["n"] == pool["n"].max()]
+    pool = pool[pool["nodes"] == pool["nodes"].max()]
     tight = pool.assign(_f=pool["budget_fraction"].fillna(math.inf)).sort_values(["_f", "budget", "total_duration", "seconds_to_best"])
     return str(tight.iloc[0]["key"])
 
@@ -83,7 +83,7 @@ def from_store(a, store_path: Path, key: str, data_dir: str | None = None) -> Sc
 
 def from_file(schedule_path: str, graph_spec: str, data_dir: str | None = None) -> ScheduleToDraw:
     """A schedule file (`solve -o` JSON or a list of node ids) on a named graph."""
-    from moccasin_bench.cli.simulate import read_schedule
+    from moccasin_bench.jsonio import read_schedule
     from moccasin_bench.sources import load_graph
 
     graph = load_graph(graph_spec, data_dir)

@@ -97,7 +97,7 @@ def cell_text(row) -> str:
 
 
 def graph_cell(graphs_row) -> str:
-    return f"{graphs_row.graph_label} (n={int(graphs_row.n):,})"
+    return f"{graphs_row.graph_label} (n={int(graphs_row.nodes):,})"
 
 
 def wide_rows(a: Analysis, skipped: Sequence[Skipped] = ()) -> tuple[list[str], list[list[str]]]:
@@ -133,7 +133,7 @@ def long_frame(a: Analysis):
     for c in a.cells.itertuples():
         paper = paper_result(c.paper_graph, None if _isnan(c.budget_fraction) else c.budget_fraction, c.paper_key)
         rows.append({
-            "graph": c.graph_label, "n": c.n, "m": c.m, "budget_fraction": c.budget_fraction, "budget": int(c.budget),
+            "graph": c.graph_label, "nodes": c.nodes, "edges": c.edges, "budget_fraction": c.budget_fraction, "budget": int(c.budget),
             "reference_peak": c.reference_peak, "method": c.method, "formulation": c.formulation, "params": c.params,
             "status": c.status, "runs": int(c.runs_in_cell),
             "tdi_percent": c.tdi_percent if c.valid else None,

@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from formulations._stage_grid import event_stage_position, stage_event
 from moccasin_bench.graph import Graph
+from moccasin_bench.simulate import read_producers
 
 EVICTION_RULES = ("belady", "cost-per-byte", "dtr", "largest")
 
@@ -255,61 +257,6 @@ def greedy_checkpoints(graph: Graph, order: np.ndarray, threshold_bytes: float) 
 
 
 # ---- staged repair: start from no recomputation and add recomputations until it fits ----------
-
-
-def stage_event(stage: np.ndarray | int, position: np.ndarray | int):
-    """Event index of (stage, order position) on the stage grid: stage*(stage+1)/2 + position."""
-    return stage * (stage + 1) // 2 + position
-
-
-def event_stage_position(event: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Inverse of `stage_event` (vectorised)."""
-    event = np.asarray(event, dtype=np.int64)
-    stage = (np.sqrt(8.0 * event + 1.0).astype(np.int64) - 1) // 2
-    stage += stage_event(stage + 1, 0) <= event  # guard float rounding both ways
-    stage -= stage_event(stage, 0) > event
-    return stage, event - stage_event(stage, 0)
-
-
-def grid_positions(schedule: np.ndarray, order: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    """(stage, order position) of every step when `schedule` is staged along `order` (stage t
-    recomputes earlier nodes in increasing position, then computes order[t] the first time);
-    None when it is not."""
-    s = np.asarray(schedule, dtype=np.int64)
-    n = len(order)
-    position = np.empty(n, dtype=np.int64)
-    position[np.asarray(order, dtype=np.int64)] = np.arange(n)
-    stages = np.empty(len(s), dtype=np.int64)
-    stage, last = 0, -1  # the stage being filled, position of its last recomputation
-    seen = np.zeros(n, dtype=bool)
-    for j, v in enumerate(s.tolist()):
-        k = int(position[v])
-        stages[j] = stage
-        if not seen[v]:
-            if k != stage:
-                return None
-            seen[v] = True
-            stage, last = stage + 1, -1
-        elif last < k < stage:
-            last = k
-        else:
-            return None
-    return (stages, position[s]) if stage == n else None
-
-
-def read_producers(graph: Graph, schedule: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For every read of a valid schedule: (reader step, producer step = latest earlier computation of the input)."""
-    s = np.asarray(schedule, dtype=np.int64)
-    T = len(s)
-    steps = np.arange(T, dtype=np.int64)
-    counts = graph.in_degree[s]
-    reader = np.repeat(steps, counts)
-    first = np.repeat(graph.pred_ptr[s], counts)
-    within = np.arange(len(reader), dtype=np.int64) - np.repeat(np.cumsum(counts) - counts, counts)
-    node = graph.pred_idx[first + within]
-    keys = np.sort(s * T + steps)
-    pos = np.searchsorted(keys, node * T + reader) - 1
-    return reader, keys[pos] % T
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,24 @@
-"""One run: check the budget, call a formulation, simulate what it returns, judge it."""
+"""Judging a run: call a formulation in this process, simulate what it returns, give the verdict.
+
+`solve_in_process` is what the child interpreter of every run executes (and `solve
+--in-process`): a budget below the minimum feasible one is `infeasible` without a solver; a
+formulation's exception is an `error` result; every returned schedule goes through the
+simulator (`judge`), and one that is not executable or breaks the budget is `invalid`.
+"""
 
 from __future__ import annotations
 
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 
 from moccasin_bench.budget import Budget
 from moccasin_bench.formulation import Problem, SolverOutput, formulation_module
 from moccasin_bench.graph import Graph
+from moccasin_bench.orders import DEFAULT
 from moccasin_bench.params import resolve_params
 from moccasin_bench.simulate import simulate
 
@@ -103,15 +110,16 @@ def judge(problem: Problem, formulation: str, out: SolverOutput, wall_seconds: f
                      tdi_percent=sim.tdi_percent, violation=violation, message="; ".join(messages), **common)
 
 
-def execute(graph: Graph, budget: Budget, formulation: str, params: Mapping[str, Any] | None = None,
-            time_limit_seconds: float = 60.0, threads: int = 1, seed: int = 0, relative_gap: float = 0.0,
-            reference_order_name: str = "default", progress=None) -> RunResult:
+def solve_in_process(graph: Graph, budget: Budget, formulation: str, params: Mapping[str, Any] | None = None,
+                     time_limit_seconds: float = 60.0, threads: int = 1, seed: int = 0, relative_gap: float = 0.0,
+                     reference_order_name: str | None = None,
+                     progress: Callable[[float, float, float | None], None] | None = None) -> RunResult:
     """Run one formulation in this process and judge it. Bad parameters raise UserError."""
     module = formulation_module(formulation)
     values = resolve_params(module.PARAMS, dict(params or {}), f"formulation {formulation!r}")
     problem = Problem(graph=graph, budget=budget, params=values, time_limit_seconds=float(time_limit_seconds),
                       threads=int(threads), seed=int(seed), relative_gap=float(relative_gap),
-                      reference_order_name=reference_order_name or budget.reference_order or "default",
+                      reference_order_name=reference_order_name or budget.reference_order or DEFAULT,
                       progress=progress)
     if budget.bytes < graph.min_feasible_budget:
         out = SolverOutput(status="infeasible", message=f"budget {budget.bytes:,} is below the minimum feasible budget {graph.min_feasible_budget:,} (the largest node plus its inputs); no solver was run")

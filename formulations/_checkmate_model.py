@@ -26,7 +26,7 @@ Constraints:
                U[t,k] = U[t,k-1] + m_k R[t,k] - sum_{edges i -> k-1} m_i FREE[t,(i,k-1)];
 - objective    minimise sum_{t,i} duration_i R[t,i].
 
-Correspondence with the simulator (DESIGN.md §1), for any integer-feasible point:
+Correspondence with the simulator (docs/semantics.md), for any integer-feasible point:
 1. Every value the simulator holds at step (t,k) is counted in U[t,k]. A copy computed
    before stage t and still read at or after (t,k) is read either in stage t (then the
    dependency rows force S[t,i] = 1, since a stage-t recomputation of i would serve the
@@ -61,15 +61,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from formulations._scaling import gcd, memory_unit
 from moccasin_bench.graph import Graph
 
 
 HAZARDS = ("both", "upper", "clique")
-
-
-def _gcd(values: np.ndarray) -> int:
-    g = int(np.gcd.reduce(values.astype(np.int64))) if len(values) else 0
-    return g if g > 0 else 1
 
 
 @dataclass(frozen=True, eq=False)
@@ -263,10 +259,10 @@ def build_model(graph: Graph, order: np.ndarray, budget_bytes: int, *, normalize
         raise ValueError(f"hazard must be one of {HAZARDS}, not {hazard!r}")
     lay = make_layout(graph, order)
     n = lay.n
-    mem_gcd = _gcd(np.append(graph.memory, budget_bytes))
+    mem_gcd = memory_unit(graph.memory, budget_bytes)
     mem = (graph.memory[lay.order] // mem_gcd).astype(np.float64)  # by position
     budget_units = int(budget_bytes) // mem_gcd
-    dur_gcd = _gcd(graph.duration)
+    dur_gcd = gcd(graph.duration)
     dur = (graph.duration[lay.order] // dur_gcd).astype(np.float64)
     mem_div = float(max(budget_units, 1)) if normalize else 1.0
     cost_div = float(max(dur.max(), 1.0)) if normalize else 1.0
@@ -351,7 +347,7 @@ def _hazard_checkmate(rows: "_Rows", graph: Graph, lay: Layout, hazard: str) -> 
     """Checkmate's aggregated hazard rows, per stage (see the module docstring)."""
     n = lay.n
     # later readers of each pair's source: (pair, position j) with j > dst, grouped by pair
-    succ_pos_ptr, succ_pos = _successor_positions(graph, lay)
+    succ_pos_ptr, succ_pos = successor_positions(graph, lay)
     cnt = succ_pos_ptr[lay.pair_src + 1] - succ_pos_ptr[lay.pair_src]
     lu_pair = np.repeat(np.arange(len(lay.pair_src)), cnt)
     lu_pos = succ_pos[np.repeat(succ_pos_ptr[lay.pair_src], cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))]
@@ -461,7 +457,7 @@ def _inverse(perm: np.ndarray) -> np.ndarray:
     return inv
 
 
-def _successor_positions(graph: Graph, lay: Layout) -> tuple[np.ndarray, np.ndarray]:
+def successor_positions(graph: Graph, lay: Layout) -> tuple[np.ndarray, np.ndarray]:
     """CSR by position: the positions of each position's readers, sorted."""
     n = lay.n
     pos = np.empty(n, dtype=np.int64)
@@ -479,7 +475,7 @@ def stage_memory(graph: Graph, order: np.ndarray, r: np.ndarray, s: np.ndarray) 
     lay = make_layout(graph, order)
     n = lay.n
     mem = graph.memory[lay.order].astype(np.int64)
-    succ_ptr, succ = _successor_positions(graph, lay)
+    succ_ptr, succ = successor_positions(graph, lay)
     r = np.asarray(r) > 0.5
     s = np.asarray(s) > 0.5
     out = np.zeros((n, n), dtype=np.int64)
@@ -506,7 +502,7 @@ def canonical_s(graph: Graph, order: np.ndarray, r: np.ndarray) -> np.ndarray:
     lay = make_layout(graph, order)
     n = lay.n
     r = np.asarray(r) > 0.5
-    succ_ptr, succ = _successor_positions(graph, lay)
+    succ_ptr, succ = successor_positions(graph, lay)
     s = np.zeros((n, n), dtype=bool)
     for i in range(n):
         readers = succ[succ_ptr[i]:succ_ptr[i + 1]]
@@ -611,10 +607,6 @@ def row_violation(model: SparseModel, x: np.ndarray) -> float:
     rows = np.maximum(ax - model.row_upper, model.row_lower - ax)
     cols = np.maximum(x - model.col_upper, model.col_lower - x)
     return float(max(rows.max(initial=0.0), cols.max(initial=0.0)))
-
-
-def memory_gcd(graph: Graph, budget_bytes: int) -> int:
-    return _gcd(np.append(graph.memory, budget_bytes))
 
 
 def ceil_units(x: float, unit: float, tol: float = 1e-6) -> float:

@@ -49,7 +49,9 @@ import numpy as np
 
 from moccasin_bench.graph import Graph
 
-from formulations.checkpointing import stage_event
+from formulations._scaling import gcd
+from formulations._stage_grid import grid_positions, stage_event
+from moccasin_bench.simulate import read_producers
 
 INT64_MAX = (1 << 63) - 1
 PRECEDENCES = ("latest", "literals", "reservoir")
@@ -93,10 +95,6 @@ OBJECTIVE_LIMIT = 1 << 50
 
 
 def scaling(graph: Graph, budget_bytes: int, use_gcd: bool = True, max_copies: int = 2) -> Scaling:
-    def gcd(values: np.ndarray) -> int:
-        g = int(np.gcd.reduce(values[values > 0])) if np.any(values > 0) else 1
-        return max(g, 1)
-
     dg = gcd(graph.duration) if use_gcd else 1
     mg = gcd(graph.memory) if use_gcd else 1
     worst = (graph.sum_duration // dg) * max(1, int(max_copies))
@@ -121,8 +119,6 @@ def effective_copies(graph: Graph, copies: np.ndarray, order: np.ndarray | None 
 def expressible(graph: Graph, schedule: np.ndarray, copies: np.ndarray, options: "ModelOptions",
                 order: np.ndarray | None = None) -> bool:
     """Whether the model built with these arguments can represent `schedule` (for hints)."""
-    from formulations.checkpointing import grid_positions
-
     s = np.asarray(schedule, dtype=np.int64)
     fixed = options.order_mode == "fixed"
     c = effective_copies(graph, copies, order if fixed else None)
@@ -130,7 +126,18 @@ def expressible(graph: Graph, schedule: np.ndarray, copies: np.ndarray, options:
     if np.any(counts > c) or np.any(counts == 0):
         return False
     if fixed:
-        return grid_positions(s, order) is not None
+        found = grid_positions(s, order)
+        if found is None:
+            return False
+        if options.lengths == "paper":  # every retention interval's length must be one of the authors' values
+            times = stage_event(*found)
+            reader, producer = read_producers(graph, s)
+            end = times + 1
+            np.maximum.at(end, producer, times[reader] + 1)
+            allowed = np.array(paper_length_values(graph.n), dtype=np.int64)
+            read = graph.out_degree[s] > 0
+            return bool(np.all(np.isin((end - times)[read], allowed)))
+        return True
     horizon = int(options.horizon) if options.horizon > 0 else int(c.sum())
     return len(s) <= horizon
 
@@ -211,15 +218,11 @@ class MoccasinModel:
         s = np.asarray(schedule, dtype=np.int64)
         if self.options.order_mode == "free":
             return np.arange(len(s), dtype=np.int64) if len(s) <= self.horizon else None
-        from formulations.checkpointing import grid_positions
-
         found = grid_positions(s, self.order)
         return None if found is None else self.axis.time(*found)
 
     def hint_values(self, schedule: np.ndarray) -> dict | None:
         """Values of every model variable for `schedule`, or None if the model cannot express it."""
-        from formulations.checkpointing import read_producers
-
         g = self.graph
         s = np.asarray(schedule, dtype=np.int64)
         times = self.times_of(s)

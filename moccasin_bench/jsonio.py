@@ -1,0 +1,76 @@
+"""JSON in and out: the one encoder for numpy values, atomic writes, and schedule files.
+
+Every JSON the harness writes (schedule documents, `graphs info`, the child's result file)
+goes through `dumps`, so numpy integers, floats and arrays are encoded one way everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from moccasin_bench.errors import ScheduleError, UserError
+
+
+def to_jsonable(obj: Any) -> Any:
+    """`json.dumps(default=...)` for numpy scalars and arrays; anything else is a TypeError."""
+    import numpy as np
+
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def dumps(data: Any, indent: int | None = None) -> str:
+    """JSON text of `data`, numpy values included."""
+    separators = None if indent is not None else (",", ":")
+    return json.dumps(data, indent=indent, separators=separators, default=to_jsonable)
+
+
+def write_text_atomically(text: str, path: str | Path) -> None:
+    """Write `text` to `path` through a temporary file and a rename (never a half-written file)."""
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(text)
+        tmp.replace(target)
+    except OSError as exc:
+        raise UserError(f"cannot write: {exc.strerror or exc}", str(path)) from None
+
+
+def write_json(data: Any, path: str | Path | None) -> None:
+    """Write JSON (indented) to a file atomically, or to stdout when path is None or '-'."""
+    text = dumps(data, indent=1) + "\n"
+    if path in (None, "-"):
+        sys.stdout.write(text)
+        return
+    write_text_atomically(text, path)
+
+
+def read_schedule(path: str | Path) -> tuple[list, dict]:
+    """A schedule file: the node-id list and the rest of the document (empty for a plain list).
+
+    Accepts the JSON written by `solve -o` (its "schedule" list) or a plain JSON list of node ids.
+    """
+    try:
+        data = json.loads(Path(path).read_text())
+    except OSError as exc:
+        raise ScheduleError(f"cannot read file: {exc.strerror or exc}", str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise ScheduleError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", str(path)) from None
+    if isinstance(data, list):
+        return data, {}
+    if isinstance(data, dict) and isinstance(data.get("schedule"), list):
+        return data["schedule"], data
+    if isinstance(data, dict) and "schedule" in data and data["schedule"] is None:
+        raise ScheduleError(f"the file holds no schedule (status {data.get('status')!r})", str(path))
+    raise ScheduleError("expected a JSON list of node ids or an object with a 'schedule' list", str(path))

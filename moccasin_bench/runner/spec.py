@@ -1,0 +1,116 @@
+"""What one run is, and its key: the content hash that makes a run found twice the same run.
+
+A run is a `RunSpec`: graph (by content hash), budget (bytes and how they were derived),
+formulation, resolved parameters, time limit, threads, seed and gap. Its `key` hashes
+exactly those, so the same run found twice (another sweep, another file path holding the
+same graph) is the same key, and a store that already holds it skips it. `make_spec`
+checks every value before a run is planned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any, Mapping
+
+from moccasin_bench.errors import UserError
+
+if TYPE_CHECKING:
+    from moccasin_bench.budget import Budget
+    from moccasin_bench.graph import Graph
+
+KEY_VERSION = 1
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """Everything that defines one run; `key` is its content hash."""
+
+    graph_name: str
+    graph_hash: str
+    formulation: str
+    params: Mapping[str, Any]  # resolved: every declared parameter, validated
+    budget_bytes: int
+    budget_fraction: float | None  # None for an absolute budget
+    reference_order: str  # resolved name (never "default"): the budget's order and the one fixed-order models follow
+    reference_peak: int | None
+    time_limit_seconds: float
+    threads: int = 1
+    seed: int = 0
+    relative_gap: float = 0.0
+    graph_source: str = ""  # what the user wrote (path, name or generator spec): display only, not in the key
+
+    @property
+    def key(self) -> str:
+        return run_key(self)
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "params": dict(self.params)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> "RunSpec":
+        return cls(**data)
+
+    def describe(self) -> str:
+        budget = f"{self.budget_fraction:g}" if self.budget_fraction is not None else f"{self.budget_bytes:,}B"
+        params = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
+        return (f"{self.graph_name} budget={budget} ({self.budget_bytes:,}, {self.reference_order}) {self.formulation}"
+                f"{'[' + params + ']' if params else ''} limit={self.time_limit_seconds:g}s threads={self.threads} seed={self.seed}"
+                + (f" gap={self.relative_gap:g}" if self.relative_gap else ""))
+
+
+def _canonical(value: Any) -> Any:
+    """JSON-stable form of a parameter value: 1 and 1.0 hash alike, bools stay bools."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        f = float(value)
+        return int(f) if math.isfinite(f) and f.is_integer() else f
+    return str(value)
+
+
+def run_key(spec: RunSpec) -> str:
+    """Content hash of a run: graph content (not its path), budget and its derivation,
+    formulation, resolved parameters, time limit, threads, seed and gap."""
+    ident = {
+        "key_version": KEY_VERSION,
+        "graph": spec.graph_hash,
+        "budget_bytes": int(spec.budget_bytes),
+        "budget_fraction": _canonical(spec.budget_fraction),
+        "reference_order": spec.reference_order,
+        "formulation": spec.formulation,
+        "params": {k: _canonical(v) for k, v in sorted(spec.params.items())},
+        "time_limit_seconds": _canonical(spec.time_limit_seconds),
+        "threads": int(spec.threads),
+        "seed": int(spec.seed),
+        "relative_gap": _canonical(spec.relative_gap),
+    }
+    text = json.dumps(ident, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def make_spec(graph: Graph, budget: Budget, formulation: str, params: Mapping[str, Any] | None = None, *, time_limit_seconds: float = 60.0,
+              threads: int = 1, seed: int = 0, relative_gap: float = 0.0, reference_order: str = "default",
+              graph_source: str = "") -> RunSpec:
+    """Resolve a run: validate the parameters against the formulation, name the reference order."""
+    from moccasin_bench.formulation import formulation_module
+    from moccasin_bench.orders import resolve_order_name
+    from moccasin_bench.params import resolve_params
+
+    module = formulation_module(formulation)
+    values = resolve_params(module.PARAMS, dict(params or {}), f"formulation {formulation!r}")
+    order = resolve_order_name(graph, budget.reference_order if budget.fraction is not None else reference_order)
+    if time_limit_seconds <= 0 or not math.isfinite(time_limit_seconds):
+        raise UserError(f"time limit must be a positive number of seconds, got {time_limit_seconds!r}")
+    if int(threads) != threads or threads < 1:
+        raise UserError(f"threads must be a positive integer, got {threads!r}")
+    if int(seed) != seed:
+        raise UserError(f"seed must be an integer, got {seed!r}")
+    if not 0 <= relative_gap < 1:
+        raise UserError(f"gap must be in [0, 1), got {relative_gap!r}")
+    return RunSpec(graph_name=graph.name, graph_hash=graph.content_hash, formulation=formulation, params=values,
+                   budget_bytes=int(budget.bytes), budget_fraction=budget.fraction, reference_order=order,
+                   reference_peak=budget.reference_peak, time_limit_seconds=float(time_limit_seconds), threads=int(threads),
+                   seed=int(seed), relative_gap=float(relative_gap), graph_source=graph_source)

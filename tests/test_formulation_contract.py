@@ -1,0 +1,153 @@
+"""Every registered formulation against the plug-in contract (moccasin_bench/formulation.py),
+and the layering rules of docs/architecture.md.
+
+A new formulation is one module plus one registry line; these tests pick it up by themselves.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from moccasin_bench.budget import resolve_budget
+from moccasin_bench.formulation import STATUSES, formulation_module, registry
+from moccasin_bench.graph import Graph
+from moccasin_bench.judge import solve_in_process
+from moccasin_bench.params import Param, resolve_params
+from moccasin_bench.report.methods import base_label
+from tests.conftest import REPO
+
+NAMES = sorted(registry())
+SOLVER_LIBRARIES = ("ortools", "highspy", "pulp", "numba", "torch")
+
+
+def tiny_graph() -> Graph:
+    """A diamond with a skip edge: recomputation can pay off below the no-recomputation peak."""
+    return Graph.build("tiny", [0, 1, 2, 3, 4], [3, 1, 2, 1, 2], [4, 2, 3, 2, 1],
+                       [(0, 1), (0, 2), (1, 3), (2, 3), (3, 4), (0, 4)])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_module_describes_itself(name):
+    module = formulation_module(name)
+    assert module.NAME == name
+    assert isinstance(module.DESCRIPTION, str) and module.DESCRIPTION.strip() and "\n" not in module.DESCRIPTION
+    assert isinstance(module.PARAMS, tuple) and all(isinstance(p, Param) for p in module.PARAMS)
+    names = [p.name for p in module.PARAMS]
+    assert len(names) == len(set(names)), "duplicate parameter names"
+    for p in module.PARAMS:
+        assert p.type in (int, float, str, bool)
+        assert type(p.default) is p.type or (p.type is float and type(p.default) is int), (p.name, p.default)
+        assert p.coerce(p.default, name) == p.default
+        if p.choices is not None:
+            assert p.default in p.choices, (p.name, p.default, p.choices)
+            assert all(p.coerce(c, name) == c for c in p.choices)
+        assert p.help.strip(), f"parameter {p.name!r} has no help line"
+    defaults = resolve_params(module.PARAMS, {}, name)
+    assert set(defaults) == set(names)
+    assert isinstance(getattr(module, "LABEL", name), str)
+    assert set(getattr(module, "KEY_PARAMS", ())) <= set(names)
+    label = base_label(name, defaults)
+    assert isinstance(label, str) and label
+    custom = callable(getattr(module, "label", None))  # a custom label may combine key parameters
+    for p in module.PARAMS:  # each choice of a key parameter is a method of its own name
+        if p.name in getattr(module, "KEY_PARAMS", ()) and p.choices and not custom:
+            labels = {base_label(name, {**defaults, p.name: c}) for c in p.choices}
+            assert len(labels) == len(p.choices), (p.name, labels)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_importing_a_formulation_loads_no_solver(name):
+    code = (f"import sys; from moccasin_bench.formulation import formulation_module; formulation_module({name!r}); "
+            f"print(','.join(m for m in {SOLVER_LIBRARIES!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"{name} imports {out.stdout.strip()} at module top level"
+
+
+@pytest.mark.parametrize("fraction", [1.0, 0.8])
+@pytest.mark.parametrize("name", NAMES)
+def test_solve_on_a_tiny_graph_gives_a_judged_status(name, fraction):
+    g = tiny_graph()
+    budget = resolve_budget(g, fraction=fraction, order_name="topological")
+    result = solve_in_process(g, budget, name, {}, time_limit_seconds=20, threads=1)
+    assert result.status in STATUSES and result.status not in ("invalid", "error"), (result.status, result.message)
+    if fraction == 1.0:  # the reference order itself fits: every formulation must find a schedule
+        assert result.status in ("optimal", "feasible"), (result.status, result.message)
+    if result.schedule is not None:
+        assert result.peak_memory <= budget.bytes and result.total_duration >= g.sum_duration
+    doc = result.to_json()
+    assert doc["formulation"] == name and isinstance(doc["variant"], dict) and isinstance(doc["restrictions"], str)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_time_limit_is_honoured(name):
+    """On a graph too large to finish on (or refused), a 2 s limit ends the solve within a few seconds."""
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph("random-layered:n=160,seed=5")
+    budget = resolve_budget(g, fraction=0.75)
+    limit = 2.0
+    t0 = time.perf_counter()
+    result = solve_in_process(g, budget, name, {}, time_limit_seconds=limit, threads=1)
+    wall = time.perf_counter() - t0
+    assert result.status in STATUSES and result.status != "invalid", (result.status, result.message)
+    assert wall <= 2 * limit + 4.0, f"{name} took {wall:.1f} s with a {limit:g} s limit"
+
+
+# ---- layering ---------------------------------------------------------------------------------
+
+
+def _imported_modules(path: Path) -> set[str]:
+    """Every module a file imports, at any depth of the file (lazy imports included)."""
+    tree = ast.parse(path.read_text())
+    out: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            out.add(node.module)
+            out.update(f"{node.module}.{a.name}" for a in node.names)
+    return out
+
+
+def _registered_module_names() -> set[str]:
+    import formulations
+
+    return set(formulations.REGISTRY.values())
+
+
+def test_formulation_modules_depend_only_on_helpers_and_the_engine():
+    registered = _registered_module_names()
+    for path in sorted((REPO / "formulations").glob("*.py")):
+        mod = f"formulations.{path.stem}"
+        used = {m for m in _imported_modules(path) if m.startswith("formulations.")}
+        others = {m for m in used if m in registered and m != mod}
+        assert not others, f"{path.name} imports the registered formulation(s) {sorted(others)}: move what they share into a helper (formulations/_*.py)"
+        if mod not in registered and path.stem != "__init__":
+            assert path.stem.startswith("_"), f"{path.name} is not registered: name helper modules with a leading underscore"
+
+
+def test_the_engine_does_not_reach_up():
+    """Below the CLI nothing imports the CLI; the engine imports no formulation module at top level."""
+    for path in sorted((REPO / "moccasin_bench").rglob("*.py")):
+        rel = path.relative_to(REPO / "moccasin_bench")
+        if rel.parts[0] == "cli" or rel.name == "__main__.py":
+            continue
+        used = _imported_modules(path)
+        assert not any(m.startswith("moccasin_bench.cli") for m in used), f"{rel} imports the CLI"
+
+
+def test_the_engine_imports_no_solver_at_module_level():
+    code = ("import importlib, pkgutil, sys, moccasin_bench\n"
+            "for m in pkgutil.walk_packages(moccasin_bench.__path__, 'moccasin_bench.'):\n"
+            "    m.name.endswith('__main__') or importlib.import_module(m.name)\n"
+            f"print(','.join(m for m in {SOLVER_LIBRARIES!r} if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "", f"importing the engine loads {out.stdout.strip()}"
