@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from moccasin_bench.formulation import Problem, SolverOutput
+from moccasin_bench.formulation import VALID_STATUSES, Problem, SolverOutput
 from moccasin_bench.params import Param
 
 NAME = "checkmate-cp"
@@ -118,7 +118,7 @@ def solve(problem: Problem) -> SolverOutput:
     points = first_point + [(t, c) for t, c in callback.points if not first_point or c < first_point[0][1]]
     common = dict(trajectory=tuple(points), bound_trajectory=tuple(callback.bounds), build_seconds=build_seconds,
                   solve_seconds=solve_seconds, model_size=model_size(model), variant=variant, restrictions=restrictions)
-    if status not in ("optimal", "feasible"):
+    if status not in VALID_STATUSES:
         bound = None
         if status == "no_solution":
             bound = float(np.ceil(solver.best_objective_bound - 1e-9) * dur_gcd)

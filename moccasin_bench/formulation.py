@@ -28,7 +28,8 @@ from moccasin_bench.budget import Budget
 from moccasin_bench.errors import UserError
 from moccasin_bench.graph import Graph
 
-STATUSES = ("optimal", "feasible", "infeasible", "no_solution", "invalid", "error")
+STATUSES = ("optimal", "feasible", "infeasible", "no_solution", "invalid", "error")  # docs/semantics.md
+VALID_STATUSES = ("optimal", "feasible")  # the statuses that carry a schedule that fits
 
 
 @dataclass(frozen=True, eq=False)

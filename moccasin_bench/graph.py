@@ -11,11 +11,14 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
 from moccasin_bench.errors import GraphError
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 NodeId = int | str
 
@@ -291,7 +294,7 @@ class Graph:
             h.update(self.stored_order.tobytes())
         return h.hexdigest()[:16]
 
-    def to_networkx(self):
+    def to_networkx(self) -> nx.DiGraph:
         """A networkx DiGraph with nodes and edges inserted in file order (attributes: duration, memory)."""
         import networkx as nx
 

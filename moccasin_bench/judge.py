@@ -8,7 +8,6 @@ simulator (`judge`), and one that is not executable or breaks the budget is `inv
 
 from __future__ import annotations
 
-import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping

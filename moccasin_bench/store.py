@@ -22,9 +22,15 @@ import json
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from moccasin_bench.errors import UserError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    
+    from moccasin_bench.graph import Graph
+    from moccasin_bench.runner import RunSpec
 
 SCHEMA_VERSION = 2
 # Statements that bring a store of version v to v + 1 (applied by the driver when it opens a store).
@@ -105,7 +111,7 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True)
 
 
-def make_row(spec, outcome: Mapping[str, Any], sweep: str | None = None, graph=None) -> dict[str, Any]:
+def make_row(spec: RunSpec, outcome: Mapping[str, Any], sweep: str | None = None, graph: Graph | None = None) -> dict[str, Any]:
     """Flatten a run (a runner.RunSpec) and its outcome (runner.run_isolated) into a `runs` row.
     `graph` (the run's Graph) fills the graph's facts when the run left no result (error rows)."""
     result = outcome.get("result") or {}
@@ -263,7 +269,7 @@ def _read_connection(path: str | Path) -> sqlite3.Connection:
 
 # ---- pandas ---------------------------------------------------------------------------------
 
-def load_runs(path: str | Path, expand: bool = True):
+def load_runs(path: str | Path, expand: bool = True) -> pd.DataFrame:
     """All runs as a tidy DataFrame, one row per run.
 
     With `expand`, each formulation parameter becomes a column `param_<name>` and each
@@ -286,7 +292,7 @@ def load_runs(path: str | Path, expand: bool = True):
     return df
 
 
-def load_trajectories(path: str | Path):
+def load_trajectories(path: str | Path) -> pd.DataFrame:
     """Objective-over-time in long format: run_key, seconds, cost, bound, tdi_percent
     (of cost), with graph, formulation and budget of the run for grouping."""
     import pandas as pd
@@ -339,7 +345,7 @@ def export(path: str | Path, fmt: str, out_dir: str | Path | None = None, schedu
     return written
 
 
-def _uniform_types(df):
+def _uniform_types(df: pd.DataFrame) -> pd.DataFrame:
     """Parquet columns need one type: a parameter that is a string for one formulation and a
     number for another is written as text."""
     out = df.copy()

@@ -134,3 +134,29 @@ def test_export(tmp_path, finished, fmt):
 def test_export_errors_are_one_line(tmp_path):
     proc = run_cli("export", "--store", tmp_path / "nope.sqlite", "--format", "csv")
     assert proc.returncode == 2 and "no such results store" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def _as_version_1(path):
+    """Turn a current store into what release 1 wrote: graph size columns n and m, user_version 1."""
+    conn = sqlite3.connect(path)
+    conn.execute("ALTER TABLE runs RENAME COLUMN nodes TO n")
+    conn.execute("ALTER TABLE runs RENAME COLUMN edges TO m")
+    conn.execute("PRAGMA user_version = 1")
+    conn.commit()
+    conn.close()
+
+
+def test_an_old_store_is_read_as_it_is_and_migrated_by_the_driver(tmp_path, finished):
+    path = tmp_path / "v1.sqlite"
+    runs = fill(path, finished)
+    _as_version_1(path)
+    df = load_runs(path)  # read-only: no migration, current names
+    assert {"nodes", "edges"} <= set(df.columns) and "n" not in df.columns and set(df["nodes"]) == {5}
+    assert all(r["nodes"] == 5 and r["edges"] == 6 for r in rows(path))
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
+    with Store(path) as store:  # the driver migrates, keeping every run
+        assert set(store.statuses()) == {spec.key for spec, _ in runs}
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert tuple(r[1] for r in conn.execute("PRAGMA table_info(runs)")) == RUN_COLUMN_NAMES
+    assert conn.execute("SELECT DISTINCT nodes, edges FROM runs").fetchall() == [(5, 6)]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 HELP = "list the formulations (built-in and plug-ins) and the parameters each takes"
 EPILOG = """examples:
   moccasin-bench formulations                  # every formulation, one line each
@@ -9,12 +11,12 @@ EPILOG = """examples:
   moccasin-bench formulations --params         # every formulation with its parameters"""
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("name", nargs="?", help="show this formulation's parameters")
     parser.add_argument("--params", action="store_true", help="show every formulation's parameters")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from moccasin_bench.formulation import formulation_module, registry
     from moccasin_bench.params import describe_params
 

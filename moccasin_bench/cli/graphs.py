@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from moccasin_bench.cli.common import add_graph_argument
 from moccasin_bench.jsonio import write_json
 from moccasin_bench.errors import UserError
+
+if TYPE_CHECKING:
+    from moccasin_bench.graph import Graph
 
 HELP = "list, inspect, generate and export graphs"
 EPILOG = """examples:
@@ -18,7 +23,7 @@ EPILOG = """examples:
   moccasin-bench graphs export "ResNet50.json" -o resnet50.native.json"""
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="graphs_verb", metavar="ACTION")
     sub.required = True
     p = sub.add_parser("list", help="registered graphs and generator families",
@@ -51,11 +56,11 @@ def add_arguments(parser) -> None:
     p.set_defaults(_action=_export)
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     return args._action(args)
 
 
-def _list(args) -> int:
+def _list(args: argparse.Namespace) -> int:
     from graphs.catalog import PAPER_GRAPHS, PRESETS
 
     from moccasin_bench.params import describe_params
@@ -81,7 +86,7 @@ def _list(args) -> int:
     return 0
 
 
-def graph_info(graph) -> dict:
+def graph_info(graph: Graph) -> dict:
     """The facts `graphs info` prints."""
     from moccasin_bench.budget import reference_peak
     from moccasin_bench.orders import REFERENCE_ORDERS, default_order_name
@@ -110,7 +115,7 @@ def graph_info(graph) -> dict:
     }
 
 
-def _info(args) -> int:
+def _info(args: argparse.Namespace) -> int:
     from moccasin_bench.sources import load_graph
 
     info = graph_info(load_graph(args.graph, args.data_dir))
@@ -129,7 +134,7 @@ def _info(args) -> int:
     return 0
 
 
-def write_graph(graph, path: str, fmt: str) -> None:
+def write_graph(graph: Graph, path: str, fmt: str) -> None:
     """Write a graph as native JSON or networkx node-link JSON."""
     if fmt == "native":
         from graphs.native import to_data
@@ -144,7 +149,7 @@ def write_graph(graph, path: str, fmt: str) -> None:
     write_json(nx.node_link_data(g, edges="links"), path)
 
 
-def _generate(args) -> int:
+def _generate(args: argparse.Namespace) -> int:
     from moccasin_bench.params import split_assignments
     from moccasin_bench.sources import generate
 
@@ -154,7 +159,7 @@ def _generate(args) -> int:
     return 0
 
 
-def _export(args) -> int:
+def _export(args: argparse.Namespace) -> int:
     from moccasin_bench.sources import load_graph
 
     graph = load_graph(args.graph, args.data_dir)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -22,7 +23,7 @@ examples:
   moccasin-bench report --store results/quick.sqlite -o report --no-figures"""
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", required=True, metavar="PATH", help="SQLite results file written by `sweep` or `reproduce`")
     parser.add_argument("-o", "--output-dir", required=True, metavar="DIR", help="where to write the report (created if missing)")
     parser.add_argument("--title", default="moccasin-bench report", help="the index page's title")
@@ -33,7 +34,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--no-figures", action="store_true", help="tables and index only")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from moccasin_bench.errors import UserError
     from moccasin_bench.report import ReportRequest, build_report
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from pathlib import Path
 
 HELP = "run the Moccasin paper's experiment grid (or a quick version) and write its report"
@@ -29,7 +31,7 @@ examples:
   moccasin-bench reproduce -o results/paper --dry-run"""
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     from moccasin_bench.reproduce import METHOD_KEYS, PAPER_GRAPHS
 
     parser.add_argument("-o", "--output-dir", required=True, metavar="DIR", help="where the grid, the store and the report go")
@@ -50,7 +52,7 @@ def _list(text: str | None) -> list[str] | None:
     return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from moccasin_bench.errors import UserError
     from moccasin_bench.reproduce import METHOD_KEYS, PAPER_GRAPHS, Options, run as reproduce
     from moccasin_bench.runner import parse_size

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 from moccasin_bench.cli.common import add_graph_argument
 from moccasin_bench.jsonio import read_schedule, write_json
 from moccasin_bench.errors import ScheduleError
@@ -16,7 +18,7 @@ examples:
   moccasin-bench simulate graph.json order.json --budget-bytes 41688 --json"""
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_graph_argument(parser)
     parser.add_argument("schedule", metavar="SCHEDULE", help="schedule JSON (from `solve -o`) or a JSON list of node ids")
     parser.add_argument("--budget-bytes", type=int, metavar="N", help="check the peak against this budget (default: the file's own budget, if any)")
@@ -24,7 +26,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--per-step", action="store_true", help="include memory at every step (with --json)")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from moccasin_bench.errors import GraphError
     from moccasin_bench.simulate import simulate
     from moccasin_bench.sources import load_graph

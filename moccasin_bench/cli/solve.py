@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from moccasin_bench.cli.common import add_graph_argument
 from moccasin_bench.jsonio import write_json
 from moccasin_bench.orders import DEFAULT, ORDER_CHOICES
+
+if TYPE_CHECKING:
+    from moccasin_bench.budget import Budget
+    from moccasin_bench.graph import Graph
+    from moccasin_bench.runner import RunSpec
 
 HELP = "schedule a graph under a memory budget with one formulation"
 EPILOG = """The budget is a fraction of the peak of a reference order run without recomputation
@@ -24,7 +31,7 @@ examples:
   moccasin-bench solve demo --formulation moccasin --budget 0.8 --param order=free --param copies=3"""
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_graph_argument(parser)
     parser.add_argument("--formulation", "-f", required=True, metavar="NAME", help="a registered formulation (see --list-formulations)")
     budget = parser.add_mutually_exclusive_group(required=True)
@@ -44,7 +51,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--in-process", action="store_true", help="solve in this process, without the child, kill or memory cap (for debugging)")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from moccasin_bench.budget import resolve_budget
     from moccasin_bench.params import split_assignments
     from moccasin_bench.runner import make_spec, parse_size
@@ -80,7 +87,8 @@ def run(args) -> int:
     return {"invalid": 3, "error": 1}.get(doc["status"], 0)
 
 
-def _solve_isolated(graph, budget, spec, memory_limit_bytes, grace_seconds, progress: bool) -> dict:
+def _solve_isolated(graph: Graph, budget: Budget, spec: RunSpec, memory_limit_bytes: int | None, grace_seconds: float | None,
+                    progress: bool) -> dict:
     """The schedule document of a child-process solve; a crash or kill gives an `error` document."""
     from moccasin_bench.formulation import SolverOutput
     from moccasin_bench.judge import RunResult

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import shlex
 import sys
 from pathlib import Path
@@ -24,7 +26,7 @@ examples:
   moccasin-bench sweep scripts/scaling.toml --store results/scaling.sqlite --scheduler tcp://10.0.0.5:8786"""
 
 
-def add_arguments(parser) -> None:
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", metavar="CONFIG", help="sweep grid (TOML); see README 'Sweeps'")
     parser.add_argument("--store", metavar="PATH", help="SQLite results file (default: results/<config file name without .toml>.sqlite)")
     parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="concurrent local runs (default 1); mind each run's --threads")
@@ -39,7 +41,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress line (failures are still printed)")
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     import dataclasses
 
     from moccasin_bench.cluster import DaskExecutor, LocalExecutor

@@ -12,12 +12,18 @@ the earliest to reach it), else the most alarming failure (invalid > error > inf
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, Iterable
+
 import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from moccasin_bench.report.methods import assign_methods
-from moccasin_bench.report.metrics import VALID_STATUSES, seconds_to_best, seconds_to_target
+from moccasin_bench.formulation import VALID_STATUSES
+from moccasin_bench.report.metrics import seconds_to_best, seconds_to_target
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PAPER_ORDER = ("rl1", "rl2", "rl3", "rl4", "cm1", "cm2", "vgg16", "vgg-unet")
 FAILURE_PRIORITY = {"invalid": 0, "error": 1, "infeasible": 2, "no_solution": 3}
@@ -44,7 +50,7 @@ class Analysis:
         return [r.graph_label for r in self.graphs.itertuples() if r.paper_graph]
 
 
-def _graph_facts(row) -> dict:
+def _graph_facts(row: Any) -> dict:
     """Label, paper name, stand-in target and family of one graph (from a run row)."""
     from graphs.catalog import PAPER_GRAPHS, STAND_INS
 
@@ -64,7 +70,7 @@ def _graph_facts(row) -> dict:
     return {"graph_label": label, "paper_graph": paper or "", "stand_in_of": stand_in or "", "family": family, "sort_key": key}
 
 
-def graph_table(runs):
+def graph_table(runs: pd.DataFrame) -> pd.DataFrame:
     """One row per graph content hash, sorted as the paper lists its graphs, then by size."""
     import pandas as pd
 
@@ -82,17 +88,16 @@ def graph_table(runs):
     return g
 
 
-def budget_label(fraction, budget) -> str:
+def budget_label(fraction: float | None, budget: int) -> str:
     """'90 % (41,688)' for a fractional budget, '41,688' for an absolute one."""
     if fraction is not None and not (isinstance(fraction, float) and math.isnan(fraction)):
         return f"{100 * fraction:g} % ({int(budget):,})"
     return f"{int(budget):,}"
 
 
-def analyse(runs, trajectories, keys=None) -> Analysis:
+def analyse(runs: pd.DataFrame, trajectories: pd.DataFrame, keys: Iterable[str] | None = None) -> Analysis:
     """Build the Analysis from store.load_runs / load_trajectories frames; `keys` restricts to those runs."""
     import numpy as np
-    import pandas as pd
 
     if keys is not None:
         keys = set(keys)
@@ -140,7 +145,7 @@ def analyse(runs, trajectories, keys=None) -> Analysis:
     return Analysis(runs=runs, trajectories=trajectories, graphs=graphs, cells=cells, methods=tuple(order))
 
 
-def _cells(runs):
+def _cells(runs: pd.DataFrame) -> pd.DataFrame:
     """The representative run of each (graph, budget, method) cell, with how many runs it stands for."""
     import pandas as pd
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 from moccasin_bench.errors import UserError
 from moccasin_bench.report.table import CELL_LEGEND, Skipped
+
+if TYPE_CHECKING:
+    import pandas as pd
+    
+    from moccasin_bench.report.analysis import Analysis
 
 
 @dataclass(frozen=True)
@@ -37,7 +42,7 @@ class ReportResult:
     notes: list = field(default_factory=list)  # what could not be drawn, and why
 
 
-def stand_in_note(a) -> list[str]:
+def stand_in_note(a: Analysis) -> list[str]:
     """A loud note when generated stand-ins replace the paper's graphs."""
     notes = []
     if a.stand_ins:
@@ -49,14 +54,14 @@ def stand_in_note(a) -> list[str]:
     return notes
 
 
-def paper_graph_note(a) -> list[str]:
+def paper_graph_note(a: Analysis) -> list[str]:
     notes = []
     if a.paper_graphs:
         notes.append(f"The paper's own graph files were used for {', '.join(a.paper_graphs)}.")
     return notes
 
 
-def _environment(runs) -> list[str]:
+def _environment(runs: pd.DataFrame) -> list[str]:
     lines = []
     for col, name in (("cpu_model", "CPU"), ("cpu_count", "CPUs"), ("hostname", "host"), ("moccasin_bench_version", "moccasin-bench"),
                       ("git_revision", "git"), ("ortools_version", "OR-Tools"), ("highspy_version", "highspy"),
@@ -68,11 +73,12 @@ def _environment(runs) -> list[str]:
     return lines
 
 
-def _summary(a) -> str:
+def _summary(a: Analysis) -> str:
+    from moccasin_bench.formulation import STATUSES
+
     r = a.runs
     counts = r["status"].value_counts()
-    statuses = ", ".join(f"{int(counts[s])} {s}" for s in ("optimal", "feasible", "infeasible", "no_solution", "invalid", "error")
-                         if s in counts)
+    statuses = ", ".join(f"{int(counts[s])} {s}" for s in STATUSES if s in counts)
     limits = sorted({float(x) for x in r["time_limit_seconds"].dropna()})
     threads = sorted({int(x) for x in r["threads"].dropna()})
     return (f"{len(r)} runs on {len(a.graphs)} graph(s), {len(a.methods)} method(s): {statuses}. "
@@ -80,7 +86,7 @@ def _summary(a) -> str:
             f"{', '.join(map(str, threads))}. Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.")
 
 
-def _failures(a) -> list[list[str]]:
+def _failures(a: Analysis) -> list[list[str]]:
     bad = a.runs[a.runs["status"].isin(["invalid", "error"])].sort_values(["sort_key", "method_rank"])
     rows = []
     for r in bad.itertuples():
@@ -153,7 +159,7 @@ def build_report(req: ReportRequest) -> ReportResult:
     return result
 
 
-def _schedule_item(req: ReportRequest, a, result: ReportResult):
+def _schedule_item(req: ReportRequest, a: Analysis, result: ReportResult):
     """The schedule to draw: a file, the requested run, or the default pick (None, with a note, if none)."""
     from moccasin_bench.report import schedule as sched
 

@@ -4,6 +4,8 @@ performance profiles. Each function takes the Analysis and returns the Figures i
 
 from __future__ import annotations
 
+from typing import Any, Sequence
+
 import math
 import textwrap
 from pathlib import Path
@@ -18,7 +20,7 @@ def _fractions(a: Analysis) -> list[float]:
     return sorted({float(f) for f in a.cells["budget_fraction"].dropna()}, reverse=True)
 
 
-def _outside_legend(fig, axes, extra_handles=(), order=()) -> None:
+def _outside_legend(fig: Any, axes: Sequence[Any], extra_handles: Sequence[Any] = (), order: Sequence[str] = ()) -> None:
     """One legend for the whole figure, to the right of the panels (never over data);
     methods in `order` first, in that order."""
     handles, labels = [], []
@@ -37,7 +39,7 @@ def _outside_legend(fig, axes, extra_handles=(), order=()) -> None:
         fig.legend(handles, labels, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)
 
 
-def _panels(plt, count: int, ncols: int, width: float = 4.2, height: float = 3.2, sharey: bool = False):
+def _panels(plt: Any, count: int, ncols: int, width: float = 4.2, height: float = 3.2, sharey: bool = False):
     ncols = max(1, min(ncols, count))
     nrows = max(1, math.ceil(count / ncols))
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False, sharey=sharey)

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import json
 from types import ModuleType
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 def _module(formulation: str) -> ModuleType | None:
     """The formulation's module, or None when this installation does not have it (a store
@@ -71,7 +74,7 @@ def _params(value: Any) -> dict:
     return {}
 
 
-def assign_methods(runs):
+def assign_methods(runs: pd.DataFrame) -> pd.DataFrame:
     """Add `method` (a readable name), `method_rank` (display order) and `paper_key` ("" = none) columns
     to a runs DataFrame (store.load_runs); returns a new frame."""
     from moccasin_bench.report.paper import paper_method_key

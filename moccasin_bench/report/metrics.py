@@ -8,7 +8,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-VALID_STATUSES = ("optimal", "feasible")
+
 TARGET_RELATIVE = 0.01  # "within 1 % of the best known cost"
 
 

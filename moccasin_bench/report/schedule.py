@@ -10,12 +10,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from moccasin_bench.errors import UserError
 from moccasin_bench.report.style import Figure, memory_axis, pyplot, save, slug
+
+if TYPE_CHECKING:
+    from moccasin_bench.graph import Graph
+    from moccasin_bench.report.analysis import Analysis
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ class ScheduleToDraw:
     stem: str  # file name without extension
 
 
-def pick_default_run(a) -> str | None:
+def pick_default_run(a: Analysis) -> str | None:
     """The key of the best Moccasin run on the largest graph at the tightest budget
     (any method when no Moccasin run is valid); None when no run is valid."""
     runs = a.runs[a.runs["valid"]]
@@ -43,7 +47,7 @@ def pick_default_run(a) -> str | None:
     return str(tight.iloc[0]["key"])
 
 
-def graph_of_run(row, data_dir: str | None = None):
+def graph_of_run(row: Any, data_dir: str | None = None) -> Graph | None:
     """Rebuild a run's graph from what the store recorded (its source, else its origin),
     checked against the stored content hash; None when it cannot be found again."""
     from moccasin_bench.sources import load_graph
@@ -60,7 +64,7 @@ def graph_of_run(row, data_dir: str | None = None):
     return None
 
 
-def from_store(a, store_path: Path, key: str, data_dir: str | None = None) -> ScheduleToDraw:
+def from_store(a: Analysis, store_path: Path, key: str, data_dir: str | None = None) -> ScheduleToDraw:
     """The stored schedule of run `key` (a unique prefix is enough)."""
     from moccasin_bench.store import load_schedule
 

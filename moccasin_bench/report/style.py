@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Iterable, Sequence
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 LINESTYLES = ("-", "--", ":", "-.")
@@ -24,7 +24,7 @@ class Figure:
     svg: Path
 
 
-def pyplot():
+def pyplot() -> Any:
     """matplotlib.pyplot on the Agg backend (no display needed)."""
     import matplotlib
 
@@ -44,14 +44,14 @@ class MethodStyle:
         palette = plt.get_cmap("tab10").colors
         self._style = {m: (palette[i % len(palette)], MARKERS[i % len(MARKERS)]) for i, m in enumerate(methods)}
 
-    def color(self, method: str):
+    def color(self, method: str) -> Any:
         return self._style[method][0]
 
     def marker(self, method: str) -> str:
         return self._style[method][1]
 
 
-def save(fig, out_dir: Path, stem: str, title: str, caption: str) -> Figure:
+def save(fig: Any, out_dir: Path, stem: str, title: str, caption: str) -> Figure:
     """Write PNG and SVG, close the figure, return its record."""
     plt = pyplot()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -62,13 +62,13 @@ def save(fig, out_dir: Path, stem: str, title: str, caption: str) -> Figure:
     return Figure(stem=stem, title=title, caption=caption, png=png, svg=svg)
 
 
-def spans_decades(values, factor: float = 20.0) -> bool:
+def spans_decades(values: Iterable[float], factor: float = 20.0) -> bool:
     """True when the positive values differ by more than `factor` (then a log axis reads better)."""
     pos = [float(v) for v in values if v is not None and not math.isnan(float(v)) and float(v) > 0]
     return len(pos) >= 2 and max(pos) / min(pos) > factor
 
 
-def tdi_axis(ax, values) -> None:
+def tdi_axis(ax: Any, values: Iterable[float]) -> None:
     """TDI axis (call after plotting): symmetric-log when the values span decades or hold 0
     next to large ones, else linear; never a negative range when no value is negative."""
     vals = [float(v) for v in values if v is not None and not math.isnan(float(v))]
@@ -86,7 +86,7 @@ def tdi_axis(ax, values) -> None:
         ax.set_ylim(bottom=-0.04 * max(hi, 0.1), top=max(hi, 0.1) * 1.1)
 
 
-def log_axis(ax, which: str = "y") -> None:
+def log_axis(ax: Any, which: str = "y") -> None:
     """Log scale with plain-number labels (0.5, 1, 2, 10, ...): the coarsest of powers of ten,
     1-2-5, 1-2-3-5 or every integer multiple that puts at least three ticks in the range.
     Call after plotting (it reads the limits)."""
@@ -109,12 +109,12 @@ def log_axis(ax, which: str = "y") -> None:
     axis.set_minor_formatter(NullFormatter())
 
 
-def log_seconds_axis(ax, which: str = "y", label: str = "seconds") -> None:
+def log_seconds_axis(ax: Any, which: str = "y", label: str = "seconds") -> None:
     log_axis(ax, which)
     (ax.set_ylabel if which == "y" else ax.set_xlabel)(label)
 
 
-def memory_axis(ax, largest: float) -> None:
+def memory_axis(ax: Any, largest: float) -> None:
     """Memory tick labels: 12,345 for graph units, 30.4 G for byte-sized graphs."""
     from matplotlib.ticker import EngFormatter, FuncFormatter
 

@@ -11,10 +11,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from moccasin_bench.report.analysis import Analysis
 from moccasin_bench.report.paper import PAPER_SOURCE, paper_result
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PAPER_METHOD_NAMES = {"moccasin-fixed": "Moccasin (fixed)", "checkmate-milp": "Checkmate MILP",
                       "checkmate-lp": "Checkmate LP+rounding"}
@@ -37,11 +40,11 @@ class Skipped:
     reason: str
 
 
-def _isnan(x) -> bool:
+def _isnan(x: Any) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
 
-def fmt_seconds(s) -> str:
+def fmt_seconds(s: float | None) -> str:
     if _isnan(s):
         return "–"
     if s < 10:
@@ -51,7 +54,7 @@ def fmt_seconds(s) -> str:
     return f"{s:,.0f}"
 
 
-def fmt_memory(x) -> str:
+def fmt_memory(x: float | None) -> str:
     """12,345 below ten million; 12.07 G (engineering, four digits) above, as byte-sized graphs need."""
     if _isnan(x):
         return "–"
@@ -64,11 +67,11 @@ def fmt_memory(x) -> str:
     return f"{x:,.0f}"  # pragma: no cover
 
 
-def fmt_tdi(x) -> str:
+def fmt_tdi(x: float | None) -> str:
     return "–" if _isnan(x) else f"{x:.2f}"
 
 
-def status_text(row) -> str:
+def status_text(row: Any) -> str:
     """Words for a run that gave no valid schedule."""
     s = row.status
     if s == "no_solution":
@@ -84,7 +87,7 @@ def status_text(row) -> str:
     return s
 
 
-def cell_text(row) -> str:
+def cell_text(row: Any) -> str:
     """'0.79* / 41,289 (89.1 %) / 9.32' for a valid run, the status in words otherwise."""
     if not row.valid:
         return status_text(row)
@@ -96,7 +99,7 @@ def cell_text(row) -> str:
     return f"{tdi} / {peak} / {secs}"
 
 
-def graph_cell(graphs_row) -> str:
+def graph_cell(graphs_row: Any) -> str:
     return f"{graphs_row.graph_label} (n={int(graphs_row.nodes):,})"
 
 
@@ -123,7 +126,7 @@ def wide_rows(a: Analysis, skipped: Sequence[Skipped] = ()) -> tuple[list[str], 
     return header, rows
 
 
-def long_frame(a: Analysis):
+def long_frame(a: Analysis) -> pd.DataFrame:
     """One row per cell with every figure (and the paper's, where it has one): the CSV table."""
     import pandas as pd
 
@@ -237,7 +240,8 @@ def write_tables(a: Analysis, out_dir: Path, preamble: Sequence[str] = (), skipp
     return paths
 
 
-def table_markdown(a: Analysis, skipped: Sequence[Skipped], preamble: Sequence[str], wide=None, long=None) -> str:
+def table_markdown(a: Analysis, skipped: Sequence[Skipped], preamble: Sequence[str],
+                   wide: tuple[list[str], list[list[str]]] | None = None, long: pd.DataFrame | None = None) -> str:
     header, rows = wide or wide_rows(a, skipped)
     long = long_frame(a) if long is None else long
     parts = ["# Results table\n"]
@@ -251,7 +255,7 @@ def table_markdown(a: Analysis, skipped: Sequence[Skipped], preamble: Sequence[s
     return "\n".join(parts)
 
 
-def details_markdown(long) -> str:
+def details_markdown(long: pd.DataFrame) -> str:
     """The long table's main columns in markdown (the CSV has them all)."""
     head = ["Graph", "Budget", "Method", "Status", "TDI %", "Peak", "Peak %", "s to best", "s to 1 %", "Limit s", "Runs"]
     rows = []

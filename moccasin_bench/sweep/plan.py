@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from moccasin_bench.errors import UserError
 from moccasin_bench.progress import clock
 from moccasin_bench.runner import RunSpec, format_size, make_spec
 from moccasin_bench.sweep.config import SweepConfig
+
+if TYPE_CHECKING:
+    from moccasin_bench.graph import Graph
 
 
 @dataclass
@@ -23,7 +26,7 @@ class Plan:
     duplicates: int = 0
     axes: dict[str, int] = field(default_factory=dict)  # distinct values per axis, for the summary
 
-    def graph_of(self, spec: RunSpec):
+    def graph_of(self, spec: RunSpec) -> Graph:
         return self.graphs[spec.graph_hash]
 
 
