@@ -1,19 +1,16 @@
-"""`reproduce`: the paper's experiment grid, run through the sweep driver, then the report.
+"""`reproduce`: an experiment's grid (moccasin_bench/experiments), run through the sweep driver, then the report.
 
-The grid: RL1–RL4, CM1, CM2 × budgets 90 % / 80 % × Moccasin in fixed order (as the
-paper), Checkmate MILP (HiGHS), Checkmate LP + rounding, plus Moccasin in free order and
-the heuristics. Each paper graph is read from its file when a data directory holds it,
-else replaced by its generated stand-in (graphs.catalog.STAND_INS), and the report says
-so at the top. The grid is written as a sweep config (DIR/grid.toml) and run into
-DIR/runs.sqlite, so re-running resumes: finished runs are skipped. `--quick` shortens
-every limit so the whole grid and its report fit in about 10 minutes on 2 cores.
+The default experiment is the Moccasin paper's Table 2 (`--grid paper`). Each paper graph
+(rl1..rl4, cm1, cm2) is read from its file when a data directory holds it, else replaced
+by its generated stand-in (graphs.catalog.STAND_INS), and the report says so at the top.
+The grid is written as a sweep config (DIR/grid.toml) and run into DIR/runs.sqlite, so
+re-running resumes: finished runs are skipped. `--quick` uses the experiment's quick mode.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shlex
 import sys
 import time
@@ -23,89 +20,19 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from moccasin_bench.errors import UserError
-
-PAPER_GRAPHS = ("rl1", "rl2", "rl3", "rl4", "cm1", "cm2")
-BUDGETS = (0.9, 0.8)
-
-
-@dataclass(frozen=True)
-class Method:
-    """One column of the paper's table: a formulation with the parameters that define it."""
-
-    key: str
-    formulation: str
-    params: Mapping[str, Any]
-    note: str = ""
-
-
-METHODS = (
-    Method("moccasin-fixed", "moccasin", {"order": "fixed", "copies": 2}, "the paper's model: fixed order, C = 2"),
-    Method("moccasin-free", "moccasin", {"order": "free", "copies": 2}, "Moccasin without the fixed order"),
-    Method("checkmate-milp", "checkmate-milp", {"backend": "highs"}, "Checkmate's MILP on HiGHS"),
-    Method("checkmate-lp", "checkmate-lp", {}, "Checkmate's LP relaxation + rounding"),
-    Method("heuristic", "heuristic", {"strategy": "best"}, "every heuristic, the cheapest schedule that fits"),
-)
-METHOD_KEYS = tuple(m.key for m in METHODS)
-
-
-@dataclass(frozen=True)
-class Mode:
-    """Limits of a reproduction: per paper graph, for heuristics, what is left out and why."""
-
-    name: str
-    time_limits: Mapping[str, float]  # paper graph -> seconds (its stand-in gets the same)
-    other_limit: float  # any other graph (--graphs)
-    heuristic_limit: float  # heuristics stop at min(this, the graph's limit)
-    skip: Mapping[tuple[str, str], str]  # (paper graph, method key) -> why it is not run, in a few words (table cell)
-    skip_note: str  # the same, in a sentence (report preamble)
-    grace_seconds: float | None  # None = the runner's default
-    jobs: int
-    threads: int
-
-
-# Full mode: the paper's time limits (it reports Moccasin's best at ~1,800 s on RL3 and
-# ~3,600 s on RL4, Checkmate's MILP up to ~700 s on RL2 / CM2). Checkmate's O(n^2) models
-# are left out where the paper left them out (LP on RL3, both on RL4).
-FULL = Mode(
-    name="full",
-    time_limits={"rl1": 600, "cm1": 600, "rl2": 1800, "cm2": 1800, "rl3": 1800, "rl4": 3600},
-    other_limit=600,
-    heuristic_limit=60,
-    skip={("rl3", "checkmate-lp"): "as the paper", ("rl4", "checkmate-milp"): "as the paper",
-          ("rl4", "checkmate-lp"): "as the paper"},
-    skip_note="Checkmate's LP+rounding on RL3 and both Checkmate models on RL4 are not run, as in the paper "
-              "(its O(n²) models are too large there).",
-    grace_seconds=None,
-    jobs=1,
-    threads=max(1, os.cpu_count() or 1),
-)
-
-# Quick mode: short limits so the grid and its report finish in about 10 minutes on 2
-# cores (two runs at a time, one solver thread each: on a fixed wall budget that gave
-# better schedules than one run with two threads at half the limit; see results/README.md).
-# Checkmate's O(n^2) models on RL3 / RL4 take longer than these limits just to build.
-QUICK = Mode(
-    name="quick",
-    time_limits={"rl1": 15, "cm1": 15, "rl2": 25, "cm2": 25, "rl3": 30, "rl4": 45},
-    other_limit=15,
-    heuristic_limit=10,
-    skip={("rl3", "checkmate-milp"): "quick mode", ("rl3", "checkmate-lp"): "quick mode",
-          ("rl4", "checkmate-milp"): "quick mode", ("rl4", "checkmate-lp"): "quick mode"},
-    skip_note="Quick mode does not run Checkmate's MILP and LP on RL3 and RL4: their O(n²) models take longer than "
-              "the quick limits just to build (the paper's MILP ran out of time on RL3 after 30 minutes).",
-    grace_seconds=20,
-    jobs=2,
-    threads=1,
-)
+from moccasin_bench.experiment import Experiment, Mode, experiment
 
 
 @dataclass(frozen=True)
 class Options:
+    """What the user asked `reproduce` for; None and empty mean the experiment's own choice."""
+
     out_dir: Path
+    grid: str = "paper"  # the experiment (moccasin_bench/experiments)
     quick: bool = False
     data_dir: str | None = None
-    graphs: Sequence[str] = PAPER_GRAPHS
-    methods: Sequence[str] = METHOD_KEYS
+    graphs: Sequence[str] = ()  # () = the experiment's graphs
+    methods: Sequence[str] = ()  # () = the experiment's methods (their keys)
     stand_ins: bool = False  # use the generated stand-ins even when the paper's files are found
     jobs: int | None = None  # None = the mode's
     threads: int | None = None
@@ -132,6 +59,8 @@ class Grid:
 
     config: dict
     choices: list[GraphChoice]
+    experiment: Experiment
+    mode: Mode
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (graph entry, method key, reason)
     unavailable: dict[str, str] = field(default_factory=dict)  # method key -> why
 
@@ -171,17 +100,20 @@ def _available(formulation: str) -> str | None:
 
 def build_grid(opts: Options) -> Grid:
     """The sweep config (as a dict) of the reproduction."""
-    mode = QUICK if opts.quick else FULL
-    unknown = [m for m in opts.methods if m not in METHOD_KEYS]
+    exp = experiment(opts.grid)
+    mode = exp.mode(opts.quick)
+    wanted = tuple(opts.methods) or exp.method_keys
+    unknown = [m for m in wanted if m not in exp.method_keys]
     if unknown:
-        raise UserError(f"unknown method {unknown[0]!r}; choose from {', '.join(METHOD_KEYS)}")
-    if not opts.graphs:
+        raise UserError(f"unknown method {unknown[0]!r} for grid {exp.name!r}; choose from {', '.join(exp.method_keys)}")
+    graphs = tuple(opts.graphs) or exp.graphs
+    if not graphs:
         raise UserError("no graphs to run")
     if opts.data_dir and not Path(opts.data_dir).is_dir():
         raise UserError("no such data directory (it should hold the paper's graph files)", str(opts.data_dir))
-    choices = choose_graphs(opts.graphs, opts.data_dir, opts.stand_ins)
-    methods = [m for m in METHODS if m.key in opts.methods]
-    grid = Grid(config={}, choices=choices)
+    choices = choose_graphs(graphs, opts.data_dir, opts.stand_ins)
+    methods = [m for m in exp.methods if m.key in wanted]
+    grid = Grid(config={}, choices=choices, experiment=exp, mode=mode)
     for m in methods:
         why = _available(m.formulation)
         if why:
@@ -193,26 +125,29 @@ def build_grid(opts: Options) -> Grid:
     threads = opts.threads or mode.threads
     tables = []
     for c in choices:
-        limit = opts.time_limit or (mode.time_limits.get(c.paper, mode.other_limit) if c.paper else mode.other_limit)
-        solvers, heuristics = [], []
+        limit = opts.time_limit or mode.time_limits.get(c.paper or c.entry, mode.other_limit)
+        groups: dict[float, list] = {float(limit): []}  # uncapped methods first, then each cap
         for m in methods:
-            reason = mode.skip.get((c.paper, m.key)) if c.paper else None
+            reason = mode.skip.get((c.paper or c.entry, m.key))
             if reason:
                 grid.skipped.append((c.entry, m.key, reason))
                 continue
-            (heuristics if m.formulation == "heuristic" else solvers).append(m)
-        for group, seconds in ((solvers, limit), (heuristics, min(limit, opts.time_limit or mode.heuristic_limit))):
+            cap = mode.caps.get(m.formulation)
+            seconds = float(limit if cap is None else min(limit, opts.time_limit or cap))
+            groups.setdefault(seconds, []).append(m)
+        for seconds, group in groups.items():
             if group:
-                tables.append({"graphs": [c.entry], "time_limits": float(seconds),
+                tables.append({"graphs": [c.entry], "time_limits": seconds,
                                "formulations": [{"name": m.formulation, "params": dict(m.params)} for m in group]})
     if not tables:
         raise UserError("the grid is empty: every method is skipped on every graph")
+    prefix = "reproduce" if exp.name == "paper" else f"reproduce-{exp.name}"
     config: dict[str, Any] = {
-        "name": f"reproduce-{mode.name}",
-        "description": f"the Moccasin paper's grid ({mode.name} mode): graphs x 90 % / 80 % x methods",
-        "budgets": list(BUDGETS),
+        "name": f"{prefix}-{mode.name}",
+        "description": f"{exp.description} ({mode.name} mode)",
+        "budgets": list(exp.budgets),
         "threads": int(threads),
-        "seeds": 0,
+        "seeds": list(mode.seeds) if len(mode.seeds) > 1 else mode.seeds[0],
     }
     if mode.grace_seconds is not None:
         config["grace_seconds"] = float(mode.grace_seconds)
@@ -258,38 +193,47 @@ def _duration(seconds: float) -> str:
     return f"{h} h {m:02d} min" if h else f"{m} min {s:02d} s" if m else f"{s} s"
 
 
-def preamble(opts: Options, grid: Grid, mode: Mode, jobs: int, elapsed_seconds: float | None) -> list[str]:
+def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None) -> list[str]:
     """What the report says first about this reproduction."""
     from moccasin_bench.report.methods import base_label
 
+    exp, mode = grid.experiment, grid.mode
     threads = grid.config["threads"]
-    lines = [f"`moccasin-bench reproduce{' --quick' if opts.quick else ''}`: the Moccasin paper's grid in {mode.name} mode, "
+    lines = [f"`{command_of(opts)}`: {exp.description}, in {mode.name} mode, "
              f"{jobs} run(s) at a time with {threads} solver thread(s) each"
              + (f"; running the grid took {_duration(elapsed_seconds)} in all." if elapsed_seconds is not None else ".")]
-    limits = {}
-    for t in grid.config["grid"]:
-        for f in t["formulations"]:
-            kind = "heuristics" if f["name"] == "heuristic" else "solvers"
-            limits.setdefault((t["graphs"][0], kind), t["time_limits"])
     per_graph = []
     for c in grid.choices:
-        parts = [f"{kind} {limits[(c.entry, kind)]:g} s" for kind in ("solvers", "heuristics") if (c.entry, kind) in limits]
-        if parts:
-            per_graph.append(f"{c.entry}: {', '.join(parts)}")
-    lines.append("Time limits per run: " + "; ".join(per_graph) + ".")
-    if opts.quick:
-        lines.append("Quick mode is a smoke test of the whole pipeline with limits far below the paper's (which ran up to "
-                     "3,600 s per run on 16 cores): expect `no solution` where the paper's solvers needed minutes, and "
-                     "larger TDI. Run without --quick for the paper's limits.")
+        limits: dict[float, list[str]] = {}
+        for t in grid.config["grid"]:
+            if t["graphs"] == [c.entry]:
+                names = [base_label(f["name"], f["params"]) for f in t["formulations"]]
+                limits.setdefault(t["time_limits"], []).extend(names)
+        if len(limits) == 1:
+            per_graph.append(f"{c.entry}: {next(iter(limits)):g} s")
+        elif limits:
+            first = next(iter(limits))
+            parts = [f"{first:g} s"] + [f"{', '.join(n)} {sec:g} s" for sec, n in list(limits.items())[1:]]
+            per_graph.append(f"{c.entry}: {'; '.join(parts)}")
+    lines.append("Time limits per run: " + " | ".join(per_graph) + ".")
+    if len(mode.seeds) > 1:
+        lines.append(f"Every run is repeated with seeds {', '.join(map(str, mode.seeds))}.")
+    if opts.quick and mode.summary:
+        lines.append(mode.summary)
     files = [c for c in grid.choices if not c.is_stand_in and c.paper]
     if files:
         lines.append("Paper graph files: " + "; ".join(f"{c.paper.upper()} = {Path(c.path).name}" for c in files) + ".")
-    if grid.skipped:
+    if grid.skipped and mode.skip_note:
         lines.append(mode.skip_note)
     for key, why in grid.unavailable.items():
-        m = next(x for x in METHODS if x.key == key)
+        m = next(x for x in exp.methods if x.key == key)
         lines.append(f"{base_label(m.formulation, m.params)} was not run: the formulation is not available here ({why}).")
     return lines
+
+
+def command_of(opts: Options) -> str:
+    """The reproduce command line, as the report shows it."""
+    return "moccasin-bench reproduce" + (f" --grid {opts.grid}" if opts.grid != "paper" else "") + (" --quick" if opts.quick else "")
 
 
 def _add_earlier_time(meta_path: Path, grid_id: str, seconds: float | None) -> float | None:
@@ -306,6 +250,7 @@ def _add_earlier_time(meta_path: Path, grid_id: str, seconds: float | None) -> f
 
 def run(opts: Options) -> int:
     """Build the grid, run what the store lacks, write the report. Returns an exit status."""
+    from graphs.catalog import STAND_INS
     from moccasin_bench.cluster import LocalExecutor
     from moccasin_bench.report import ReportRequest, build_report
     from moccasin_bench.report.methods import base_label
@@ -313,24 +258,24 @@ def run(opts: Options) -> int:
     from moccasin_bench.store import stored_statuses
     from moccasin_bench.sweep import describe_plan, drive, load_config, plan
 
-    mode = QUICK if opts.quick else FULL
+    grid = build_grid(opts)
+    exp, mode = grid.experiment, grid.mode
     jobs = opts.jobs or mode.jobs
     if jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {jobs}")
-    grid = build_grid(opts)
     out = opts.out_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot create the output directory: {exc.strerror or exc}", str(out)) from None
     config_path, store_path = out / "grid.toml", out / "runs.sqlite"
-    header = [f"Written by `moccasin-bench reproduce{' --quick' if opts.quick else ''}` ({mode.name} mode).",
+    header = [f"Written by `{command_of(opts)}` ({mode.name} mode).",
               f"Re-run just the grid: moccasin-bench sweep {config_path.name} --store {store_path.name} --jobs {jobs}"]
     config_path.write_text(to_toml(grid.config, header))
     config = load_config(config_path)
     the_plan = plan(config)
     stored = stored_statuses(store_path)
-    stand_ins = [c for c in grid.choices if c.is_stand_in and c.requested.lower() in PAPER_GRAPHS]  # replaced, not asked for
+    stand_ins = [c for c in grid.choices if c.is_stand_in and c.requested.lower() in STAND_INS]  # replaced, not asked for
     if stand_ins:
         why = ("as asked (--stand-ins)" if opts.stand_ins else
                "because the paper's graph files were not found for " + ", ".join(c.paper.upper() for c in stand_ins))
@@ -346,12 +291,12 @@ def run(opts: Options) -> int:
     memory = opts.memory_limit_bytes if opts.memory_limit_bytes is not None else config.memory_limit_bytes
     try:
         outcome = drive(the_plan, store_path, lambda: LocalExecutor(jobs, memory, config.grace_seconds),
-                        title=f"reproduce ({mode.name}, {grid.config['threads']} thread(s) per run)",
+                        title=f"reproduce {exp.name} ({mode.name}, {grid.config['threads']} thread(s) per run)",
                         config_path=str(config_path.resolve()), config_text=config.text, command=shlex.join(sys.argv),
                         progress=opts.progress)
     except KeyboardInterrupt:  # keep the time spent, so the report of the resumed grid counts it
         spent = _add_earlier_time(meta_path, grid_id, time.monotonic() - started)
-        meta_path.write_text(json.dumps({"mode": mode.name, "grid_id": grid_id, "grid_seconds": spent,
+        meta_path.write_text(json.dumps({"grid": exp.name, "mode": mode.name, "grid_id": grid_id, "grid_seconds": spent,
                                          "interrupted": True}, indent=1) + "\n")
         raise
     ran = outcome.summary.ran > 0
@@ -362,19 +307,19 @@ def run(opts: Options) -> int:
         hashes.setdefault(spec.graph_source, spec.graph_hash)
     skipped = []
     for entry, key, reason in grid.skipped:
-        m = next(x for x in METHODS if x.key == key)
+        m = next(x for x in exp.methods if x.key == key)
         if entry in hashes:
-            for f in BUDGETS:
+            for f in exp.budgets:
                 skipped.append(Skipped(hashes[entry], f, base_label(m.formulation, m.params), reason))
     t0 = time.monotonic()
     result = build_report(ReportRequest(store=store_path, out_dir=out, keys=frozenset(s.key for s in the_plan.runs),
-                                        title=f"Moccasin paper reproduction ({mode.name} mode)",
-                                        preamble=preamble(opts, grid, mode, jobs, elapsed), skipped=skipped,
-                                        data_dir=opts.data_dir))
+                                        title=f"{exp.title} ({mode.name} mode)",
+                                        preamble=preamble(opts, grid, jobs, elapsed), skipped=skipped,
+                                        data_dir=opts.data_dir, published=exp.published))
     report_seconds = time.monotonic() - t0
     counts = outcome.counts
     meta = {
-        "mode": mode.name, "jobs": jobs, "threads": grid.config["threads"],
+        "grid": exp.name, "mode": mode.name, "jobs": jobs, "threads": grid.config["threads"],
         "graphs": [{"requested": c.requested, "used": c.entry, "paper": c.paper, "stand_in": c.is_stand_in,
                     "file": Path(c.path).name if c.path else None}
                    for c in grid.choices],

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from moccasin_bench.errors import UserError
-from moccasin_bench.reproduce import FULL, QUICK, Options, _available, build_grid, choose_graphs, to_toml
+from moccasin_bench.experiments.paper import FULL, QUICK
+from moccasin_bench.reproduce import Options, _available, build_grid, choose_graphs, to_toml
 from moccasin_bench.sources import find_paper_file
 from moccasin_bench.sweep import parse_config
 from tests.conftest import run_cli
@@ -30,7 +31,7 @@ def test_quick_grid_with_stand_ins(tmp_path):
         solvers = [t for t in tables if all(f["name"] != "heuristic" for f in t["formulations"])]
         heur = [t for t in tables if any(f["name"] == "heuristic" for f in t["formulations"])]
         assert solvers[0]["time_limits"] == QUICK.time_limits[c.paper]
-        assert heur[0]["time_limits"] == min(QUICK.heuristic_limit, QUICK.time_limits[c.paper])
+        assert heur[0]["time_limits"] == min(QUICK.caps["heuristic"], QUICK.time_limits[c.paper])
         names = [(f["name"], f["params"].get("order")) for f in solvers[0]["formulations"]]
         assert ("moccasin", "fixed") in names and ("moccasin", "free") in names
         big = c.paper in ("rl3", "rl4")
@@ -66,8 +67,10 @@ def test_graph_choice_prefers_the_paper_files():
 
 
 def test_options_are_checked(tmp_path):
-    with pytest.raises(UserError, match="unknown method 'magic'"):
+    with pytest.raises(UserError, match="unknown method 'magic' for grid 'paper'"):
         build_grid(Options(out_dir=tmp_path, methods=["magic"]))
+    with pytest.raises(UserError, match="unknown grid 'nope'"):
+        build_grid(Options(out_dir=tmp_path, grid="nope"))
     with pytest.raises(UserError, match="no such data directory"):
         build_grid(Options(out_dir=tmp_path, data_dir=str(tmp_path / "nowhere")))
     assert "unknown formulation" in (_available("no-such-formulation") or "")

@@ -1,17 +1,17 @@
-"""`moccasin-bench reproduce [--quick] [--data-dir DIR] -o DIR`: the paper's experiment grid, then its report."""
+"""`moccasin-bench reproduce [--grid NAME] [--quick] [--data-dir DIR] -o DIR`: an experiment's grid, then its report."""
 
 from __future__ import annotations
 
 import argparse
-
 from pathlib import Path
 
-HELP = "run the Moccasin paper's experiment grid (or a quick version) and write its report"
-EPILOG = """The grid: RL1-RL4, CM1, CM2 x budgets 90 % / 80 % x Moccasin (fixed order, as the
-paper), Moccasin (free order), Checkmate MILP (HiGHS), Checkmate LP+rounding and the
-heuristics. The paper's graphs are read from --data-dir (or $MOCCASIN_BENCH_DATA, or
-../shared/paper-graphs); a graph whose file is missing is replaced by its generated
-stand-in (rl1-gen ... cm2-gen), and the report says so at its top.
+HELP = "run an experiment's grid (default: the Moccasin paper's table), quick or full, and write its report"
+EPILOG = """--grid paper (the default): RL1-RL4, CM1, CM2 x budgets 90 % / 80 % x Moccasin (fixed
+order, as the paper), Moccasin (free order), Checkmate MILP (HiGHS), Checkmate LP+rounding
+and the heuristics. `--grid list` lists every experiment and its method keys. The paper's
+graphs are read from --data-dir (or $MOCCASIN_BENCH_DATA, or ../shared/paper-graphs); a
+graph whose file is missing is replaced by its generated stand-in (rl1-gen ... cm2-gen),
+and the report says so at its top.
 
 Writes DIR/grid.toml (the grid as a sweep config), DIR/runs.sqlite (every run: re-running
 the same command skips finished runs, so an interrupted reproduction resumes),
@@ -28,18 +28,18 @@ examples:
   moccasin-bench reproduce --data-dir ~/moccasin/data -o results/paper --jobs 2 --threads 8
   moccasin-bench reproduce --quick --stand-ins -o results/quick-generated
   moccasin-bench reproduce --quick --graphs rl1,cm1 --methods moccasin-fixed,checkmate-milp -o results/small
-  moccasin-bench reproduce -o results/paper --dry-run"""
+  moccasin-bench reproduce -o results/paper --dry-run
+  moccasin-bench reproduce --grid list"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from moccasin_bench.reproduce import METHOD_KEYS, PAPER_GRAPHS
-
-    parser.add_argument("-o", "--output-dir", required=True, metavar="DIR", help="where the grid, the store and the report go")
+    parser.add_argument("-o", "--output-dir", metavar="DIR", help="where the grid, the store and the report go (required)")
+    parser.add_argument("--grid", default="paper", metavar="NAME", help="the experiment to run (default: paper; `--grid list` lists them)")
     parser.add_argument("--quick", action="store_true", help="short limits: the whole grid and report in about 10 minutes on 2 cores")
     parser.add_argument("--data-dir", metavar="DIR", help="where the paper's graph files are (default: $MOCCASIN_BENCH_DATA, then ../shared/paper-graphs)")
     parser.add_argument("--stand-ins", action="store_true", help="use the generated stand-ins even where the paper's files are found")
-    parser.add_argument("--graphs", metavar="LIST", help=f"comma-separated graphs (default: {','.join(PAPER_GRAPHS)}); any GRAPH works")
-    parser.add_argument("--methods", metavar="LIST", help=f"comma-separated methods (default: all of {','.join(METHOD_KEYS)})")
+    parser.add_argument("--graphs", metavar="LIST", help="comma-separated graphs (default: the experiment's); any GRAPH works")
+    parser.add_argument("--methods", metavar="LIST", help="comma-separated method keys (default: all of the experiment's; `--grid list` shows them)")
     parser.add_argument("--jobs", "-j", type=int, metavar="N", help="concurrent runs (default: 2 with --quick, else 1)")
     parser.add_argument("--threads", type=int, metavar="K", help="solver threads per run (default: 1 with --quick, else all cores)")
     parser.add_argument("--time-limit", type=float, metavar="S", help="one time limit for every run, instead of the mode's")
@@ -52,17 +52,32 @@ def _list(text: str | None) -> list[str] | None:
     return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
 
 
+def _list_grids() -> int:
+    from moccasin_bench.experiment import experiment, experiments
+
+    for name in experiments():
+        exp = experiment(name)
+        print(f"{name:<12} {exp.description}")
+        print(f"{'':<12} graphs: {', '.join(exp.graphs)}; budgets: {', '.join(f'{100 * b:g} %' for b in exp.budgets)}")
+        print(f"{'':<12} methods: {', '.join(exp.method_keys)}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     from moccasin_bench.errors import UserError
-    from moccasin_bench.reproduce import METHOD_KEYS, PAPER_GRAPHS, Options, run as reproduce
+    from moccasin_bench.reproduce import Options, run as reproduce
     from moccasin_bench.runner import parse_size
 
+    if args.grid == "list":
+        return _list_grids()
+    if not args.output_dir:
+        raise UserError("give the output directory: -o DIR")
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads must be at least 1, got {args.threads}")
     if args.time_limit is not None and not args.time_limit > 0:
         raise UserError(f"--time-limit must be positive, got {args.time_limit}")
-    opts = Options(out_dir=Path(args.output_dir), quick=args.quick, data_dir=args.data_dir,
-                   graphs=_list(args.graphs) or PAPER_GRAPHS, methods=_list(args.methods) or METHOD_KEYS,
+    opts = Options(out_dir=Path(args.output_dir), grid=args.grid, quick=args.quick, data_dir=args.data_dir,
+                   graphs=_list(args.graphs) or (), methods=_list(args.methods) or (),
                    stand_ins=args.stand_ins, jobs=args.jobs, threads=args.threads, time_limit=args.time_limit,
                    dry_run=args.dry_run, progress=not args.quiet,
                    memory_limit_bytes=None if args.memory_limit is None else parse_size(args.memory_limit, "--memory-limit"))

@@ -2,7 +2,7 @@
 anytime, budget and performance-profile figures, one schedule drawn, and an index page.
 
 Modules, one job each: `analysis` (store tables -> what is shown), `metrics` (pure
-measures), `methods` (readable method names), `paper` (the paper's numbers), `table`,
+measures), `methods` (readable method names), `published` (the paper's and others' figures), `table`,
 `figures`, `schedule`, `style` (matplotlib plumbing), `index` (the page), `build` (all of it).
 matplotlib is imported lazily, with the Agg backend.
 """

@@ -31,6 +31,7 @@ class ReportRequest:
     schedule_graph: str | None = None
     data_dir: str | None = None
     figures: bool = True
+    published: Sequence[str] = ("paper",)  # published tables to print beside ours (report.published.TABLES)
 
 
 @dataclass
@@ -101,7 +102,8 @@ def build_report(req: ReportRequest) -> ReportResult:
     from moccasin_bench.report import index as page
     from moccasin_bench.report import schedule as sched
     from moccasin_bench.report.analysis import analyse
-    from moccasin_bench.report.table import paper_rows, wide_rows, write_tables
+    from moccasin_bench.report.published import published_table
+    from moccasin_bench.report.table import published_rows, wide_rows, write_tables
     from moccasin_bench.store import load_runs, load_trajectories
 
     runs, traj = load_runs(req.store), load_trajectories(req.store)
@@ -115,7 +117,8 @@ def build_report(req: ReportRequest) -> ReportResult:
     except OSError as exc:
         raise UserError(f"cannot create the output directory: {exc.strerror or exc}", str(out)) from None
     preamble = [*stand_in_note(a), *req.preamble, *paper_graph_note(a)]
-    tables = write_tables(a, out, [*preamble, _summary(a)], req.skipped)
+    published = [published_table(k) for k in req.published]
+    tables = write_tables(a, out, [*preamble, _summary(a)], req.skipped, published)
     result = ReportResult(index_md=out / "index.md", index_html=out / "index.html", tables=dict(tables))
 
     fig_dir = out / "figures"
@@ -139,11 +142,11 @@ def build_report(req: ReportRequest) -> ReportResult:
     header, rows = wide_rows(a, req.skipped)
     blocks += [page.Heading("Results"), page.Paragraph(CELL_LEGEND), page.Table(header, rows),
                page.Links([("table (markdown, with every cell)", "table.md"), ("LaTeX", "table.tex"), ("CSV", "table.csv")])]
-    ph, pr = paper_rows(a, req.skipped)
-    if pr:
-        from moccasin_bench.report.paper import PAPER_SOURCE
-
-        blocks += [page.Heading("Beside the paper"), page.Paragraph(f"The paper's figures: {PAPER_SOURCE}."), page.Table(ph, pr)]
+    for table in published:
+        ph, pr = published_rows(a, table, req.skipped)
+        if pr:
+            blocks += [page.Heading(table.heading), page.Paragraph(f"Figures: {table.source}. {table.note}".rstrip()),
+                       page.Table(ph, pr)]
     fails = _failures(a)
     if fails:
         blocks += [page.Heading("Failed runs"),

@@ -75,10 +75,8 @@ def _params(value: Any) -> dict:
 
 
 def assign_methods(runs: pd.DataFrame) -> pd.DataFrame:
-    """Add `method` (a readable name), `method_rank` (display order) and `paper_key` ("" = none) columns
-    to a runs DataFrame (store.load_runs); returns a new frame."""
-    from moccasin_bench.report.paper import paper_method_key
-
+    """Add `method` (a readable name) and `method_rank` (display order) columns to a runs DataFrame
+    (store.load_runs); returns a new frame."""
     df = runs.copy()
     params = [_params(p) for p in df["params"]] if len(df) else []
     bases = [base_label(f, p) for f, p in zip(df["formulation"], params)]
@@ -105,5 +103,4 @@ def assign_methods(runs: pd.DataFrame) -> pd.DataFrame:
     for label, f, p in sorted(zip(labels, df["formulation"], params), key=lambda t: (_rank(t[1], t[2]), t[0])):
         ranks.setdefault(label, len(ranks))
     df["method_rank"] = [ranks[label] for label in labels]
-    df["paper_key"] = [paper_method_key(f, p) or "" for f, p in zip(df["formulation"], params)]
     return df

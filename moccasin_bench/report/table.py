@@ -14,13 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from moccasin_bench.report.analysis import Analysis
-from moccasin_bench.report.paper import PAPER_SOURCE, paper_result
+from moccasin_bench.report.published import PAPER, PublishedTable
 
 if TYPE_CHECKING:
     import pandas as pd
 
-PAPER_METHOD_NAMES = {"moccasin-fixed": "Moccasin (fixed)", "checkmate-milp": "Checkmate MILP",
-                      "checkmate-lp": "Checkmate LP+rounding"}
 OPTIMAL_MARK = "*"
 END_OF_RUN_MARK = "†"
 CELL_LEGEND = (f"Each cell: TDI % / peak memory (in % of the reference order's peak) / seconds to best. "
@@ -126,15 +124,22 @@ def wide_rows(a: Analysis, skipped: Sequence[Skipped] = ()) -> tuple[list[str], 
     return header, rows
 
 
-def long_frame(a: Analysis) -> pd.DataFrame:
-    """One row per cell with every figure (and the paper's, where it has one): the CSV table."""
+def long_frame(a: Analysis, published: Sequence[PublishedTable] = (PAPER,)) -> pd.DataFrame:
+    """One row per cell with every figure (and each publication's, where it has one): the CSV table."""
     import pandas as pd
 
     order = {m: i for i, m in enumerate(a.methods)}
     gorder = {h: i for i, h in enumerate(a.graphs["graph_hash"])}
     rows = []
     for c in a.cells.itertuples():
-        paper = paper_result(c.paper_graph, None if _isnan(c.budget_fraction) else c.budget_fraction, c.paper_key)
+        theirs = {}
+        for t in published:
+            cell = t.result(c.paper_graph or None, None if _isnan(c.budget_fraction) else c.budget_fraction,
+                            t.match(c.formulation, _params(c.params)))
+            theirs.update({f"{t.key}_tdi_percent": cell.tdi_percent if cell else None,
+                           f"{t.key}_peak": cell.peak if cell else None,
+                           f"{t.key}_seconds": cell.seconds if cell else None,
+                           f"{t.key}_note": cell.note if cell else None})
         rows.append({
             "graph": c.graph_label, "nodes": c.nodes, "edges": c.edges, "budget_fraction": c.budget_fraction, "budget": int(c.budget),
             "reference_peak": c.reference_peak, "method": c.method, "formulation": c.formulation, "params": c.params,
@@ -148,10 +153,7 @@ def long_frame(a: Analysis) -> pd.DataFrame:
             "seconds_to_within_1pct": c.seconds_to_1pct,
             "wall_seconds": c.wall_seconds, "time_limit_seconds": c.time_limit_seconds, "threads": c.threads,
             "message": c.message,
-            "paper_tdi_percent": paper.tdi_percent if paper else None,
-            "paper_peak": paper.peak if paper else None,
-            "paper_seconds": paper.seconds if paper else None,
-            "paper_note": paper.note if paper else None,
+            **theirs,
             "_g": gorder.get(c.graph_hash, 0), "_m": order.get(c.method, 0),
             "_f": -(c.budget_fraction if not _isnan(c.budget_fraction) else -1.0),
         })
@@ -161,34 +163,38 @@ def long_frame(a: Analysis) -> pd.DataFrame:
     return df
 
 
-def paper_rows(a: Analysis, skipped: Sequence[Skipped] = ()) -> tuple[list[str], list[list[str]]]:
-    """Ours beside the paper's, for the paper's own graphs and methods (empty without them)."""
-    from moccasin_bench.report.paper import PAPER_RESULTS
+def _params(value: Any) -> dict:
+    import json
 
+    return value if isinstance(value, dict) else json.loads(value) if isinstance(value, str) and value else {}
+
+
+def published_rows(a: Analysis, table: PublishedTable, skipped: Sequence[Skipped] = ()) -> tuple[list[str], list[list[str]]]:
+    """Ours beside a publication's figures, on the paper graphs and the publication's methods (empty without them)."""
     skip = {(s.graph_hash, round(s.budget_fraction, 6), s.method): s.reason for s in skipped}
-
-    header = ["Graph", "Budget", "Method", "ours: TDI % / peak / s", "paper: TDI % / peak / s"]
+    header = ["Graph", "Budget", "Method", "ours: TDI % / peak / s", f"{table.key}: TDI % / peak / s"]
     rows = []
     cells = a.cells
+    matched = [table.match(f, _params(p)) or "" for f, p in zip(cells["formulation"], cells["params"])]
+    cells = cells.assign(_published=matched)
     for g in a.graphs.itertuples():
         if not g.paper_graph:
             continue
         here = cells[cells["graph_hash"] == g.graph_hash]
         fractions = sorted({float(f) for f in here["budget_fraction"].dropna()}, reverse=True)
         for f in fractions:
-            for key in ("moccasin-fixed", "checkmate-milp", "checkmate-lp"):
-                paper = PAPER_RESULTS.get((g.paper_graph, round(f, 6), key))
-                mine = here[(here["budget_fraction"].round(6) == round(f, 6)) & (here["paper_key"] == key)]
-                if paper is None and not len(mine):
+            for key, name in table.method_names.items():
+                theirs = table.result(g.paper_graph, f, key)
+                mine = here[(here["budget_fraction"].round(6) == round(f, 6)) & (here["_published"] == key)]
+                if theirs is None and not len(mine):
                     continue
                 blabel = f"{100 * f:g} %"
                 if not len(mine):
-                    name = PAPER_METHOD_NAMES[key]
                     why = next((r for (h, f2, m), r in skip.items() if h == g.graph_hash and f2 == round(f, 6)
                                 and m.startswith(name)), None)
-                    rows.append([g.graph_label, blabel, name, f"not run: {why}" if why else "not run", paper.describe()])
+                    rows.append([g.graph_label, blabel, name, f"not run: {why}" if why else "not run", theirs.describe()])
                 for c in mine.itertuples():
-                    rows.append([g.graph_label, blabel, c.method, cell_text(c), paper.describe() if paper else "–"])
+                    rows.append([g.graph_label, blabel, c.method, cell_text(c), theirs.describe() if theirs else "–"])
     return header, rows
 
 
@@ -228,29 +234,31 @@ def latex_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: s
     return "\n".join(lines) + "\n"
 
 
-def write_tables(a: Analysis, out_dir: Path, preamble: Sequence[str] = (), skipped: Sequence[Skipped] = ()) -> Mapping[str, Path]:
-    """Write table.md (self-contained: notes, wide table, paper comparison, details), table.tex and table.csv."""
+def write_tables(a: Analysis, out_dir: Path, preamble: Sequence[str] = (), skipped: Sequence[Skipped] = (),
+                 published: Sequence[PublishedTable] = (PAPER,)) -> Mapping[str, Path]:
+    """Write table.md (self-contained: notes, wide table, published comparisons, details), table.tex and table.csv."""
     out_dir.mkdir(parents=True, exist_ok=True)
     header, rows = wide_rows(a, skipped)
-    long = long_frame(a)
+    long = long_frame(a, published)
     paths = {"md": out_dir / "table.md", "tex": out_dir / "table.tex", "csv": out_dir / "table.csv"}
     long.to_csv(paths["csv"], index=False)
     paths["tex"].write_text(latex_table(header, rows, CELL_LEGEND))
-    paths["md"].write_text(table_markdown(a, skipped, preamble, (header, rows), long))
+    paths["md"].write_text(table_markdown(a, skipped, preamble, (header, rows), long, published))
     return paths
 
 
 def table_markdown(a: Analysis, skipped: Sequence[Skipped], preamble: Sequence[str],
-                   wide: tuple[list[str], list[list[str]]] | None = None, long: pd.DataFrame | None = None) -> str:
+                   wide: tuple[list[str], list[list[str]]] | None = None, long: pd.DataFrame | None = None,
+                   published: Sequence[PublishedTable] = (PAPER,)) -> str:
     header, rows = wide or wide_rows(a, skipped)
-    long = long_frame(a) if long is None else long
+    long = long_frame(a, published) if long is None else long
     parts = ["# Results table\n"]
     parts += [p + "\n" for p in preamble]
     parts += [CELL_LEGEND + "\n", markdown_table(header, rows)]
-    ph, pr = paper_rows(a, skipped)
-    if pr:
-        parts += [f"## Beside the paper\n\nThe paper's figures: {PAPER_SOURCE}; a peak there is either a percentage of "
-                  "the reference peak or an absolute figure, as the paper prints it.\n", markdown_table(ph, pr)]
+    for table in published:
+        ph, pr = published_rows(a, table, skipped)
+        if pr:
+            parts += [f"## {table.heading}\n\nFigures: {table.source}. {table.note}".rstrip() + "\n", markdown_table(ph, pr)]
     parts.append(details_markdown(long))
     return "\n".join(parts)
 
@@ -267,5 +275,5 @@ def details_markdown(long: pd.DataFrame) -> str:
                      str(r.runs)])
     return ("## Every cell\n\nOne row per graph × budget × method (the representative run: the best valid one). "
             "`s to 1 %` = seconds until the run's cost was within 1 % of the best known cost of that graph and budget "
-            "(– = never). table.csv holds these and more columns (bounds, messages, the paper's numbers).\n\n"
+            "(– = never). table.csv holds these and more columns (bounds, messages, published figures).\n\n"
             + markdown_table(head, rows))

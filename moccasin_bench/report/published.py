@@ -1,20 +1,22 @@
-"""The Moccasin paper's reported numbers (ICML 2023, Table 2; docs/paper.md), to print beside ours.
+"""Published figures to print beside ours: a table per publication, keyed by paper graph,
+budget fraction and the publication's method.
 
-The paper ran on a 16-core workstation. Its peaks are given either as a percentage of the
-reference peak (RL1) or in the graph's units (RL2); some cells give only TDI and time, or
-only "time limit". Keys: paper graph name (catalog), budget fraction, method key
-(`moccasin-fixed`, `checkmate-milp`, `checkmate-lp`; see `paper_method_key`).
+`PAPER` is the Moccasin paper's Table 2 (ICML 2023; docs/paper.md), measured on a 16-core
+workstation: its peaks are given either as a percentage of the reference peak (RL1) or in
+the graph's units (RL2); some cells give only TDI and time, or only "time limit". A
+publication is one `PublishedTable` in `TABLES`: its results, its method names, and which
+of our methods (formulation + parameters) stands in its column.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 
 @dataclass(frozen=True)
 class PaperResult:
-    """One cell of the paper's table; None where the paper gives no figure."""
+    """One cell of a published table; None where the publication gives no figure."""
 
     tdi_percent: float | None = None
     peak: str | None = None  # as printed: "89.2 %" or "132,130"
@@ -63,13 +65,6 @@ PAPER_RESULTS: dict[tuple[str, float, str], PaperResult] = {
 }
 
 
-def paper_result(graph: str | None, fraction: float | None, method_key: str | None) -> PaperResult | None:
-    """The paper's cell for a paper graph (catalog name), a budget fraction and a method, if any."""
-    if graph is None or fraction is None or method_key is None:
-        return None
-    return PAPER_RESULTS.get((graph, round(float(fraction), 6), method_key))
-
-
 def paper_method_key(formulation: str, params: Mapping[str, Any]) -> str | None:
     """Which of the paper's columns a method corresponds to (None: the paper had no such method)."""
     if formulation == "moccasin" and params.get("order", "fixed") == "fixed":
@@ -77,3 +72,39 @@ def paper_method_key(formulation: str, params: Mapping[str, Any]) -> str | None:
     if formulation in ("checkmate-milp", "checkmate-lp"):
         return formulation
     return None
+
+
+@dataclass(frozen=True)
+class PublishedTable:
+    """One publication's figures on the paper graphs (rl1..rl4, cm1, cm2)."""
+
+    key: str  # "paper": also the prefix of its columns in table.csv
+    heading: str  # "Beside the paper"
+    source: str  # the citation, with the hardware it ran on
+    method_names: Mapping[str, str]  # the publication's method key -> its name in our tables
+    results: Mapping[tuple[str, float, str], PaperResult]  # (paper graph, budget fraction, method key) -> cell
+    match: Callable[[str, Mapping[str, Any]], str | None]  # our formulation + params -> its method key
+    note: str = ""  # said under the heading
+
+    def result(self, graph: str | None, fraction: float | None, method_key: str | None) -> PaperResult | None:
+        if graph is None or fraction is None or method_key is None:
+            return None
+        return self.results.get((graph, round(float(fraction), 6), method_key))
+
+
+PAPER = PublishedTable(
+    key="paper", heading="Beside the paper", source=PAPER_SOURCE,
+    method_names={"moccasin-fixed": "Moccasin (fixed)", "checkmate-milp": "Checkmate MILP",
+                  "checkmate-lp": "Checkmate LP+rounding"},
+    results=PAPER_RESULTS, match=paper_method_key,
+    note="A peak there is either a percentage of the reference peak or an absolute figure, as the paper prints it.")
+
+TABLES: dict[str, PublishedTable] = {t.key: t for t in (PAPER,)}
+
+
+def published_table(key: str) -> PublishedTable:
+    if key not in TABLES:
+        from moccasin_bench.errors import UserError
+
+        raise UserError(f"unknown published table {key!r}; known: {', '.join(TABLES)}")
+    return TABLES[key]

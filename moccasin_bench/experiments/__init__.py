@@ -1,0 +1,8 @@
+"""Experiments that `moccasin-bench reproduce --grid NAME` runs (see moccasin_bench/experiment.py).
+
+Adding one is one module with an `EXPERIMENT` plus one line here. The first is the default.
+"""
+
+REGISTRY = {
+    "paper": "moccasin_bench.experiments.paper",
+}
