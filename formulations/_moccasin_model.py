@@ -287,7 +287,7 @@ class MoccasinModel:
 
 
 def _put(values: dict, var, value: int) -> None:
-    from ortools.sat.python import cp_model
+    from formulations._cpsat import cp_model
 
     if isinstance(var, cp_model.IntVar):
         values[var] = value
@@ -307,7 +307,7 @@ def _derived(kind: str, u: int, i: int, v: int, j: int, present: dict, start: di
 def build(graph: Graph, budget_bytes: int, copies: np.ndarray, options: ModelOptions,
           order: np.ndarray | None = None, use_gcd: bool = True):
     """Build the CP-SAT model. `copies` is the number of retention intervals per node."""
-    from ortools.sat.python import cp_model
+    from formulations._cpsat import cp_model
 
     if options.precedence not in PRECEDENCES:
         raise ValueError(f"unknown precedence encoding {options.precedence!r}")

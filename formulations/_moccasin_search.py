@@ -40,7 +40,7 @@ class Incumbent:
 
 def _fixable_vars(model) -> list[list[int]]:
     """Proto indices of the primary variables of each node (presence, start, end, size)."""
-    from ortools.sat.python import cp_model
+    from formulations._cpsat import cp_model
 
     out: list[list[int]] = []
     for v in range(model.graph.n):
@@ -65,7 +65,7 @@ def window_search(model, problem: Problem, incumbent: Incumbent, to_cost: Callab
     """Improve `incumbent` (a schedule `model` can express, with its objective value in model
     units) until problem.elapsed() reaches `until_seconds`, or `stop_when(objective)` holds.
     The model's objective must be set; a neighbourhood's objective equals the full model's."""
-    from ortools.sat.python import cp_model
+    from formulations._cpsat import cp_model
 
     base = model.model
     n = model.graph.n

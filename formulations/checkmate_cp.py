@@ -26,7 +26,7 @@ PARAMS = (
 
 def build(graph, order: np.ndarray, budget_bytes: int, free_rule: str = "exact"):
     """(model, R variables in layout order, layout, duration GCD, S variables by stage)."""
-    from ortools.sat.python import cp_model
+    from formulations._cpsat import cp_model
 
     from formulations._checkmate_model import make_layout, successor_positions
     from formulations._scaling import gcd, memory_unit
@@ -74,6 +74,16 @@ def build(graph, order: np.ndarray, budget_bytes: int, free_rule: str = "exact")
     flat_r = [R[t][i] for t in range(n) for i in range(t + 1)]
     m.minimize(sum(dur[i] * R[t][i] for t in range(n) for i in range(t + 1) if dur[i]))
     return m, flat_r, lay, dur_gcd, S
+
+
+def model_size(problem: Problem) -> dict[str, int]:
+    """Build the CP-SAT model `solve` would build (no warm start, no solve) and return its size."""
+    from formulations._cpsat import model_size as cpsat_size
+    from moccasin_bench.orders import reference_order
+
+    order = reference_order(problem.graph, problem.reference_order_name)
+    model = build(problem.graph, order, problem.budget.bytes, problem.params["free_rule"])[0]
+    return cpsat_size(model, nonzeros=True)
 
 
 def solve(problem: Problem) -> SolverOutput:

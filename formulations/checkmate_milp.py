@@ -74,6 +74,19 @@ def label(params: Mapping[str, Any]) -> str:
     return f"{LABEL} ({names.get(params.get('backend', 'highs'), params.get('backend'))})"
 
 
+def model_size(problem: Problem) -> dict[str, int]:
+    """Build the sparse MILP `solve` would build (no warm start, no solve) and return its size."""
+    from formulations._checkmate_model import build_model
+    from formulations._scaling import memory_unit
+    from moccasin_bench.orders import reference_order
+
+    g, p = problem.graph, problem.params
+    order = reference_order(g, problem.reference_order_name)
+    budget = problem.budget.bytes
+    upper = u_upper_units(budget // memory_unit(g.memory, budget), float(p["feasibility_tolerance"]))
+    return build_model(g, order, budget, normalize=True, hazard=p["hazard"], u_upper_units=upper).size()
+
+
 def u_upper_units(budget_units: int, tolerance: float) -> float:
     """The bound put on U (GCD memory units) so that tolerance-level violations stay below the next unit."""
     return budget_units + 0.5 - _MARGIN_FACTOR * tolerance * max(budget_units, 1)

@@ -10,6 +10,8 @@ the duration of the optional copies. The model itself is in `_moccasin_model`, t
 
 from __future__ import annotations
 
+from typing import Any, Mapping
+
 import numpy as np
 
 from moccasin_bench.errors import UserError
@@ -105,11 +107,8 @@ def solve(problem: Problem) -> SolverOutput:
     if fixed:
         variant["order_followed"] = order_name
     extra = _search_params(p, problem)
-    if p["lengths"] == "paper":
-        if not fixed:
-            raise UserError("lengths=paper needs order=fixed (the authors' lengths are defined on their stage grid)")
-        p = {**p, "time_axis": "triangular"}  # the authors' lengths only make sense with their event numbers
-        variant["time_axis"] = "triangular"
+    options = _model_options(p)
+    variant["time_axis"] = options.time_axis
 
     # ---- warm start: heuristic schedules (fitting ones, and the closest miss for phase 1) -------------
     start = None
@@ -119,9 +118,6 @@ def solve(problem: Problem) -> SolverOutput:
 
     # ---- build ------------------------------------------------------------------------------------
     watch = _cpsat.Stopwatch()
-    options = mm.ModelOptions(order_mode=p["order"], precedence=p["precedence"], end_domain=p["end_domain"],
-                              lengths=p["lengths"], symmetry=p["symmetry"], horizon=p["horizon"],
-                              time_axis=p["time_axis"])
     hint = None
     for name, s in (start.fitting if start is not None else []):
         if mm.expressible(g, s, copies, options, order):
@@ -200,9 +196,35 @@ def solve(problem: Problem) -> SolverOutput:
     return finish("optimal" if proven else "feasible", schedule, to_cost(objective), bound_cost, message)
 
 
+def _model_options(p: Mapping[str, Any]) -> Any:
+    """The model's variant switches from the parameters (lengths=paper implies the paper's event numbering)."""
+    from formulations import _moccasin_model as mm
+
+    time_axis = p["time_axis"]
+    if p["lengths"] == "paper":
+        if p["order"] != "fixed":
+            raise UserError("lengths=paper needs order=fixed (the authors' lengths are defined on their stage grid)")
+        time_axis = "triangular"  # the authors' lengths only make sense with their event numbers
+    return mm.ModelOptions(order_mode=p["order"], precedence=p["precedence"], end_domain=p["end_domain"],
+                           lengths=p["lengths"], symmetry=p["symmetry"], horizon=p["horizon"], time_axis=time_axis)
+
+
+def model_size(problem: Problem) -> dict[str, int]:
+    """Build the model `solve` would build (no warm start, no search) and return its size, nonzeros included."""
+    from formulations import _cpsat
+    from formulations import _moccasin_model as mm
+    from moccasin_bench.orders import reference_order
+
+    g, p = problem.graph, problem.params
+    copies = copies_per_node(g, p["copies"], p["copies_per_node"])
+    order = reference_order(g, problem.reference_order_name) if p["order"] == "fixed" else None
+    model = mm.build(g, problem.budget.bytes, copies, _model_options(p), order, p["gcd"])
+    return {**_cpsat.model_size(model.model, nonzeros=True), "intervals": int(model.copies.sum())}
+
+
 def _phase_one(model, problem: Problem, first, limit: float, extra: dict, variant: dict):
     """Minimise memory over the budget (ties: cost) until the budget is met; the schedule, or None."""
-    from ortools.sat.python import cp_model
+    from formulations._cpsat import cp_model
 
     from formulations import _cpsat
     from formulations._moccasin_search import Incumbent, window_search
@@ -265,7 +287,7 @@ def _cost_phase(model, problem: Problem, incumbent, to_cost, limit: float, extra
                 variant: dict, trajectory: list, bounds: list):
     """Minimise cost: full CP-SAT solves and (search=lns/auto) window neighbourhood search in between.
     Returns (best (schedule, objective) or None, proven, bound, message)."""
-    from ortools.sat.python import cp_model
+    from formulations._cpsat import cp_model
 
     from formulations import _cpsat
     from formulations._moccasin_search import Incumbent, window_search

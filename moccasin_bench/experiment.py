@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from moccasin_bench.errors import UserError
+from moccasin_bench.model_sizes import SizeSeries
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,8 @@ class Mode:
     grace_seconds: float | None = None  # None: the runner's default
     seeds: tuple[int, ...] = (0,)
     summary: str = ""  # one sentence for the report's preamble (what this mode is good for)
+    graphs: tuple[str, ...] = ()  # this mode's graphs, when they differ from the experiment's
+    sizes: SizeSeries | None = None  # model sizes to measure (build only) besides the solves
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,9 @@ class Experiment:
 
     def mode(self, quick: bool) -> Mode:
         return self.quick if quick else self.full
+
+    def graphs_of(self, mode: Mode) -> tuple[str, ...]:
+        return mode.graphs or self.graphs
 
 
 def experiments() -> dict[str, str]:

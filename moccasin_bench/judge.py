@@ -8,6 +8,7 @@ simulator (`judge`), and one that is not executable or breaks the budget is `inv
 
 from __future__ import annotations
 
+import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
@@ -131,3 +132,42 @@ def solve_in_process(graph: Graph, budget: Budget, formulation: str, params: Map
         tail = "".join(traceback.format_exception(exc)[-3:]).strip()
         out = SolverOutput(status="error", message=f"{type(exc).__name__}: {exc} | {tail}")
     return judge(problem, formulation, out, problem.elapsed())
+
+
+def measure_model_size(graph: Graph, budget: Budget, formulation: str, params: Mapping[str, Any] | None = None,
+                       reference_order_name: str | None = None) -> dict[str, Any]:
+    """Build a formulation's model without solving it (its optional `model_size(problem)`) and report
+    the size, the build seconds and the process's peak memory before and after the build."""
+    module = formulation_module(formulation)
+    values = resolve_params(module.PARAMS, dict(params or {}), f"formulation {formulation!r}")
+    doc: dict[str, Any] = {"graph": graph.name, "graph_hash": graph.content_hash, "nodes": graph.n, "edges": graph.m,
+                           "formulation": formulation, "params": dict(values), "budget": budget.bytes,
+                           "model_size": None, "build_seconds": None, "message": ""}
+    if not callable(getattr(module, "model_size", None)):
+        return {**doc, "status": "not_supported", "message": f"{formulation} builds no model (it has no model_size)"}
+    problem = Problem(graph=graph, budget=budget, params=values,
+                      reference_order_name=reference_order_name or budget.reference_order or DEFAULT)
+    doc["rss_before_build_bytes"] = max_rss_bytes()
+    t0 = time.perf_counter()
+    try:
+        size = module.model_size(problem)
+    except MemoryError:
+        return {**doc, "status": "error", "message": "out of memory while building the model"}
+    except Exception as exc:  # a builder bug: an error document, not a crash
+        return {**doc, "status": "error", "message": f"{type(exc).__name__}: {exc}"}
+    return {**doc, "status": "built", "model_size": {k: int(v) for k, v in size.items()},
+            "build_seconds": time.perf_counter() - t0}
+
+
+def max_rss_bytes() -> int | None:
+    """This process's (and its finished children's) peak resident memory so far."""
+    try:
+        import resource
+        import sys
+
+        scale = 1 if sys.platform == "darwin" else 1024
+        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        return int(max(own, kids) * scale)
+    except (ImportError, OSError):
+        return None

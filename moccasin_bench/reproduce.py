@@ -106,7 +106,7 @@ def build_grid(opts: Options) -> Grid:
     unknown = [m for m in wanted if m not in exp.method_keys]
     if unknown:
         raise UserError(f"unknown method {unknown[0]!r} for grid {exp.name!r}; choose from {', '.join(exp.method_keys)}")
-    graphs = tuple(opts.graphs) or exp.graphs
+    graphs = tuple(opts.graphs) or exp.graphs_of(mode)
     if not graphs:
         raise UserError("no graphs to run")
     if opts.data_dir and not Path(opts.data_dir).is_dir():
@@ -283,6 +283,13 @@ def run(opts: Options) -> int:
               "Pass --data-dir DIR with the paper's files to reproduce the paper itself.", file=sys.stderr)
     if opts.dry_run:
         print(describe_plan(the_plan, stored, (), str(store_path), jobs))
+        if mode.sizes is not None:
+            from moccasin_bench.runner import format_size
+
+            z = mode.sizes
+            print(f"model sizes (build only, one at a time): {len(z.methods)} method(s) x {len(z.graphs)} graph(s), "
+                  f"each build capped at {z.seconds_cap:g} s and {format_size(z.memory_cap_bytes)}, into "
+                  f"{out / 'model-sizes.csv'}: {', '.join(m.key for m in z.methods)} on {', '.join(z.graphs)}")
         return 0
 
     grid_id = hashlib.sha256(" ".join(sorted(spec.key for spec in the_plan.runs)).encode()).hexdigest()[:16]
@@ -294,12 +301,22 @@ def run(opts: Options) -> int:
                         title=f"reproduce {exp.name} ({mode.name}, {grid.config['threads']} thread(s) per run)",
                         config_path=str(config_path.resolve()), config_text=config.text, command=shlex.join(sys.argv),
                         progress=opts.progress)
+        sizes_path = out / "model-sizes.csv"
+        if mode.sizes is not None:
+            from moccasin_bench.model_sizes import measure
+
+            print(f"reproduce {exp.name}: model sizes (build only) into {sizes_path}", file=sys.stderr)
+            before = sizes_path.stat().st_size if sizes_path.is_file() else 0
+            measure(mode.sizes, sizes_path, opts.data_dir, progress=opts.progress)
+            ran_sizes = (sizes_path.stat().st_size if sizes_path.is_file() else 0) != before
+        else:
+            ran_sizes = False
     except KeyboardInterrupt:  # keep the time spent, so the report of the resumed grid counts it
         spent = _add_earlier_time(meta_path, grid_id, time.monotonic() - started)
         meta_path.write_text(json.dumps({"grid": exp.name, "mode": mode.name, "grid_id": grid_id, "grid_seconds": spent,
                                          "interrupted": True}, indent=1) + "\n")
         raise
-    ran = outcome.summary.ran > 0
+    ran = outcome.summary.ran > 0 or ran_sizes
     elapsed = _add_earlier_time(meta_path, grid_id, time.monotonic() - started if ran else None)
 
     hashes = {}
@@ -315,7 +332,8 @@ def run(opts: Options) -> int:
     result = build_report(ReportRequest(store=store_path, out_dir=out, keys=frozenset(s.key for s in the_plan.runs),
                                         title=f"{exp.title} ({mode.name} mode)",
                                         preamble=preamble(opts, grid, jobs, elapsed), skipped=skipped,
-                                        data_dir=opts.data_dir, published=exp.published))
+                                        data_dir=opts.data_dir, published=exp.published,
+                                        model_sizes=sizes_path if mode.sizes is not None else None))
     report_seconds = time.monotonic() - t0
     counts = outcome.counts
     meta = {

@@ -32,6 +32,7 @@ class ReportRequest:
     data_dir: str | None = None
     figures: bool = True
     published: Sequence[str] = ("paper",)  # published tables to print beside ours (report.published.TABLES)
+    model_sizes: Path | None = None  # a model-size table (moccasin_bench.model_sizes): its section and the effort figure
 
 
 @dataclass
@@ -133,6 +134,13 @@ def build_report(req: ReportRequest) -> ReportResult:
             result.figures += drawn
         if item is not None:
             result.figures.append(sched.draw(item, fig_dir))
+    size_table, size_note = None, ""
+    if req.model_sizes is not None:
+        from moccasin_bench.report import scaling as sc
+
+        size_figures, size_table, size_note = sc.size_section(req.model_sizes, fig_dir) if req.figures else ([], None, "")
+        if req.figures:
+            result.figures = [*size_figures, *sc.effort_figure(a, fig_dir), *result.figures]
 
     blocks: list = [page.Paragraph(p, strong=p.startswith("GENERATED")) for p in preamble]
     blocks.append(page.Paragraph(_summary(a)))
@@ -147,6 +155,12 @@ def build_report(req: ReportRequest) -> ReportResult:
         if pr:
             blocks += [page.Heading(table.heading), page.Paragraph(f"Figures: {table.source}. {table.note}".rstrip()),
                        page.Table(ph, pr)]
+    if size_table is not None:
+        blocks += [page.Heading("Model size against n"),
+                   page.Paragraph("Fitted growth exponents (log-log slopes) of each formulation's model, built without "
+                                  "solving on graphs of growing n, and the largest n each builder finished within its caps "
+                                  f"(model-sizes.csv has every figure).{size_note}"),
+                   page.Table(*size_table)]
     fails = _failures(a)
     if fails:
         blocks += [page.Heading("Failed runs"),

@@ -47,18 +47,6 @@ def _watch_parent() -> None:
     threading.Thread(target=watch, name="parent-watchdog", daemon=True).start()
 
 
-def _max_rss_bytes() -> int | None:
-    try:
-        import resource
-
-        scale = 1 if sys.platform == "darwin" else 1024
-        own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-        return int(max(own, kids) * scale)
-    except (ImportError, OSError):
-        return None
-
-
 def child_main(argv: list[str]) -> int:
     """Entry of the child interpreter: `RUN_FILE RESULT_FILE --memory-limit BYTES`."""
     run_path, result_path = Path(argv[0]), Path(argv[1])
@@ -75,7 +63,7 @@ def child_main(argv: list[str]) -> int:
     from graphs.native import parse
     from moccasin_bench.jsonio import dumps, write_text_atomically
     from moccasin_bench.budget import Budget
-    from moccasin_bench.judge import solve_in_process
+    from moccasin_bench.judge import max_rss_bytes, solve_in_process
 
     graph = parse(payload["graph"]["document"], name=spec.graph_name, origin=payload["graph"].get("origin", ""))
     if graph.content_hash != spec.graph_hash:
@@ -84,6 +72,17 @@ def child_main(argv: list[str]) -> int:
     budget = Budget(bytes=spec.budget_bytes, fraction=spec.budget_fraction,
                     reference_order=spec.reference_order if spec.budget_fraction is not None else None,
                     reference_peak=spec.reference_peak)
+    if payload.get("task") == "model_size":
+        from moccasin_bench.judge import max_rss_bytes, measure_model_size
+
+        try:
+            doc = measure_model_size(graph, budget, spec.formulation, spec.params, spec.reference_order)
+        except UserError as exc:
+            print(f"moccasin-bench: error: {exc}", file=sys.stderr)
+            return 2
+        doc["max_rss_bytes"] = max_rss_bytes()
+        write_text_atomically(dumps(doc), result_path)
+        return 0
     progress = None
     if payload.get("progress"):
         from moccasin_bench.progress import solve_progress_printer
@@ -97,7 +96,7 @@ def child_main(argv: list[str]) -> int:
         print(f"moccasin-bench: error: {exc}", file=sys.stderr)
         return 2
     doc = result.to_json()
-    doc["max_rss_bytes"] = _max_rss_bytes()
+    doc["max_rss_bytes"] = max_rss_bytes()
     write_text_atomically(dumps(doc), result_path)
     return 0
 

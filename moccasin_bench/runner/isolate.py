@@ -91,7 +91,7 @@ def _signal_name(number: int) -> str:
 def run_isolated(spec: Mapping[str, Any], graph_text: str, *, memory_limit_bytes: int | None = None,
                  grace_seconds: float | None = None, concurrent_runs: int = 1, plugins: str | None = None,
                  stream_output: bool = False, progress: bool = False, worker: str = "local",
-                 should_stop: Callable[[], bool] | None = None) -> dict:
+                 should_stop: Callable[[], bool] | None = None, task: str = "solve") -> dict:
     """Run one spec (RunSpec.to_json()) in a child process; return an outcome dict.
 
     The outcome has `result` (the schedule JSON, or None), `status`, `message`,
@@ -100,13 +100,14 @@ def run_isolated(spec: Mapping[str, Any], graph_text: str, *, memory_limit_bytes
     memory_limit_bytes None = default_memory_limit(concurrent_runs), 0 = no cap.
     stream_output sends the child's output to this process's stderr instead of a log file.
     should_stop, polled every POLL_SECONDS, kills the run early (a cancelled Dask task).
+    task "model_size" builds the formulation's model without solving it (judge.measure_model_size).
     """
     from moccasin_bench.provenance import provenance
 
     limit = float(spec["time_limit_seconds"])
     grace = default_grace_seconds(limit) if grace_seconds is None else float(grace_seconds)
     mem = default_memory_limit(concurrent_runs) if memory_limit_bytes is None else int(memory_limit_bytes)
-    payload = json.dumps({"spec": dict(spec), "progress": progress,
+    payload = json.dumps({"spec": dict(spec), "progress": progress, "task": task,
                           "plugins": os.environ.get(PLUGINS_ENV) if plugins is None else plugins})
     payload = payload[:-1] + ',"graph":' + graph_text + "}"  # graph text is already JSON: don't re-encode it
 

@@ -1,0 +1,82 @@
+"""The paper's headline claim, measured: how each formulation's cost grows with the graph.
+
+Random layered graphs (the paper's RL family, default generator parameters) of growing n:
+(1) each formulation's model built without solving (model_sizes): variables, constraints,
+nonzeros, build seconds and memory, up to a cap; (2) solves at 90 % and 80 % budgets, one
+graph per size and seed, with the time to within 1 % of the best known cost and the final TDI.
+The report fits the growth exponent (log-log slope) of every curve.
+"""
+
+from __future__ import annotations
+
+from moccasin_bench.experiment import Experiment, Method, Mode
+from moccasin_bench.model_sizes import SizeSeries
+
+METHODS = (
+    Method("moccasin-fixed", "moccasin", {"order": "fixed"}, "the paper's model: fixed order, C = 2"),
+    Method("moccasin-free", "moccasin", {"order": "free"}, "Moccasin without the fixed order"),
+    Method("checkmate-milp", "checkmate-milp", {"backend": "highs"}, "Checkmate's O(n^2) MILP on HiGHS"),
+    Method("checkmate-cp", "checkmate-cp", {}, "Checkmate's O(n^2) Boolean model in CP-SAT"),
+    Method("heuristic", "heuristic", {"strategy": "best"}, "every heuristic, the cheapest schedule that fits"),
+)
+BUILT = tuple(m for m in METHODS if m.formulation != "heuristic")  # the methods that build a model
+
+
+def graph(n: int, seed: int) -> str:
+    return f"random-layered:n={n},seed={seed}"
+
+
+QUICK_SOLVE_SIZES = (50, 100, 200, 400, 800)
+QUICK_SIZE_SIZES = (50, 100, 200, 400, 800, 1600, 3200)
+FULL_SOLVE_SIZES = (50, 100, 200, 400, 800, 1600, 3200)
+FULL_SIZE_SIZES = (50, 100, 200, 400, 800, 1600, 3200, 6400, 10000)
+SEEDS_FULL = (1, 2, 3)
+
+# Quick mode: one graph per size, 10 s per run, two runs at a time with one thread each; the
+# O(n^2) models are solved only where they build well within that limit (their model sizes
+# are measured further, up to the build caps). About 7 minutes on 2 cores.
+QUICK = Mode(
+    name="quick",
+    graphs=tuple(graph(n, 1) for n in QUICK_SOLVE_SIZES),
+    time_limits={},
+    other_limit=10,
+    caps={"heuristic": 5},
+    skip={**{(graph(n, 1), "checkmate-cp"): "quick mode" for n in QUICK_SOLVE_SIZES if n >= 400},
+          **{(graph(n, 1), "checkmate-milp"): "quick mode" for n in QUICK_SOLVE_SIZES if n >= 800}},
+    skip_note="Quick mode solves Checkmate's CP-SAT model only up to n = 200 and its MILP up to n = 400 (building "
+              "them takes most of the 10 s limit beyond); their model sizes are measured further.",
+    grace_seconds=15,
+    jobs=2,
+    threads=1,
+    summary="Quick mode shows the trend in minutes: one graph per size, 10 s per solve, model sizes up to n = 3,200 "
+            "with builds capped at 60 s and 4 GiB. The full mode (three graphs per size, n up to 3,200 for solves and "
+            "10,000 for model sizes, 600 s per solve) is for a cluster.",
+    sizes=SizeSeries(graphs=tuple(graph(n, 1) for n in QUICK_SIZE_SIZES), methods=BUILT, budget_fraction=0.9,
+                     memory_cap_bytes=4 << 30, seconds_cap=60.0),
+)
+
+# Full mode: 7 sizes x 3 graphs x 2 budgets x 5 methods x 600 s = 210 runs, about 35 hours of
+# solver time (less where the models are proven optimal early): --jobs on a cluster. The size
+# series builds up to n = 10,000 under 16 GiB and 10 minutes per build (about 2 hours).
+FULL = Mode(
+    name="full",
+    graphs=tuple(graph(n, s) for n in FULL_SOLVE_SIZES for s in SEEDS_FULL),
+    time_limits={},
+    other_limit=600,
+    caps={"heuristic": 60},
+    jobs=1,
+    threads=2,
+    sizes=SizeSeries(graphs=tuple(graph(n, 1) for n in FULL_SIZE_SIZES), methods=BUILT, budget_fraction=0.9,
+                     memory_cap_bytes=16 << 30, seconds_cap=600.0),
+)
+
+EXPERIMENT = Experiment(
+    name="scaling",
+    title="Scaling: model size and solve effort against graph size",
+    description="model size and solve effort against n on random layered graphs (n = 50 ... 10,000)",
+    graphs=FULL.graphs,
+    budgets=(0.9, 0.8),
+    methods=METHODS,
+    quick=QUICK,
+    full=FULL,
+)
