@@ -95,23 +95,30 @@ class StepRunner:
 
     # ---- state ------------------------------------------------------------------------
     def resident(self, clone: bool = False) -> State:
-        """The resident state; `clone` allocates copies (so an allocator trace sees them)."""
+        """The resident state; `clone` allocates copies of the placeholders and the
+        optimizer state (zeros), so an allocator trace sees all of it. Without `clone` the
+        optimizer state, which no op reads, is left out."""
         torch = self.torch
         copies: dict[int, Any] = {}  # tied weights: one tensor under two names stays one tensor
-        fixed = {k: (copies.setdefault(id(v), v.clone()) if clone else v) for k, v in self.placeholders.items()}
+        fixed = {}
+        for k, v in self.placeholders.items():
+            if clone and id(v) not in copies:
+                copies[id(v)] = v.clone()
+            fixed[k] = copies[id(v)] if clone else v
         for name in self.view_order:
             _, target, args, kwargs = self._instr(name)
             a, kw = torch.fx.node.map_arg((args, kwargs), lambda n: fixed[n.name])
             fixed[name] = target(*a, **kw)
         slots = {}
         for name, _, _ in self.plan.outputs:
-            meta = self.nodes[name].meta["val"]
-            slots.setdefault(name, torch.zeros(meta.shape, dtype=meta.dtype))
+            if name not in slots:
+                meta = self.nodes[name].meta["val"]
+                slots[name] = torch.zeros(meta.shape, dtype=meta.dtype)
         trained = {}
         for name, role, target in self.plan.outputs:
             if role == OUT_GRADIENT:
                 trained.setdefault(self.joint.canonical.get(target, target), slots[name])
-        optimizer = [torch.zeros_like(g) for g in trained.values() for _ in range(self.optimizer_states)]
+        optimizer = [torch.zeros_like(g) for g in trained.values() for _ in range(self.optimizer_states if clone else 0)]
         return State(fixed=fixed, slots=slots, optimizer=optimizer)
 
     # ---- interpretation ---------------------------------------------------------------
