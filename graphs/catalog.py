@@ -55,3 +55,39 @@ PRESETS = {
 
 # Which generated preset stands in for each paper graph when its file is missing.
 STAND_INS = {"rl1": "rl1-gen", "rl2": "rl2-gen", "rl3": "rl3-gen", "rl4": "rl4-gen", "cm1": "cm1-gen", "cm2": "cm2-gen"}
+
+
+@dataclass(frozen=True)
+class CatalogueGraph:
+    """A PyTorch training step extracted by `graphs extract`, shipped as graphs/catalogue/NAME.json.gz.
+
+    Loads without torch; scripts/build_pytorch_catalogue.py remakes the file with the
+    command `moccasin-bench graphs extract FACTORY --batch BATCH --costs flops -o FILE`."""
+
+    name: str
+    factory: str
+    batch: int
+    description: str
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.json.gz"
+
+    def command(self, output: str | None = None) -> str:
+        return (f"moccasin-bench graphs extract {self.factory} --batch {self.batch} --costs flops --optimizer adam "
+                f"--name {self.name} -o {output or 'graphs/catalogue/' + self.filename}")
+
+
+CATALOGUE_DIR = __import__("pathlib").Path(__file__).resolve().parent / "catalogue"
+
+PYTORCH_GRAPHS = {
+    g.name: g
+    for g in (
+        CatalogueGraph("pt-resnet18", "graphs.pytorch.models:resnet18", 32, "ResNet-18 training step, batch 32, 224x224"),
+        CatalogueGraph("pt-resnet50", "graphs.pytorch.models:resnet50", 32, "ResNet-50 training step, batch 32, 224x224"),
+        CatalogueGraph("pt-mobilenetv2", "graphs.pytorch.models:mobilenet_v2", 32, "MobileNetV2 training step, batch 32, 224x224"),
+        CatalogueGraph("pt-unet", "graphs.pytorch.models:unet", 8, "U-Net (depth 4, width 64, batch norm) training step, batch 8, 256x256"),
+        CatalogueGraph("pt-gpt", "graphs.pytorch.models:gpt", 4, "GPT-2-style decoder (12 layers, d=768, 12 heads, seq 512, vocab 50304) training step, batch 4"),
+        CatalogueGraph("pt-vit-b16", "graphs.pytorch.models:vit_b16", 16, "ViT-B/16 training step, batch 16, 224x224"),
+    )
+}

@@ -3,7 +3,9 @@
     {"format": "moccasin-bench-graph", "version": 1, "name": "...",
      "nodes": [{"id": 0, "duration": 5, "memory": 100, "label": "conv1"}, ...],
      "edges": [[0, 1], ...],
-     "order": [0, 1, ...]}          # optional stored order
+     "order": [0, 1, ...],          # optional stored order
+     "fixed_bytes": 0,              # optional: resident bytes outside the graph (default 0)
+     "source": {...}}               # optional: free-form provenance (how the graph was made)
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ def parse(data: dict, name: str, origin: str = "") -> Graph:
         if "id" not in nd:
             raise GraphError(f"node at position {i} has no 'id'")
     labels = [str(nd.get("label", nd["id"])) for nd in nodes] if any("label" in nd for nd in nodes) else None
+    source = data.get("source")
+    if source is not None and not isinstance(source, dict):
+        raise GraphError("'source' must be an object (the graph's provenance)")
     return Graph.build(
         name=str(data.get("name") or name),
         node_ids=[nd["id"] for nd in nodes],
@@ -48,6 +53,8 @@ def parse(data: dict, name: str, origin: str = "") -> Graph:
         stored_order=data.get("order"),
         origin=origin,
         labels=labels,
+        fixed_bytes=data.get("fixed_bytes", 0),
+        source=source,
     )
 
 
@@ -68,8 +75,19 @@ def to_data(graph: Graph) -> dict:
     }
     if graph.stored_order is not None:
         data["order"] = graph.to_ids(graph.stored_order)
+    if graph.fixed_bytes:
+        data["fixed_bytes"] = graph.fixed_bytes
+    if graph.source is not None:
+        data["source"] = graph.source
     return data
 
 
 def write(graph: Graph, path: str | Path) -> None:
-    Path(path).write_text(json.dumps(to_data(graph), separators=(",", ":")) + "\n")
+    """Write the graph; a path ending in .gz is gzip-compressed (reproducibly: no timestamp)."""
+    text = json.dumps(to_data(graph), separators=(",", ":")) + "\n"
+    if str(path).endswith(".gz"):
+        import gzip
+
+        Path(path).write_bytes(gzip.compress(text.encode(), compresslevel=9, mtime=0))
+    else:
+        Path(path).write_text(text)

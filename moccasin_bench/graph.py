@@ -11,7 +11,7 @@ import hashlib
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -66,6 +66,13 @@ class Graph:
     origin: str = ""  # file path or generator call it came from
     labels: tuple[str, ...] | None = None  # optional human-readable node names
     duplicate_edges_merged: int = 0
+    # Resident bytes outside the schedulable graph (parameters, batch, optimizer state of a
+    # training step): added to every step's memory by the real run, never to the simulator's
+    # figures or to budgets, which stay relative to the schedulable peak.
+    fixed_bytes: int = 0
+    # Free-form provenance of an extracted graph (how it was made); not part of the problem,
+    # so not hashed. Treat as read-only.
+    source: Mapping[str, Any] | None = field(default=None, repr=False)
     _index: dict = field(default_factory=dict, repr=False)
 
     # ---- construction -------------------------------------------------------------------
@@ -80,6 +87,8 @@ class Graph:
         stored_order: Sequence[object] | None = None,
         origin: str = "",
         labels: Sequence[str] | None = None,
+        fixed_bytes: object = 0,
+        source: Mapping[str, Any] | None = None,
     ) -> "Graph":
         """Validate raw values (edges and order given as node ids) and build a Graph."""
         ids = tuple(_check_node_id(v, i) for i, v in enumerate(node_ids))
@@ -129,6 +138,9 @@ class Graph:
                 raise GraphError(f"stored order must list each of the {n} nodes exactly once (it has {len(order)} entries, {len(np.unique(order))} distinct)")
         if labels is not None and len(labels) != n:
             raise GraphError("labels must have one entry per node")
+        fixed = as_int_value(fixed_bytes, "fixed_bytes")
+        if source is not None and not isinstance(source, Mapping):
+            raise GraphError(f"source (provenance) must be a mapping, got {type(source).__name__}")
 
         g = cls(
             name=str(name),
@@ -140,6 +152,8 @@ class Graph:
             origin=origin,
             labels=None if labels is None else tuple(str(x) for x in labels),
             duplicate_edges_merged=merged,
+            fixed_bytes=fixed,
+            source=None if source is None else dict(source),
             _index=index,
         )
         g._check_acyclic()
@@ -283,7 +297,9 @@ class Graph:
     # ---- identity ----------------------------------------------------------------------
     @cached_property
     def content_hash(self) -> str:
-        """A hash of what defines the problem (ids, sizes, edge set, stored order), not the path."""
+        """A hash of what defines the problem (ids, sizes, edge set, stored order, fixed bytes
+        when nonzero), not the path or the provenance: graphs without fixed bytes keep the
+        hash they had before fixed bytes existed."""
         h = hashlib.sha256()
         h.update(repr(self.node_ids).encode())
         edge_set = self.edges[np.lexsort((self.edges[:, 1], self.edges[:, 0]))]
@@ -292,6 +308,9 @@ class Graph:
         if self.stored_order is not None:
             h.update(b"order")
             h.update(self.stored_order.tobytes())
+        if self.fixed_bytes:
+            h.update(b"fixed")
+            h.update(str(self.fixed_bytes).encode())
         return h.hexdigest()[:16]
 
     def to_networkx(self) -> nx.DiGraph:

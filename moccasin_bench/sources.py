@@ -57,17 +57,25 @@ def find_paper_file(name: str, data_dir: str | Path | None = None) -> Path | Non
 
 
 def read_graph_file(path: str | Path) -> Graph:
-    """Read a graph file in any registered format; errors name the file."""
+    """Read a graph file in any registered format (gzip-compressed when it ends in .gz); errors name the file."""
     path = Path(path)
     try:
-        text = path.read_text()
+        if path.suffix == ".gz":
+            import gzip
+
+            text = gzip.decompress(path.read_bytes()).decode()
+        else:
+            text = path.read_text()
     except OSError as exc:
         raise GraphError(f"cannot read file: {exc.strerror or exc}", str(path)) from None
+    except (EOFError, UnicodeDecodeError, ValueError) as exc:  # gzip.BadGzipFile is an OSError
+        raise GraphError(f"not a readable gzip-compressed JSON file: {exc}", str(path)) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise GraphError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", str(path)) from None
-    return parse_graph_data(data, path.stem, str(path))
+    stem = path.name.split(".")[0] if path.suffix == ".gz" else path.stem
+    return parse_graph_data(data, stem, str(path))
 
 
 def parse_graph_data(data: Any, name: str, origin: str) -> Graph:
@@ -99,8 +107,8 @@ def parse_generator_spec(spec: str) -> tuple[str, dict[str, str]]:
 
 
 def load_graph(spec: str | Path, data_dir: str | Path | None = None) -> Graph:
-    """A graph from a path, a catalog name (rl1, cm2, demo, ...) or a generator spec."""
-    from graphs.catalog import PAPER_GRAPHS, PRESETS
+    """A graph from a path, a catalog name (rl1, cm2, demo, pt-resnet18, ...) or a generator spec."""
+    from graphs.catalog import CATALOGUE_DIR, PAPER_GRAPHS, PRESETS, PYTORCH_GRAPHS
 
     text = str(spec)
     path = Path(text)
@@ -112,6 +120,11 @@ def load_graph(spec: str | Path, data_dir: str | Path | None = None) -> Graph:
         if found is None:
             where = ", ".join(str(d) for d in data_dirs(data_dir))
             raise UserError(f"graph {text!r} is one of the paper's graphs, but its file {PAPER_GRAPHS[key].filename!r} is not in any data directory ({where}); download it from github.com/haoming-codes/moccasin (folder data/) and pass --data-dir or set {DATA_ENV}")
+        return read_graph_file(found)
+    if key in PYTORCH_GRAPHS:
+        found = CATALOGUE_DIR / PYTORCH_GRAPHS[key].filename
+        if not found.is_file():
+            raise UserError(f"catalogue graph {text!r}: its file {found} is missing from this installation")
         return read_graph_file(found)
     if key in PRESETS:
         preset = PRESETS[key]

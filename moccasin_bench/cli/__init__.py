@@ -17,6 +17,7 @@ VERBS = {
     "formulations": "moccasin_bench.cli.formulations",
     "solve": "moccasin_bench.cli.solve",
     "simulate": "moccasin_bench.cli.simulate",
+    "execute": "moccasin_bench.cli.execute",
     "sweep": "moccasin_bench.cli.sweep",
     "export": "moccasin_bench.cli.export",
     "report": "moccasin_bench.cli.report",

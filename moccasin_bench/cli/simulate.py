@@ -52,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
         "recomputations": sim.steps - graph.n if sim.valid else None,
         "budget": budget,
         "fits_budget": fits,
+        "fixed_bytes": graph.fixed_bytes,
+        "peak_memory_with_fixed": sim.peak_memory + graph.fixed_bytes,
         "violation": None if sim.violation is None else sim.violation.to_json(),
     }
     if args.per_step:
@@ -62,7 +64,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"{graph.name}: {sim.steps:,} steps, {'valid' if sim.valid else 'INVALID'}")
         if sim.violation is not None:
             print(f"  violation: {sim.violation.describe()}")
-        print(f"  peak memory {sim.peak_memory:,} at step {sim.peak_step}")
+        if graph.fixed_bytes:
+            from moccasin_bench.cli.common import memory_figure
+
+            print(f"  peak memory {memory_figure(sim.peak_memory, graph.fixed_bytes)} at step {sim.peak_step} (budgets count schedulable bytes)")
+        else:
+            print(f"  peak memory {sim.peak_memory:,} at step {sim.peak_step}")
         print(f"  total duration {sim.total_duration:,} (sum of durations {graph.sum_duration:,}; TDI {sim.tdi_percent:.2f} %)")
         if budget is not None:
             print(f"  budget {budget:,}: {'fits' if fits else 'EXCEEDED' if sim.valid else 'not checked (invalid schedule)'}")

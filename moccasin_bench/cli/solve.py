@@ -17,7 +17,9 @@ if TYPE_CHECKING:
 
 HELP = "schedule a graph under a memory budget with one formulation"
 EPILOG = """The budget is a fraction of the peak of a reference order run without recomputation
-(--budget 0.9), or absolute (--budget-bytes N). Every returned schedule is simulated: the
+(--budget 0.9), or absolute (--budget-bytes N). For a graph with fixed bytes (a PyTorch
+training step: parameters, batch, optimizer state) budgets and peaks count the
+schedulable graph only; the fixed bytes are resident on top (both are printed). Every returned schedule is simulated: the
 peak memory and total duration written are the simulator's. Exit status: 0 optimal,
 feasible, infeasible or no_solution; 1 error; 3 invalid (a formulation returned a
 schedule that breaks the budget or reads a freed tensor: a bug); 2 bad input.
@@ -64,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
     spec = make_spec(graph, budget, args.formulation, params, time_limit_seconds=args.time_limit, threads=args.threads,
                      seed=args.seed, relative_gap=args.gap, reference_order=args.reference_order, graph_source=str(args.graph))
     if not args.quiet:
-        print(f"{graph.name}: {graph.n} nodes, {graph.m} edges; budget {budget.describe()}; {args.formulation}, limit {args.time_limit:g} s, {args.threads} thread(s)", file=sys.stderr)
+        fixed = f" (schedulable bytes; {graph.fixed_bytes:,} fixed bytes resident on top)" if graph.fixed_bytes else ""
+        print(f"{graph.name}: {graph.n} nodes, {graph.m} edges; budget {budget.describe()}{fixed}; {args.formulation}, limit {args.time_limit:g} s, {args.threads} thread(s)", file=sys.stderr)
     if args.in_process:
         from moccasin_bench.judge import solve_in_process
         from moccasin_bench.progress import solve_progress_printer
@@ -75,11 +78,19 @@ def run(args: argparse.Namespace) -> int:
                                progress=None if args.quiet else solve_progress_printer(graph.sum_duration)).to_json()
     else:
         doc = _solve_isolated(graph, budget, spec, memory, args.grace, progress=not args.quiet)
+    if graph.fixed_bytes:  # peak and budget are schedulable bytes; say what stays resident on top
+        doc["fixed_bytes"] = graph.fixed_bytes
+        doc["memory_note"] = "peak_memory and budget count the schedulable graph only; fixed_bytes are resident on top of them"
     write_json(doc, args.output)
     if not args.quiet or doc["status"] in ("invalid", "error"):
         line = f"{doc['status']}"
         if doc["total_duration"] is not None:
             line += f": cost {doc['total_duration']:,} (TDI {doc['tdi_percent']:.2f} %), peak {doc['peak_memory']:,} / budget {budget.bytes:,}"
+            if graph.fixed_bytes:
+                from moccasin_bench.cli.common import human_bytes
+
+                line += (f" (schedulable bytes; + {human_bytes(graph.fixed_bytes)} fixed = peak "
+                         f"{human_bytes(doc['peak_memory'] + graph.fixed_bytes)} / budget {human_bytes(budget.bytes + graph.fixed_bytes)})")
         line += f"; wall {doc['wall_seconds']:.2f} s"
         if doc["message"]:
             line += f"\n  {doc['message']}"
