@@ -243,18 +243,53 @@ class CheckmateStart:
     seconds: float
 
 
-def checkmate_start(problem: Problem, order: np.ndarray, max_seconds: float = 30.0) -> CheckmateStart | None:
-    """The cheapest fitting schedule staged along `order` (see `warm_start`), without
-    recomputations nobody reads, as Checkmate's R; None when none is found."""
+def initial_start(problem: Problem, order: np.ndarray) -> tuple[CheckmateStart | None, dict]:
+    """The problem's initial schedule in Checkmate's stage form, when it is valid, fits the budget and is
+    staged along `order` (after dropping recomputations nobody reads); else None. The dict says which."""
+    from formulations._checkmate_model import prune_unread, r_from_schedule
+
+    g, budget = problem.graph, problem.budget.bytes
+    s = np.asarray(problem.initial_schedule, dtype=np.int64)
+    sim = simulate(g, s)
+    info: dict = {"steps": int(len(s)), "cost": int(sim.total_duration), "peak": int(sim.peak_memory), "valid": sim.valid,
+                  "fits": sim.fits(budget), "used": False}
+    if not sim.valid:
+        info["why"] = f"not executable: {sim.violation.describe()}"
+    elif not info["fits"]:
+        info["why"] = f"over the budget (peak {sim.peak_memory:,} > {budget:,})"
+    else:
+        pruned = prune_unread(g, s)
+        r = r_from_schedule(pruned, order)
+        if r is None:
+            info["why"] = f"not staged along the {problem.reference_order_name} order (Checkmate's stages)"
+        else:
+            info["used"] = True
+            return CheckmateStart(r=r, name="initial", cost=int(g.duration[pruned].sum()), seconds=0.0), info
+    return None, info
+
+
+def checkmate_start(problem: Problem, order: np.ndarray, max_seconds: float = 30.0,
+                    heuristics: bool = True) -> tuple[CheckmateStart | None, dict | None]:
+    """The cheapest fitting start staged along `order`, without recomputations nobody reads, as Checkmate's
+    R: the problem's initial schedule (when it has one the model can take) or, with `heuristics`, the
+    cheapest schedule `warm_start` finds; None when there is none. Also what became of the initial schedule."""
     from formulations._checkmate_model import prune_unread, r_from_schedule
 
     t0 = time.perf_counter()
     g, budget = problem.graph, problem.budget.bytes
+    given, info = initial_start(problem, order) if problem.initial_schedule is not None else (None, None)
+    if not heuristics:
+        return given, info
     deadline = t0 + min(max_seconds, 0.2 * max(0.0, problem.time_limit_seconds - problem.elapsed()))
     found = warm_start(g, budget, order=order, deadline=deadline)
     for name, schedule in found.fitting:
         schedule = prune_unread(g, schedule)
         r = r_from_schedule(schedule, order)
         if r is not None:
-            return CheckmateStart(r=r, name=name, cost=int(g.duration[schedule].sum()), seconds=time.perf_counter() - t0)
-    return None
+            cost = int(g.duration[schedule].sum())
+            if given is not None and given.cost <= cost:
+                break
+            return CheckmateStart(r=r, name=name, cost=cost, seconds=time.perf_counter() - t0), info
+    if given is not None:
+        given.seconds = time.perf_counter() - t0
+    return given, info

@@ -98,11 +98,17 @@ def solve(problem: Problem) -> SolverOutput:
     variant = {"free_rule": p["free_rule"], "order": "fixed", "reference_order": problem.reference_order_name,
                "warm_start": "none"}
     first_point = []
-    if p["warm_start"] == "heuristics":
+    start = None
+    notes: list[str] = []
+    if p["warm_start"] == "heuristics" or problem.initial_schedule is not None:
         from formulations._checkmate_model import least_checkpoints
         from formulations._warm_start import checkmate_start
 
-        start = checkmate_start(problem, order)
+        start, initial = checkmate_start(problem, order, heuristics=p["warm_start"] == "heuristics")
+        if initial is not None:
+            variant["initial"] = initial
+            if not initial["used"]:
+                notes.append(f"the initial schedule was not used: {initial['why']}")
         if start is None:
             variant["warm_start"] = "none found"
         else:
@@ -127,11 +133,17 @@ def solve(problem: Problem) -> SolverOutput:
         restrictions += f"; optimal within a relative gap of {problem.relative_gap:g}"
     points = first_point + [(t, c) for t, c in callback.points if not first_point or c < first_point[0][1]]
     common = dict(trajectory=tuple(points), bound_trajectory=tuple(callback.bounds), build_seconds=build_seconds,
-                  solve_seconds=solve_seconds, model_size=model_size(model), variant=variant, restrictions=restrictions)
+                  solve_seconds=solve_seconds, model_size=model_size(model), variant=variant, restrictions=restrictions,
+                  message="; ".join(notes))
     if status not in VALID_STATUSES:
         bound = None
         if status == "no_solution":
             bound = float(np.ceil(solver.best_objective_bound - 1e-9) * dur_gcd)
+            if start is not None:  # CP-SAT found nothing of its own: the start it was given is the incumbent
+                common["message"] = "; ".join(filter(None, [common["message"], "CP-SAT found no solution of its own "
+                                                            f"in the time limit: the start ({start.name}) is reported"]))
+                return SolverOutput(status="feasible", schedule=lay.schedule_from_r(start.r[lay.triangle()]),
+                                    objective=float(start.cost), best_bound=bound, **common)
         return SolverOutput(status=status, best_bound=bound, **common)
     r = np.array([solver.boolean_value(v) for v in flat_r], dtype=float)
     schedule = lay.schedule_from_r(r)

@@ -116,13 +116,22 @@ def solve(problem: Problem) -> SolverOutput:
     bounds: list = []
     retries = 0
     start = None
-    if p["warm_start"] == "heuristics" and p["backend"] == "highs":
-        start = checkmate_start(problem, order)
+    notes: list[str] = []
+    heuristics = p["warm_start"] == "heuristics"
+    if p["backend"] == "highs" and (heuristics or problem.initial_schedule is not None):
+        start, initial = checkmate_start(problem, order, heuristics=heuristics)
         variant["warm_start"] = "none found" if start is None else {"name": start.name, "cost": start.cost, "seconds": start.seconds}
         first_point = [] if start is None else [(problem.elapsed(), float(start.cost))]
+        if initial is not None:
+            variant["initial"] = initial
+            if not initial["used"]:
+                notes.append(f"the initial schedule was not used: {initial['why']}")
     else:
         variant["warm_start"] = "none"
         first_point = []
+        if problem.initial_schedule is not None:
+            variant["initial"] = {"used": False}
+            notes.append("the initial schedule was not used: the PuLP backend passes no MIP start")
     while True:
         t0 = time.perf_counter()
         model = build_model(g, order, budget, normalize=True, hazard=p["hazard"], u_upper_units=upper)
@@ -166,7 +175,7 @@ def solve(problem: Problem) -> SolverOutput:
         return SolverOutput(status=res.status, best_bound=_bound_units(res.bound, model.cost_scale, g),
                             trajectory=tuple(trajectory), bound_trajectory=tuple(bounds), build_seconds=build_seconds,
                             solve_seconds=solve_seconds, model_size=size, variant=variant, restrictions=restrictions,
-                            message=res.message)
+                            message="; ".join(filter(None, [res.message, *notes])))
     if sim.peak_memory > budget:
         return SolverOutput(status="error", build_seconds=build_seconds, solve_seconds=solve_seconds, model_size=size,
                             variant=variant, restrictions=restrictions,
@@ -182,7 +191,7 @@ def solve(problem: Problem) -> SolverOutput:
     return SolverOutput(status=res.status, schedule=schedule, objective=objective, best_bound=bound,
                         trajectory=tuple(trajectory), bound_trajectory=tuple(bounds), build_seconds=build_seconds,
                         solve_seconds=solve_seconds, model_size=size, variant=variant, restrictions=restrictions,
-                        message=res.message)
+                        message="; ".join(filter(None, [res.message, *notes])))
 
 
 def _restrictions(problem: Problem, upper: float, budget_units: int, unit: int) -> str:

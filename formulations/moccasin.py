@@ -110,16 +110,23 @@ def solve(problem: Problem) -> SolverOutput:
     options = _model_options(p)
     variant["time_axis"] = options.time_axis
 
-    # ---- warm start: heuristic schedules (fitting ones, and the closest miss for phase 1) -------------
+    # ---- starting points: the given initial schedule, heuristic schedules (fitting ones, and the closest
+    # miss for phase 1) ---------------------------------------------------------------------------------
+    notes: list[str] = []
+    given = None  # (name, schedule) of an initial schedule the model can express
+    given_closest = None
+    if problem.initial_schedule is not None:
+        given, given_closest, copies = _use_initial(problem, copies, options, order, variant, notes)
     start = None
     if p["warm_start"] == "heuristics":
         start = warm_start(g, budget, order, max_computations=copies,
-                                      deadline=problem.started_at + p["heuristic_share"] * limit)
+                           deadline=problem.started_at + p["heuristic_share"] * limit)
 
     # ---- build ------------------------------------------------------------------------------------
     watch = _cpsat.Stopwatch()
     hint = None
-    for name, s in (start.fitting if start is not None else []):
+    pool = ([given] if given is not None else []) + list(start.fitting if start is not None else [])
+    for name, s in sorted(pool, key=lambda x: int(g.duration[x[1]].sum())):  # the cheapest the model can express
         if mm.expressible(g, s, copies, options, order):
             hint = (name, s, int(g.duration[s].sum()))
             break
@@ -154,12 +161,13 @@ def solve(problem: Problem) -> SolverOutput:
         return SolverOutput(status=status, schedule=schedule, objective=objective, best_bound=bound,
                             trajectory=tuple(_improving(trajectory)), bound_trajectory=tuple(bounds),
                             build_seconds=build_seconds, solve_seconds=solve_watch.seconds(), model_size=size,
-                            variant=variant, restrictions=restrictions, message=message)
+                            variant=variant, restrictions=restrictions, message="; ".join(filter(None, [message, *notes])))
 
     # ---- phase 1: bring memory within the budget ----------------------------------------------------
     incumbent = None  # (schedule, model objective) in the cost phase
     if two_phase:
-        first = hint[1] if hint is not None else (start.closest[1] if start is not None and start.closest else None)
+        first = hint[1] if hint is not None else (given_closest if given_closest is not None else
+                                                  start.closest[1] if start is not None and start.closest else None)
         outcome = _phase_one(model, problem, first, limit, extra, variant)
         if outcome is None:
             proven = variant["phase1"]["status"] in ("optimal", "infeasible")
@@ -194,6 +202,38 @@ def solve(problem: Problem) -> SolverOutput:
                       f"2^50; the schedule's cost is exact, its optimality is not claimed")
     bound_cost = None if bound is None else to_cost(bound)
     return finish("optimal" if proven else "feasible", schedule, to_cost(objective), bound_cost, message)
+
+
+def _use_initial(problem: Problem, copies: np.ndarray, options: Any, order: np.ndarray | None, variant: dict,
+                 notes: list[str]) -> tuple[tuple[str, np.ndarray] | None, np.ndarray | None, np.ndarray]:
+    """The initial schedule as a starting point: (name, schedule) when it fits and the model can express it,
+    the schedule as phase 1's start when it is valid but over the budget, and the copies per node, raised
+    where the schedule computes a node more often than the model would allow."""
+    from formulations import _moccasin_model as mm
+    from moccasin_bench.simulate import simulate
+
+    g = problem.graph
+    s = np.asarray(problem.initial_schedule, dtype=np.int64)
+    need = np.bincount(s, minlength=g.n)
+    raised = need > copies
+    if raised.any():
+        copies = np.maximum(copies, need)
+    sim = simulate(g, s)
+    info: dict = {"steps": int(len(s)), "cost": int(sim.total_duration), "peak": int(sim.peak_memory),
+                  "valid": sim.valid, "fits": sim.fits(problem.budget.bytes), "copies_raised": int(raised.sum())}
+    variant["initial"] = info
+    if not sim.valid:
+        info["used"] = False
+        notes.append(f"the initial schedule was not used: {sim.violation.describe()}")
+        return None, None, copies
+    if not mm.expressible(g, s, copies, options, order):
+        info["used"] = False
+        where = (f"it is not staged along the {problem.reference_order_name} order (the fixed-order grid)"
+                 if options.order_mode == "fixed" else "it is longer than the model's horizon")
+        notes.append(f"the initial schedule was not used: {where}")
+        return None, None, copies
+    info["used"] = True
+    return (("initial", s), None, copies) if info["fits"] else (None, s, copies)
 
 
 def _model_options(p: Mapping[str, Any]) -> Any:

@@ -46,6 +46,7 @@ class Problem:
     reference_order_name: str = "default"  # the order fixed-order formulations follow; resolved on creation (never "default")
     started_at: float = field(default_factory=time.perf_counter)  # trajectory times count from here
     progress: Callable[[float, float, float | None], None] | None = None  # (seconds, cost, bound) on each improvement
+    initial_schedule: np.ndarray | None = None  # a schedule (dense indices) to start from, from any source; may not fit
 
     def __post_init__(self) -> None:
         from moccasin_bench.orders import resolve_order_name

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -113,14 +113,16 @@ def judge(problem: Problem, formulation: str, out: SolverOutput, wall_seconds: f
 def solve_in_process(graph: Graph, budget: Budget, formulation: str, params: Mapping[str, Any] | None = None,
                      time_limit_seconds: float = 60.0, threads: int = 1, seed: int = 0, relative_gap: float = 0.0,
                      reference_order_name: str | None = None,
-                     progress: Callable[[float, float, float | None], None] | None = None) -> RunResult:
-    """Run one formulation in this process and judge it. Bad parameters raise UserError."""
+                     progress: Callable[[float, float, float | None], None] | None = None,
+                     initial: Sequence[Any] | None = None) -> RunResult:
+    """Run one formulation in this process and judge it. Bad parameters raise UserError.
+    `initial` (node ids) is a schedule to start from; the formulation says in its result what it made of it."""
     module = formulation_module(formulation)
     values = resolve_params(module.PARAMS, dict(params or {}), f"formulation {formulation!r}")
     problem = Problem(graph=graph, budget=budget, params=values, time_limit_seconds=float(time_limit_seconds),
                       threads=int(threads), seed=int(seed), relative_gap=float(relative_gap),
                       reference_order_name=reference_order_name or budget.reference_order or DEFAULT,
-                      progress=progress)
+                      progress=progress, initial_schedule=None if initial is None else graph.to_indices(initial))
     if budget.bytes < graph.min_feasible_budget:
         out = SolverOutput(status="infeasible", message=f"budget {budget.bytes:,} is below the minimum feasible budget {graph.min_feasible_budget:,} (the largest node plus its inputs); no solver was run")
         return judge(problem, formulation, out, problem.elapsed())

@@ -17,6 +17,9 @@ class Param:
     default: Any
     help: str = ""
     choices: tuple[Any, ...] | None = None
+    # False for a parameter added after runs were stored: at its default it stays out of run keys,
+    # so those runs keep their keys (runner/spec.py)
+    keyed_at_default: bool = True
 
     def coerce(self, value: Any, owner: str) -> Any:
         """Convert a value (a string from the command line, or a TOML value) to this type."""

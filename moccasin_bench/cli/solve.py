@@ -30,7 +30,8 @@ examples:
   moccasin-bench solve rl1 --formulation moccasin --budget 0.9 --time-limit 30 --threads 2 -o rl1_90.json
   moccasin-bench solve cm2 --formulation checkmate-milp --budget 0.8 --param backend=highs -o cm2_80.json
   moccasin-bench solve graph.json --formulation heuristic --budget-bytes 100000 --reference-order memory-aware
-  moccasin-bench solve demo --formulation moccasin --budget 0.8 --param order=free --param copies=3"""
+  moccasin-bench solve demo --formulation moccasin --budget 0.8 --param order=free --param copies=3
+  moccasin-bench solve rl3 --formulation moccasin --budget 0.8 --initial rl3_80_annealed.json --time-limit 300"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="solver random seed (default 0)")
     parser.add_argument("--gap", type=float, default=0.0, metavar="G", help="stop at this relative optimality gap (default 0)")
     parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="formulation parameter (repeatable)")
+    parser.add_argument("--initial", metavar="SCHEDULE", help="a schedule to start from (a `solve -o` file or a JSON list of node ids): "
+                        "moccasin and checkmate-* use it as their hint / MIP start where their model can express it")
     parser.add_argument("-o", "--output", metavar="FILE", help="write the schedule JSON here (default: print it to stdout)")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
     parser.add_argument("--memory-limit", metavar="SIZE", help="address-space cap of the solve, e.g. 8G; 0 = none (default 80%% of RAM)")
@@ -63,8 +66,10 @@ def run(args: argparse.Namespace) -> int:
     budget = resolve_budget(graph, fraction=args.budget, absolute=args.budget_bytes, order_name=args.reference_order)
     params = split_assignments(args.param)
     memory = None if args.memory_limit is None else parse_size(args.memory_limit, "--memory-limit")
+    initial = _initial(graph, args.initial) if args.initial else None
     spec = make_spec(graph, budget, args.formulation, params, time_limit_seconds=args.time_limit, threads=args.threads,
-                     seed=args.seed, relative_gap=args.gap, reference_order=args.reference_order, graph_source=str(args.graph))
+                     seed=args.seed, relative_gap=args.gap, reference_order=args.reference_order, graph_source=str(args.graph),
+                     initial=initial)
     if not args.quiet:
         fixed = f" (schedulable bytes; {graph.fixed_bytes:,} fixed bytes resident on top)" if graph.fixed_bytes else ""
         print(f"{graph.name}: {graph.n} nodes, {graph.m} edges; budget {budget.describe()}{fixed}; {args.formulation}, limit {args.time_limit:g} s, {args.threads} thread(s)", file=sys.stderr)
@@ -74,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
         doc = solve_in_process(graph, budget, args.formulation, params, time_limit_seconds=args.time_limit,
                                threads=args.threads, seed=args.seed, relative_gap=args.gap,
-                               reference_order_name=spec.reference_order,
+                               reference_order_name=spec.reference_order, initial=initial,
                                progress=None if args.quiet else solve_progress_printer(graph.sum_duration)).to_json()
     else:
         doc = _solve_isolated(graph, budget, spec, memory, args.grace, progress=not args.quiet)
@@ -96,6 +101,23 @@ def run(args: argparse.Namespace) -> int:
             line += f"\n  {doc['message']}"
         print(line, file=sys.stderr)
     return {"invalid": 3, "error": 1}.get(doc["status"], 0)
+
+
+def _initial(graph: Graph, path: str) -> list:
+    """The node ids of an initial schedule file, checked against the graph (ids, and the graph hash a
+    result document carries)."""
+    from moccasin_bench.errors import GraphError, ScheduleError
+    from moccasin_bench.jsonio import read_schedule
+
+    ids, doc = read_schedule(path)
+    if doc.get("graph_hash") not in (None, graph.content_hash):
+        raise ScheduleError(f"the schedule was made for another graph (hash {doc['graph_hash']}, this graph's is "
+                            f"{graph.content_hash})", path)
+    try:
+        graph.to_indices(ids)
+    except GraphError as exc:
+        raise ScheduleError(f"{exc.problem} (not a node of graph {graph.name!r})", path) from None
+    return list(ids)
 
 
 def _solve_isolated(graph: Graph, budget: Budget, spec: RunSpec, memory_limit_bytes: int | None, grace_seconds: float | None,

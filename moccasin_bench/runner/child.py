@@ -91,7 +91,7 @@ def child_main(argv: list[str]) -> int:
     try:
         result = solve_in_process(graph, budget, spec.formulation, spec.params, time_limit_seconds=spec.time_limit_seconds,
                          threads=spec.threads, seed=spec.seed, relative_gap=spec.relative_gap,
-                         reference_order_name=spec.reference_order, progress=progress)
+                         reference_order_name=spec.reference_order, progress=progress, initial=spec.initial)
     except UserError as exc:
         print(f"moccasin-bench: error: {exc}", file=sys.stderr)
         return 2

@@ -13,7 +13,7 @@ import hashlib
 import json
 import math
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from moccasin_bench.errors import UserError
 
@@ -41,16 +41,20 @@ class RunSpec:
     seed: int = 0
     relative_gap: float = 0.0
     graph_source: str = ""  # what the user wrote (path, name or generator spec): display only, not in the key
+    initial: tuple | None = None  # an initial schedule (node ids) to start from; hashed into the key when given
 
     @property
     def key(self) -> str:
         return run_key(self)
 
     def to_json(self) -> dict:
-        return {**asdict(self), "params": dict(self.params)}
+        return {**asdict(self), "params": dict(self.params), "initial": None if self.initial is None else list(self.initial)}
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> "RunSpec":
+        data = dict(data)
+        if data.get("initial") is not None:
+            data["initial"] = tuple(data["initial"])
         return cls(**data)
 
     def describe(self) -> str:
@@ -58,7 +62,8 @@ class RunSpec:
         params = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
         return (f"{self.graph_name} budget={budget} ({self.budget_bytes:,}, {self.reference_order}) {self.formulation}"
                 f"{'[' + params + ']' if params else ''} limit={self.time_limit_seconds:g}s threads={self.threads} seed={self.seed}"
-                + (f" gap={self.relative_gap:g}" if self.relative_gap else ""))
+                + (f" gap={self.relative_gap:g}" if self.relative_gap else "")
+                + (f" initial={len(self.initial)} steps" if self.initial is not None else ""))
 
 
 def _canonical(value: Any) -> Any:
@@ -71,9 +76,23 @@ def _canonical(value: Any) -> Any:
     return str(value)
 
 
+def _keyed_params(spec: RunSpec) -> dict[str, Any]:
+    """The parameters that enter the key: all of them, except a parameter declared with
+    keyed_at_default=False while it has its default value (parameters added after runs were
+    stored: those runs keep their keys)."""
+    try:
+        from moccasin_bench.formulation import formulation_module
+
+        unkeyed = {p.name: p.default for p in formulation_module(spec.formulation).PARAMS if not p.keyed_at_default}
+    except UserError:  # a formulation not installed here: its parameters as stored
+        unkeyed = {}
+    return {k: _canonical(v) for k, v in sorted(spec.params.items())
+            if not (k in unkeyed and _canonical(v) == _canonical(unkeyed[k]))}
+
+
 def run_key(spec: RunSpec) -> str:
     """Content hash of a run: graph content (not its path), budget and its derivation,
-    formulation, resolved parameters, time limit, threads, seed and gap."""
+    formulation, resolved parameters, time limit, threads, seed, gap and the initial schedule."""
     ident = {
         "key_version": KEY_VERSION,
         "graph": spec.graph_hash,
@@ -81,19 +100,21 @@ def run_key(spec: RunSpec) -> str:
         "budget_fraction": _canonical(spec.budget_fraction),
         "reference_order": spec.reference_order,
         "formulation": spec.formulation,
-        "params": {k: _canonical(v) for k, v in sorted(spec.params.items())},
+        "params": _keyed_params(spec),
         "time_limit_seconds": _canonical(spec.time_limit_seconds),
         "threads": int(spec.threads),
         "seed": int(spec.seed),
         "relative_gap": _canonical(spec.relative_gap),
     }
+    if spec.initial is not None:
+        ident["initial"] = hashlib.sha256(json.dumps(list(spec.initial)).encode()).hexdigest()[:24]
     text = json.dumps(ident, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def make_spec(graph: Graph, budget: Budget, formulation: str, params: Mapping[str, Any] | None = None, *, time_limit_seconds: float = 60.0,
               threads: int = 1, seed: int = 0, relative_gap: float = 0.0, reference_order: str = "default",
-              graph_source: str = "") -> RunSpec:
+              graph_source: str = "", initial: Sequence[Any] | None = None) -> RunSpec:
     """Resolve a run: validate the parameters against the formulation, name the reference order."""
     from moccasin_bench.formulation import formulation_module
     from moccasin_bench.orders import resolve_order_name
@@ -110,7 +131,10 @@ def make_spec(graph: Graph, budget: Budget, formulation: str, params: Mapping[st
         raise UserError(f"seed must be an integer, got {seed!r}")
     if not 0 <= relative_gap < 1:
         raise UserError(f"gap must be in [0, 1), got {relative_gap!r}")
+    if initial is not None:
+        graph.to_indices(initial)  # every id a node of this graph (a GraphError names the first that is not)
+        initial = tuple(initial)
     return RunSpec(graph_name=graph.name, graph_hash=graph.content_hash, formulation=formulation, params=values,
                    budget_bytes=int(budget.bytes), budget_fraction=budget.fraction, reference_order=order,
                    reference_peak=budget.reference_peak, time_limit_seconds=float(time_limit_seconds), threads=int(threads),
-                   seed=int(seed), relative_gap=float(relative_gap), graph_source=graph_source)
+                   seed=int(seed), relative_gap=float(relative_gap), graph_source=graph_source, initial=initial)
