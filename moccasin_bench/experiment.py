@@ -41,6 +41,7 @@ class Mode:
     skip_note: str = ""  # the same, in a sentence for the report
     grace_seconds: float | None = None  # None: the runner's default
     seeds: tuple[int, ...] = (0,)
+    method_seeds: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # method key -> its own seeds
     summary: str = ""  # one sentence for the report's preamble (what this mode is good for)
     graphs: tuple[str, ...] = ()  # this mode's graphs, when they differ from the experiment's
     sizes: SizeSeries | None = None  # model sizes to measure (build only) besides the solves

@@ -126,7 +126,7 @@ def build_grid(opts: Options) -> Grid:
     tables = []
     for c in choices:
         limit = opts.time_limit or mode.time_limits.get(c.paper or c.entry, mode.other_limit)
-        groups: dict[float, list] = {float(limit): []}  # uncapped methods first, then each cap
+        groups: dict[tuple, list] = {(float(limit), None): []}  # uncapped methods first, then each cap or seed set
         for m in methods:
             reason = mode.skip.get((c.paper or c.entry, m.key))
             if reason:
@@ -134,11 +134,14 @@ def build_grid(opts: Options) -> Grid:
                 continue
             cap = mode.caps.get(m.formulation)
             seconds = float(limit if cap is None else min(limit, opts.time_limit or cap))
-            groups.setdefault(seconds, []).append(m)
-        for seconds, group in groups.items():
+            groups.setdefault((seconds, mode.method_seeds.get(m.key)), []).append(m)
+        for (seconds, seeds), group in groups.items():
             if group:
-                tables.append({"graphs": [c.entry], "time_limits": seconds,
-                               "formulations": [{"name": m.formulation, "params": dict(m.params)} for m in group]})
+                table = {"graphs": [c.entry], "time_limits": seconds,
+                         "formulations": [{"name": m.formulation, "params": dict(m.params)} for m in group]}
+                if seeds is not None:
+                    table["seeds"] = list(seeds)
+                tables.append(table)
     if not tables:
         raise UserError("the grid is empty: every method is skipped on every graph")
     prefix = "reproduce" if exp.name == "paper" else f"reproduce-{exp.name}"

@@ -6,4 +6,5 @@ Adding one is one module with an `EXPERIMENT` plus one line here. The first is t
 REGISTRY = {
     "paper": "moccasin_bench.experiments.paper",
     "scaling": "moccasin_bench.experiments.scaling",
+    "fastsa": "moccasin_bench.experiments.fastsa",
 }

@@ -146,17 +146,22 @@ def analyse(runs: pd.DataFrame, trajectories: pd.DataFrame, keys: Iterable[str] 
 
 
 def _cells(runs: pd.DataFrame) -> pd.DataFrame:
-    """The representative run of each (graph, budget, method) cell, with how many runs it stands for."""
+    """The representative run of each (graph, budget, method) cell (its best valid run), with how many runs
+    it stands for, how many of them are valid, and the median and worst TDI of those (several seeds)."""
     import pandas as pd
 
     if not len(runs):
-        return runs.assign(runs_in_cell=pd.Series(dtype="int64"))
+        return runs.assign(runs_in_cell=pd.Series(dtype="int64"), valid_in_cell=pd.Series(dtype="int64"),
+                           tdi_median=pd.Series(dtype="float64"), tdi_worst=pd.Series(dtype="float64"))
     r = runs.copy()
     r["_fail"] = r["status"].map(FAILURE_PRIORITY).fillna(9)
     r["_cost"] = r["total_duration"].where(r["valid"]).astype("float64")
     r = r.sort_values(["valid", "_cost", "seconds_to_best", "_fail"], ascending=[False, True, True, True], na_position="last",
                       kind="stable")
     keys = ["graph_hash", "budget", "method"]
-    counts = r.groupby(keys).size().rename("runs_in_cell")
-    cells = r.drop_duplicates(keys).merge(counts, left_on=keys, right_index=True).drop(columns=["_fail", "_cost"])
+    grouped = r.groupby(keys)
+    spread = pd.DataFrame({"runs_in_cell": grouped.size(), "valid_in_cell": grouped["valid"].sum(),
+                           "tdi_median": grouped["tdi_percent"].agg(lambda x: x[r.loc[x.index, "valid"]].median()),
+                           "tdi_worst": grouped["tdi_percent"].agg(lambda x: x[r.loc[x.index, "valid"]].max())})
+    cells = r.drop_duplicates(keys).merge(spread, left_on=keys, right_index=True).drop(columns=["_fail", "_cost"])
     return cells.reset_index(drop=True)

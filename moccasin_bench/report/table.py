@@ -97,6 +97,16 @@ def cell_text(row: Any) -> str:
     return f"{tdi} / {peak} / {secs}"
 
 
+def seeds_text(row: Any) -> str:
+    """For a cell of several runs (seeds): '; median 0.12, worst 0.30 of 5 (4 fit)'; '' for one run."""
+    if row.runs_in_cell <= 1:
+        return ""
+    fit = f" ({int(row.valid_in_cell)} fit)" if row.valid_in_cell < row.runs_in_cell else ""
+    if not row.valid_in_cell:
+        return f"; none of {row.runs_in_cell} runs fits"
+    return f"; median {fmt_tdi(row.tdi_median)}, worst {fmt_tdi(row.tdi_worst)} of {row.runs_in_cell}{fit}"
+
+
 def graph_cell(graphs_row: Any) -> str:
     return f"{graphs_row.graph_label} (n={int(graphs_row.nodes):,})"
 
@@ -115,7 +125,7 @@ def wide_rows(a: Analysis, skipped: Sequence[Skipped] = ()) -> tuple[list[str], 
             for m in a.methods:
                 c = cells.get((g.graph_hash, int(b.budget), m))
                 if c is not None:
-                    line.append(cell_text(c) + (f" (best of {c.runs_in_cell})" if c.runs_in_cell > 1 else ""))
+                    line.append(cell_text(c) + (f" (best{seeds_text(c)})" if c.runs_in_cell > 1 else ""))
                 elif not _isnan(b.budget_fraction) and (g.graph_hash, round(b.budget_fraction, 6), m) in skip:
                     line.append("not run: " + skip[(g.graph_hash, round(b.budget_fraction, 6), m)])
                 else:
@@ -143,7 +153,8 @@ def long_frame(a: Analysis, published: Sequence[PublishedTable] = (PAPER,)) -> p
         rows.append({
             "graph": c.graph_label, "nodes": c.nodes, "edges": c.edges, "budget_fraction": c.budget_fraction, "budget": int(c.budget),
             "reference_peak": c.reference_peak, "method": c.method, "formulation": c.formulation, "params": c.params,
-            "status": c.status, "runs": int(c.runs_in_cell),
+            "status": c.status, "runs": int(c.runs_in_cell), "valid_runs": int(c.valid_in_cell),
+            "tdi_median": c.tdi_median, "tdi_worst": c.tdi_worst,
             "tdi_percent": c.tdi_percent if c.valid else None,
             "peak_memory": c.peak_memory if c.valid else None,
             "peak_percent_of_reference": c.peak_percent if c.valid else None,
@@ -194,7 +205,8 @@ def published_rows(a: Analysis, table: PublishedTable, skipped: Sequence[Skipped
                                 and m.startswith(name)), None)
                     rows.append([g.graph_label, blabel, name, f"not run: {why}" if why else "not run", theirs.describe()])
                 for c in mine.itertuples():
-                    rows.append([g.graph_label, blabel, c.method, cell_text(c), theirs.describe() if theirs else "–"])
+                    rows.append([g.graph_label, blabel, c.method, cell_text(c) + seeds_text(c),
+                                 theirs.describe() if theirs else "–"])
     return header, rows
 
 
