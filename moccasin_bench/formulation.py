@@ -105,6 +105,14 @@ def plugin_formulations(builtin: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def check_params(module: ModuleType, values: Mapping[str, Any], graph: Graph) -> None:
+    """The formulation's own checks of resolved parameters on a graph (optional `check(params,
+    graph)`): what would fail inside a run fails here, before it is planned (UserError)."""
+    check = getattr(module, "check", None)
+    if check is not None:
+        check(values, graph)
+
+
 def formulation_module(name: str) -> ModuleType:
     reg = registry()
     if name not in reg:

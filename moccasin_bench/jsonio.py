@@ -35,6 +35,30 @@ def dumps(data: Any, indent: int | None = None) -> str:
     return json.dumps(data, indent=indent, separators=separators, default=to_jsonable)
 
 
+def read_text(path: str | Path, error: type[UserError] = UserError, what: str = "file") -> str:
+    """A file's text (UTF-8); unreadable or undecodable is one `error` naming the file."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise error(f"cannot read {what}: {exc.strerror or exc}", str(path)) from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r})", str(path)) from None
+
+
+def parse_json(text: str, path: str | Path, error: type[UserError] = UserError) -> Any:
+    """Parse JSON text; malformed, too deeply nested or absurd numbers are one `error` naming the file."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise error(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", str(path)) from None
+    except RecursionError:
+        raise error("JSON nested too deeply to read", str(path)) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise error(f"JSON holds a value that cannot be read: {exc}".split("; use")[0], str(path)) from None
+
+
 def write_text_atomically(text: str, path: str | Path) -> None:
     """Write `text` to `path` through a temporary file and a rename (never a half-written file)."""
     target = Path(path)
@@ -61,12 +85,7 @@ def read_schedule(path: str | Path) -> tuple[list, dict]:
 
     Accepts the JSON written by `solve -o` (its "schedule" list) or a plain JSON list of node ids.
     """
-    try:
-        data = json.loads(Path(path).read_text())
-    except OSError as exc:
-        raise ScheduleError(f"cannot read file: {exc.strerror or exc}", str(path)) from None
-    except json.JSONDecodeError as exc:
-        raise ScheduleError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", str(path)) from None
+    data = parse_json(read_text(path, ScheduleError), path, ScheduleError)
     if isinstance(data, list):
         return data, {}
     if isinstance(data, dict) and isinstance(data.get("schedule"), list):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 import os
 from pathlib import Path
 from types import ModuleType
@@ -58,15 +57,10 @@ def find_paper_file(name: str, data_dir: str | Path | None = None) -> Path | Non
 
 def read_graph_file(path: str | Path) -> Graph:
     """Read a graph file in any registered format; errors name the file."""
+    from moccasin_bench.jsonio import parse_json, read_text
+
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise GraphError(f"cannot read file: {exc.strerror or exc}", str(path)) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise GraphError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", str(path)) from None
+    data = parse_json(read_text(path, GraphError), path, GraphError)
     return parse_graph_data(data, path.stem, str(path))
 
 

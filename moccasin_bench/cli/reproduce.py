@@ -66,7 +66,7 @@ def _list_grids() -> int:
 def run(args: argparse.Namespace) -> int:
     from moccasin_bench.errors import UserError
     from moccasin_bench.reproduce import Options, run as reproduce
-    from moccasin_bench.runner import parse_size
+    from moccasin_bench.runner import check_grace, parse_memory_limit
 
     if args.grid == "list":
         return _list_grids()
@@ -80,5 +80,5 @@ def run(args: argparse.Namespace) -> int:
                    graphs=_list(args.graphs) or (), methods=_list(args.methods) or (),
                    stand_ins=args.stand_ins, jobs=args.jobs, threads=args.threads, time_limit=args.time_limit,
                    dry_run=args.dry_run, progress=not args.quiet,
-                   memory_limit_bytes=None if args.memory_limit is None else parse_size(args.memory_limit, "--memory-limit"))
+                   memory_limit_bytes=None if args.memory_limit is None else parse_memory_limit(args.memory_limit, "--memory-limit"))
     return reproduce(opts)

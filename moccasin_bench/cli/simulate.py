@@ -27,18 +27,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from moccasin_bench.budget import check_budget_bytes
     from moccasin_bench.errors import GraphError
     from moccasin_bench.simulate import simulate
     from moccasin_bench.sources import load_graph
 
     graph = load_graph(args.graph, args.data_dir)
     ids, doc = read_schedule(args.schedule)
+    solved_on = doc.get("graph_hash")
+    if solved_on is not None and solved_on != graph.content_hash:
+        raise ScheduleError(f"the schedule was solved on graph {doc.get('graph')!r} (hash {solved_on}), not on {graph.name!r} "
+                            f"(hash {graph.content_hash}): give the graph it was solved on", args.schedule)
+    if args.budget_bytes is not None:
+        budget = check_budget_bytes(args.budget_bytes)
+    else:
+        budget = doc.get("budget")
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 0):
+            raise ScheduleError(f"'budget' must be a non-negative integer, got {budget!r}", args.schedule)
     try:
         sched = graph.to_indices(ids)
     except GraphError as exc:
         raise ScheduleError(f"{exc.problem} (not a node of graph {graph.name!r})", args.schedule) from None
     sim = simulate(graph, sched)
-    budget = args.budget_bytes if args.budget_bytes is not None else doc.get("budget")
     fits = None if budget is None else bool(sim.valid and sim.peak_memory <= budget)
     out = {
         "graph": graph.name,
