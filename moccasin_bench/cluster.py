@@ -161,7 +161,6 @@ class DaskExecutor:
 
     def run(self, specs: Sequence[RunSpec], graphs: Mapping[str, str], claim: Claim | None = None) -> Iterator[tuple[RunSpec, dict]]:
         from distributed import KilledWorker
-        from distributed import wait as dask_wait
 
         plugins = os.environ.get(PLUGINS_ENV)
         queue: deque[RunSpec] = deque(specs)
@@ -186,10 +185,11 @@ class DaskExecutor:
                         submit(spec, 1)
                 if not pending:
                     break
-                try:
-                    done, _ = dask_wait(list(pending), timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
-                except TimeoutError:
-                    done = set()
+                until = time.monotonic() + POLL_SECONDS
+                done = [f for f in pending if f.done()]
+                while not done and time.monotonic() < until:
+                    time.sleep(0.05)
+                    done = [f for f in pending if f.done()]
                 for fut in done:
                     spec, attempt = pending.pop(fut)
                     if fut.status == "finished":

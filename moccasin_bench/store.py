@@ -417,8 +417,9 @@ def _reading(func):
     return wrapper
 
 
-def _read_connection(path: str | Path) -> sqlite3.Connection:
-    """Open an existing store read-only; a missing or foreign file is a UserError."""
+def _read_connection(path: str | Path, allow_empty: bool = False) -> sqlite3.Connection | None:
+    """Open an existing store read-only; a missing or foreign file is a UserError. With
+    `allow_empty`, an empty file (a store another driver is creating right now) gives None."""
     p = Path(path)
     if not p.is_file():
         raise UserError("no such results store", str(p))
@@ -428,6 +429,9 @@ def _read_connection(path: str | Path) -> sqlite3.Connection:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
         raise UserError(f"cannot read the results store: {exc}", str(p)) from None
+    if allow_empty and version == 0 and not tables:
+        conn.close()
+        return None
     if version == 0 or "runs" not in tables or not set(REQUIRED_COLUMNS) <= _columns(conn, "runs") | set(RENAMED_COLUMNS):
         conn.close()
         raise UserError("not a moccasin-bench results store", str(p))
@@ -536,7 +540,10 @@ def stored_statuses(path: str | Path) -> dict[str, str]:
     """key -> status of every run in a store, read-only; {} when the file does not exist yet."""
     if not Path(path).exists():
         return {}
-    with _read_connection(path) as conn:
+    conn = _read_connection(path, allow_empty=True)
+    if conn is None:
+        return {}
+    with conn:
         out = dict(conn.execute("SELECT key, status FROM runs"))
     conn.close()
     return out
