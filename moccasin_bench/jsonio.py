@@ -93,3 +93,16 @@ def read_schedule(path: str | Path) -> tuple[list, dict]:
     if isinstance(data, dict) and "schedule" in data and data["schedule"] is None:
         raise ScheduleError(f"the file holds no schedule (status {data.get('status')!r})", str(path))
     raise ScheduleError("expected a JSON list of node ids or an object with a 'schedule' list", str(path))
+
+
+def check_schedule_document(doc: dict, graph_name: str, graph_hash: str, path: str | Path) -> int | None:
+    """A schedule document's own budget (None when it has none), after checking that it was solved
+    on this graph (its `graph_hash`) and that its budget is a non-negative integer."""
+    solved_on = doc.get("graph_hash")
+    if solved_on is not None and solved_on != graph_hash:
+        raise ScheduleError(f"the schedule was solved on graph {doc.get('graph')!r} (hash {solved_on}), not on {graph_name!r} "
+                            f"(hash {graph_hash}): give the graph it was solved on", str(path))
+    budget = doc.get("budget")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 0):
+        raise ScheduleError(f"'budget' must be a non-negative integer, got {budget!r}", str(path))
+    return budget

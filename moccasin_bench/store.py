@@ -421,6 +421,8 @@ def _read_connection(path: str | Path, allow_empty: bool = False) -> sqlite3.Con
     """Open an existing store read-only; a missing or foreign file is a UserError. With
     `allow_empty`, an empty file (a store another driver is creating right now) gives None."""
     p = Path(path)
+    if p.is_dir():
+        raise UserError("is a directory, not a results store (an SQLite file)", str(p))
     if not p.is_file():
         raise UserError("no such results store", str(p))
     try:

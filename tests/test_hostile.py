@@ -55,6 +55,8 @@ FILES: dict[str, object] = {
     "sched-floats.json": [0.0, 1.0],
     "sched-nested.json": [[0], 1],
     "sched-object.json": {"schedule": "01"},
+    "sched-other-graph.json": {"schedule": [0, 1], "graph": "elsewhere", "graph_hash": "0123456789abcdef", "budget": 2},
+    "name-dict.json": native(unit_nodes([0]), name={"a": 1}),
 }
 BINARY = {
     "latin1.json": b'{"format":"moccasin-bench-graph","version":1,"name":"\xe9","nodes":[],"edges":[]}',
@@ -132,6 +134,8 @@ CASES = [
     (["graphs", "info", "nodelink-bool.json"], "is not a node id", 2),
     (["graphs", "info", "nodelink-order.json"], "entry 0 of the stored order is not a node id", 2),
     (["graphs", "export", "latin1.json", "-o", "x.json"], "not UTF-8", 2),
+    (["graphs", "info", "name-dict.json"], "'name' must be a string", 2),
+    (["graphs", "info", "transformer:seq=1000000000,dim=1000000000"], "too large", 2),
     # ---- schedule documents -------------------------------------------------------------------------------
     (["simulate", "two.json", "sched-budget-str.json"], "sched-budget-str.json: 'budget' must be a non-negative integer", 2),
     (["simulate", "two.json", "sched-budget-float.json"], "'budget' must be a non-negative integer", 2),
@@ -142,6 +146,9 @@ CASES = [
     (["simulate", "two.json", "sched-latin1.json"], "sched-latin1.json: not UTF-8", 2),
     (["simulate", "two.json", "deep.json"], "nested too deeply", 2),
     (["simulate", "two.json", "sched-bools.json", "--budget-bytes", "-1"], "non-negative integer", 2),
+    (["simulate", "two.json", "sched-other-graph.json"], "the schedule was solved on graph 'elsewhere'", 2),
+    (["report", "--store", "foreign.sqlite", "-o", "rep", "--schedule", "sched-other-graph.json", "--graph", "two.json"],
+     "not a moccasin-bench results store", 2),
     # ---- solve options --------------------------------------------------------------------------------------
     (["solve", "two.json", "-f", "heuristic", "--budget", "nan"], "budget fraction must be in (0, 10]", 2),
     (["solve", "two.json", "-f", "heuristic", "--budget-bytes", str(2**63)], "is too large: budgets must be at most 2^62", 2),
@@ -217,6 +224,12 @@ CASES = [
     (["sweep", "good.toml", "--grace", "-5", "--dry-run"], "--grace must be", 2),
     (["sweep", "good.toml", "--memory-limit", "10", "--dry-run"], "too small", 2),
     (["sweep", "good.toml", "--jobs", "0", "--dry-run"], "--jobs must be", 2),
+    (["sweep", "good.toml", "--store", ".", "--dry-run"], "is a directory, not a results store", 2),
+    # ---- reproduce options ----------------------------------------------------------------------------------
+    (["reproduce", "-o", "r", "--jobs", "0", "--dry-run"], "--jobs must be from 1", 2),
+    (["reproduce", "-o", "r", "--graphs", ",", "--dry-run"], "--graphs names nothing", 2),
+    (["reproduce", "-o", "r", "--time-limit", "inf", "--dry-run"], "--time-limit must be", 2),
+    (["reproduce", "-o", "r", "--memory-limit", "5", "--dry-run"], "too small", 2),
 ]
 
 
@@ -390,3 +403,23 @@ def test_a_full_disk_under_the_store_keeps_what_is_stored_and_says_how_to_resume
     monkeypatch.setattr(store_module.Store, "__init__", original)
     assert main(["sweep", str(tmp_path / "c.toml"), "--store", str(path), "--dry-run"]) == 0  # the resume
     assert f"{stored} done, {6 - stored} to run" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("plugins, fragment", [("x=os", "module 'os' is not a formulation"), ("x=.os", "cannot import its module"),
+                                               ("x", "expected name=module.path"), ("heuristic=os", "name of a built-in")])
+def test_a_bad_plugin_variable_is_one_line(hostile, capsys, monkeypatch, plugins, fragment):
+    monkeypatch.setenv("MOCCASIN_BENCH_PLUGINS", plugins)
+    assert main(["formulations"]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+
+
+def test_a_memory_cap_that_kills_the_child_at_import_says_so():
+    """Below the 1 GiB floor (through the API), a solver cannot even be imported: the message names the limit."""
+    from moccasin_bench.budget import Budget
+    from moccasin_bench.runner import graph_document, make_spec, run_isolated
+
+    g = tiny_graph()
+    out = run_isolated(make_spec(g, Budget(200), "moccasin", time_limit_seconds=5).to_json(), graph_document(g),
+                       memory_limit_bytes=200 << 20)
+    assert out["status"] == "error" and "memory limit" in out["message"] and "200.0 MiB" in out["message"], out["message"]

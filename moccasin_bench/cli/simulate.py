@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from moccasin_bench.cli.common import add_graph_argument
-from moccasin_bench.jsonio import read_schedule, write_json
+from moccasin_bench.jsonio import check_schedule_document, read_schedule, write_json
 from moccasin_bench.errors import ScheduleError
 
 HELP = "simulate a schedule: peak memory, total duration, TDI, and the first violation if any"
@@ -34,16 +34,9 @@ def run(args: argparse.Namespace) -> int:
 
     graph = load_graph(args.graph, args.data_dir)
     ids, doc = read_schedule(args.schedule)
-    solved_on = doc.get("graph_hash")
-    if solved_on is not None and solved_on != graph.content_hash:
-        raise ScheduleError(f"the schedule was solved on graph {doc.get('graph')!r} (hash {solved_on}), not on {graph.name!r} "
-                            f"(hash {graph.content_hash}): give the graph it was solved on", args.schedule)
+    budget = check_schedule_document(doc, graph.name, graph.content_hash, args.schedule)
     if args.budget_bytes is not None:
         budget = check_budget_bytes(args.budget_bytes)
-    else:
-        budget = doc.get("budget")
-        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 0):
-            raise ScheduleError(f"'budget' must be a non-negative integer, got {budget!r}", args.schedule)
     try:
         sched = graph.to_indices(ids)
     except GraphError as exc:

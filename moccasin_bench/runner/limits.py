@@ -18,8 +18,8 @@ def total_memory_bytes() -> int:
 
 
 def default_memory_limit(concurrent_runs: int = 1) -> int:
-    """80 % of physical memory shared among the runs executing at once (at least 512 MiB)."""
-    return max(512 << 20, int(0.8 * total_memory_bytes() / max(1, concurrent_runs)))
+    """80 % of physical memory shared among the runs executing at once (at least MIN_MEMORY_LIMIT)."""
+    return max(MIN_MEMORY_LIMIT, int(0.8 * total_memory_bytes() / max(1, concurrent_runs)))
 
 
 def default_grace_seconds(time_limit_seconds: float) -> float:
@@ -40,7 +40,7 @@ def check_grace(value: Any, what: str = "--grace") -> float:
     return float(value)
 
 
-MIN_MEMORY_LIMIT = 256 << 20  # below this the child cannot even import Python, numpy and a solver
+MIN_MEMORY_LIMIT = 1 << 30  # below this a child cannot even import its solver (CP-SAT needs ~768 MiB of address space)
 
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?b)?\s*$", re.IGNORECASE)
