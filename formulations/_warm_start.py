@@ -18,7 +18,7 @@ import numpy as np
 from moccasin_bench.formulation import Problem
 from moccasin_bench.graph import Graph
 from moccasin_bench.orders import REFERENCE_ORDERS
-from moccasin_bench.simulate import simulate
+from moccasin_bench.simulate import schedule_cost, simulate
 
 REPAIR_MARGINS = (0.0, 0.002, 0.02, 0.05)
 
@@ -124,7 +124,7 @@ def fitting_schedules(graph: Graph, budget_bytes: int, order: np.ndarray | None 
             for name, s in schedules_along(graph, o, budget_bytes, ["staged-repair"], max_computations, deadline):
                 found.append((f"{name}@local-search", s))
     fitting = [(n, s) for n, s in found if fits(graph, s, budget_bytes, max_computations)]
-    fitting.sort(key=lambda x: (int(graph.duration[x[1]].sum()), len(x[1])))
+    fitting.sort(key=lambda x: (schedule_cost(graph, x[1]), len(x[1])))
     return fitting
 
 
@@ -171,7 +171,7 @@ def warm_start(graph: Graph, budget_bytes: int, order: np.ndarray | None = None,
             if over > 0 and (closest is None or over < closest[2]):
                 closest = (name, r.schedule, over)
     fitting = [(n, s) for n, s in found if fits(graph, s, budget_bytes, caps)]
-    fitting.sort(key=lambda x: (int(graph.duration[x[1]].sum()), len(x[1])))
+    fitting.sort(key=lambda x: (schedule_cost(graph, x[1]), len(x[1])))
     return WarmStart(fitting=fitting, closest=closest, seconds=time.perf_counter() - t0)
 
 

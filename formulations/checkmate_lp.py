@@ -30,8 +30,8 @@ DESCRIPTION = "LP relaxation of Checkmate's MILP + threshold and randomized roun
 LABEL = "Checkmate LP+rounding"
 PARAMS = (
     Param("thresholds", str, "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", "deterministic rounding: S >= threshold, comma-separated"),
-    Param("samples", int, 20, "randomized roundings: S[t,i] = 1 with probability S_lp[t,i] (seeded)"),
-    Param("lp_budget_scale", float, 1.0, "solve the LP at this fraction of the budget (Checkmate used 0.9)"),
+    Param("samples", int, 20, "randomized roundings: S[t,i] = 1 with probability S_lp[t,i] (seeded)", low=0, high=100_000),
+    Param("lp_budget_scale", float, 1.0, "solve the LP at this fraction of the budget (Checkmate used 0.9)", low=0, high=1, open_low=True),
     Param("hazard", str, "clique", "FREE rows of the relaxation (see checkmate-milp)", ("both", "upper", "clique")),
     Param("lp_method", str, "choose", "HiGHS LP algorithm", ("choose", "simplex", "ipm", "pdlp")),
     Param("solver_log", bool, False, "print HiGHS's log"),
@@ -57,6 +57,25 @@ def least_computation(s: np.ndarray, pred_pos: list[np.ndarray]) -> np.ndarray:
     return np.tril(r)
 
 
+def parse_thresholds(text: str) -> list[float]:
+    """The rounding thresholds: comma-separated numbers, each strictly between 0 and 1."""
+    from moccasin_bench.errors import UserError
+
+    try:
+        thresholds = [float(x) for x in str(text).split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"parameter 'thresholds' of checkmate-lp must be comma-separated numbers, got {text!r}") from None
+    bad = [t for t in thresholds if not 0 < t < 1]
+    if bad:
+        raise UserError(f"parameter 'thresholds' of checkmate-lp: every threshold must be in (0, 1), got {bad[0]!r}")
+    return thresholds
+
+
+def check(params, graph) -> None:
+    """Parameter errors a run would meet, found before it runs (a sweep's plan, --dry-run)."""
+    parse_thresholds(params["thresholds"])
+
+
 def solve(problem: Problem) -> SolverOutput:
     from formulations._checkmate_model import build_model, ceil_units, make_layout
     from formulations._highs import highs_instance, highs_status, pass_model
@@ -65,12 +84,7 @@ def solve(problem: Problem) -> SolverOutput:
     from moccasin_bench.simulate import simulate
 
     g, p = problem.graph, problem.params
-    try:
-        thresholds = [float(x) for x in str(p["thresholds"]).split(",") if x.strip()]
-    except ValueError:
-        from moccasin_bench.errors import UserError
-
-        raise UserError(f"parameter 'thresholds' of checkmate-lp must be comma-separated numbers, got {p['thresholds']!r}") from None
+    thresholds = parse_thresholds(p["thresholds"])
     order = reference_order(g, problem.reference_order_name)
     budget = problem.budget.bytes
     scale = float(p["lp_budget_scale"])

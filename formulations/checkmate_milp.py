@@ -56,11 +56,13 @@ PARAMS = (
     Param("backend", str, "highs", "highs: sparse arrays into highspy; pulp: a PuLP model", ("highs", "pulp")),
     Param("pulp_solver", str, "highs", "solver behind PuLP (backend=pulp)", ("highs", "cbc")),
     Param("hazard", str, "clique", "FREE rows: both = Checkmate's two-sided linearisation, upper = only FREE <= rule, clique = set-packing rows (tighter LP)", ("both", "upper", "clique")),
-    Param("feasibility_tolerance", float, 1e-7, "solver primal/MIP feasibility tolerance (memory is normalised by the budget)"),
+    Param("feasibility_tolerance", float, 1e-7, "solver primal/MIP feasibility tolerance (memory is normalised by the budget)",
+          low=1e-10, high=1e-4),
     Param("warm_start", str, "heuristics", "start HiGHS from the cheapest fitting staged schedule of formulations.heuristics (backend=highs)", ("heuristics", "none")),
     Param("large_model", str, "auto", "HiGHS settings for huge models (probing off, objective as one continuous column): auto = above 500,000 columns", ("auto", "on", "off")),
     Param("solver_log", bool, False, "print the solver's log (HiGHS or CBC) to the console"),
-    Param("max_retries", int, 2, "re-solves with a lower bound on U if a schedule's simulated peak exceeds the budget"),
+    Param("max_retries", int, 2, "re-solves with a lower bound on U if a schedule's simulated peak exceeds the budget",
+          low=0, high=100),
 )
 
 _MARGIN_FACTOR = 4.0
@@ -172,10 +174,16 @@ def solve(problem: Problem) -> SolverOutput:
     size = model.size()
     restrictions = _restrictions(problem, upper, budget_units, unit)
     if res.x is None:
-        return SolverOutput(status=res.status, best_bound=_bound_units(res.bound, model.cost_scale, g),
+        status, message = res.status, res.message
+        if status == "infeasible" and upper < budget_units:  # proven only for the tightened budget, not for the budget itself
+            status = "no_solution"
+            message = "; ".join(filter(None, [message, f"the model is infeasible for the budget tightened to {math.floor(upper) * unit:,} "
+                                                       f"to absorb solver tolerances (feasibility_tolerance {tol:g}), which proves "
+                                                       f"nothing for the budget {budget:,}"]))
+        return SolverOutput(status=status, best_bound=_bound_units(res.bound, model.cost_scale, g),
                             trajectory=tuple(trajectory), bound_trajectory=tuple(bounds), build_seconds=build_seconds,
                             solve_seconds=solve_seconds, model_size=size, variant=variant, restrictions=restrictions,
-                            message="; ".join(filter(None, [res.message, *notes])))
+                            message="; ".join(filter(None, [message, *notes])))
     if sim.peak_memory > budget:
         return SolverOutput(status="error", build_seconds=build_seconds, solve_seconds=solve_seconds, model_size=size,
                             variant=variant, restrictions=restrictions,

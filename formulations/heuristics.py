@@ -25,7 +25,7 @@ import numpy as np
 from moccasin_bench.formulation import Problem, SolverOutput
 from moccasin_bench.orders import REFERENCE_ORDERS
 from moccasin_bench.params import Param
-from moccasin_bench.simulate import simulate
+from moccasin_bench.simulate import schedule_cost, simulate
 
 NAME = "heuristic"
 DESCRIPTION = "schedules without a solver: no recomputation, staged repair/greedy, Chen checkpointing, reordering local search"
@@ -35,7 +35,7 @@ STRATEGIES = ("best", "no-recompute", "staged-repair", "staged-greedy", "chen-sq
 PARAMS = (
     Param("strategy", str, "best", "which heuristic (best = all, keep the cheapest that fits)", STRATEGIES),
     Param("order", str, "best", "order to follow, or best = try every reference order", ("best",) + REFERENCE_ORDERS),
-    Param("max_computations", int, 0, "at most this many computations per node (0 = no limit)"),
+    Param("max_computations", int, 0, "at most this many computations per node (0 = no limit)", low=0),
 )
 
 
@@ -72,8 +72,8 @@ def solve(problem: Problem) -> SolverOutput:
     if not fitting:
         return SolverOutput(status="no_solution", solve_seconds=seconds, variant=variant,
                             message=f"none of the {len(found)} heuristic schedules fits the budget")
-    name, s = min(fitting, key=lambda x: (int(g.duration[x[1]].sum()), len(x[1])))
-    cost = float(g.duration[s].sum())
+    name, s = min(fitting, key=lambda x: (schedule_cost(g, x[1]), len(x[1])))
+    cost = float(schedule_cost(g, s))
     return SolverOutput(status="feasible", schedule=s, objective=cost, trajectory=((problem.elapsed(), cost),),
                         solve_seconds=seconds, variant={**variant, "chosen": name},
                         restrictions="heuristic: no optimality claim")

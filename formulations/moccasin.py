@@ -10,14 +10,16 @@ the duration of the optional copies. The model itself is in `_moccasin_model`, t
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping
 
 import numpy as np
 
 from moccasin_bench.errors import UserError
 from moccasin_bench.formulation import Problem, SolverOutput
-from moccasin_bench.graph import Graph
+from moccasin_bench.graph import TOTAL_LIMIT, Graph
 from moccasin_bench.params import Param
+from moccasin_bench.simulate import schedule_cost
 
 NAME = "moccasin"
 # search=auto: one CP-SAT solve up to this many variables (it proves RL2 90 % optimal in ~150 s on
@@ -29,7 +31,7 @@ LABEL = "Moccasin"
 KEY_PARAMS = ("order",)
 PARAMS = (
     Param("order", str, "fixed", "fixed: the paper's stage grid along the reference order; free: any order", ("fixed", "free")),
-    Param("copies", int, 2, "C: retention intervals (= computations) per node"),
+    Param("copies", int, 2, "C: retention intervals (= computations) per node", low=1, high=1000),
     Param("copies_per_node", str, "", "per-node C overrides as id=k,id=k (ids as in the graph file)"),
     Param("precedence", str, "latest", "latest: one literal per later copy of the input (is it the latest before the reader?); "
           "literals: one literal per (input copy, reader copy) pair; reservoir: the authors' reservoir constraints",
@@ -38,7 +40,7 @@ PARAMS = (
           "auto: 2 only when no warm start fits", ("auto", "1", "2")),
     Param("warm_start", str, "heuristics", "heuristics: hint the cheapest fitting heuristic schedule; none: no hint",
           ("heuristics", "none")),
-    Param("horizon", int, 0, "free order: number of time steps (0 = total copies, which restricts nothing)"),
+    Param("horizon", int, 0, "free order: number of time steps (0 = total copies, which restricts nothing)", low=0),
     Param("end_domain", str, "bounds", "bounds: interval ends in a range; readers (fixed order): only just after a possible reader",
           ("bounds", "readers")),
     Param("time_axis", str, "strided", "fixed order: number grid events stage*n + position (strided) or "
@@ -48,7 +50,7 @@ PARAMS = (
           ("free", "paper")),
     Param("symmetry", bool, True, "absent copies take fixed canonical times"),
     Param("gcd", bool, True, "divide durations and sizes by their GCDs"),
-    Param("heuristic_share", float, 0.3, "at most this share of the time limit goes to warm-start heuristics"),
+    Param("heuristic_share", float, 0.3, "at most this share of the time limit goes to warm-start heuristics", low=0, high=1),
     Param("search", str, "auto", "cpsat: one CP-SAT solve; lns: window neighbourhood search, then a CP-SAT solve "
           "for the last 10 %% of the time; auto: cpsat up to %d model variables, lns above" % 8000, ("auto", "cpsat", "lns")),
     Param("cpsat", str, "", "extra CP-SAT parameters, name=value;name=value (e.g. linearization_level=2)"),
@@ -128,7 +130,7 @@ def solve(problem: Problem) -> SolverOutput:
     pool = ([given] if given is not None else []) + list(start.fitting if start is not None else [])
     for name, s in sorted(pool, key=lambda x: int(g.duration[x[1]].sum())):  # the cheapest the model can express
         if mm.expressible(g, s, copies, options, order):
-            hint = (name, s, int(g.duration[s].sum()))
+            hint = (name, s, schedule_cost(g, s))
             break
     two_phase = p["phases"] == "2" or (p["phases"] == "auto" and hint is None)
     if two_phase:
@@ -177,8 +179,8 @@ def solve(problem: Problem) -> SolverOutput:
         model.model.clear_objective()
         model.model.add(model.capacity <= sc.capacity)
         incumbent = (outcome, objective_of(outcome))
-        trajectory.append((problem.elapsed(), float(g.duration[outcome].sum())))
-        problem.notify(float(g.duration[outcome].sum()))
+        trajectory.append((problem.elapsed(), float(schedule_cost(g, outcome))))
+        problem.notify(float(schedule_cost(g, outcome)))
     elif hint is not None:
         incumbent = (hint[1], objective_of(hint[1]))
 
@@ -197,7 +199,7 @@ def solve(problem: Problem) -> SolverOutput:
         return finish("no_solution", message=message or "no solution within the time limit")
     schedule, objective = best
     if not sc.exact_durations:  # the model optimised rounded durations: no optimality or bound claim
-        return finish("feasible", schedule, float(g.duration[schedule].sum()), None,
+        return finish("feasible", schedule, float(schedule_cost(g, schedule)), None,
                       f"durations were divided by {sc.duration_factor} and rounded to keep CP-SAT's objective below "
                       f"2^50; the schedule's cost is exact, its optimality is not claimed")
     bound_cost = None if bound is None else to_cost(bound)
@@ -441,12 +443,31 @@ def _search_params(p, problem: Problem) -> dict:
         if not sep or not hasattr(defaults, key):
             raise UserError(f"cpsat: unknown CP-SAT parameter {key!r} (expected name=value;name=value)")
         current = getattr(defaults, key)
-        if isinstance(current, bool):
-            out[key] = value.strip().lower() in ("1", "true", "yes")
-        elif isinstance(current, int):
-            out[key] = int(value)
-        elif isinstance(current, float):
-            out[key] = float(value)
-        else:
-            out[key] = value.strip()
+        try:
+            if isinstance(current, bool):
+                out[key] = value.strip().lower() in ("1", "true", "yes")
+            elif isinstance(current, int):
+                out[key] = int(value)
+                setattr(sat_parameters_pb2.SatParameters(), key, out[key])  # out of the field's range: ValueError
+            elif isinstance(current, float):
+                out[key] = float(value)
+                if not math.isfinite(out[key]):
+                    raise ValueError
+            else:
+                out[key] = value.strip()
+        except (ValueError, TypeError, OverflowError):
+            raise UserError(f"cpsat: parameter {key!r} needs a {type(current).__name__} value, got {value.strip()!r}") from None
     return out
+
+
+def check(params: Mapping[str, Any], graph: Graph) -> None:
+    """Parameter errors a run would meet, found before it runs (a sweep's plan, --dry-run)."""
+    copies = copies_per_node(graph, params["copies"], params["copies_per_node"])
+    most = int(copies.max())
+    if most * max(graph.sum_memory, graph.sum_duration) >= TOTAL_LIMIT:
+        raise UserError(f"copies: {most} copies of every node of graph {graph.name!r} would overflow 64-bit sums "
+                        f"(sum of memory {graph.sum_memory:,}, of durations {graph.sum_duration:,}); use fewer copies")
+    if params["lengths"] == "paper" and params["order"] != "fixed":
+        raise UserError("lengths=paper needs order=fixed (the authors' lengths are defined on their stage grid)")
+    if params["cpsat"].strip():
+        _search_params(params, None)

@@ -116,7 +116,9 @@ def _forward_costs(rng: np.random.Generator, forward: Forward, profile: str, sha
 
 
 def _whole(values: np.ndarray, minimum: int) -> list[int]:
-    return np.maximum(minimum, np.rint(values)).astype(np.int64).tolist()
+    """Rounded to Python ints (never a wrapped-around int64): a size beyond 64 bits is then
+    refused by Graph.build with a message, not turned into a negative number."""
+    return [max(minimum, int(v)) for v in np.rint(values).tolist()]
 
 
 def training_graph(forward: Forward, profile: str, shaped: str, seed: int, name: str, origin: str) -> Graph:

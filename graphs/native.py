@@ -41,6 +41,8 @@ def parse(data: dict, name: str, origin: str = "") -> Graph:
         if "id" not in nd:
             raise GraphError(f"node at position {i} has no 'id'")
     labels = [str(nd.get("label", nd["id"])) for nd in nodes] if any("label" in nd for nd in nodes) else None
+    if not isinstance(data.get("name", ""), (str, type(None))):
+        raise GraphError(f"'name' must be a string, got {data['name']!r:.60}")
     source = data.get("source")
     if source is not None and not isinstance(source, dict):
         raise GraphError("'source' must be an object (the graph's provenance)")

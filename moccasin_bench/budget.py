@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from moccasin_bench.errors import UserError
-from moccasin_bench.graph import Graph
+from moccasin_bench.graph import TOTAL_LIMIT, Graph
 from moccasin_bench.orders import reference_order, resolve_order_name
 from moccasin_bench.simulate import simulate
 
@@ -40,15 +40,28 @@ def fraction_of_peak(fraction: float, peak: int) -> int:
     return math.ceil(Fraction(str(fraction)) * peak)
 
 
+MAX_BUDGET = TOTAL_LIMIT  # 2^62: budgets stay exact in every int64 model and comparison
+
+
+def check_budget_bytes(value: object) -> int:
+    """An absolute budget: an integer in [0, 2^62]; anything else is a UserError."""
+    if isinstance(value, bool) or not hasattr(value, "__index__") or value < 0:
+        raise UserError(f"absolute budget must be a non-negative integer, got {value!r}")
+    value = value.__index__()
+    if value > MAX_BUDGET:
+        raise UserError(f"budget {value:,} is too large: budgets must be at most 2^62 ({MAX_BUDGET:,}) for exact 64-bit arithmetic")
+    return value
+
+
 def resolve_budget(graph: Graph, fraction: float | None = None, absolute: int | None = None, order_name: str = "default") -> Budget:
     """Turn a fraction (of a reference order's peak) or an absolute figure into a Budget."""
     if (fraction is None) == (absolute is None):
         raise UserError("give exactly one of a budget fraction (--budget) or an absolute budget (--budget-bytes)")
     if absolute is not None:
-        if isinstance(absolute, bool) or int(absolute) != absolute or absolute < 0:
-            raise UserError(f"absolute budget must be a non-negative integer, got {absolute!r}")
-        return Budget(bytes=int(absolute))
-    if not (0 < fraction <= 10):
+        if isinstance(absolute, float) and absolute.is_integer():
+            absolute = int(absolute)
+        return Budget(bytes=check_budget_bytes(absolute))
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not (0 < fraction <= 10):
         raise UserError(f"budget fraction must be in (0, 10], got {fraction!r}; for an absolute figure use --budget-bytes")
     name = resolve_order_name(graph, order_name)
     peak = reference_peak(graph, name)

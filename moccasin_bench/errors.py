@@ -27,3 +27,10 @@ class GraphError(UserError):
 
 class ScheduleError(UserError):
     """A schedule file cannot be read (not a simulation verdict: that is a Violation)."""
+
+
+class Incomplete(UserError):
+    """The work stopped before its end for a reason outside the input (the Dask cluster is gone, the
+    disk is full); everything finished is kept and re-running the same command resumes: exit status 75."""
+
+    exit_status = 75

@@ -106,13 +106,28 @@ def plugin_formulations(builtin: Mapping[str, str]) -> dict[str, str]:
     return out
 
 
+def check_params(module: ModuleType, values: Mapping[str, Any], graph: Graph) -> None:
+    """The formulation's own checks of resolved parameters on a graph (optional `check(params,
+    graph)`): what would fail inside a run fails here, before it is planned (UserError)."""
+    check = getattr(module, "check", None)
+    if check is not None:
+        check(values, graph)
+
+
 def formulation_module(name: str) -> ModuleType:
     reg = registry()
     if name not in reg:
         raise UserError(f"unknown formulation {name!r}; known: {', '.join(sorted(reg))}")
     try:
-        return importlib.import_module(reg[name])
+        module = importlib.import_module(reg[name])
     except ModuleNotFoundError as exc:
         if not exc.name or not (reg[name] + ".").startswith(exc.name + "."):
             raise  # the module exists but something it imports is missing: a real bug, keep the traceback
         raise UserError(f"formulation {name!r}: cannot import its module {reg[name]!r}; is it installed (on PYTHONPATH)?") from None
+    except (ValueError, TypeError) as exc:  # e.g. an empty or relative module name
+        raise UserError(f"formulation {name!r}: cannot import its module {reg[name]!r}: {exc}") from None
+    missing = [a for a in ("DESCRIPTION", "PARAMS", "solve") if not hasattr(module, a)]
+    if missing or not callable(module.solve) or not isinstance(module.PARAMS, (tuple, list)):
+        raise UserError(f"formulation {name!r}: module {reg[name]!r} is not a formulation "
+                        f"(it lacks {', '.join(missing) or 'a callable solve and a PARAMS tuple'}; see docs/architecture.md)")
+    return module

@@ -23,6 +23,11 @@ if TYPE_CHECKING:
 NodeId = int | str
 
 _INT64_MAX = np.iinfo(np.int64).max
+# Totals are checked at load time so that every sum the engine and the models form stays exact in
+# int64: COPY_FACTOR computations of every node (a budget of up to 10x a peak, C <= 16 copies in a
+# model) still sum below TOTAL_LIMIT. Larger graphs are refused with a GraphError saying so.
+TOTAL_LIMIT = 2**62
+COPY_FACTOR = 16
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -45,6 +50,21 @@ def as_int_value(value: object, what: str) -> int:
     if value > _INT64_MAX // 4:
         raise GraphError(f"{what} is too large for 64-bit arithmetic: {value}")
     return value
+
+
+def _check_endpoint(value: object, what: str) -> NodeId:
+    """A node id named by an edge or an order: an int or a string, never a bool, float or list."""
+    if isinstance(value, bool) or not isinstance(value, (int, str, np.integer)):
+        raise GraphError(f"{what} is not a node id (an integer or a string): {value!r}")
+    return int(value) if isinstance(value, np.integer) else value
+
+
+def _check_totals(dur: list[int], mem: list[int]) -> None:
+    for what, values in (("durations", dur), ("memory sizes", mem)):
+        total = sum(values)
+        if total * COPY_FACTOR >= TOTAL_LIMIT:
+            raise GraphError(f"the sum of the {what} ({total:,}) is too large: exact 64-bit arithmetic needs it below "
+                             f"{TOTAL_LIMIT // COPY_FACTOR:,} (2^62 / {COPY_FACTOR}); use a coarser unit")
 
 
 def _check_node_id(value: object, position: int) -> NodeId:
@@ -102,17 +122,23 @@ class Graph:
             index[v] = i
         if len(duration) != n or len(memory) != n:
             raise GraphError("duration and memory must have one value per node")
-        dur = np.array([as_int_value(d, f"duration of node {ids[i]!r}") for i, d in enumerate(duration)], dtype=np.int64)
-        mem = np.array([as_int_value(m, f"memory of node {ids[i]!r}") for i, m in enumerate(memory)], dtype=np.int64)
+        dur_values = [as_int_value(d, f"duration of node {ids[i]!r}") for i, d in enumerate(duration)]
+        mem_values = [as_int_value(m, f"memory of node {ids[i]!r}") for i, m in enumerate(memory)]
+        _check_totals(dur_values, mem_values)
+        dur = np.array(dur_values, dtype=np.int64)
+        mem = np.array(mem_values, dtype=np.int64)
 
         pairs: list[tuple[int, int]] = []
         seen: set[tuple[int, int]] = set()
         merged = 0
         for k, edge in enumerate(edges):
             try:
+                if isinstance(edge, (str, bytes, dict, set, frozenset)):
+                    raise TypeError
                 a, b = edge
             except (TypeError, ValueError):
                 raise GraphError(f"edge {k} is not a pair of node ids: {edge!r}") from None
+            a, b = _check_endpoint(a, f"the source of edge {k}"), _check_endpoint(b, f"the target of edge {k}")
             if a not in index:
                 raise GraphError(f"edge {k} ({a!r} -> {b!r}) starts at unknown node {a!r}")
             if b not in index:
@@ -129,10 +155,13 @@ class Graph:
 
         order = None
         if stored_order is not None:
+            if isinstance(stored_order, (str, bytes, dict)) or not isinstance(stored_order, (list, tuple, np.ndarray)):
+                raise GraphError(f"the stored order must be a list of node ids, got {type(stored_order).__name__} {stored_order!r:.60}")
+            order_ids = [_check_endpoint(v, f"entry {k} of the stored order") for k, v in enumerate(stored_order)]
             try:
-                order = np.array([index[v] for v in stored_order], dtype=np.int64)
-            except (KeyError, TypeError):
-                bad = next((v for v in stored_order if not isinstance(v, (int, str)) or v not in index), None)
+                order = np.array([index[v] for v in order_ids], dtype=np.int64)
+            except KeyError:
+                bad = next(v for v in order_ids if v not in index)
                 raise GraphError(f"stored order names unknown node {bad!r}") from None
             if len(order) != n or len(np.unique(order)) != n:
                 raise GraphError(f"stored order must list each of the {n} nodes exactly once (it has {len(order)} entries, {len(np.unique(order))} distinct)")
@@ -270,26 +299,25 @@ class Graph:
 
     # ---- ids ---------------------------------------------------------------------------
     def has_node(self, node_id: object) -> bool:
-        """Whether `node_id` is the id of a node (ids are compared exactly: 1 is not "1")."""
-        try:
-            return node_id in self._index
-        except TypeError:  # unhashable
-            return False
+        """Whether `node_id` is the id of a node (ids are compared exactly: 1 is not "1", True or 1.0)."""
+        return _is_id(node_id) and node_id in self._index
 
     def index_of(self, node_id: NodeId) -> int:
-        try:
-            return self._index[node_id]
-        except (KeyError, TypeError):
-            raise GraphError(f"unknown node id {node_id!r}") from None
+        if not self.has_node(node_id):
+            raise GraphError(f"unknown node id {node_id!r}")
+        return self._index[node_id]
 
     def to_indices(self, node_ids: Iterable[object]) -> np.ndarray:
-        """Dense indices of a sequence of node ids; an unknown id is a GraphError."""
+        """Dense indices of a sequence of node ids; an unknown id (or a bool, a float) is a GraphError."""
         node_ids = list(node_ids)
         try:
-            return np.fromiter((self._index[v] for v in node_ids), dtype=np.int64)
+            out = np.fromiter((self._index[v] for v in node_ids), dtype=np.int64, count=len(node_ids))
         except (KeyError, TypeError):
-            bad = next(v for v in node_ids if not isinstance(v, (int, str)) or v not in self._index)
-            raise GraphError(f"unknown node id {bad!r}") from None
+            out = None
+        if out is None or not all(map(_is_id, node_ids)):
+            bad = next(v for v in node_ids if not self.has_node(v))
+            raise GraphError(f"unknown node id {bad!r}")
+        return out
 
     def to_ids(self, indices: Iterable[int]) -> list[NodeId]:
         return [self.node_ids[int(i)] for i in indices]
@@ -322,6 +350,10 @@ class Graph:
             g.add_node(v, duration=int(self.duration[i]), memory=int(self.memory[i]))
         g.add_edges_from((self.node_ids[a], self.node_ids[b]) for a, b in self.edges)
         return g
+
+
+def _is_id(value: object) -> bool:
+    return isinstance(value, (int, str, np.integer)) and not isinstance(value, bool)
 
 
 def _csr(n: int, rows: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -56,28 +56,48 @@ def networkx_topological_order(graph: Graph) -> np.ndarray:
 
 def memory_aware_order(graph: Graph) -> np.ndarray:
     """Greedy: compute next the ready node with the smallest net memory change (its output
-    minus the inputs it is the last reader of); ties go to the lower step peak, then index."""
+    minus the inputs it is the last reader of); ties go to the lower step peak, then index.
+
+    A heap of ready nodes with lazy updates: a ready node's key only falls (when it becomes
+    the last reader of an input), so the pass is O((n + m) log n)."""
+    import heapq
+
     n = graph.n
-    mem = graph.memory
-    remaining_readers = graph.out_degree.astype(np.int64).copy()
-    missing_inputs = graph.in_degree.astype(np.int64).copy()
-    ready = set(np.nonzero(missing_inputs == 0)[0].tolist())
+    mem = graph.memory.tolist()
+    remaining_readers = graph.out_degree.tolist()
+    missing_inputs = graph.in_degree.tolist()
+    pred_ptr, pred_idx = graph.pred_ptr.tolist(), graph.pred_idx.tolist()
+    succ_ptr, succ_idx = graph.succ_ptr.tolist(), graph.succ_idx.tolist()
+    done = [False] * n
+    freed = [0] * n  # Σ memory of the inputs a node is the last remaining reader of
+    for u in range(n):
+        if remaining_readers[u] == 1:
+            freed[succ_idx[succ_ptr[u]]] += mem[u]
+
+    def push(v: int) -> None:
+        heapq.heappush(heap, (mem[v] - freed[v], mem[v], v))
+
+    heap: list[tuple[int, int, int]] = []
+    for v in range(n):
+        if missing_inputs[v] == 0:
+            push(v)
     order: list[int] = []
-    while ready:
-        best = None
-        for v in ready:
-            preds = graph.predecessors(v)
-            freed = int(mem[preds[remaining_readers[preds] == 1]].sum())
-            key = (int(mem[v]) - freed, int(mem[v]), v)
-            if best is None or key < best:
-                best = key
-        v = best[2]
-        ready.remove(v)
+    while heap:
+        key, _, v = heapq.heappop(heap)
+        if done[v] or key != mem[v] - freed[v]:
+            continue  # a stale entry: v was computed, or its key fell since
+        done[v] = True
         order.append(v)
-        remaining_readers[graph.predecessors(v)] -= 1
-        for w in graph.successors(v):
+        for u in pred_idx[pred_ptr[v]:pred_ptr[v + 1]]:
+            remaining_readers[u] -= 1
+            if remaining_readers[u] == 1:  # its last reader now frees it, when that reader is ready
+                w = next(x for x in succ_idx[succ_ptr[u]:succ_ptr[u + 1]] if not done[x])
+                freed[w] += mem[u]
+                if missing_inputs[w] == 0:
+                    push(w)
+        for w in succ_idx[succ_ptr[v]:succ_ptr[v + 1]]:
             missing_inputs[w] -= 1
             if missing_inputs[w] == 0:
-                ready.add(int(w))
+                push(w)
     assert len(order) == n
     return np.array(order, dtype=np.int64)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -20,6 +21,25 @@ class Param:
     # False for a parameter added after runs were stored: at its default it stays out of run keys,
     # so those runs keep their keys (runner/spec.py)
     keyed_at_default: bool = True
+    low: float | None = None  # numbers: the smallest value allowed (None = no bound)
+    high: float | None = None  # numbers: the largest value allowed
+    open_low: bool = False  # exclude `low` itself: (low, ...
+    open_high: bool = False  # exclude `high` itself: ..., high)
+
+    def range_text(self) -> str:
+        """The allowed range as an interval, e.g. "[0, 1]", "(0, 1)", "[1, inf)"; "" when unbounded."""
+        if self.low is None and self.high is None:
+            return ""
+        lo = "-inf" if self.low is None else f"{self.low:g}"
+        hi = "inf" if self.high is None else f"{self.high:g}"
+        return f"{'(' if self.open_low or self.low is None else '['}{lo}, {hi}{')' if self.open_high or self.high is None else ']'}"
+
+    def in_range(self, value: float) -> bool:
+        if self.low is not None and (value < self.low or (self.open_low and value == self.low)):
+            return False
+        if self.high is not None and (value > self.high or (self.open_high and value == self.high)):
+            return False
+        return True
 
     def coerce(self, value: Any, owner: str) -> Any:
         """Convert a value (a string from the command line, or a TOML value) to this type."""
@@ -41,10 +61,15 @@ class Param:
                 if isinstance(value, bool):
                     raise ValueError
                 out = float(value)
+                if not math.isfinite(out):
+                    raise ValueError
             else:
                 out = str(value)
         except (ValueError, TypeError):
-            raise UserError(f"parameter {self.name!r} of {owner} must be {self.type.__name__}, got {value!r}") from None
+            kind = "a finite float" if self.type is float else self.type.__name__
+            raise UserError(f"parameter {self.name!r} of {owner} must be {kind}, got {value!r}") from None
+        if self.type in (int, float) and not self.in_range(out):
+            raise UserError(f"parameter {self.name!r} of {owner} must be in {self.range_text()}, got {out!r}")
         if self.choices is not None and out not in self.choices:
             raise UserError(f"parameter {self.name!r} of {owner} must be one of {', '.join(map(str, self.choices))}; got {out!r}")
         return out
@@ -79,6 +104,6 @@ def describe_params(specs: Sequence[Param]) -> str:
     """Lines for --help and `list` output."""
     lines = []
     for p in specs:
-        choices = f" (one of: {', '.join(map(str, p.choices))})" if p.choices else ""
+        choices = f" (one of: {', '.join(map(str, p.choices))})" if p.choices else f" in {p.range_text()}" if p.range_text() else ""
         lines.append(f"  {p.name}={p.default!r} [{p.type.__name__}]{choices}  {p.help}")
     return "\n".join(lines)

@@ -54,6 +54,10 @@ class SweepProgress:
             self._print(f"{status.upper()}: {spec.describe()}: {message.splitlines()[0] if message else ''}", force=True)
         self._draw()
 
+    def skip(self) -> None:
+        """One run fewer to do here (another driver on the same store has it)."""
+        self.total = max(self.done, self.total - 1)
+
     def _print(self, text: str, force: bool = False) -> None:
         if not self.enabled and not force:
             return

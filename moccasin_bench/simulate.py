@@ -65,6 +65,17 @@ def tdi_percent(total_duration: int, sum_duration: int) -> float:
     return 100.0 * (total_duration - sum_duration) / sum_duration
 
 
+def schedule_cost(graph: Graph, s: np.ndarray) -> int:
+    """Σ duration over the steps, exact: int64 while it cannot overflow, Python ints beyond
+    (a schedule may repeat a node any number of times)."""
+    if not len(s):
+        return 0
+    if len(s) * int(graph.duration.max()) < 2**62:
+        return int(graph.duration[s].sum())
+    counts = np.bincount(s, minlength=graph.n)
+    return sum(int(c) * int(d) for c, d in zip(counts.tolist(), graph.duration.tolist()) if c)
+
+
 def simulate(graph: Graph, schedule: np.ndarray | list[int]) -> Simulation:
     """Simulate a schedule given as dense node indices (see Graph.to_indices)."""
     s = np.asarray(schedule, dtype=np.int64).reshape(-1)
@@ -94,7 +105,7 @@ def simulate(graph: Graph, schedule: np.ndarray | list[int]) -> Simulation:
             violation = Violation("never_computed", graph.node_ids[int(never[0])])
 
     peak_step = int(np.argmax(memory_per_step)) if T else 0
-    total = int(graph.duration[s].sum())
+    total = schedule_cost(graph, s)
     memory_per_step.setflags(write=False)
     live_until.setflags(write=False)
     s.setflags(write=False)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import json
 import os
 from pathlib import Path
 from types import ModuleType
@@ -58,22 +57,10 @@ def find_paper_file(name: str, data_dir: str | Path | None = None) -> Path | Non
 
 def read_graph_file(path: str | Path) -> Graph:
     """Read a graph file in any registered format (gzip-compressed when it ends in .gz); errors name the file."""
-    path = Path(path)
-    try:
-        if path.suffix == ".gz":
-            import gzip
+    from moccasin_bench.jsonio import parse_json, read_text
 
-            text = gzip.decompress(path.read_bytes()).decode()
-        else:
-            text = path.read_text()
-    except OSError as exc:
-        raise GraphError(f"cannot read file: {exc.strerror or exc}", str(path)) from None
-    except (EOFError, UnicodeDecodeError, ValueError) as exc:  # gzip.BadGzipFile is an OSError
-        raise GraphError(f"not a readable gzip-compressed JSON file: {exc}", str(path)) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise GraphError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})", str(path)) from None
+    path = Path(path)
+    data = parse_json(read_text(path, GraphError), path, GraphError)
     stem = path.name.split(".")[0] if path.suffix == ".gz" else path.stem
     return parse_graph_data(data, stem, str(path))
 

@@ -10,21 +10,36 @@ Tables (schema version in `PRAGMA user_version`):
   solution or a bound was reported, holding the last cost and the last bound reported
   up to that time (NULL before the first).
 - `sweeps`: each time a sweep was started on this store (name, config text, command).
+- `claims` (run_key, owner, host, pid, claimed_at, expires): runs a live driver is running
+  now (version 3). A driver claims a run right before launching it and skips runs another
+  live driver holds; a claim whose lease expired (its driver stopped renewing it) or whose
+  driver's pid is dead on this host is stale and taken over. Writing a run's row deletes
+  its claim in the same transaction.
 
 Every finished run is written in one transaction, so a `kill -9` of the driver loses at
 most the runs still in flight, and a run is never stored twice (the key is the primary
-key). The default rollback journal is kept (no WAL): it works on network file systems.
+key). The store is created atomically (one exclusive transaction), so drivers started at
+once on a fresh path agree on it. The default rollback journal is kept (no WAL): it works
+on network file systems. SQLite failures become one-line errors: a full disk is
+`errors.Incomplete` (nothing stored is lost; free space and re-run to resume).
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
+import os
+import socket
 import sqlite3
+import threading
+import time
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
 
-from moccasin_bench.errors import UserError
+from moccasin_bench.errors import Incomplete, UserError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -32,11 +47,16 @@ if TYPE_CHECKING:
     from moccasin_bench.graph import Graph
     from moccasin_bench.runner import RunSpec
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+CLAIMS_TABLE = ("CREATE TABLE IF NOT EXISTS claims (run_key TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL, "
+                "pid INTEGER NOT NULL, claimed_at TEXT NOT NULL, expires REAL NOT NULL)")
 # Statements that bring a store of version v to v + 1 (applied by the driver when it opens a store).
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE runs RENAME COLUMN n TO nodes", "ALTER TABLE runs RENAME COLUMN m TO edges"),
+    2: (CLAIMS_TABLE,),
 }
+LEASE_SECONDS = 120.0  # a claim not renewed for this long is stale (its driver is gone)
+RENEW_SECONDS = 30.0  # how often a driver renews its claims
 # Column names of older versions, for reading an old store without migrating it: old -> current.
 RENAMED_COLUMNS = {"n": "nodes", "m": "edges"}
 
@@ -103,6 +123,7 @@ CREATE TABLE trajectories (run_key TEXT NOT NULL REFERENCES runs(key) ON DELETE 
 CREATE INDEX trajectories_run ON trajectories (run_key, seconds);
 CREATE TABLE sweeps (id INTEGER PRIMARY KEY, name TEXT, config_path TEXT, config_text TEXT, command TEXT,
                      started_at TEXT NOT NULL);
+{CLAIMS_TABLE};
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 
@@ -178,16 +199,62 @@ def trajectory_rows(result: Mapping[str, Any] | None) -> list[tuple[float, float
     return rows
 
 
+def _disk_full(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "disk is full" in text or "no space" in text or "disk i/o error" in text
+
+
+@contextlib.contextmanager
+def _guard(path: Path, doing: str) -> Iterator[None]:
+    """SQLite and file-system failures as one-line errors naming the store and what was being done."""
+    try:
+        yield
+    except sqlite3.IntegrityError:
+        raise
+    except (sqlite3.OperationalError, OSError) as exc:
+        if _disk_full(exc) or getattr(exc, "errno", None) == 28:
+            raise Incomplete(f"the disk under the store is full ({exc}) while {doing}: every run finished before is "
+                             "stored and the store is intact; free space, then re-run the same command to resume", str(path)) from None
+        if "locked" in str(exc).lower():
+            raise UserError(f"the store stayed locked by another process ({exc}) while {doing}; try again", str(path)) from None
+        raise UserError(f"cannot use the results store ({exc}) while {doing}", str(path)) from None
+    except sqlite3.DatabaseError as exc:
+        raise UserError(f"the results store is damaged or not a results store ({exc}) while {doing}", str(path)) from None
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether a process of this host is running (a zombie is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[-1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
+
+
 class Store:
     """The SQLite results file, opened for writing by the driver."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self.owner, self.host, self.pid = uuid.uuid4().hex, socket.gethostname(), os.getpid()
+        self._renewer: threading.Thread | None = None
+        self._stop_renewing = threading.Event()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.conn = sqlite3.connect(self.path, timeout=60)
             self.conn.execute("PRAGMA foreign_keys = ON")
-            _check_or_create(self.conn, self.path)
+            with _guard(self.path, "opening it"):
+                _check_or_create(self.conn, self.path)
+        except UserError:
+            with contextlib.suppress(Exception):
+                self.conn.close()
+            raise
         except sqlite3.DatabaseError as exc:
             raise UserError(f"cannot open the results store: {exc}", str(self.path)) from None
         except OSError as exc:
@@ -195,18 +262,77 @@ class Store:
 
     def statuses(self) -> dict[str, str]:
         """key -> status of every stored run."""
-        return dict(self.conn.execute("SELECT key, status FROM runs"))
+        with _guard(self.path, "reading the stored runs"):
+            return dict(self.conn.execute("SELECT key, status FROM runs"))
+
+    def snapshot(self) -> dict[str, tuple[str, str | None]]:
+        """key -> (status, finished_at) of every stored run: what `claim` compares against."""
+        with _guard(self.path, "reading the stored runs"):
+            return {k: (st, fin) for k, st, fin in self.conn.execute("SELECT key, status, finished_at FROM runs")}
 
     def record_sweep(self, name: str | None, config_path: str | None, config_text: str | None, command: str) -> None:
-        with self.conn:
+        with _guard(self.path, "recording the sweep"), self.conn:
             self.conn.execute("INSERT INTO sweeps (name, config_path, config_text, command, started_at) VALUES (?, ?, ?, ?, ?)",
                               (name, config_path, config_text, command, datetime.now(timezone.utc).isoformat()))
 
+    # ---- claims: concurrent drivers on one store -----------------------------------------------
+    def claim(self, key: str, expected: tuple[str, str | None] | None = None) -> str | None:
+        """Claim a run for this driver before launching it. Returns None when claimed, else why not:
+        the run's row changed since this driver planned (`expected`: its (status, finished_at) then,
+        None = not stored), or another live driver holds it."""
+        with _guard(self.path, "claiming a run"):
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = self.conn.execute("SELECT status, finished_at FROM runs WHERE key = ?", (key,)).fetchone()
+                if (tuple(row) if row else None) != (tuple(expected) if expected else None):
+                    self.conn.rollback()
+                    return "stored meanwhile by another driver"
+                held = self.conn.execute("SELECT owner, host, pid, expires FROM claims WHERE run_key = ?", (key,)).fetchone()
+                if held is not None and held[0] != self.owner and self._live(held[1], held[2], held[3]):
+                    self.conn.rollback()
+                    return f"running in another driver (pid {held[2]} on {held[1]})"
+                self.conn.execute("INSERT OR REPLACE INTO claims (run_key, owner, host, pid, claimed_at, expires) VALUES (?, ?, ?, ?, ?, ?)",
+                                  (key, self.owner, self.host, self.pid, datetime.now(timezone.utc).isoformat(),
+                                   time.time() + LEASE_SECONDS))
+                self.conn.commit()
+                return None
+            except BaseException:
+                if self.conn.in_transaction:
+                    self.conn.rollback()
+                raise
+
+    def _live(self, host: str, pid: int, expires: float) -> bool:
+        if expires < time.time():
+            return False
+        return host != self.host or _pid_alive(int(pid))
+
+    def start_renewing(self, every_seconds: float = RENEW_SECONDS) -> None:
+        """Renew this driver's claims every `every_seconds` from a thread of its own (its own connection)."""
+        if self._renewer is not None:
+            return
+
+        def renew() -> None:
+            conn = sqlite3.connect(self.path, timeout=30)
+            try:
+                while not self._stop_renewing.wait(every_seconds):
+                    with contextlib.suppress(sqlite3.Error), conn:
+                        conn.execute("UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + LEASE_SECONDS, self.owner))
+            finally:
+                conn.close()
+
+        self._renewer = threading.Thread(target=renew, name="claim-renewer", daemon=True)
+        self._renewer.start()
+
+    def release_claims(self) -> None:
+        """Drop this driver's remaining claims (runs it launched but did not finish)."""
+        with contextlib.suppress(sqlite3.Error), self.conn:
+            self.conn.execute("DELETE FROM claims WHERE owner = ?", (self.owner,))
+
     def write(self, row: Mapping[str, Any], result: Mapping[str, Any] | None = None, replace: bool = False) -> None:
-        """Store one finished run (its row, schedule and trajectory) in one transaction.
+        """Store one finished run (its row, schedule and trajectory) in one transaction, and drop its claim.
         `replace` overwrites a stored run with the same key (re-running error rows)."""
         cols = [c for c in RUN_COLUMN_NAMES if c in row]
-        with self.conn:
+        with _guard(self.path, f"storing run {row['key']}"), self.conn:
             if replace:
                 self.conn.execute("DELETE FROM runs WHERE key = ?", (row["key"],))
             self.conn.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
@@ -218,8 +344,13 @@ class Store:
             if traj:
                 self.conn.executemany("INSERT INTO trajectories (run_key, seconds, cost, bound) VALUES (?, ?, ?, ?)",
                                       [(row["key"], *t) for t in traj])
+            self.conn.execute("DELETE FROM claims WHERE run_key = ? AND owner = ?", (row["key"], self.owner))
 
     def close(self) -> None:
+        self._stop_renewing.set()
+        if self._renewer is not None:
+            self._renewer.join(timeout=5)
+        self.release_claims()
         self.conn.close()
 
     def __enter__(self) -> "Store":
@@ -229,27 +360,69 @@ class Store:
         self.close()
 
 
+REQUIRED_COLUMNS = ("key", "status", "graph", "formulation")  # what a reader needs of a `runs` table
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
+
+
 def _check_or_create(conn: sqlite3.Connection, path: Path) -> None:
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    if version == 0 and not tables:
-        conn.executescript(SCHEMA)
-        return
-    if version == 0 or "runs" not in tables:
-        raise UserError("not a moccasin-bench results store (an SQLite file with other tables)", str(path))
-    if version > SCHEMA_VERSION:
-        raise UserError(f"results store has schema version {version}; this moccasin-bench reads version {SCHEMA_VERSION}: upgrade it", str(path))
-    while version < SCHEMA_VERSION:
-        with conn:
+    """Create the schema in a fresh file, or check (and migrate) an existing store, in one exclusive
+    transaction: drivers started at once on one path see either nothing or the whole schema."""
+    conn.execute("BEGIN EXCLUSIVE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if version == 0 and not tables:
+            for statement in filter(None, (x.strip() for x in SCHEMA.split(";"))):
+                conn.execute(statement)
+            conn.commit()
+            return
+        if version == 0 or "runs" not in tables or not set(REQUIRED_COLUMNS) <= _columns(conn, "runs") | set(RENAMED_COLUMNS):
+            raise UserError("not a moccasin-bench results store (an SQLite file with other tables)", str(path))
+        if version > SCHEMA_VERSION:
+            raise UserError(f"results store has schema version {version}; this moccasin-bench reads version {SCHEMA_VERSION}: upgrade it", str(path))
+        while version < SCHEMA_VERSION:
             for statement in MIGRATIONS[version]:
                 conn.execute(statement)
             version += 1
             conn.execute(f"PRAGMA user_version = {version}")
+        missing = [c for c in RUN_COLUMN_NAMES if c not in _columns(conn, "runs")]
+        if missing:
+            raise UserError(f"not a moccasin-bench results store of version {version}: table runs lacks column(s) "
+                            f"{', '.join(missing[:5])}", str(path))
+        conn.commit()
+    except BaseException:
+        if conn.in_transaction:
+            conn.rollback()
+        raise
 
 
-def _read_connection(path: str | Path) -> sqlite3.Connection:
-    """Open an existing store read-only; a missing or foreign file is a UserError."""
+def _reading(func):
+    """A reader whose SQLite failures (a damaged file, a foreign table) are one UserError naming the store."""
+
+    @functools.wraps(func)
+    def wrapper(path, *args, **kwargs):
+        try:
+            return func(path, *args, **kwargs)
+        except UserError:
+            raise
+        except Exception as exc:
+            if isinstance(exc, sqlite3.Error) or type(exc).__name__ == "DatabaseError":
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                raise UserError(f"cannot read the results store (damaged, or not a results store): {first}", str(path)) from None
+            raise
+
+    return wrapper
+
+
+def _read_connection(path: str | Path, allow_empty: bool = False) -> sqlite3.Connection | None:
+    """Open an existing store read-only; a missing or foreign file is a UserError. With
+    `allow_empty`, an empty file (a store another driver is creating right now) gives None."""
     p = Path(path)
+    if p.is_dir():
+        raise UserError("is a directory, not a results store (an SQLite file)", str(p))
     if not p.is_file():
         raise UserError("no such results store", str(p))
     try:
@@ -258,7 +431,10 @@ def _read_connection(path: str | Path) -> sqlite3.Connection:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:
         raise UserError(f"cannot read the results store: {exc}", str(p)) from None
-    if version == 0 or "runs" not in tables:
+    if allow_empty and version == 0 and not tables:
+        conn.close()
+        return None
+    if version == 0 or "runs" not in tables or not set(REQUIRED_COLUMNS) <= _columns(conn, "runs") | set(RENAMED_COLUMNS):
         conn.close()
         raise UserError("not a moccasin-bench results store", str(p))
     if version > SCHEMA_VERSION:
@@ -269,6 +445,7 @@ def _read_connection(path: str | Path) -> sqlite3.Connection:
 
 # ---- pandas ---------------------------------------------------------------------------------
 
+@_reading
 def load_runs(path: str | Path, expand: bool = True) -> pd.DataFrame:
     """All runs as a tidy DataFrame, one row per run.
 
@@ -292,6 +469,7 @@ def load_runs(path: str | Path, expand: bool = True) -> pd.DataFrame:
     return df
 
 
+@_reading
 def load_trajectories(path: str | Path) -> pd.DataFrame:
     """Objective-over-time in long format: run_key, seconds, cost, bound, tdi_percent
     (of cost), with graph, formulation and budget of the run for grouping."""
@@ -307,6 +485,7 @@ def load_trajectories(path: str | Path) -> pd.DataFrame:
     return df
 
 
+@_reading
 def load_schedule(path: str | Path, key: str) -> list | None:
     """The stored schedule (node ids) of one run, or None when the run has none."""
     with _read_connection(path) as conn:
@@ -315,6 +494,7 @@ def load_schedule(path: str | Path, key: str) -> list | None:
     return None if row is None else json.loads(row[0])
 
 
+@_reading
 def export(path: str | Path, fmt: str, out_dir: str | Path | None = None, schedules: bool = False) -> list[Path]:
     """Write the runs and trajectories tables as CSV or Parquet; return the files written."""
     import pandas as pd
@@ -357,16 +537,21 @@ def _uniform_types(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+@_reading
 def stored_statuses(path: str | Path) -> dict[str, str]:
     """key -> status of every run in a store, read-only; {} when the file does not exist yet."""
     if not Path(path).exists():
         return {}
-    with _read_connection(path) as conn:
+    conn = _read_connection(path, allow_empty=True)
+    if conn is None:
+        return {}
+    with conn:
         out = dict(conn.execute("SELECT key, status FROM runs"))
     conn.close()
     return out
 
 
+@_reading
 def rows(path: str | Path, where: str = "", args: Iterable[Any] = ()) -> list[dict[str, Any]]:
     """Runs as plain dicts (no pandas), e.g. rows(p, "status = ?", ["error"])."""
     with _read_connection(path) as conn:

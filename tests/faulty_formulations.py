@@ -19,7 +19,7 @@ NAME = "faulty"
 DESCRIPTION = "test-only: crashes, hangs, or allocates without bound on request"
 PARAMS = (
     Param("fault", str, "none", "what goes wrong", ("none", "slow", "raise", "crash", "hang", "hog")),
-    Param("seconds", float, 0.0, "slow: sleep this long, then behave"),
+    Param("seconds", float, 0.0, "slow: sleep this long, then behave", low=0),
     Param("pid_file", str, "", "hang: write the pid of a grandchild process here"),
 )
 MARKER = "faulty formulation about to"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 HELP = "run an experiment's grid (default: the Moccasin paper's table), quick or full, and write its report"
@@ -66,7 +67,7 @@ def _list_grids() -> int:
 def run(args: argparse.Namespace) -> int:
     from moccasin_bench.errors import UserError
     from moccasin_bench.reproduce import Options, run as reproduce
-    from moccasin_bench.runner import parse_size
+    from moccasin_bench.runner import check_grace, parse_memory_limit
 
     if args.grid == "list":
         return _list_grids()
@@ -74,11 +75,16 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("give the output directory: -o DIR")
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads must be at least 1, got {args.threads}")
-    if args.time_limit is not None and not args.time_limit > 0:
-        raise UserError(f"--time-limit must be positive, got {args.time_limit}")
+    if args.jobs is not None and not 1 <= args.jobs <= 1024:
+        raise UserError(f"--jobs must be from 1 to 1024, got {args.jobs}")
+    if args.time_limit is not None and not (args.time_limit > 0 and math.isfinite(args.time_limit)):
+        raise UserError(f"--time-limit must be a positive number of seconds, got {args.time_limit}")
+    for option in ("graphs", "methods"):
+        if getattr(args, option) is not None and not _list(getattr(args, option)):
+            raise UserError(f"--{option} names nothing: give a comma-separated list, or leave the option out")
     opts = Options(out_dir=Path(args.output_dir), grid=args.grid, quick=args.quick, data_dir=args.data_dir,
                    graphs=_list(args.graphs) or (), methods=_list(args.methods) or (),
                    stand_ins=args.stand_ins, jobs=args.jobs, threads=args.threads, time_limit=args.time_limit,
                    dry_run=args.dry_run, progress=not args.quiet,
-                   memory_limit_bytes=None if args.memory_limit is None else parse_size(args.memory_limit, "--memory-limit"))
+                   memory_limit_bytes=None if args.memory_limit is None else parse_memory_limit(args.memory_limit, "--memory-limit"))
     return reproduce(opts)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from moccasin_bench.cli.common import add_graph_argument
-from moccasin_bench.jsonio import read_schedule, write_json
+from moccasin_bench.jsonio import check_schedule_document, read_schedule, write_json
 from moccasin_bench.errors import ScheduleError
 
 HELP = "simulate a schedule: peak memory, total duration, TDI, and the first violation if any"
@@ -27,18 +27,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from moccasin_bench.budget import check_budget_bytes
     from moccasin_bench.errors import GraphError
     from moccasin_bench.simulate import simulate
     from moccasin_bench.sources import load_graph
 
     graph = load_graph(args.graph, args.data_dir)
     ids, doc = read_schedule(args.schedule)
+    budget = check_schedule_document(doc, graph.name, graph.content_hash, args.schedule)
+    if args.budget_bytes is not None:
+        budget = check_budget_bytes(args.budget_bytes)
     try:
         sched = graph.to_indices(ids)
     except GraphError as exc:
         raise ScheduleError(f"{exc.problem} (not a node of graph {graph.name!r})", args.schedule) from None
     sim = simulate(graph, sched)
-    budget = args.budget_bytes if args.budget_bytes is not None else doc.get("budget")
     fits = None if budget is None else bool(sim.valid and sim.peak_memory <= budget)
     out = {
         "graph": graph.name,

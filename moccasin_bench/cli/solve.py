@@ -59,14 +59,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from moccasin_bench.budget import resolve_budget
     from moccasin_bench.params import split_assignments
-    from moccasin_bench.runner import make_spec, parse_size
+    from moccasin_bench.runner import check_grace, make_spec, parse_memory_limit
     from moccasin_bench.sources import load_graph
 
     graph = load_graph(args.graph, args.data_dir)
     budget = resolve_budget(graph, fraction=args.budget, absolute=args.budget_bytes, order_name=args.reference_order)
     params = split_assignments(args.param)
-    memory = None if args.memory_limit is None else parse_size(args.memory_limit, "--memory-limit")
+    memory = None if args.memory_limit is None else parse_memory_limit(args.memory_limit, "--memory-limit")
     initial = _initial(graph, args.initial) if args.initial else None
+    grace = None if args.grace is None else check_grace(args.grace, "--grace")
     spec = make_spec(graph, budget, args.formulation, params, time_limit_seconds=args.time_limit, threads=args.threads,
                      seed=args.seed, relative_gap=args.gap, reference_order=args.reference_order, graph_source=str(args.graph),
                      initial=initial)
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
                                reference_order_name=spec.reference_order, initial=initial,
                                progress=None if args.quiet else solve_progress_printer(graph.sum_duration)).to_json()
     else:
-        doc = _solve_isolated(graph, budget, spec, memory, args.grace, progress=not args.quiet)
+        doc = _solve_isolated(graph, budget, spec, memory, grace, progress=not args.quiet)
     if graph.fixed_bytes:  # peak and budget are schedulable bytes; say what stays resident on top
         doc["fixed_bytes"] = graph.fixed_bytes
         doc["memory_note"] = "peak_memory and budget count the schedulable graph only; fixed_bytes are resident on top of them"

@@ -87,15 +87,15 @@ def from_store(a: Analysis, store_path: Path, key: str, data_dir: str | None = N
 
 def from_file(schedule_path: str, graph_spec: str, data_dir: str | None = None) -> ScheduleToDraw:
     """A schedule file (`solve -o` JSON or a list of node ids) on a named graph."""
-    from moccasin_bench.jsonio import read_schedule
+    from moccasin_bench.jsonio import check_schedule_document, read_schedule
     from moccasin_bench.sources import load_graph
 
     graph = load_graph(graph_spec, data_dir)
     ids, doc = read_schedule(schedule_path)
     method = doc.get("formulation", "schedule")
-    budget = doc.get("budget")
-    return ScheduleToDraw(graph=graph, schedule=ids, budget_bytes=None if budget is None else int(budget),
-                          reference_peak=doc.get("reference_peak"),
+    budget = check_schedule_document(doc, graph.name, graph.content_hash, schedule_path)
+    return ScheduleToDraw(graph=graph, schedule=ids, budget_bytes=budget,
+                          reference_peak=peak if isinstance(peak := doc.get("reference_peak"), int) and not isinstance(peak, bool) else None,
                           title=f"{graph.name}: {method} ({Path(schedule_path).name})",
                           stem=f"schedule-{slug(Path(schedule_path).stem)}")
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -174,8 +175,18 @@ def run_isolated(spec: Mapping[str, Any], graph_text: str, *, memory_limit_bytes
     else:
         last = tail.splitlines()[-1] if tail else "no output"
         outcome["message"] = f"child process exited with status {code} without a result: {last}"
+    if outcome["status"] == "error" and mem and "memory limit" not in outcome["message"] \
+            and _MEMORY_FAILURE.search(f"{outcome['message']}\n{tail}"):
+        outcome["message"] += (f" (the run failed to allocate memory under its memory limit of {format_size(mem)}: "
+                               "raise --memory-limit / memory_limit)")
     if outcome["status"] == "error" or outcome["status"] == "invalid":
         outcome["stderr_tail"] = tail
     return outcome
+
+
+# what a child that ran out of address space under RLIMIT_AS says (Python, glibc, C++, numpy, solver libraries)
+_MEMORY_FAILURE = re.compile(r"MemoryError|out of memory|cannot allocate|bad_alloc|Unable to allocate|failed to map|"
+                             r"returned NULL without setting an exception|mmap|ENOMEM|Resource temporarily unavailable",
+                             re.IGNORECASE)
 
 

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from moccasin_bench.graph import Graph
 
 KEY_VERSION = 1
+MAX_SEED = 2**31 - 1  # solvers take 32-bit signed seeds (CP-SAT, HiGHS)
+MAX_TIME_LIMIT = 1e7  # seconds (about 115 days): beyond, timers overflow
+MAX_THREADS = 1024
 
 
 @dataclass(frozen=True)
@@ -112,25 +115,33 @@ def run_key(spec: RunSpec) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
+def _number(value: Any) -> bool:
+    """A finite int or float (not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def make_spec(graph: Graph, budget: Budget, formulation: str, params: Mapping[str, Any] | None = None, *, time_limit_seconds: float = 60.0,
               threads: int = 1, seed: int = 0, relative_gap: float = 0.0, reference_order: str = "default",
               graph_source: str = "", initial: Sequence[Any] | None = None) -> RunSpec:
     """Resolve a run: validate the parameters against the formulation, name the reference order."""
-    from moccasin_bench.formulation import formulation_module
+    from moccasin_bench.budget import check_budget_bytes
+    from moccasin_bench.formulation import check_params, formulation_module
     from moccasin_bench.orders import resolve_order_name
     from moccasin_bench.params import resolve_params
 
     module = formulation_module(formulation)
     values = resolve_params(module.PARAMS, dict(params or {}), f"formulation {formulation!r}")
     order = resolve_order_name(graph, budget.reference_order if budget.fraction is not None else reference_order)
-    if time_limit_seconds <= 0 or not math.isfinite(time_limit_seconds):
-        raise UserError(f"time limit must be a positive number of seconds, got {time_limit_seconds!r}")
-    if int(threads) != threads or threads < 1:
-        raise UserError(f"threads must be a positive integer, got {threads!r}")
-    if int(seed) != seed:
-        raise UserError(f"seed must be an integer, got {seed!r}")
-    if not 0 <= relative_gap < 1:
+    if not _number(time_limit_seconds) or not 0 < time_limit_seconds <= MAX_TIME_LIMIT:
+        raise UserError(f"time limit must be a positive number of seconds up to {MAX_TIME_LIMIT:g}, got {time_limit_seconds!r}")
+    if not _number(threads) or int(threads) != threads or not 1 <= threads <= MAX_THREADS:
+        raise UserError(f"threads must be an integer from 1 to {MAX_THREADS}, got {threads!r}")
+    if not _number(seed) or int(seed) != seed or not 0 <= seed <= MAX_SEED:
+        raise UserError(f"seed must be an integer from 0 to {MAX_SEED:,} (2^31 - 1), got {seed!r}")
+    if not _number(relative_gap) or not 0 <= relative_gap < 1:
         raise UserError(f"gap must be in [0, 1), got {relative_gap!r}")
+    check_budget_bytes(budget.bytes)
+    check_params(module, values, graph)
     if initial is not None:
         graph.to_indices(initial)  # every id a node of this graph (a GraphError names the first that is not)
         initial = tuple(initial)

@@ -19,14 +19,18 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import math
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
+from moccasin_bench.budget import check_budget_bytes
 from moccasin_bench.errors import UserError
 from moccasin_bench.orders import DEFAULT, ORDER_CHOICES
-from moccasin_bench.runner import parse_size
+from moccasin_bench.runner import parse_memory_limit
+from moccasin_bench.runner.limits import check_grace
+from moccasin_bench.runner.spec import MAX_SEED, MAX_THREADS, MAX_TIME_LIMIT
 
 AXES = ("graphs", "budgets", "budget_bytes", "reference_orders", "formulations", "time_limits", "threads", "seeds", "gaps")
 SETTINGS = ("name", "description", "memory_limit", "grace_seconds", "data_dir", "grid")
@@ -99,14 +103,17 @@ class _Checker:
 def load_config(path: str | Path) -> SweepConfig:
     """Read and check a sweep config (not the graphs yet: see `plan`)."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise UserError(f"cannot read sweep config: {exc.strerror or exc}", str(path)) from None
+    from moccasin_bench.jsonio import read_text
+
+    text = read_text(path, UserError, "sweep config")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise UserError(f"not valid TOML: {exc}", str(path)) from None
+    except RecursionError:
+        raise UserError("not valid TOML: nested too deeply to read", str(path)) from None
+    except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+        raise UserError(f"not valid TOML: {exc}".split("; use")[0], str(path)) from None
     return parse_config(data, path, text)
 
 
@@ -123,15 +130,15 @@ def parse_config(data: Mapping[str, Any], path: Path, text: str = "") -> SweepCo
     memory = None
     if "memory_limit" in data:
         try:
-            memory = parse_size(data["memory_limit"])
+            memory = parse_memory_limit(data["memory_limit"])
         except UserError as exc:
             raise check.fail("memory_limit", exc.problem) from None
     grace = None
     if "grace_seconds" in data:
-        grace = data["grace_seconds"]
-        if isinstance(grace, bool) or not isinstance(grace, (int, float)) or grace < 0:
-            raise check.fail("grace_seconds", f"expected a non-negative number of seconds, got {grace!r}")
-        grace = float(grace)
+        try:
+            grace = check_grace(data["grace_seconds"], "grace_seconds")
+        except UserError as exc:
+            raise check.fail("grace_seconds", exc.problem) from None
     data_dir = data.get("data_dir")
     if data_dir is not None:
         if not isinstance(data_dir, str):
@@ -145,6 +152,8 @@ def parse_config(data: Mapping[str, Any], path: Path, text: str = "") -> SweepCo
     else:
         if not isinstance(grid_tables, list) or not all(isinstance(g, dict) for g in grid_tables):
             raise check.fail("grid", "expected [[grid]] tables")
+        if not grid_tables:
+            raise check.fail("grid", "is empty: the sweep would have no runs (drop the key to use the top-level grid)")
         grids = []
         for i, table in enumerate(grid_tables, 1):
             for key in table:
@@ -184,8 +193,10 @@ def _parse_grid(table: Mapping[str, Any], where: str, prefix: str, own: set[str]
             raise check.fail(k("budgets"), f"a budget fraction must be in (0, 10], got {f!r}; absolute budgets go in budget_bytes")
     absolute = check.listed(k("budget_bytes"), table.get("budget_bytes", []), (int,), "non-negative integers")
     for b in absolute:
-        if b < 0:
-            raise check.fail(k("budget_bytes"), f"a budget must be non-negative, got {b!r}")
+        try:
+            check_budget_bytes(b)
+        except UserError as exc:
+            raise check.fail(k("budget_bytes"), exc.problem) from None
     if not fractions and not absolute:
         raise check.fail(k("budgets"), f"missing in {where}: give budgets (fractions) or budget_bytes")
     orders = check.listed(k("reference_orders"), axis("reference_orders"), (str,), "reference order names")
@@ -193,12 +204,14 @@ def _parse_grid(table: Mapping[str, Any], where: str, prefix: str, own: set[str]
         if o not in ORDER_CHOICES:
             raise check.fail(k("reference_orders"), f"unknown reference order {o!r}; choose from {', '.join(ORDER_CHOICES)}")
     time_limits = check.listed(k("time_limits"), axis("time_limits"), (int, float), "seconds")
-    if any(t <= 0 for t in time_limits):
-        raise check.fail(k("time_limits"), "time limits must be positive")
+    if any(not 0 < t <= MAX_TIME_LIMIT for t in time_limits):
+        raise check.fail(k("time_limits"), f"time limits must be positive numbers of seconds up to {MAX_TIME_LIMIT:g}, got {time_limits!r}")
     threads = check.listed(k("threads"), axis("threads"), (int,), "positive integers")
-    if any(t < 1 for t in threads):
-        raise check.fail(k("threads"), "threads must be at least 1")
+    if any(not 1 <= t <= MAX_THREADS for t in threads):
+        raise check.fail(k("threads"), f"threads must be from 1 to {MAX_THREADS}, got {threads!r}")
     seeds = check.listed(k("seeds"), axis("seeds"), (int,), "integers")
+    if any(not 0 <= s <= MAX_SEED for s in seeds):
+        raise check.fail(k("seeds"), f"seeds must be integers from 0 to {MAX_SEED:,} (2^31 - 1), got {seeds!r}")
     gaps = check.listed(k("gaps"), axis("gaps"), (int, float), "relative gaps in [0, 1)")
     if any(not 0 <= g < 1 for g in gaps):
         raise check.fail(k("gaps"), "a relative gap must be in [0, 1)")
@@ -252,3 +265,14 @@ def _parse_formulations(value: Any, key: str, check: _Checker) -> list[Formulati
                 raise check.fail(where + ".params", exc.problem) from None
         out.append(entry)
     return out
+
+
+def grid_size(config: SweepConfig) -> int:
+    """How many runs the config's grids describe before equal runs are merged: known without
+    loading a graph or building a run, so a huge grid can be refused before it is planned."""
+    total = 0
+    for g in config.grids:
+        settings = sum(math.prod(len(v) for v in f.params.values()) for f in g.formulations)
+        total += math.prod((len(g.graphs), len(g.budgets), len(g.reference_orders), settings, len(g.time_limits),
+                            len(g.threads), len(g.seeds), len(g.gaps)))
+    return total

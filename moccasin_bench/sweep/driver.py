@@ -35,21 +35,37 @@ class Summary:
     skipped: int
     ran: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
+    elsewhere: int = 0  # runs left to another driver on the same store (claimed there, or stored meanwhile)
 
 
 def run_sweep(plan_: Plan, store: Store, executor: Executor, *, retry: Iterable[str] = (),
               progress: SweepProgress | None = None) -> Summary:
-    """Run what the store lacks; write each result as it arrives (this process only)."""
+    """Run what the store lacks; write each result as it arrives (this process only).
+
+    Each run is claimed in the store right before it is launched: a run another live driver
+    has claimed, or that was stored since this driver looked, is left alone (`elsewhere`)."""
     from moccasin_bench.runner import graph_document
     from moccasin_bench.store import make_row
 
-    stored = store.statuses()
+    snapshot = store.snapshot()
+    stored = {k: status for k, (status, _) in snapshot.items()}
     todo = to_run(plan_, stored, retry)
     summary = Summary(planned=len(plan_.runs), skipped=len(plan_.runs) - len(todo))
     if not todo:
         return summary
     texts = {h: graph_document(plan_.graphs[h]) for h in {s.graph_hash for s in todo}}
-    for spec, outcome in executor.run(todo, texts):
+
+    def claim(spec) -> bool:
+        why = store.claim(spec.key, snapshot.get(spec.key))
+        if why is None:
+            return True
+        summary.elsewhere += 1
+        if progress is not None:
+            progress.skip()
+        return False
+
+    store.start_renewing()
+    for spec, outcome in executor.run(todo, texts, claim=claim):
         row = make_row(spec, outcome, sweep=plan_.config.name, graph=plan_.graph_of(spec))
         try:
             store.write(row, outcome.get("result"), replace=spec.key in stored)
@@ -106,6 +122,7 @@ def drive(plan_: Plan, store_path: str | Path, make_executor: Callable[[], Execu
           progress: bool = True) -> SweepOutcome:
     """Run the plan's runs that `store_path` lacks (or holds with a status in `retry`).
 
+    Runs another driver is running on the same store are left to it (claims, see store.py).
     The executor is made only when something is left to run (a Dask cluster is not contacted
     for a finished grid). `title` starts the line printed before running ("sweep 'x'").
     KeyboardInterrupt (Ctrl-C, SIGTERM) propagates after the in-flight runs are killed."""
