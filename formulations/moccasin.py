@@ -147,6 +147,11 @@ def solve(problem: Problem) -> SolverOutput:
                     "phases": 2 if two_phase else 1})
     restrictions = _restrictions(p, order_name, model.copies, model.horizon)
     size = {**_cpsat.model_size(model.model), "intervals": int(model.copies.sum())}
+    if size["variables"] <= LARGE_MODEL_VARIABLES and "cp_model_probing_level" not in extra:
+        # probing in presolve costs more than it saves on these models (CM1 90 %: 0.16 -> 0.07 s to the
+        # proven optimum; RL1 80 %: 0.70 -> 0.50 s; RL2 90 %: the same proof time, the optimum found sooner)
+        extra["cp_model_probing_level"] = 0
+        variant["cpsat_defaults"] = "cp_model_probing_level=0"
 
     def to_cost(objective: float) -> float:  # exact unless durations had to be rounded (see Scaling)
         return (model.base_cost + objective) * sc.duration_factor
