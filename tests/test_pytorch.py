@@ -145,7 +145,7 @@ def test_execute_rejects_another_graphs_schedule_before_running(tmp_path):
 
 def test_extract_without_torch_says_how_to_install(tmp_path):
     proc = run_cli("graphs", "extract", "graphs.pytorch.models:tiny_mlp", "-o", tmp_path / "x.json", block_torch=True)
-    assert_one_line_error(proc, "PyTorch is not installed", "pip install torch==2.13.0+cpu")
+    assert_one_line_error(proc, "PyTorch is not installed", "pip install 'torch==2.13.0+cpu'")
 
 
 # ---- extraction, checked by hand ------------------------------------------------------------
