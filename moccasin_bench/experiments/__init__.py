@@ -7,4 +7,5 @@ REGISTRY = {
     "paper": "moccasin_bench.experiments.paper",
     "scaling": "moccasin_bench.experiments.scaling",
     "fastsa": "moccasin_bench.experiments.fastsa",
+    "catalogue": "moccasin_bench.experiments.catalogue",
 }

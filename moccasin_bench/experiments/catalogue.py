@@ -1,0 +1,39 @@
+"""Real training steps: the PyTorch catalogue (ResNet-18/50, MobileNetV2, U-Net, a GPT-2-style
+decoder, ViT-B/16; docs/pytorch.md) at 90 / 80 / 70 % of the plain step's schedulable peak,
+with Moccasin in both orders, Checkmate's MILP, the heuristics and the annealer.
+
+Budgets and peaks count schedulable bytes; each graph's fixed bytes (parameters, batch,
+gradients, optimizer state) are resident on top (the report's graph table says how many).
+"""
+
+from __future__ import annotations
+
+from moccasin_bench.experiment import Experiment, Method, Mode
+
+GRAPHS = ("pt-resnet18", "pt-resnet50", "pt-mobilenetv2", "pt-unet", "pt-gpt", "pt-vit-b16")
+METHODS = (
+    Method("moccasin-fixed", "moccasin", {"order": "fixed"}, "the paper's model along the traced step's order"),
+    Method("moccasin-free", "moccasin", {"order": "free"}, "Moccasin without the fixed order"),
+    Method("checkmate-milp", "checkmate-milp", {"backend": "highs"}, "Checkmate's MILP on HiGHS"),
+    Method("heuristic", "heuristic", {"strategy": "best"}, "every heuristic, the cheapest schedule that fits"),
+    Method("annealing", "annealing", {"order": "free"}, "the reordering annealer"),
+)
+
+# Full mode: 60 s per run (the catalogue issue's protocol): 6 graphs x 3 budgets x 5 methods =
+# 90 runs, about 50 minutes with two runs at a time on 2 cores.
+FULL = Mode(name="full", time_limits={}, other_limit=60, jobs=2, threads=1)
+
+# Quick mode: 15 s per run (heuristics 10 s): about 12 minutes on 2 cores.
+QUICK = Mode(name="quick", time_limits={}, other_limit=15, jobs=2, threads=1, caps={"heuristic": 10}, grace_seconds=20,
+             summary="Quick mode gives every run 15 s; the full mode 60 s.")
+
+EXPERIMENT = Experiment(
+    name="catalogue",
+    title="Real training steps: the PyTorch catalogue",
+    description="the PyTorch catalogue (ResNet-18/50, MobileNetV2, U-Net, GPT, ViT-B/16) x 90 / 80 / 70 % x the formulations",
+    graphs=GRAPHS,
+    budgets=(0.9, 0.8, 0.7),
+    methods=METHODS,
+    quick=QUICK,
+    full=FULL,
+)
