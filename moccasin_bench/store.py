@@ -559,3 +559,23 @@ def rows(path: str | Path, where: str = "", args: Iterable[Any] = ()) -> list[di
         out = [dict(r) for r in conn.execute(f"SELECT * FROM runs {'WHERE ' + where if where else ''} ORDER BY key", tuple(args))]
     conn.close()
     return [{RENAMED_COLUMNS.get(k, k): v for k, v in r.items()} for r in out]
+
+
+def schedule_max_computations(path: str | Path, keys: Iterable[str]) -> dict[str, int]:
+    """run key -> the most computations of one node in its stored schedule (runs without a schedule left out)."""
+    from collections import Counter
+
+    keys = list(keys)
+    out: dict[str, int] = {}
+    with _read_connection(path) as conn:
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            query = f"SELECT run_key, schedule FROM schedules WHERE run_key IN ({', '.join('?' * len(chunk))})"
+            for key, text in conn.execute(query, chunk):
+                try:
+                    ids = json.loads(text)
+                except ValueError:
+                    continue
+                out[key] = max(Counter(json.dumps(x) for x in ids).values()) if ids else 0
+    conn.close()
+    return out

@@ -273,3 +273,31 @@ def test_a_run_that_gives_up_early_is_not_called_a_time_out():
     lp = SimpleNamespace(status="no_solution", time_limit_seconds=25.0, wall_seconds=20.2,
                          message="the LP relaxation ended with Time limit reached")
     assert status_text(lp) == "no solution in 25 s"
+
+
+def test_gaps_use_only_bounds_whose_scope_contains_the_schedule():
+    from moccasin_bench.report.bounds import Scope, covers, run_scope, with_gaps
+
+    assert run_scope("moccasin", {"order": "free", "copies": 2}, "stored") == Scope(2, None)
+    assert run_scope("moccasin", {"order": "fixed", "copies": 3}, "stored") == Scope(3, "stored")
+    assert run_scope("checkmate-milp", {}, "topological") == Scope(None, "topological")
+    assert run_scope("moccasin", {"copies_per_node": "a=4"}, "stored") is None  # per-node scopes are not checked
+    assert run_scope("heuristic", {}, "stored") is None and run_scope("annealing", {}, "stored") is None
+    assert covers(Scope(2, None), 2, None) and not covers(Scope(2, None), 3, None) and not covers(Scope(2, None), None, None)
+    assert covers(Scope(None, "stored"), 5, "stored") and not covers(Scope(None, "stored"), 1, None)
+
+    common = dict(graph_hash="g", budget=100, reference_order="stored", sum_duration=1000)
+    runs = pd.DataFrame([
+        dict(key="free", formulation="moccasin", params=json.dumps({"order": "free", "copies": 2}), best_bound=1010.0,
+             method="Moccasin (free)", **common),
+        dict(key="fixed", formulation="moccasin", params=json.dumps({"order": "fixed", "copies": 2}), best_bound=1030.0,
+             method="Moccasin (fixed)", **common),
+        dict(key="heur", formulation="heuristic", params="{}", best_bound=float("nan"), method="Heuristic", **common),
+        dict(key="heur3", formulation="annealing", params="{}", best_bound=float("nan"), method="Annealing", **common),
+    ])
+    cells = runs.assign(valid=True, total_duration=[1040, 1040, 1050, 1020])
+    out = with_gaps(runs, cells, {"free": 2, "fixed": 2, "heur": 2, "heur3": 3}).set_index("key")
+    assert out.loc["fixed", "bound"] == 1030.0  # a fixed-order schedule: both bounds cover it, the larger wins
+    assert out.loc["free", "bound"] == 1010.0  # the fixed-order bound does not cover a free-order schedule
+    assert out.loc["heur", "bound"] == 1010.0 and out.loc["heur", "gap_percent"] == pytest.approx(100 * 40 / 1050)
+    assert math.isnan(out.loc["heur3", "bound"]) and math.isnan(out.loc["heur3", "gap_percent"])  # 3 copies: no bound covers it

@@ -109,6 +109,7 @@ def build_report(req: ReportRequest) -> ReportResult:
 
     runs, traj = load_runs(req.store), load_trajectories(req.store)
     a = analyse(runs, traj, req.keys)
+    a = _with_gaps(a, req.store)
     if not len(a.runs):
         raise UserError("the results store holds no runs to report on" + (" (of this grid)" if req.keys is not None else ""),
                         str(req.store))
@@ -174,6 +175,18 @@ def build_report(req: ReportRequest) -> ReportResult:
         blocks.append(page.Paragraph(note))
     page.write_index(blocks, out, req.title)
     return result
+
+
+def _with_gaps(a: Analysis, store: Path) -> Analysis:
+    """The analysis with each cell's best covering bound and gap (report.bounds)."""
+    import dataclasses
+
+    from moccasin_bench.report.bounds import with_gaps
+    from moccasin_bench.store import schedule_max_computations
+
+    valid = a.cells[a.cells["valid"]]
+    counts = schedule_max_computations(store, valid["key"].tolist()) if len(valid) else {}
+    return dataclasses.replace(a, cells=with_gaps(a.runs, a.cells, counts))
 
 
 def _schedule_item(req: ReportRequest, a: Analysis, result: ReportResult):

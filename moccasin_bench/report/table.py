@@ -24,6 +24,9 @@ END_OF_RUN_MARK = "†"
 CELL_LEGEND = (f"Each cell: TDI % / peak memory (in % of the reference order's peak) / seconds to best. "
                f"{OPTIMAL_MARK} = proven optimal (within the method's own restrictions, e.g. fixed order); "
                f"{END_OF_RUN_MARK} = the run recorded no trajectory point at its final cost, so the time shown is the end of the run. "
+               "gap = 100 x (cost - bound) / cost against the largest proven lower bound of that graph and budget whose "
+               "scope contains the schedule (a model's bound holds within its restrictions only: order, computations per "
+               "node); shown where such a bound exists. "
                "Seconds count from the start of the run, model building included. "
                "Statuses other than optimal/feasible are written as words, never as numbers.")
 
@@ -94,7 +97,17 @@ def cell_text(row: Any) -> str:
     if not _isnan(row.peak_percent) and not _isnan(row.budget_fraction):
         peak += f" ({row.peak_percent:.1f} %)"
     secs = fmt_seconds(row.seconds_to_best) + (END_OF_RUN_MARK if row.seconds_to_best_from == "end of run" else "")
-    return f"{tdi} / {peak} / {secs}"
+    gap = getattr(row, "gap_percent", float("nan"))
+    shown = "" if _isnan(gap) or row.status == "optimal" else f" / gap {gap:.2f} %"
+    return f"{tdi} / {peak} / {secs}{shown}"
+
+
+def bound_text(row: Any) -> str:
+    """'0.12 % (Moccasin (free): any order, at most 2 computations per node)' for a cell with a covering bound."""
+    bound = getattr(row, "bound", float("nan"))
+    if _isnan(bound) or not row.sum_duration:
+        return "–"
+    return f"{100.0 * (bound - row.sum_duration) / row.sum_duration:.2f} % ({row.bound_method}: {row.bound_scope})"
 
 
 def seeds_text(row: Any) -> str:
@@ -160,6 +173,8 @@ def long_frame(a: Analysis, published: Sequence[PublishedTable] = (PAPER,)) -> p
             "peak_percent_of_reference": c.peak_percent if c.valid else None,
             "total_duration": c.total_duration if c.valid else None,
             "best_known_cost": c.best_known_cost, "best_bound": c.best_bound,
+            "bound": getattr(c, "bound", None), "bound_method": getattr(c, "bound_method", ""),
+            "bound_scope": getattr(c, "bound_scope", ""), "gap_percent": getattr(c, "gap_percent", None),
             "seconds_to_best": c.seconds_to_best, "seconds_to_best_from": c.seconds_to_best_from,
             "seconds_to_within_1pct": c.seconds_to_1pct,
             "wall_seconds": c.wall_seconds, "time_limit_seconds": c.time_limit_seconds, "threads": c.threads,
@@ -183,7 +198,8 @@ def _params(value: Any) -> dict:
 def published_rows(a: Analysis, table: PublishedTable, skipped: Sequence[Skipped] = ()) -> tuple[list[str], list[list[str]]]:
     """Ours beside a publication's figures, on the paper graphs and the publication's methods (empty without them)."""
     skip = {(s.graph_hash, round(s.budget_fraction, 6), s.method): s.reason for s in skipped}
-    header = ["Graph", "Budget", "Method", "ours: TDI % / peak / s", f"{table.key}: TDI % / peak / s"]
+    header = ["Graph", "Budget", "Method", "ours: TDI % / peak / s", f"{table.key}: TDI % / peak / s",
+              "best proven bound (TDI %, from)"]
     rows = []
     cells = a.cells
     matched = [table.match(f, _params(p)) or "" for f, p in zip(cells["formulation"], cells["params"])]
@@ -203,10 +219,10 @@ def published_rows(a: Analysis, table: PublishedTable, skipped: Sequence[Skipped
                 if not len(mine):
                     why = next((r for (h, f2, m), r in skip.items() if h == g.graph_hash and f2 == round(f, 6)
                                 and m.startswith(name)), None)
-                    rows.append([g.graph_label, blabel, name, f"not run: {why}" if why else "not run", theirs.describe()])
+                    rows.append([g.graph_label, blabel, name, f"not run: {why}" if why else "not run", theirs.describe(), "–"])
                 for c in mine.itertuples():
                     rows.append([g.graph_label, blabel, c.method, cell_text(c) + seeds_text(c),
-                                 theirs.describe() if theirs else "–"])
+                                 theirs.describe() if theirs else "–", bound_text(c)])
     return header, rows
 
 
@@ -277,11 +293,13 @@ def table_markdown(a: Analysis, skipped: Sequence[Skipped], preamble: Sequence[s
 
 def details_markdown(long: pd.DataFrame) -> str:
     """The long table's main columns in markdown (the CSV has them all)."""
-    head = ["Graph", "Budget", "Method", "Status", "TDI %", "Peak", "Peak %", "s to best", "s to 1 %", "Limit s", "Runs"]
+    head = ["Graph", "Budget", "Method", "Status", "TDI %", "Gap %", "Peak", "Peak %", "s to best", "s to 1 %", "Limit s",
+            "Runs"]
     rows = []
     for r in long.itertuples():
         budget = f"{100 * r.budget_fraction:g} %" if not _isnan(r.budget_fraction) else f"{r.budget:,}"
-        rows.append([r.graph, budget, r.method, r.status, fmt_tdi(r.tdi_percent), fmt_memory(r.peak_memory),
+        gap = getattr(r, "gap_percent", None)
+        rows.append([r.graph, budget, r.method, r.status, fmt_tdi(r.tdi_percent), fmt_tdi(gap), fmt_memory(r.peak_memory),
                      "–" if _isnan(r.peak_percent_of_reference) else f"{r.peak_percent_of_reference:.1f}",
                      fmt_seconds(r.seconds_to_best), fmt_seconds(r.seconds_to_within_1pct), f"{r.time_limit_seconds:g}",
                      str(r.runs)])
