@@ -110,6 +110,9 @@ def hostile(tmp_path, monkeypatch):
     foreign.commit()
     foreign.close()
     (tmp_path / "junk.sqlite").write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    from moccasin_bench.store import Store
+
+    Store(tmp_path / "empty.sqlite").close()
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -212,6 +215,9 @@ CASES = [
     (["sweep", "good.toml", "--store", "foreign.sqlite"], "foreign.sqlite: not a moccasin-bench results store", 2),
     (["export", "--store", "junk.sqlite", "--format", "csv"], "junk.sqlite: cannot read the results store", 2),
     (["report", "--store", "foreign.sqlite", "-o", "rep"], "not a moccasin-bench results store", 2),
+    (["export", "--store", "empty.sqlite", "--format", "csv", "-o", "two.json"], "two.json: cannot write the export", 2),
+    (["export", "--store", "empty.sqlite", "--format", "csv", "-o", "/proc/no/such"], "cannot write the export", 2),
+    (["report", "--store", "empty.sqlite", "-o", "two.json"], "the results store holds no runs", 2),
     (["sweep", "good.toml", "--scheduler", ""], "--scheduler must be a Dask scheduler address", 2),
     (["sweep", "good.toml", "--scheduler", "   "], "--scheduler must be a Dask scheduler address", 2),
     (["sweep", "good.toml", "--scheduler", "tcp://host:99999"], "--scheduler must be a Dask scheduler address", 2),
