@@ -139,6 +139,9 @@ CASES = [
     (["graphs", "export", "latin1.json", "-o", "x.json"], "not UTF-8", 2),
     (["graphs", "info", "name-dict.json"], "'name' must be a string", 2),
     (["graphs", "info", "transformer:seq=1000000000,dim=1000000000"], "too large", 2),
+    (["graphs", "info", "random-layered:n=3000000"], "parameter 'n' of graph family 'random-layered' must be in", 2),
+    (["graphs", "generate", "linear", "layers=100000000", "-o", "x.json"], "parameter 'layers'", 2),
+    (["graphs", "info", "random-layered:w=inf"], "must be a finite float", 2),
     # ---- schedule documents -------------------------------------------------------------------------------
     (["simulate", "two.json", "sched-budget-str.json"], "sched-budget-str.json: 'budget' must be a non-negative integer", 2),
     (["simulate", "two.json", "sched-budget-float.json"], "'budget' must be a non-negative integer", 2),
