@@ -12,11 +12,13 @@ import sqlite3
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
 from moccasin_bench.cli import main
 from moccasin_bench.errors import GraphError, UserError
 from moccasin_bench.graph import Graph
 from tests.faulty_formulations import tiny_graph, write_graph
+from tests.strategies import dags
 
 BIG = 2**61 - 1  # each value fits the per-value cap; their sums do not
 
@@ -333,6 +335,14 @@ def test_the_memory_aware_order_is_the_same_greedy_in_n_log_n(spec):
     assert memory_aware_order(g).tolist() == _quadratic_memory_aware(g)
 
 
+@settings(max_examples=150, deadline=None)
+@given(dags(max_nodes=12, max_memory=4))
+def test_the_memory_aware_order_equals_the_quadratic_greedy_on_random_dags(g):
+    from moccasin_bench.orders import memory_aware_order
+
+    assert memory_aware_order(g).tolist() == _quadratic_memory_aware(g)
+
+
 def test_graph_info_and_the_heuristic_on_many_ready_nodes_stay_fast(tmp_path):
     import time
 
@@ -460,3 +470,13 @@ def test_highs_presolve_cannot_call_a_feasible_checkmate_model_infeasible(params
     oracle = solve_in_process(g, Budget(7), "oracle", {"order": "fixed"}, time_limit_seconds=20)
     result = solve_in_process(g, Budget(7), "checkmate-milp", params, time_limit_seconds=20)
     assert oracle.status == result.status == "optimal" and result.total_duration == oracle.total_duration
+
+
+@pytest.mark.parametrize("grace", [float("nan"), float("inf"), -1.0])
+def test_a_grace_that_would_disable_or_hasten_the_kill_is_refused_by_the_runner_too(grace):
+    from moccasin_bench.budget import Budget
+    from moccasin_bench.runner import graph_document, make_spec, run_isolated
+
+    g = tiny_graph()
+    with pytest.raises(UserError, match="grace_seconds must be a number of seconds"):
+        run_isolated(make_spec(g, Budget(200), "heuristic").to_json(), graph_document(g), grace_seconds=grace)
