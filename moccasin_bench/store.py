@@ -408,6 +408,9 @@ def _reading(func):
             return func(path, *args, **kwargs)
         except UserError:
             raise
+        except json.JSONDecodeError as exc:
+            raise UserError(f"the results store holds a damaged value (not JSON: {exc.msg}); re-run the affected runs "
+                            "(sweep --retry) or restore the file", str(path)) from None
         except Exception as exc:
             if isinstance(exc, sqlite3.Error) or type(exc).__name__ == "DatabaseError":
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__

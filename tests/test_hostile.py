@@ -480,3 +480,18 @@ def test_a_grace_that_would_disable_or_hasten_the_kill_is_refused_by_the_runner_
     g = tiny_graph()
     with pytest.raises(UserError, match="grace_seconds must be a number of seconds"):
         run_isolated(make_spec(g, Budget(200), "heuristic").to_json(), graph_document(g), grace_seconds=grace)
+
+
+def test_a_store_with_damaged_values_is_one_line(tmp_path, capsys):
+    from moccasin_bench.store import Store
+
+    path = tmp_path / "damaged.sqlite"
+    with Store(path) as store:
+        store.write({"key": "k", "graph": "g", "graph_hash": "h", "formulation": "heuristic", "params": "{bad", "budget": 1,
+                     "time_limit_seconds": 1.0, "threads": 1, "seed": 0, "relative_gap": 0.0, "status": "feasible",
+                     "finished_at": "2026-01-01T00:00:00+00:00", "started_at": "2026-01-01T00:00:00+00:00"})
+    for argv in (["export", "--store", str(path), "--format", "csv", "-o", str(tmp_path / "x")],
+                 ["report", "--store", str(path), "-o", str(tmp_path / "r"), "--no-figures"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "damaged.sqlite: the results store holds a damaged value" in err and "Traceback" not in err
