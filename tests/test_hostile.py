@@ -395,7 +395,9 @@ def test_checkmate_milp_never_calls_a_tightened_budget_infeasible():
 
 def test_a_full_disk_under_the_store_keeps_what_is_stored_and_says_how_to_resume(tmp_path, monkeypatch, capsys):
     """SQLite's own 'database or disk is full' (a page cap on the store file), mid-sweep."""
-    from moccasin_bench import store as store_module
+    import importlib
+
+    store_module = importlib.import_module("moccasin_bench.store")  # the module the driver imports (tests may re-import it)
     from moccasin_bench.store import rows
 
     write_graph(tmp_path / "tiny.json")
