@@ -407,8 +407,9 @@ def test_a_full_disk_under_the_store_keeps_what_is_stored_and_says_how_to_resume
     path = tmp_path / "s.sqlite"
     original = store_module.Store.write
 
-    def capped(self, *args, **kwargs):  # after the first run is stored, the file may not grow by a page
-        original(self, *args, **kwargs)
+    def capped(self, row, *args, **kwargs):  # after the first run is stored, the file may not grow by a page
+        row = {**row, "stderr_tail": "x" * 20_000}  # every row needs pages of its own (overflow pages)
+        original(self, row, *args, **kwargs)
         pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
         self.conn.execute(f"PRAGMA max_page_count = {pages}")
 
