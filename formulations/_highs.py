@@ -163,6 +163,8 @@ def solve_highs(model, problem: Problem, mip: bool, tolerance: float, start: np.
         h.setSolution(sol)
     overran = _run_with_deadline(h, problem)
     extra = {"large_model_settings": bool(large)} if mip else {}
+    if mip and overran is None and highs_status(h, mip)[0] == "infeasible":
+        overran = recheck_infeasible(h, problem, extra)
     if overran is None:
         status, has = highs_status(h, mip)
         info = h.getInfo()
@@ -190,6 +192,18 @@ def solve_highs(model, problem: Problem, mip: bool, tolerance: float, start: np.
                    f"the last incumbent it was given or found is reported")
     return SolveResult(status=status, x=x, objective=obj, bound=bound, trajectory=points, bound_trajectory=bounds,
                        message=message, extra=extra)
+
+
+def recheck_infeasible(h, problem: Problem, extra: dict) -> float | None:
+    """HiGHS 1.16's MIP presolve can call a feasible model infeasible (a 5-node Checkmate model
+    with clique rows, found by tests/test_crosscheck.py): an `infeasible` verdict is only
+    kept when HiGHS finds it again without presolve; a re-solve that runs out of time is
+    then `no_solution`. Returns what `_run_with_deadline` returns for the re-solve."""
+    h.clearSolver()
+    h.setOptionValue("presolve", "off")
+    h.setOptionValue("time_limit", float(remaining_seconds(problem)))
+    extra["infeasible_rechecked_without_presolve"] = True
+    return _run_with_deadline(h, problem)
 
 
 def _run_with_deadline(h, problem: Problem, overrun_seconds: float = 3.0) -> float | None:

@@ -72,14 +72,21 @@ def solve_pulp(model, problem: Problem, which: str, tolerance: float) -> SolveRe
         prob.solverModel.setOptionValue("time_limit", float(remaining_seconds(problem)))  # what the transfer left
         t1 = time.perf_counter()
         solver.callSolver(prob)
+        h = prob.solverModel
+        rechecked = {}
+        if highs_status(h, True)[0] == "infeasible":  # HiGHS's presolve can be wrong: see _highs.recheck_infeasible
+            h.clearSolver()
+            h.setOptionValue("presolve", "off")
+            h.setOptionValue("time_limit", float(remaining_seconds(problem)))
+            h.run()
+            rechecked = {"infeasible_rechecked_without_presolve": True}
         prob.assignStatus(*solver.findSolutionValues(prob))
         seconds = time.perf_counter() - t1
-        h = prob.solverModel
         status, has = highs_status(h, True)
         info = h.getInfo()
         x = _pulp_values(variables, model) if has else None
         extra = {"highs_model_status": h.modelStatusToString(h.getModelStatus()), "pulp_status": pulp.LpStatus[prob.status],
-                 "pulp_sol_status": prob.sol_status, "pulp_transfer_seconds": transfer, "solve_seconds": seconds}
+                 "pulp_sol_status": prob.sol_status, "pulp_transfer_seconds": transfer, "solve_seconds": seconds, **rechecked}
         obj = info.objective_function_value if has else None
         return SolveResult(status=status, x=x, objective=obj, bound=info.mip_dual_bound, trajectory=[(problem.elapsed(), obj)] if has else [],
                            extra=extra)

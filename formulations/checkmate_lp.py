@@ -104,6 +104,12 @@ def solve(problem: Problem) -> SolverOutput:
     pass_model(h, model, mip=False)
     h.run()
     lp_status, has = highs_status(h, mip=False)
+    if lp_status == "infeasible":  # only a verdict HiGHS repeats without presolve (see _highs.recheck_infeasible)
+        h.clearSolver()
+        h.setOptionValue("presolve", "off")
+        h.run()
+        lp_status, has = highs_status(h, mip=False)
+        variant["infeasible_rechecked_without_presolve"] = True
     values_known = bool(h.getSolution().value_valid)
     lp_seconds = time.perf_counter() - t1
     variant["lp_status"] = h.modelStatusToString(h.getModelStatus())

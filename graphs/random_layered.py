@@ -56,7 +56,7 @@ from moccasin_bench.params import Param
 FAMILY = "random-layered"
 DESCRIPTION = "random layered DAGs as in Gagrani et al. 2022, App. A (the paper's RL1-RL4)"
 PARAMS = (
-    Param("n", int, 100, "number of nodes, source and sink included (>= 3)"),
+    Param("n", int, 100, "number of nodes, source and sink included (>= 3)", high=2_000_000),
     Param("w", float, 0.27, "width parameter in (0, 1): larger w gives fewer, wider layers"),
     Param("nlv", float, 0.75, "layer size variation in [0, 1): sizes vary by up to +-nlv around the mean"),
     Param("ed", float, 0.2, "edge density in [0, 1] between consecutive layers"),

@@ -25,7 +25,7 @@ FAMILY = "transformer"
 DESCRIPTION = "a stack of transformer blocks (attention + MLP, residual links) + loss + backward pass"
 SHAPED = "shapes"
 PARAMS = (
-    Param("blocks", int, 4, "number of transformer blocks (>= 1)"),
+    Param("blocks", int, 4, "number of transformer blocks (>= 1)", high=100_000),
     Param("seq", int, 512, "sequence length, for the 'shapes' profile (>= 1)"),
     Param("dim", int, 768, "model width, for the 'shapes' profile (>= 1)"),
     Param("heads", int, 12, "attention heads, for the 'shapes' profile (1..dim)"),

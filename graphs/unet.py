@@ -24,8 +24,8 @@ FAMILY = "unet"
 DESCRIPTION = "a U-Net-like encoder/decoder with skip links + loss + backward pass (Checkmate-style)"
 SHAPED = "conv"
 PARAMS = (
-    Param("depth", int, 4, "number of down-sampling levels (>= 1)"),
-    Param("convs", int, 2, "convolutions per level and in the bottleneck (>= 1)"),
+    Param("depth", int, 4, "number of down-sampling levels (>= 1)", high=64),
+    Param("convs", int, 2, "convolutions per level and in the bottleneck (>= 1)", high=10_000),
     profile_param(SHAPED, "memory shrinks and compute grows with the level"),
     SEED_PARAM,
 )

@@ -179,11 +179,15 @@ class DaskExecutor:
         try:
             while queue or pending:
                 window = max(2, 2 * sum(workers.values()))
-                while queue and len(pending) < window:
+                while queue and len(pending) < window and lost_since is None:
                     spec = queue.popleft()
                     if claim is None or claim(spec):
-                        submit(spec, 1)
-                if not pending:
+                        try:
+                            submit(spec, 1)
+                        except Exception:  # the scheduler is unreachable: retry when it is back
+                            queue.appendleft(spec)
+                            break
+                if not pending and not queue:
                     break
                 until = time.monotonic() + POLL_SECONDS
                 done = [f for f in pending if f.done()]
@@ -218,7 +222,10 @@ class DaskExecutor:
                         finished += 1
                         yield spec, _failed(f"the Dask cluster lost this run {attempt} times before it finished")
                     else:  # cancelled or lost with its worker: it never finished; run it again
-                        submit(spec, attempt + 1)
+                        try:
+                            submit(spec, attempt + 1)
+                        except Exception:  # the scheduler is unreachable: back to the queue
+                            queue.appendleft(spec)
                 now = time.monotonic()
                 workers = self._nthreads()
                 if workers:

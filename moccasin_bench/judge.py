@@ -8,6 +8,7 @@ simulator (`judge`), and one that is not executable or breaks the budget is `inv
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 from dataclasses import dataclass, field
@@ -126,8 +127,13 @@ def solve_in_process(graph: Graph, budget: Budget, formulation: str, params: Map
     if budget.bytes < graph.min_feasible_budget:
         out = SolverOutput(status="infeasible", message=f"budget {budget.bytes:,} is below the minimum feasible budget {graph.min_feasible_budget:,} (the largest node plus its inputs); no solver was run")
         return judge(problem, formulation, out, problem.elapsed())
+    # No schedule peaks above Σ memory: a larger budget is the same problem, and the formulation gets
+    # Σ memory instead (models never see a budget far beyond the graph's own sums); the verdict keeps the budget.
+    solved = problem
+    if budget.bytes > graph.sum_memory:
+        solved = dataclasses.replace(problem, budget=dataclasses.replace(budget, bytes=graph.sum_memory))
     try:
-        out = module.solve(problem)
+        out = module.solve(solved)
     except MemoryError:
         out = SolverOutput(status="error", message="out of memory")
     except Exception as exc:  # a formulation bug becomes an error row, not a crash of the harness

@@ -30,8 +30,11 @@ class Param:
         """The allowed range as an interval, e.g. "[0, 1]", "(0, 1)", "[1, inf)"; "" when unbounded."""
         if self.low is None and self.high is None:
             return ""
-        lo = "-inf" if self.low is None else f"{self.low:g}"
-        hi = "inf" if self.high is None else f"{self.high:g}"
+        def show(v: float) -> str:
+            return str(int(v)) if self.type is int else f"{v:g}"
+
+        lo = "-inf" if self.low is None else show(self.low)
+        hi = "inf" if self.high is None else show(self.high)
         return f"{'(' if self.open_low or self.low is None else '['}{lo}, {hi}{')' if self.open_high or self.high is None else ']'}"
 
     def in_range(self, value: float) -> bool:

@@ -408,6 +408,9 @@ def _reading(func):
             return func(path, *args, **kwargs)
         except UserError:
             raise
+        except json.JSONDecodeError as exc:
+            raise UserError(f"the results store holds a damaged value (not JSON: {exc.msg}); re-run the affected runs "
+                            "(sweep --retry) or restore the file", str(path)) from None
         except Exception as exc:
             if isinstance(exc, sqlite3.Error) or type(exc).__name__ == "DatabaseError":
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -509,19 +512,22 @@ def export(path: str | Path, fmt: str, out_dir: str | Path | None = None, schedu
         conn.close()
         runs = runs.merge(sched, on="key", how="left")
     target = Path(out_dir) if out_dir else store.parent
-    target.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, df in (("runs", runs), ("trajectories", traj)):
-        file = target / f"{store.stem}-{name}.{fmt}"
-        if fmt == "csv":
-            df.to_csv(file, index=False)
-        else:
-            try:
-                import pyarrow  # noqa: F401
-            except ImportError:
-                raise UserError("Parquet export needs pyarrow: pip install 'moccasin-bench[parquet]'") from None
-            _uniform_types(df).to_parquet(file, index=False)
-        written.append(file)
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+        for name, df in (("runs", runs), ("trajectories", traj)):
+            file = target / f"{store.stem}-{name}.{fmt}"
+            if fmt == "csv":
+                df.to_csv(file, index=False)
+            else:
+                try:
+                    import pyarrow  # noqa: F401
+                except ImportError:
+                    raise UserError("Parquet export needs pyarrow: pip install 'moccasin-bench[parquet]'") from None
+                _uniform_types(df).to_parquet(file, index=False)
+            written.append(file)
+    except OSError as exc:
+        raise UserError(f"cannot write the export: {exc.strerror or exc}", str(exc.filename or target)) from None
     return written
 
 

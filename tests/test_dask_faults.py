@@ -161,3 +161,17 @@ def test_a_sweep_whose_cluster_is_gone_stops_with_one_line_and_resumes(tmp_path,
     err = again.communicate(timeout=180)[1]
     assert again.returncode == 0, err
     assert len(rows(store)) == 6
+
+
+def test_a_lost_scheduler_stops_the_sweep_with_one_line(tmp_path, cluster):
+    cluster.add_worker(wait_for=1)
+    store = tmp_path / "s.sqlite"
+    driver = _driver(_sweep(tmp_path, 6, 1.5), store, cluster.address, "--worker-timeout", "5")
+    _wait_for_rows(store, 1, driver)
+    _kill(cluster.scheduler)
+    err = driver.communicate(timeout=180)[1]
+    assert driver.returncode == 75, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("moccasin-bench: error: cannot reach the Dask scheduler") and "re-run the same command" in last
+    assert "Traceback" not in err
+    assert {r["status"] for r in rows(store)} == {"feasible"}

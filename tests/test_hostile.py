@@ -12,11 +12,13 @@ import sqlite3
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
 
 from moccasin_bench.cli import main
 from moccasin_bench.errors import GraphError, UserError
 from moccasin_bench.graph import Graph
 from tests.faulty_formulations import tiny_graph, write_graph
+from tests.strategies import dags
 
 BIG = 2**61 - 1  # each value fits the per-value cap; their sums do not
 
@@ -110,6 +112,9 @@ def hostile(tmp_path, monkeypatch):
     foreign.commit()
     foreign.close()
     (tmp_path / "junk.sqlite").write_bytes(b"SQLite format 3\x00" + b"\xff" * 4000)
+    from moccasin_bench.store import Store
+
+    Store(tmp_path / "empty.sqlite").close()
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
@@ -136,6 +141,9 @@ CASES = [
     (["graphs", "export", "latin1.json", "-o", "x.json"], "not UTF-8", 2),
     (["graphs", "info", "name-dict.json"], "'name' must be a string", 2),
     (["graphs", "info", "transformer:seq=1000000000,dim=1000000000"], "too large", 2),
+    (["graphs", "info", "random-layered:n=3000000"], "parameter 'n' of graph family 'random-layered' must be in", 2),
+    (["graphs", "generate", "linear", "layers=100000000", "-o", "x.json"], "parameter 'layers'", 2),
+    (["graphs", "info", "random-layered:w=inf"], "must be a finite float", 2),
     # ---- schedule documents -------------------------------------------------------------------------------
     (["simulate", "two.json", "sched-budget-str.json"], "sched-budget-str.json: 'budget' must be a non-negative integer", 2),
     (["simulate", "two.json", "sched-budget-float.json"], "'budget' must be a non-negative integer", 2),
@@ -212,6 +220,9 @@ CASES = [
     (["sweep", "good.toml", "--store", "foreign.sqlite"], "foreign.sqlite: not a moccasin-bench results store", 2),
     (["export", "--store", "junk.sqlite", "--format", "csv"], "junk.sqlite: cannot read the results store", 2),
     (["report", "--store", "foreign.sqlite", "-o", "rep"], "not a moccasin-bench results store", 2),
+    (["export", "--store", "empty.sqlite", "--format", "csv", "-o", "two.json"], "two.json: cannot write the export", 2),
+    (["export", "--store", "empty.sqlite", "--format", "csv", "-o", "/proc/no/such"], "cannot write the export", 2),
+    (["report", "--store", "empty.sqlite", "-o", "two.json"], "the results store holds no runs", 2),
     (["sweep", "good.toml", "--scheduler", ""], "--scheduler must be a Dask scheduler address", 2),
     (["sweep", "good.toml", "--scheduler", "   "], "--scheduler must be a Dask scheduler address", 2),
     (["sweep", "good.toml", "--scheduler", "tcp://host:99999"], "--scheduler must be a Dask scheduler address", 2),
@@ -324,6 +335,14 @@ def test_the_memory_aware_order_is_the_same_greedy_in_n_log_n(spec):
     assert memory_aware_order(g).tolist() == _quadratic_memory_aware(g)
 
 
+@settings(max_examples=150, deadline=None)
+@given(dags(max_nodes=12, max_memory=4))
+def test_the_memory_aware_order_equals_the_quadratic_greedy_on_random_dags(g):
+    from moccasin_bench.orders import memory_aware_order
+
+    assert memory_aware_order(g).tolist() == _quadratic_memory_aware(g)
+
+
 def test_graph_info_and_the_heuristic_on_many_ready_nodes_stay_fast(tmp_path):
     import time
 
@@ -376,7 +395,9 @@ def test_checkmate_milp_never_calls_a_tightened_budget_infeasible():
 
 def test_a_full_disk_under_the_store_keeps_what_is_stored_and_says_how_to_resume(tmp_path, monkeypatch, capsys):
     """SQLite's own 'database or disk is full' (a page cap on the store file), mid-sweep."""
-    from moccasin_bench import store as store_module
+    import importlib
+
+    store_module = importlib.import_module("moccasin_bench.store")  # the module the driver imports (tests may re-import it)
     from moccasin_bench.store import rows
 
     write_graph(tmp_path / "tiny.json")
@@ -384,14 +405,15 @@ def test_a_full_disk_under_the_store_keeps_what_is_stored_and_says_how_to_resume
     (tmp_path / "c.toml").write_text(f'graphs = "tiny.json"\nbudget_bytes = 200\nformulations = "heuristic"\nseeds = [{seeds}]\n'
                                      'time_limits = 5\n')
     path = tmp_path / "s.sqlite"
-    original = store_module.Store.__init__
+    original = store_module.Store.write
 
-    def capped(self, p):
-        original(self, p)
+    def capped(self, row, *args, **kwargs):  # after the first run is stored, the file may not grow by a page
+        row = {**row, "stderr_tail": "x" * 20_000}  # every row needs pages of its own (overflow pages)
+        original(self, row, *args, **kwargs)
         pages = self.conn.execute("PRAGMA page_count").fetchone()[0]
-        self.conn.execute(f"PRAGMA max_page_count = {pages + 1}")
+        self.conn.execute(f"PRAGMA max_page_count = {pages}")
 
-    monkeypatch.setattr(store_module.Store, "__init__", capped)
+    monkeypatch.setattr(store_module.Store, "write", capped)
     code = main(["sweep", str(tmp_path / "c.toml"), "--store", str(path), "--quiet"])
     err = capsys.readouterr().err
     assert code == 75, err
@@ -400,7 +422,7 @@ def test_a_full_disk_under_the_store_keeps_what_is_stored_and_says_how_to_resume
     stored = len(rows(path))
     assert 0 < stored < 6
     assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    monkeypatch.setattr(store_module.Store, "__init__", original)
+    monkeypatch.setattr(store_module.Store, "write", original)
     assert main(["sweep", str(tmp_path / "c.toml"), "--store", str(path), "--dry-run"]) == 0  # the resume
     assert f"{stored} done, {6 - stored} to run" in capsys.readouterr().out
 
@@ -423,3 +445,56 @@ def test_a_memory_cap_that_kills_the_child_at_import_says_so():
     out = run_isolated(make_spec(g, Budget(200), "moccasin", time_limit_seconds=5).to_json(), graph_document(g),
                        memory_limit_bytes=200 << 20)
     assert out["status"] == "error" and "memory limit" in out["message"] and "200.0 MiB" in out["message"], out["message"]
+
+
+@pytest.mark.parametrize("formulation", ["moccasin", "checkmate-cp", "heuristic"])
+def test_the_largest_budget_reaches_no_model_and_is_kept_in_the_verdict(formulation):
+    """A budget of 2^62 (allowed) overflowed CP-SAT's cumulative reasoning: formulations get Σ memory
+    instead (the same problem: no schedule peaks above it); the result keeps the budget asked for."""
+    from moccasin_bench.budget import MAX_BUDGET, Budget
+    from moccasin_bench.judge import solve_in_process
+
+    g = tiny_graph()
+    result = solve_in_process(g, Budget(MAX_BUDGET), formulation, {}, time_limit_seconds=10)
+    assert result.status in ("optimal", "feasible"), result.message
+    assert result.to_json()["budget"] == MAX_BUDGET and result.total_duration == g.sum_duration
+
+
+@pytest.mark.parametrize("params", [{"warm_start": "none"}, {"hazard": "upper", "warm_start": "none"},
+                                    {"backend": "pulp", "hazard": "upper"}, {"backend": "pulp"}])
+def test_highs_presolve_cannot_call_a_feasible_checkmate_model_infeasible(params):
+    """Found by tests/test_crosscheck.py while hunting: HiGHS 1.16's MIP presolve declared this feasible
+    instance (the oracle schedules it: 0 1 2 3 0 4) infeasible; `infeasible` now needs a second proof
+    without presolve."""
+    from moccasin_bench.budget import Budget
+    from moccasin_bench.judge import solve_in_process
+
+    g = Graph.build("training", range(5), [1, 0, 0, 0, 0], [3, 2, 1, 3, 1], [(0, 1), (1, 2), (2, 3), (3, 4), (1, 3), (0, 4)])
+    oracle = solve_in_process(g, Budget(7), "oracle", {"order": "fixed"}, time_limit_seconds=20)
+    result = solve_in_process(g, Budget(7), "checkmate-milp", params, time_limit_seconds=20)
+    assert oracle.status == result.status == "optimal" and result.total_duration == oracle.total_duration
+
+
+@pytest.mark.parametrize("grace", [float("nan"), float("inf"), -1.0])
+def test_a_grace_that_would_disable_or_hasten_the_kill_is_refused_by_the_runner_too(grace):
+    from moccasin_bench.budget import Budget
+    from moccasin_bench.runner import graph_document, make_spec, run_isolated
+
+    g = tiny_graph()
+    with pytest.raises(UserError, match="grace_seconds must be a number of seconds"):
+        run_isolated(make_spec(g, Budget(200), "heuristic").to_json(), graph_document(g), grace_seconds=grace)
+
+
+def test_a_store_with_damaged_values_is_one_line(tmp_path, capsys):
+    from moccasin_bench.store import Store
+
+    path = tmp_path / "damaged.sqlite"
+    with Store(path) as store:
+        store.write({"key": "k", "graph": "g", "graph_hash": "h", "formulation": "heuristic", "params": "{bad", "budget": 1,
+                     "time_limit_seconds": 1.0, "threads": 1, "seed": 0, "relative_gap": 0.0, "status": "feasible",
+                     "finished_at": "2026-01-01T00:00:00+00:00", "started_at": "2026-01-01T00:00:00+00:00"})
+    for argv in (["export", "--store", str(path), "--format", "csv", "-o", str(tmp_path / "x")],
+                 ["report", "--store", str(path), "-o", str(tmp_path / "r"), "--no-figures"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "damaged.sqlite: the results store holds a damaged value" in err and "Traceback" not in err

@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("moccasin-bench: interrupted", file=sys.stderr)
         return 130
+    except MemoryError:
+        print("moccasin-bench: error: out of memory (the input is too large for this machine)", file=sys.stderr)
+        return 2
     except BrokenPipeError:
         return 0
 

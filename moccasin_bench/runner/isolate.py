@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from moccasin_bench.formulation import PLUGINS_ENV
-from moccasin_bench.runner.limits import default_grace_seconds, default_memory_limit, format_size
+from moccasin_bench.runner.limits import check_grace, default_grace_seconds, default_memory_limit, format_size
 
 if TYPE_CHECKING:
     from moccasin_bench.graph import Graph
@@ -106,7 +106,7 @@ def run_isolated(spec: Mapping[str, Any], graph_text: str, *, memory_limit_bytes
     from moccasin_bench.provenance import provenance
 
     limit = float(spec["time_limit_seconds"])
-    grace = default_grace_seconds(limit) if grace_seconds is None else float(grace_seconds)
+    grace = default_grace_seconds(limit) if grace_seconds is None else check_grace(grace_seconds, "grace_seconds")
     mem = default_memory_limit(concurrent_runs) if memory_limit_bytes is None else int(memory_limit_bytes)
     payload = json.dumps({"spec": dict(spec), "progress": progress, "task": task,
                           "plugins": os.environ.get(PLUGINS_ENV) if plugins is None else plugins})
