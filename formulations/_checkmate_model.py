@@ -64,7 +64,6 @@ import numpy as np
 from formulations._scaling import gcd, memory_unit
 from moccasin_bench.graph import Graph
 
-
 HAZARDS = ("both", "upper", "clique")
 
 
@@ -137,19 +136,19 @@ class Layout:
         """R as a dense (n, n) float matrix from a full column vector."""
         out = np.zeros((self.n, self.n))
         t, i = self.triangle()
-        out[t, i] = x[:self.num_r]
+        out[t, i] = x[: self.num_r]
         return out
 
     def s_matrix(self, x: np.ndarray) -> np.ndarray:
         out = np.zeros((self.n, self.n))
         t, i = self.strict_triangle()
-        out[t, i] = x[self.s0:self.s0 + self.num_s]
+        out[t, i] = x[self.s0 : self.s0 + self.num_s]
         return out
 
     def schedule_from_r(self, r_values: np.ndarray) -> np.ndarray:
         """Dense node indices: stage by stage, the positions with R > 0.5 in increasing order."""
         _, i = self.triangle()
-        chosen = np.asarray(r_values[:self.num_r]) > 0.5
+        chosen = np.asarray(r_values[: self.num_r]) > 0.5
         return self.order[i[chosen]].astype(np.int64)
 
 
@@ -203,8 +202,16 @@ class SparseModel:
 
     def size(self) -> dict[str, int]:
         lay = self.layout
-        return {"variables": self.num_col, "constraints": self.num_row, "nonzeros": self.num_nz,
-                "binaries": int(self.integer.sum()), "R": lay.num_r, "S": lay.num_s, "FREE": lay.num_free, "U": lay.num_r}
+        return {
+            "variables": self.num_col,
+            "constraints": self.num_row,
+            "nonzeros": self.num_nz,
+            "binaries": int(self.integer.sum()),
+            "R": lay.num_r,
+            "S": lay.num_s,
+            "FREE": lay.num_free,
+            "U": lay.num_r,
+        }
 
 
 class _Rows:
@@ -219,8 +226,15 @@ class _Rows:
         self.count = 0
         self.blocks: dict[str, int] = {}  # rows per kind
 
-    def add(self, name: str, row_of_entry: np.ndarray, cols: np.ndarray, vals: np.ndarray,
-            lower: np.ndarray, upper: np.ndarray) -> None:
+    def add(
+        self,
+        name: str,
+        row_of_entry: np.ndarray,
+        cols: np.ndarray,
+        vals: np.ndarray,
+        lower: np.ndarray,
+        upper: np.ndarray,
+    ) -> None:
         """`row_of_entry` numbers the block's rows from 0; entries are grouped by row."""
         k = len(lower)
         if k == 0:
@@ -252,8 +266,15 @@ class _Rows:
         return start.astype(np.int32), cols, vals, lower, upper
 
 
-def build_model(graph: Graph, order: np.ndarray, budget_bytes: int, *, normalize: bool = True,
-                hazard: str = "both", u_upper_units: float | None = None) -> SparseModel:
+def build_model(
+    graph: Graph,
+    order: np.ndarray,
+    budget_bytes: int,
+    *,
+    normalize: bool = True,
+    hazard: str = "both",
+    u_upper_units: float | None = None,
+) -> SparseModel:
     """The Checkmate MILP for `graph` with stages along `order` (dense indices, topological)."""
     if hazard not in HAZARDS:
         raise ValueError(f"hazard must be one of {HAZARDS}, not {hazard!r}")
@@ -276,10 +297,10 @@ def build_model(graph: Graph, order: np.ndarray, budget_bytes: int, *, normalize
     col_upper = np.ones(ncol)
     integer = np.ones(ncol, dtype=bool)
     rt, ri = lay.triangle()
-    col_cost[:lay.num_r] = dur[ri] / cost_div
+    col_cost[: lay.num_r] = dur[ri] / cost_div
     col_lower[lay.r(np.arange(n), np.arange(n))] = 1.0  # frontier: stage t computes position t
-    col_upper[lay.u0:lay.f0] = u_upper / mem_div
-    integer[lay.u0:lay.f0] = False
+    col_upper[lay.u0 : lay.f0] = u_upper / mem_div
+    integer[lay.u0 : lay.f0] = False
 
     rows = _Rows()
     ones3 = np.array([1.0, -1.0, -1.0])
@@ -333,24 +354,45 @@ def build_model(graph: Graph, order: np.ndarray, budget_bytes: int, *, normalize
         cols[where] = lay.f(t, qs)
         vals[where] = mem[lay.pair_src[qs]]
         row_of = np.concatenate([np.zeros(len(cols0), dtype=np.int64), 1 + np.repeat(np.arange(t), length)])
-        rows.add("memory", row_of, np.concatenate([cols0, cols]), np.concatenate([vals0, vals]),
-                 np.zeros(t + 1), np.zeros(t + 1))
+        rows.add(
+            "memory",
+            row_of,
+            np.concatenate([cols0, cols]),
+            np.concatenate([vals0, vals]),
+            np.zeros(t + 1),
+            np.zeros(t + 1),
+        )
 
     start, cols, vals, lower, upper = rows.finish()
-    return SparseModel(layout=lay, col_cost=col_cost, col_lower=col_lower, col_upper=col_upper, integer=integer,
-                       row_lower=lower, row_upper=upper, row_start=start, col_index=cols, value=vals,
-                       memory_scale=mem_gcd * mem_div, cost_scale=dur_gcd * cost_div, budget_units=budget_units,
-                       u_upper_units=u_upper, blocks=dict(rows.blocks))
+    return SparseModel(
+        layout=lay,
+        col_cost=col_cost,
+        col_lower=col_lower,
+        col_upper=col_upper,
+        integer=integer,
+        row_lower=lower,
+        row_upper=upper,
+        row_start=start,
+        col_index=cols,
+        value=vals,
+        memory_scale=mem_gcd * mem_div,
+        cost_scale=dur_gcd * cost_div,
+        budget_units=budget_units,
+        u_upper_units=u_upper,
+        blocks=dict(rows.blocks),
+    )
 
 
-def _hazard_checkmate(rows: "_Rows", graph: Graph, lay: Layout, hazard: str) -> None:
+def _hazard_checkmate(rows: _Rows, graph: Graph, lay: Layout, hazard: str) -> None:
     """Checkmate's aggregated hazard rows, per stage (see the module docstring)."""
     n = lay.n
     # later readers of each pair's source: (pair, position j) with j > dst, grouped by pair
     succ_pos_ptr, succ_pos = successor_positions(graph, lay)
     cnt = succ_pos_ptr[lay.pair_src + 1] - succ_pos_ptr[lay.pair_src]
     lu_pair = np.repeat(np.arange(len(lay.pair_src)), cnt)
-    lu_pos = succ_pos[np.repeat(succ_pos_ptr[lay.pair_src], cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))]
+    lu_pos = succ_pos[
+        np.repeat(succ_pos_ptr[lay.pair_src], cnt) + (np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt))
+    ]
     later = lu_pos > lay.pair_dst[lu_pair]
     lu_pair, lu_pos = lu_pair[later], lu_pos[later]
     lu_pair_end = np.searchsorted(lu_pair, np.arange(len(lay.pair_src) + 1), side="left")
@@ -360,7 +402,7 @@ def _hazard_checkmate(rows: "_Rows", graph: Graph, lay: Layout, hazard: str) -> 
             continue
         q = np.arange(p)
         src, dst = lay.pair_src[:p], lay.pair_dst[:p]
-        sel = np.nonzero(lu_pos[:lu_pair_end[p]] <= t)[0]
+        sel = np.nonzero(lu_pos[: lu_pair_end[p]] <= t)[0]
         jq, jpos = lu_pair[sel], lu_pos[sel]
         nlater = np.bincount(jq, minlength=p)
         has_next = t < n - 1
@@ -394,7 +436,7 @@ def _hazard_checkmate(rows: "_Rows", graph: Graph, lay: Layout, hazard: str) -> 
             rows.add("hazard_lower", row_of, cols, vals, np.full(p, -np.inf), np.zeros(p))
 
 
-def _hazard_clique(rows: "_Rows", graph: Graph, lay: Layout) -> None:
+def _hazard_clique(rows: _Rows, graph: Graph, lay: Layout) -> None:
     """The hazard rule as set-packing rows (same integer points, tighter LP), per stage t:
     FREE[t,(i,k)] <= R[t,k];  sum_k FREE[t,(i,k)] + S[t+1,i] <= 1;  and for each reader j of i,
     sum_{k < j} FREE[t,(i,k)] + R[t,j] <= 1 (no release before a reader that runs)."""
@@ -437,7 +479,14 @@ def _hazard_clique(rows: "_Rows", graph: Graph, lay: Layout) -> None:
         cols[start[np.searchsorted(srcs, src[g])] + rank] = lay.f(t, g)
         if t < n - 1:
             cols[start + length - 1] = lay.s(t + 1, srcs)
-        rows.add("hazard_kept", np.repeat(np.arange(nsrc), length), cols, np.ones(len(cols)), np.full(nsrc, -np.inf), np.ones(nsrc))
+        rows.add(
+            "hazard_kept",
+            np.repeat(np.arange(nsrc), length),
+            cols,
+            np.ones(len(cols)),
+            np.full(nsrc, -np.inf),
+            np.ones(nsrc),
+        )
         # sum_{k < j} FREE[t,(i,k)] + R[t,j] <= 1 for readers j <= t
         nr, ne = int(rows_upto[t]), int(ents_upto[t])
         if nr == 0:
@@ -446,9 +495,18 @@ def _hazard_clique(rows: "_Rows", graph: Graph, lay: Layout) -> None:
         start = np.cumsum(length) - length
         cols = np.empty(int(length.sum()), dtype=np.int64)
         er = ent_row[:ne]
-        cols[start[er] + (np.arange(ne) - np.repeat(np.cumsum(row_len[:nr]) - row_len[:nr], row_len[:nr]))] = lay.f(t, ent_pair[:ne])
+        cols[start[er] + (np.arange(ne) - np.repeat(np.cumsum(row_len[:nr]) - row_len[:nr], row_len[:nr]))] = lay.f(
+            t, ent_pair[:ne]
+        )
         cols[start + length - 1] = lay.r(t, row_reader[:nr])
-        rows.add("hazard_later", np.repeat(np.arange(nr), length), cols, np.ones(len(cols)), np.full(nr, -np.inf), np.ones(nr))
+        rows.add(
+            "hazard_later",
+            np.repeat(np.arange(nr), length),
+            cols,
+            np.ones(len(cols)),
+            np.full(nr, -np.inf),
+            np.ones(nr),
+        )
 
 
 def _inverse(perm: np.ndarray) -> np.ndarray:
@@ -484,9 +542,11 @@ def stage_memory(graph: Graph, order: np.ndarray, r: np.ndarray, s: np.ndarray) 
         out[t, 0] = u
         for k in range(1, t + 1):
             freed = 0
-            for q in range(int(np.searchsorted(lay.pair_dst, k - 1)), int(np.searchsorted(lay.pair_dst, k - 1, side="right"))):
+            for q in range(
+                int(np.searchsorted(lay.pair_dst, k - 1)), int(np.searchsorted(lay.pair_dst, k - 1, side="right"))
+            ):
                 i = int(lay.pair_src[q])
-                readers = succ[succ_ptr[i]:succ_ptr[i + 1]]
+                readers = succ[succ_ptr[i] : succ_ptr[i + 1]]
                 later = readers[(readers > k - 1) & (readers <= t)]
                 kept = t + 1 < n and s[t + 1, i]
                 if r[t, k - 1] and not kept and not r[t, later].any():
@@ -505,7 +565,7 @@ def canonical_s(graph: Graph, order: np.ndarray, r: np.ndarray) -> np.ndarray:
     succ_ptr, succ = successor_positions(graph, lay)
     s = np.zeros((n, n), dtype=bool)
     for i in range(n):
-        readers = succ[succ_ptr[i]:succ_ptr[i + 1]]
+        readers = succ[succ_ptr[i] : succ_ptr[i + 1]]
         for t in range(i + 1, n):
             for t2 in range(t, n):
                 if r[t2, i]:
@@ -564,7 +624,7 @@ def least_checkpoints(graph: Graph, order: np.ndarray, r: np.ndarray) -> np.ndar
     s = np.zeros((n + 1, n), dtype=bool)
     for t0, t1, i in zip(stage_of.tolist(), last_stage.tolist(), i_of.tolist()):
         if t1 > t0:
-            s[t0 + 1:t1 + 1, i] = True
+            s[t0 + 1 : t1 + 1, i] = True
     return s
 
 
@@ -583,20 +643,23 @@ def canonical_point(graph: Graph, model: SparseModel, r: np.ndarray) -> np.ndarr
         np.maximum(last_reader[:, i], np.where(r[:, k], k, -1), out=last_reader[:, i])
     x = np.zeros(model.num_col)
     rt, ri = lay.triangle()
-    x[:lay.num_r] = r[rt, ri]
+    x[: lay.num_r] = r[rt, ri]
     st, si = lay.strict_triangle()
-    x[lay.s0:lay.s0 + lay.num_s] = s[st, si]
+    x[lay.s0 : lay.s0 + lay.num_s] = s[st, si]
     ft = np.repeat(np.arange(n), np.diff(lay.free_start))
     fq = np.arange(lay.num_free) - lay.free_start[ft]
     src, dst = lay.pair_src[fq], lay.pair_dst[fq]
     free = (last_reader[ft, src] == dst) & ~s[ft + 1, src]
-    x[lay.f0:] = free
+    x[lay.f0 :] = free
     mem = graph.memory[lay.order].astype(np.float64) / model.memory_scale
     freed = np.zeros((n, n + 1))  # freed[t, k]: released right after step k of stage t
     np.add.at(freed, (ft[free], dst[free]), mem[src[free]])
-    u = (s[:n, :] * mem).sum(axis=1)[:, None] + np.cumsum(r * mem, axis=1) - np.concatenate(
-        [np.zeros((n, 1)), np.cumsum(freed[:, :n - 1], axis=1)], axis=1)
-    x[lay.u0:lay.f0] = u[rt, ri]
+    u = (
+        (s[:n, :] * mem).sum(axis=1)[:, None]
+        + np.cumsum(r * mem, axis=1)
+        - np.concatenate([np.zeros((n, 1)), np.cumsum(freed[:, : n - 1], axis=1)], axis=1)
+    )
+    x[lay.u0 : lay.f0] = u[rt, ri]
     return x
 
 

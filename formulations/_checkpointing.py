@@ -77,8 +77,9 @@ def _recompute_plan(x: int, held: set[int], adj: _Adjacency) -> list[int]:
     return plan
 
 
-def staged_greedy(graph: Graph, order: np.ndarray, budget_bytes: int, max_computations=None,
-                  rule: str = "belady") -> list[int] | None:
+def staged_greedy(
+    graph: Graph, order: np.ndarray, budget_bytes: int, max_computations=None, rule: str = "belady"
+) -> list[int] | None:
     """Walk `order`, keep what fits, recompute on demand just before a reader.
 
     When a step would exceed the budget, held values that the current stage does not need
@@ -196,8 +197,10 @@ def checkpoint_schedule(graph: Graph, order: np.ndarray, checkpoints: np.ndarray
     is_checkpoint = np.zeros(n, dtype=bool)
     is_checkpoint[np.asarray(checkpoints, dtype=np.int64)] = True
     remaining = [len(s) for s in succs]
-    keep_long = [bool(is_checkpoint[v]) or not succs[v] or segment[position[succs[v][-1]]] <= segment[position[v]] + 1
-                 for v in range(n)]
+    keep_long = [
+        bool(is_checkpoint[v]) or not succs[v] or segment[position[succs[v][-1]]] <= segment[position[v]] + 1
+        for v in range(n)
+    ]
     held: set[int] = set()
     drop_at_segment_end: dict[int, set[int]] = {}  # segment -> values to drop when leaving it
     schedule: list[int] = []
@@ -274,9 +277,18 @@ def _overflow(memory_per_step: np.ndarray, budget: int) -> int:
     return int(np.maximum(memory_per_step - budget, 0).sum())
 
 
-def staged_repair(graph: Graph, order: np.ndarray, budget_bytes: int, max_computations=None,
-                  max_candidates: int = 64, max_focus: int = 8, max_values: int | None = None,
-                  batch: int | None = None, deadline: float | None = None, cleanup: bool = True) -> RepairResult:
+def staged_repair(
+    graph: Graph,
+    order: np.ndarray,
+    budget_bytes: int,
+    max_computations=None,
+    max_candidates: int = 64,
+    max_focus: int = 8,
+    max_values: int | None = None,
+    batch: int | None = None,
+    deadline: float | None = None,
+    cleanup: bool = True,
+) -> RepairResult:
     """Add recomputations to the no-recomputation schedule of `order` until it fits.
 
     Each round looks at the peak step j and at the values live across it that j does not
@@ -287,9 +299,9 @@ def staged_repair(graph: Graph, order: np.ndarray, budget_bytes: int, max_comput
     `cleanup`, recomputations that are not needed to fit are removed afterwards, costliest
     first. Every schedule stays on the stage grid of `order`.
     """
-    from moccasin_bench.simulate import simulate
-
     import time
+
+    from moccasin_bench.simulate import simulate
 
     order = np.asarray(order, dtype=np.int64)
     n = graph.n
@@ -322,17 +334,26 @@ def staged_repair(graph: Graph, order: np.ndarray, budget_bytes: int, max_comput
         reader, producer = read_producers(graph, sched)
         steps_of = _steps_of(sched, n)
         ev_list = events.tolist()
-        ctx = _RoundContext(preds, ev_list, stage, position_list, sim.live_until.tolist(),
-                            np.bincount(sched, minlength=n).tolist(), cap_list,
-                            step_events_of=[[ev_list[k] for k in ks] for ks in steps_of], steps_of=steps_of,
-                            overflow_prefix=np.concatenate(([0], np.cumsum(mem > budget_bytes))).tolist())
+        ctx = _RoundContext(
+            preds,
+            ev_list,
+            stage,
+            position_list,
+            sim.live_until.tolist(),
+            np.bincount(sched, minlength=n).tolist(),
+            cap_list,
+            step_events_of=[[ev_list[k] for k in ks] for ks in steps_of],
+            steps_of=steps_of,
+            overflow_prefix=np.concatenate(([0], np.cumsum(mem > budget_bytes))).tolist(),
+        )
         over_steps = np.nonzero(mem > budget_bytes)[0]
         focus = over_steps[np.argsort(-mem[over_steps], kind="stable")]
         scored: list[tuple] = []  # (key, add, remove, events, sim, overflow) of the tries that reduce overflow
         for limit in (max_candidates, None):  # when the most promising tries all fail, try every one
             for j in (focus[:max_focus] if limit is not None else focus).tolist():
-                tries = _tries_at(ctx, j, sched, reader, producer, graph.memory, dur,
-                                  max_values=None if limit is None else max_values)
+                tries = _tries_at(
+                    ctx, j, sched, reader, producer, graph.memory, dur, max_values=None if limit is None else max_values
+                )
                 if limit is not None and len(tries) > limit:
                     tries.sort(key=lambda a: _promise(a[0], order, graph.memory, dur))
                     tries = tries[:limit]
@@ -370,8 +391,13 @@ def staged_repair(graph: Graph, order: np.ndarray, budget_bytes: int, max_comput
         best_ev, best_over = events, 0
     if best_ev is not events:
         sim, _ = measure(best_ev)
-    return RepairResult(schedule=sim.schedule, fits=best_over == 0 and sim.valid, overflow_bytes=best_over,
-                        peak_bytes=sim.peak_memory, cost=sim.total_duration)
+    return RepairResult(
+        schedule=sim.schedule,
+        fits=best_over == 0 and sim.valid,
+        overflow_bytes=best_over,
+        peak_bytes=sim.peak_memory,
+        cost=sim.total_duration,
+    )
 
 
 def _promise(events: np.ndarray, order: np.ndarray, memory: np.ndarray, duration: np.ndarray) -> float:
@@ -404,8 +430,16 @@ def _steps_of(schedule: np.ndarray, n: int) -> list[list[int]]:
     return out
 
 
-def _tries_at(ctx: _RoundContext, j: int, sched: np.ndarray, reader: np.ndarray, producer: np.ndarray,
-              memory: np.ndarray, duration: np.ndarray, max_values: int | None = None) -> list[tuple[np.ndarray, int]]:
+def _tries_at(
+    ctx: _RoundContext,
+    j: int,
+    sched: np.ndarray,
+    reader: np.ndarray,
+    producer: np.ndarray,
+    memory: np.ndarray,
+    duration: np.ndarray,
+    max_values: int | None = None,
+) -> list[tuple[np.ndarray, int]]:
     """Candidate changes that take a value off step j, as (events to add, event to remove or -1):
     a new recomputation (with or without its inputs), or, for a value that is itself a
     recomputation, moving it later. With `max_values`, only that many values live across j, the
@@ -433,7 +467,9 @@ def _tries_at(ctx: _RoundContext, j: int, sched: np.ndarray, reader: np.ndarray,
     return tries
 
 
-def _with_inputs(ctx: _RoundContext, u: int, s: int, j: int, max_chain: int = 64, moving: bool = False) -> list[np.ndarray]:
+def _with_inputs(
+    ctx: _RoundContext, u: int, s: int, j: int, max_chain: int = 64, moving: bool = False
+) -> list[np.ndarray]:
     """Events to add for recomputing u in stage s: u alone; u with the inputs (recursively)
     whose lives would otherwise stretch across step j; and u with those that would stretch
     across any over-budget step (chains longer than `max_chain` are not tried). With

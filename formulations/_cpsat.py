@@ -10,8 +10,10 @@ from __future__ import annotations
 import sys
 import time
 import types
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+
+from moccasin_bench.formulation import Problem
 
 
 def _import_cp_model() -> types.ModuleType:
@@ -38,8 +40,6 @@ def _import_cp_model() -> types.ModuleType:
 
 cp_model = _import_cp_model()
 
-from moccasin_bench.formulation import Problem
-
 
 class TrajectoryCallback(cp_model.CpSolverSolutionCallback):
     """Records (seconds since Problem.started_at, cost, bound) at each improving solution.
@@ -50,9 +50,13 @@ class TrajectoryCallback(cp_model.CpSolverSolutionCallback):
     and counted in `rejected`.
     """
 
-    def __init__(self, problem: Problem, to_cost: Callable[[float], float] = float,
-                 on_solution: Callable[["TrajectoryCallback"], None] | None = None,
-                 accept: Callable[["TrajectoryCallback"], bool] | None = None) -> None:
+    def __init__(
+        self,
+        problem: Problem,
+        to_cost: Callable[[float], float] = float,
+        on_solution: Callable[[TrajectoryCallback], None] | None = None,
+        accept: Callable[[TrajectoryCallback], bool] | None = None,
+    ) -> None:
         super().__init__()
         self.problem = problem
         self.to_cost = to_cost

@@ -32,10 +32,8 @@ class SolveResult:
     extra: dict = field(default_factory=dict)
 
 
-
 def remaining_seconds(problem: Problem) -> float:
     return max(0.5, problem.time_limit_seconds - problem.elapsed())
-
 
 
 _scheduler_threads: list[int] = []  # thread count HiGHS's process-wide scheduler was started with
@@ -73,10 +71,23 @@ def highs_instance(problem: Problem, tolerance: float, mip: bool):
 def pass_model(h, model, mip: bool) -> None:
     import highspy
 
-    status = h.passModel(model.num_col, model.num_row, model.num_nz, int(highspy.MatrixFormat.kRowwise), 1, 0.0,
-                         model.col_cost, model.col_lower, model.col_upper, model.row_lower, model.row_upper,
-                         model.row_start[:-1], model.col_index, model.value,
-                         model.integer.astype(np.int32) if mip else np.zeros(model.num_col, dtype=np.int32))
+    status = h.passModel(
+        model.num_col,
+        model.num_row,
+        model.num_nz,
+        int(highspy.MatrixFormat.kRowwise),
+        1,
+        0.0,
+        model.col_cost,
+        model.col_lower,
+        model.col_upper,
+        model.row_lower,
+        model.row_upper,
+        model.row_start[:-1],
+        model.col_index,
+        model.value,
+        model.integer.astype(np.int32) if mip else np.zeros(model.num_col, dtype=np.int32),
+    )
     if status == highspy.HighsStatus.kError:
         raise RuntimeError("HiGHS rejected the model (passModel returned an error)")
 
@@ -92,10 +103,23 @@ def pass_with_objective_column(h, model) -> None:
     start = np.append(model.row_start, model.row_start[-1] + len(nz) + 1).astype(np.int32)
     index = np.concatenate([model.col_index, nz.astype(np.int32), np.array([z], dtype=np.int32)])
     value = np.concatenate([model.value, model.col_cost[nz], [-1.0]])
-    status = h.passModel(z + 1, model.num_row + 1, len(value), int(highspy.MatrixFormat.kRowwise), 1, 0.0,
-                         np.append(np.zeros(z), 1.0), np.append(model.col_lower, 0.0), np.append(model.col_upper, np.inf),
-                         np.append(model.row_lower, 0.0), np.append(model.row_upper, 0.0), start[:-1], index, value,
-                         np.append(model.integer.astype(np.int32), 0).astype(np.int32))
+    status = h.passModel(
+        z + 1,
+        model.num_row + 1,
+        len(value),
+        int(highspy.MatrixFormat.kRowwise),
+        1,
+        0.0,
+        np.append(np.zeros(z), 1.0),
+        np.append(model.col_lower, 0.0),
+        np.append(model.col_upper, np.inf),
+        np.append(model.row_lower, 0.0),
+        np.append(model.row_upper, 0.0),
+        start[:-1],
+        index,
+        value,
+        np.append(model.integer.astype(np.int32), 0).astype(np.int32),
+    )
     if status == highspy.HighsStatus.kError:
         raise RuntimeError("HiGHS rejected the model (passModel returned an error)")
 
@@ -111,8 +135,16 @@ def highs_status(h, mip: bool) -> tuple[str, bool]:
         return "optimal", has
     if status in (M.kInfeasible, M.kUnboundedOrInfeasible):
         return "infeasible", False
-    if status in (M.kTimeLimit, M.kInterrupt, M.kIterationLimit, M.kSolutionLimit, M.kObjectiveBound,
-                  M.kObjectiveTarget, M.kMemoryLimit, M.kHighsInterrupt):
+    if status in (
+        M.kTimeLimit,
+        M.kInterrupt,
+        M.kIterationLimit,
+        M.kSolutionLimit,
+        M.kObjectiveBound,
+        M.kObjectiveTarget,
+        M.kMemoryLimit,
+        M.kHighsInterrupt,
+    ):
         return ("feasible" if has else "no_solution"), has
     return "error", has
 
@@ -147,6 +179,7 @@ def solve_highs(model, problem: Problem, mip: bool, tolerance: float, start: np.
     bounds: list = []
     incumbent: list = [] if start is None else [start]  # the last point HiGHS reported, for an overrun
     if mip:
+
         def improving(event) -> None:
             t = problem.elapsed()
             obj, bound = event.data_out.objective_function_value, event.data_out.mip_dual_bound
@@ -174,24 +207,39 @@ def solve_highs(model, problem: Problem, mip: bool, tolerance: float, start: np.
             bound = info.mip_dual_bound
         else:
             bound = info.objective_function_value if status == "optimal" else None
-        x = np.asarray(h.getSolution().col_value)[:model.num_col] if has else None
+        x = np.asarray(h.getSolution().col_value)[: model.num_col] if has else None
         obj = info.objective_function_value if has else None
         message = "" if status != "error" else f"HiGHS ended with model status {extra['highs_model_status']}"
     else:  # HiGHS is still running in its thread: only what its callback reported is known
         status, x, obj = "no_solution", None, None
         bound = bounds[-1][1] if bounds and math.isfinite(bounds[-1][1]) else None
-        extra.update(highs_model_status="stopped by the harness after overrunning its time limit",
-                     highs_overrun_seconds=round(overran, 1))
-        message = (f"HiGHS did not stop within {overran:.0f} s of its time limit (some of its MIP phases do not check "
-                   f"the limit)")
+        extra.update(
+            highs_model_status="stopped by the harness after overrunning its time limit",
+            highs_overrun_seconds=round(overran, 1),
+        )
+        message = (
+            f"HiGHS did not stop within {overran:.0f} s of its time limit (some of its MIP phases do not check "
+            f"the limit)"
+        )
     if x is None and incumbent and status in ("no_solution", "error"):  # an overrun, its memory limit: keep the start
-        x = incumbent[-1][:model.num_col]
+        x = incumbent[-1][: model.num_col]
         obj, status = float(model.col_cost @ x), "feasible"
-        message = (f"{message}; its last incumbent is reported" if overran is not None else
-                   f"HiGHS ended with model status {extra['highs_model_status']} and no solution of its own; "
-                   f"the last incumbent it was given or found is reported")
-    return SolveResult(status=status, x=x, objective=obj, bound=bound, trajectory=points, bound_trajectory=bounds,
-                       message=message, extra=extra)
+        message = (
+            f"{message}; its last incumbent is reported"
+            if overran is not None
+            else f"HiGHS ended with model status {extra['highs_model_status']} and no solution of its own; "
+            f"the last incumbent it was given or found is reported"
+        )
+    return SolveResult(
+        status=status,
+        x=x,
+        objective=obj,
+        bound=bound,
+        trajectory=points,
+        bound_trajectory=bounds,
+        message=message,
+        extra=extra,
+    )
 
 
 def recheck_infeasible(h, problem: Problem, extra: dict) -> float | None:
@@ -220,4 +268,3 @@ def _run_with_deadline(h, problem: Problem, overrun_seconds: float = 3.0) -> flo
     if not worker.is_alive():
         return None
     return max(0.0, problem.elapsed() - problem.time_limit_seconds)
-

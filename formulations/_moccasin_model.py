@@ -47,10 +47,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from moccasin_bench.graph import Graph
-
 from formulations._scaling import gcd
 from formulations._stage_grid import grid_positions, stage_event
+from moccasin_bench.graph import Graph
 from moccasin_bench.simulate import read_producers
 
 INT64_MAX = (1 << 63) - 1
@@ -87,8 +86,12 @@ class Scaling:
     exact_durations: bool = True
 
     def to_json(self) -> dict:
-        return {"duration_factor": self.duration_factor, "memory_factor": self.memory_factor, "capacity": self.capacity,
-                "exact_durations": self.exact_durations}
+        return {
+            "duration_factor": self.duration_factor,
+            "memory_factor": self.memory_factor,
+            "capacity": self.capacity,
+            "exact_durations": self.exact_durations,
+        }
 
 
 OBJECTIVE_LIMIT = 1 << 50
@@ -116,8 +119,9 @@ def effective_copies(graph: Graph, copies: np.ndarray, order: np.ndarray | None 
     return c
 
 
-def expressible(graph: Graph, schedule: np.ndarray, copies: np.ndarray, options: "ModelOptions",
-                order: np.ndarray | None = None) -> bool:
+def expressible(
+    graph: Graph, schedule: np.ndarray, copies: np.ndarray, options: ModelOptions, order: np.ndarray | None = None
+) -> bool:
     """Whether the model built with these arguments can represent `schedule` (for hints)."""
     s = np.asarray(schedule, dtype=np.int64)
     fixed = options.order_mode == "fixed"
@@ -153,8 +157,10 @@ def _ancestor_descendant_counts(graph: Graph) -> tuple[np.ndarray, np.ndarray]:
     for v in reversed(topo):
         for w in graph.successors(v).tolist():
             desc[v] |= desc[w] | (1 << w)
-    return (np.array([a.bit_count() for a in anc], dtype=np.int64),
-            np.array([d.bit_count() for d in desc], dtype=np.int64))
+    return (
+        np.array([a.bit_count() for a in anc], dtype=np.int64),
+        np.array([d.bit_count() for d in desc], dtype=np.int64),
+    )
 
 
 def paper_length_values(n: int) -> list[int]:
@@ -304,8 +310,14 @@ def _derived(kind: str, u: int, i: int, v: int, j: int, present: dict, start: di
     raise ValueError(kind)
 
 
-def build(graph: Graph, budget_bytes: int, copies: np.ndarray, options: ModelOptions,
-          order: np.ndarray | None = None, use_gcd: bool = True):
+def build(
+    graph: Graph,
+    budget_bytes: int,
+    copies: np.ndarray,
+    options: ModelOptions,
+    order: np.ndarray | None = None,
+    use_gcd: bool = True,
+):
     """Build the CP-SAT model. `copies` is the number of retention intervals per node."""
     from formulations._cpsat import cp_model
 
@@ -315,8 +327,11 @@ def build(graph: Graph, budget_bytes: int, copies: np.ndarray, options: ModelOpt
     n = g.n
     C = effective_copies(g, copies, order if options.order_mode == "fixed" else None)
     sc = scaling(g, budget_bytes, use_gcd, int(C.max()))
-    dur = (g.duration // sc.duration_factor if sc.exact_durations else
-           np.rint(g.duration / sc.duration_factor).astype(np.int64)).tolist()
+    dur = (
+        g.duration // sc.duration_factor
+        if sc.exact_durations
+        else np.rint(g.duration / sc.duration_factor).astype(np.int64)
+    ).tolist()
     mem = (g.memory // sc.memory_factor).tolist()
     fixed = options.order_mode == "fixed"
     m = cp_model.CpModel()
@@ -357,7 +372,9 @@ def build(graph: Graph, budget_bytes: int, copies: np.ndarray, options: ModelOpt
     length_domain = None
     if options.lengths == "paper":
         if not fixed or options.time_axis != "triangular":
-            raise ValueError("the paper's interval lengths are defined on the fixed-order grid with triangular event numbers")
+            raise ValueError(
+                "the paper's interval lengths are defined on the fixed-order grid with triangular event numbers"
+            )
         length_domain = cp_model.Domain.from_values(paper_length_values(n))
 
     present: list[list[object]] = []
@@ -446,8 +463,10 @@ def build(graph: Graph, budget_bytes: int, copies: np.ndarray, options: ModelOpt
     # ---- memory -------------------------------------------------------------------------------
     cap_bound = max(sc.capacity, int(sum(mem[v] * int(C[v]) for v in range(n))))
     if cap_bound >= INT64_MAX // 4 or max(mem, default=0) * horizon >= INT64_MAX // 4:
-        raise OverflowError(f"memory sizes (after dividing by their GCD {sc.memory_factor}) are too large for CP-SAT's "
-                            f"64-bit cumulative reasoning: sum {cap_bound}, horizon {horizon}")
+        raise OverflowError(
+            f"memory sizes (after dividing by their GCD {sc.memory_factor}) are too large for CP-SAT's "
+            f"64-bit cumulative reasoning: sum {cap_bound}, horizon {horizon}"
+        )
     if options.capacity_variable:
         capacity = m.new_int_var(sc.capacity, max(cap_bound, sc.capacity), "capacity")
     else:
@@ -492,7 +511,9 @@ def build(graph: Graph, budget_bytes: int, copies: np.ndarray, options: ModelOpt
                 times += [svj, svj + 1]
                 changes += [-1, 1]
                 actives += [pvj, pvj]
-                m.add_reservoir_constraint_with_active(times, changes, [True if a is True else a for a in actives], 0, cu + 1)
+                m.add_reservoir_constraint_with_active(
+                    times, changes, [True if a is True else a for a in actives], 0, cu + 1
+                )
                 continue
             if options.precedence == "literals":
                 xs = []
@@ -534,8 +555,25 @@ def build(graph: Graph, budget_bytes: int, copies: np.ndarray, options: ModelOpt
     limit = base + sum(d for _, d in terms)
     if limit >= INT64_MAX // 4:
         raise OverflowError(f"the objective bound {limit} (model units) does not fit in 64-bit arithmetic")
-    return MoccasinModel(graph=g, options=options, copies=C, order=order if fixed else None, axis=axis, scale=sc,
-                         model=m, present=present, start=start, start_var=start_var, end=end, size=size,
-                         capacity=capacity, capacity_max=max(cap_bound, sc.capacity),
-                         duration_units=np.array(dur, dtype=np.int64), cost=cost, base_cost=base, horizon=horizon, start_max=start_max,
-                         derived=derived)
+    return MoccasinModel(
+        graph=g,
+        options=options,
+        copies=C,
+        order=order if fixed else None,
+        axis=axis,
+        scale=sc,
+        model=m,
+        present=present,
+        start=start,
+        start_var=start_var,
+        end=end,
+        size=size,
+        capacity=capacity,
+        capacity_max=max(cap_bound, sc.capacity),
+        duration_units=np.array(dur, dtype=np.int64),
+        cost=cost,
+        base_cost=base,
+        horizon=horizon,
+        start_max=start_max,
+        derived=derived,
+    )

@@ -14,8 +14,8 @@ covers every node and is solved to optimality proves the incumbent optimal.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 
@@ -58,10 +58,20 @@ def _set_hint(proto, values: dict) -> None:
     proto.solution_hint.values.extend([int(v) for v in values.values()])
 
 
-def window_search(model, problem: Problem, incumbent: Incumbent, to_cost: Callable[[float], float],
-                  until_seconds: float, threads: int, seed: int = 0, stop_when: Callable[[int], bool] | None = None,
-                  initial_width: int = 60, sub_limit_seconds: float = 2.0, report: bool = True,
-                  accept: Callable[[np.ndarray], bool] | None = None) -> None:
+def window_search(
+    model,
+    problem: Problem,
+    incumbent: Incumbent,
+    to_cost: Callable[[float], float],
+    until_seconds: float,
+    threads: int,
+    seed: int = 0,
+    stop_when: Callable[[int], bool] | None = None,
+    initial_width: int = 60,
+    sub_limit_seconds: float = 2.0,
+    report: bool = True,
+    accept: Callable[[np.ndarray], bool] | None = None,
+) -> None:
     """Improve `incumbent` (a schedule `model` can express, with its objective value in model
     units) until problem.elapsed() reaches `until_seconds`, or `stop_when(objective)` holds.
     The model's objective must be set; a neighbourhood's objective equals the full model's."""
@@ -85,7 +95,7 @@ def window_search(model, problem: Problem, incumbent: Incumbent, to_cost: Callab
         steps = len(schedule)
         span = max(1, int(round(w * steps / n)))
         lo = int(rng.integers(0, max(1, steps - span + 1)))
-        return np.unique(schedule[lo:lo + span])
+        return np.unique(schedule[lo : lo + span])
 
     def worker(k: int) -> None:
         rng = np.random.default_rng(seed * 7919 + k)

@@ -23,10 +23,16 @@ def build_pulp(model):
     prob = pulp.LpProblem("checkmate", pulp.LpMinimize)
     names = _column_names(lay)
     new = prob.add_variable
-    variables = [new(name, float(lo), float(up), pulp.LpInteger if integer else pulp.LpContinuous)
-                 for name, lo, up, integer in zip(names, model.col_lower.tolist(), model.col_upper.tolist(), model.integer.tolist())]
+    variables = [
+        new(name, float(lo), float(up), pulp.LpInteger if integer else pulp.LpContinuous)
+        for name, lo, up, integer in zip(
+            names, model.col_lower.tolist(), model.col_upper.tolist(), model.integer.tolist()
+        )
+    ]
     nz = np.nonzero(model.col_cost)[0]
-    prob.setObjective(pulp.LpAffineExpression([(variables[j], c) for j, c in zip(nz.tolist(), model.col_cost[nz].tolist())]))
+    prob.setObjective(
+        pulp.LpAffineExpression([(variables[j], c) for j, c in zip(nz.tolist(), model.col_cost[nz].tolist())])
+    )
     start, cols, vals = model.row_start.tolist(), model.col_index.tolist(), model.value.tolist()
     lower, upper = model.row_lower.tolist(), model.row_upper.tolist()
     add = prob.addConstraint
@@ -59,11 +65,16 @@ def solve_pulp(model, problem: Problem, which: str, tolerance: float) -> SolveRe
     step = gcd(problem.graph.duration) / model.cost_scale
     t0 = time.perf_counter()
     if which == "highs":
-        solver = pulp.HiGHS(msg=bool(problem.params.get("solver_log")), timeLimit=remaining_seconds(problem),
-                            threads=use_threads(problem.threads),
-                            gapRel=float(problem.relative_gap), gapAbs=float(step * (1 - 1e-6)),
-                            primal_feasibility_tolerance=float(tolerance), mip_feasibility_tolerance=float(tolerance),
-                            random_seed=int(problem.seed))
+        solver = pulp.HiGHS(
+            msg=bool(problem.params.get("solver_log")),
+            timeLimit=remaining_seconds(problem),
+            threads=use_threads(problem.threads),
+            gapRel=float(problem.relative_gap),
+            gapAbs=float(step * (1 - 1e-6)),
+            primal_feasibility_tolerance=float(tolerance),
+            mip_feasibility_tolerance=float(tolerance),
+            random_seed=int(problem.seed),
+        )
         # PuLP's own solve() runs these four steps; calling them separately times the transfer
         # into HiGHS (a build cost), lets the time limit count it, and gives the HiGHS object.
         solver.createAndConfigureSolver(prob)
@@ -85,11 +96,23 @@ def solve_pulp(model, problem: Problem, which: str, tolerance: float) -> SolveRe
         status, has = highs_status(h, True)
         info = h.getInfo()
         x = _pulp_values(variables, model) if has else None
-        extra = {"highs_model_status": h.modelStatusToString(h.getModelStatus()), "pulp_status": pulp.LpStatus[prob.status],
-                 "pulp_sol_status": prob.sol_status, "pulp_transfer_seconds": transfer, "solve_seconds": seconds, **rechecked}
+        extra = {
+            "highs_model_status": h.modelStatusToString(h.getModelStatus()),
+            "pulp_status": pulp.LpStatus[prob.status],
+            "pulp_sol_status": prob.sol_status,
+            "pulp_transfer_seconds": transfer,
+            "solve_seconds": seconds,
+            **rechecked,
+        }
         obj = info.objective_function_value if has else None
-        return SolveResult(status=status, x=x, objective=obj, bound=info.mip_dual_bound, trajectory=[(problem.elapsed(), obj)] if has else [],
-                           extra=extra)
+        return SolveResult(
+            status=status,
+            x=x,
+            objective=obj,
+            bound=info.mip_dual_bound,
+            trajectory=[(problem.elapsed(), obj)] if has else [],
+            extra=extra,
+        )
     import os
     import tempfile
 
@@ -97,9 +120,15 @@ def solve_pulp(model, problem: Problem, which: str, tolerance: float) -> SolveRe
 
     with tempfile.TemporaryDirectory(prefix="checkmate-cbc-") as tmp:
         log = os.path.join(tmp, "cbc.log")
-        solver = pulp.COIN_CMD(path=pulp_cbc_path, msg=False, timeLimit=remaining_seconds(problem),
-                               threads=max(1, int(problem.threads)), gapRel=float(problem.relative_gap),
-                               gapAbs=float(step * (1 - 1e-6)), logPath=log)
+        solver = pulp.COIN_CMD(
+            path=pulp_cbc_path,
+            msg=False,
+            timeLimit=remaining_seconds(problem),
+            threads=max(1, int(problem.threads)),
+            gapRel=float(problem.relative_gap),
+            gapAbs=float(step * (1 - 1e-6)),
+            logPath=log,
+        )
         prob.solve(solver)
         seconds = time.perf_counter() - t0
         text = open(log).read() if os.path.exists(log) else ""
@@ -107,21 +136,36 @@ def solve_pulp(model, problem: Problem, which: str, tolerance: float) -> SolveRe
     x = _pulp_values(variables, model) if has else None
     obj = pulp.value(prob.objective) if has else None
     if has and obj is None:  # an objective without terms (all durations 0)
-        obj = float(model.col_cost[:model.layout.num_r] @ x)
+        obj = float(model.col_cost[: model.layout.num_r] @ x)
     bound = _cbc_bound(text)
     if status == "optimal" and (bound is None or problem.relative_gap == 0):
-        bound = obj  # CBC proved it (its printed lower bound has 3 decimals; the proof used the objective's granularity)
-    extra = {"pulp_status": pulp.LpStatus[prob.status], "pulp_sol_status": prob.sol_status, "cbc_result": _cbc_result(text),
-             "solve_seconds": seconds}
-    return SolveResult(status=status, x=x, objective=obj, bound=bound, trajectory=[(problem.elapsed(), obj)] if has else [],
-                       extra=extra, message="" if status != "error" else f"CBC: {_cbc_result(text) or 'no result line'}")
+        bound = (
+            obj  # CBC proved it (its printed lower bound has 3 decimals; the proof used the objective's granularity)
+        )
+    extra = {
+        "pulp_status": pulp.LpStatus[prob.status],
+        "pulp_sol_status": prob.sol_status,
+        "cbc_result": _cbc_result(text),
+        "solve_seconds": seconds,
+    }
+    return SolveResult(
+        status=status,
+        x=x,
+        objective=obj,
+        bound=bound,
+        trajectory=[(problem.elapsed(), obj)] if has else [],
+        extra=extra,
+        message="" if status != "error" else f"CBC: {_cbc_result(text) or 'no result line'}",
+    )
 
 
 def _pulp_values(variables, model) -> np.ndarray:
     """R values; a variable in no row and without cost is unknown to PuLP's solvers (value
     None) and takes its lower bound (1 for a frontier R[t,t])."""
     n = model.layout.num_r
-    return np.array([v.varValue if v.varValue is not None else lo for v, lo in zip(variables[:n], model.col_lower[:n].tolist())])
+    return np.array(
+        [v.varValue if v.varValue is not None else lo for v, lo in zip(variables[:n], model.col_lower[:n].tolist())]
+    )
 
 
 def _cbc_result(log: str) -> str:

@@ -10,8 +10,8 @@ start from: `warm_start` (fitting schedules, cheapest first, and the closest mis
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import numpy as np
 
@@ -27,7 +27,9 @@ def candidate_orders(graph: Graph, which: str = "best") -> dict[str, np.ndarray]
     """The named reference orders to try (the stored one only when the file has one)."""
     from moccasin_bench.orders import reference_order
 
-    names = [which] if which != "best" else [o for o in REFERENCE_ORDERS if o != "stored" or graph.stored_order is not None]
+    names = (
+        [which] if which != "best" else [o for o in REFERENCE_ORDERS if o != "stored" or graph.stored_order is not None]
+    )
     out: dict[str, np.ndarray] = {}
     for name in names:
         order = reference_order(graph, name)
@@ -70,8 +72,14 @@ def _chen_schedules(graph: Graph, order: np.ndarray, strategy: str) -> Iterable[
         yield f"chen-greedy/{k}", ck.checkpoint_schedule(graph, order, cps, seg)
 
 
-def schedules_along(graph: Graph, order: np.ndarray, budget_bytes: int, strategies: Iterable[str],
-                    max_computations=0, deadline: float | None = None) -> list[tuple[str, np.ndarray]]:
+def schedules_along(
+    graph: Graph,
+    order: np.ndarray,
+    budget_bytes: int,
+    strategies: Iterable[str],
+    max_computations=0,
+    deadline: float | None = None,
+) -> list[tuple[str, np.ndarray]]:
     """Schedules staged along `order` by each strategy (fitting or not; None-free)."""
     from formulations import _checkpointing as ck
 
@@ -101,9 +109,14 @@ def schedules_along(graph: Graph, order: np.ndarray, budget_bytes: int, strategi
     return out
 
 
-def fitting_schedules(graph: Graph, budget_bytes: int, order: np.ndarray | None = None, max_computations=0,
-                      strategies: Iterable[str] = ("no-recompute", "staged-repair", "staged-greedy"),
-                      deadline: float | None = None) -> list[tuple[str, np.ndarray]]:
+def fitting_schedules(
+    graph: Graph,
+    budget_bytes: int,
+    order: np.ndarray | None = None,
+    max_computations=0,
+    strategies: Iterable[str] = ("no-recompute", "staged-repair", "staged-greedy"),
+    deadline: float | None = None,
+) -> list[tuple[str, np.ndarray]]:
     """Every schedule the strategies find that fits the budget (and the computation cap), cheapest first.
 
     With `order`, every schedule is staged along it (fit for a fixed-order model's grid);
@@ -114,8 +127,9 @@ def fitting_schedules(graph: Graph, budget_bytes: int, order: np.ndarray | None 
     orders = {"given": np.asarray(order, dtype=np.int64)} if order is not None else candidate_orders(graph)
     found: list[tuple[str, np.ndarray]] = []
     for oname, o in orders.items():
-        for name, s in schedules_along(graph, o, budget_bytes, [x for x in strategies if x != "local-search"],
-                                       max_computations, deadline):
+        for name, s in schedules_along(
+            graph, o, budget_bytes, [x for x in strategies if x != "local-search"], max_computations, deadline
+        ):
             found.append((f"{name}@{oname}", s))
     if order is None and "local-search" in strategies and not (deadline is not None and time.perf_counter() > deadline):
         o = reordered(graph, budget_bytes, list(orders.values()), deadline=deadline)
@@ -137,9 +151,15 @@ class WarmStart:
     seconds: float
 
 
-def warm_start(graph: Graph, budget_bytes: int, order: np.ndarray | None = None, max_computations=0,
-               deadline: float | None = None, margins: tuple[float, ...] = REPAIR_MARGINS,
-               reorder: bool = True) -> WarmStart:
+def warm_start(
+    graph: Graph,
+    budget_bytes: int,
+    order: np.ndarray | None = None,
+    max_computations=0,
+    deadline: float | None = None,
+    margins: tuple[float, ...] = REPAIR_MARGINS,
+    reorder: bool = True,
+) -> WarmStart:
     """Staged repair along `order` (or along every reference order and a reordered one when
     None) at the budget and, time permitting, at slightly lower budgets (a small margin often
     lets the repair finish where the exact budget leaves it stuck a few bytes over); plus no
@@ -178,8 +198,14 @@ def warm_start(graph: Graph, budget_bytes: int, order: np.ndarray | None = None,
 # ---- reordering local search -------------------------------------------------------------------
 
 
-def reordered(graph: Graph, budget_bytes: int, starts: list[np.ndarray], deadline: float | None = None,
-              max_evaluations: int | None = None, seed: int = 0) -> np.ndarray:
+def reordered(
+    graph: Graph,
+    budget_bytes: int,
+    starts: list[np.ndarray],
+    deadline: float | None = None,
+    max_evaluations: int | None = None,
+    seed: int = 0,
+) -> np.ndarray:
     """A topological order whose no-recomputation run fits the budget, if annealing finds one.
 
     Objective: memory above the budget summed over steps, then the peak. A move takes a node
@@ -251,8 +277,14 @@ def initial_start(problem: Problem, order: np.ndarray) -> tuple[CheckmateStart |
     g, budget = problem.graph, problem.budget.bytes
     s = np.asarray(problem.initial_schedule, dtype=np.int64)
     sim = simulate(g, s)
-    info: dict = {"steps": int(len(s)), "cost": int(sim.total_duration), "peak": int(sim.peak_memory), "valid": sim.valid,
-                  "fits": sim.fits(budget), "used": False}
+    info: dict = {
+        "steps": int(len(s)),
+        "cost": int(sim.total_duration),
+        "peak": int(sim.peak_memory),
+        "valid": sim.valid,
+        "fits": sim.fits(budget),
+        "used": False,
+    }
     if not sim.valid:
         info["why"] = f"not executable: {sim.violation.describe()}"
     elif not info["fits"]:
@@ -268,8 +300,9 @@ def initial_start(problem: Problem, order: np.ndarray) -> tuple[CheckmateStart |
     return None, info
 
 
-def checkmate_start(problem: Problem, order: np.ndarray, max_seconds: float = 30.0,
-                    heuristics: bool = True) -> tuple[CheckmateStart | None, dict | None]:
+def checkmate_start(
+    problem: Problem, order: np.ndarray, max_seconds: float = 30.0, heuristics: bool = True
+) -> tuple[CheckmateStart | None, dict | None]:
     """The cheapest fitting start staged along `order`, without recomputations nobody reads, as Checkmate's
     R: the problem's initial schedule (when it has one the model can take) or, with `heuristics`, the
     cheapest schedule `warm_start` finds; None when there is none. Also what became of the initial schedule."""

@@ -18,7 +18,9 @@ NAME = "checkmate-cp"
 DESCRIPTION = "Checkmate's Boolean model (R, S, FREE, U; n stages along the reference order) in CP-SAT"
 LABEL = "Checkmate CP (CP-SAT)"
 PARAMS = (
-    Param("warm_start", str, "heuristics", "hint the cheapest fitting staged heuristic schedule", ("heuristics", "none")),
+    Param(
+        "warm_start", str, "heuristics", "hint the cheapest fitting staged heuristic schedule", ("heuristics", "none")
+    ),
     Param("free_rule", str, "exact", "exact: FREE <=> no hazard; upper: only FREE => no hazard", ("exact", "upper")),
     Param("solver_log", bool, False, "print CP-SAT's search log"),
 )
@@ -26,9 +28,8 @@ PARAMS = (
 
 def build(graph, order: np.ndarray, budget_bytes: int, free_rule: str = "exact"):
     """(model, R variables in layout order, layout, duration GCD, S variables by stage)."""
-    from formulations._cpsat import cp_model
-
     from formulations._checkmate_model import make_layout, successor_positions
+    from formulations._cpsat import cp_model
     from formulations._scaling import gcd, memory_unit
 
     lay = make_layout(graph, order)
@@ -39,7 +40,7 @@ def build(graph, order: np.ndarray, budget_bytes: int, free_rule: str = "exact")
     dur_gcd = gcd(graph.duration)
     dur = (graph.duration[lay.order] // dur_gcd).astype(np.int64).tolist()
     succ_ptr, succ = successor_positions(graph, lay)
-    readers = [succ[succ_ptr[i]:succ_ptr[i + 1]].tolist() for i in range(n)]
+    readers = [succ[succ_ptr[i] : succ_ptr[i + 1]].tolist() for i in range(n)]
     pair_src, pair_dst = lay.pair_src.tolist(), lay.pair_dst.tolist()
     pairs_with_dst: list[list[int]] = [[] for _ in range(n)]
     for q, k in enumerate(pair_dst):
@@ -95,8 +96,12 @@ def solve(problem: Problem) -> SolverOutput:
     watch = Stopwatch()
     model, flat_r, lay, dur_gcd, S = build(g, order, problem.budget.bytes, p["free_rule"])
     build_seconds = watch.seconds()
-    variant = {"free_rule": p["free_rule"], "order": "fixed", "reference_order": problem.reference_order_name,
-               "warm_start": "none"}
+    variant = {
+        "free_rule": p["free_rule"],
+        "order": "fixed",
+        "reference_order": problem.reference_order_name,
+        "warm_start": "none",
+    }
     first_point = []
     start = None
     notes: list[str] = []
@@ -132,21 +137,43 @@ def solve(problem: Problem) -> SolverOutput:
     if problem.relative_gap > 0:
         restrictions += f"; optimal within a relative gap of {problem.relative_gap:g}"
     points = first_point + [(t, c) for t, c in callback.points if not first_point or c < first_point[0][1]]
-    common = dict(trajectory=tuple(points), bound_trajectory=tuple(callback.bounds), build_seconds=build_seconds,
-                  solve_seconds=solve_seconds, model_size=model_size(model), variant=variant, restrictions=restrictions,
-                  message="; ".join(notes))
+    common = dict(
+        trajectory=tuple(points),
+        bound_trajectory=tuple(callback.bounds),
+        build_seconds=build_seconds,
+        solve_seconds=solve_seconds,
+        model_size=model_size(model),
+        variant=variant,
+        restrictions=restrictions,
+        message="; ".join(notes),
+    )
     if status not in VALID_STATUSES:
         bound = None
         if status == "no_solution":
             bound = float(np.ceil(solver.best_objective_bound - 1e-9) * dur_gcd)
             if start is not None:  # CP-SAT found nothing of its own: the start it was given is the incumbent
-                common["message"] = "; ".join(filter(None, [common["message"], "CP-SAT found no solution of its own "
-                                                            f"in the time limit: the start ({start.name}) is reported"]))
-                return SolverOutput(status="feasible", schedule=lay.schedule_from_r(start.r[lay.triangle()]),
-                                    objective=float(start.cost), best_bound=bound, **common)
+                common["message"] = "; ".join(
+                    filter(
+                        None,
+                        [
+                            common["message"],
+                            "CP-SAT found no solution of its own "
+                            f"in the time limit: the start ({start.name}) is reported",
+                        ],
+                    )
+                )
+                return SolverOutput(
+                    status="feasible",
+                    schedule=lay.schedule_from_r(start.r[lay.triangle()]),
+                    objective=float(start.cost),
+                    best_bound=bound,
+                    **common,
+                )
         return SolverOutput(status=status, best_bound=bound, **common)
     r = np.array([solver.boolean_value(v) for v in flat_r], dtype=float)
     schedule = lay.schedule_from_r(r)
     objective = float(round(solver.objective_value) * dur_gcd)
     bound = float(np.ceil(solver.best_objective_bound - 1e-9) * dur_gcd)
-    return SolverOutput(status=status, schedule=schedule, objective=objective, best_bound=min(bound, objective), **common)
+    return SolverOutput(
+        status=status, schedule=schedule, objective=objective, best_bound=min(bound, objective), **common
+    )

@@ -29,9 +29,24 @@ NAME = "checkmate-lp"
 DESCRIPTION = "LP relaxation of Checkmate's MILP + threshold and randomized rounding of S (HiGHS)"
 LABEL = "Checkmate LP+rounding"
 PARAMS = (
-    Param("thresholds", str, "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9", "deterministic rounding: S >= threshold, comma-separated"),
-    Param("samples", int, 20, "randomized roundings: S[t,i] = 1 with probability S_lp[t,i] (seeded)", low=0, high=100_000),
-    Param("lp_budget_scale", float, 1.0, "solve the LP at this fraction of the budget (Checkmate used 0.9)", low=0, high=1, open_low=True),
+    Param(
+        "thresholds",
+        str,
+        "0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9",
+        "deterministic rounding: S >= threshold, comma-separated",
+    ),
+    Param(
+        "samples", int, 20, "randomized roundings: S[t,i] = 1 with probability S_lp[t,i] (seeded)", low=0, high=100_000
+    ),
+    Param(
+        "lp_budget_scale",
+        float,
+        1.0,
+        "solve the LP at this fraction of the budget (Checkmate used 0.9)",
+        low=0,
+        high=1,
+        open_low=True,
+    ),
     Param("hazard", str, "clique", "FREE rows of the relaxation (see checkmate-milp)", ("both", "upper", "clique")),
     Param("lp_method", str, "choose", "HiGHS LP algorithm", ("choose", "simplex", "ipm", "pdlp")),
     Param("solver_log", bool, False, "print HiGHS's log"),
@@ -64,7 +79,9 @@ def parse_thresholds(text: str) -> list[float]:
     try:
         thresholds = [float(x) for x in str(text).split(",") if x.strip()]
     except ValueError:
-        raise UserError(f"parameter 'thresholds' of checkmate-lp must be comma-separated numbers, got {text!r}") from None
+        raise UserError(
+            f"parameter 'thresholds' of checkmate-lp must be comma-separated numbers, got {text!r}"
+        ) from None
     bad = [t for t in thresholds if not 0 < t < 1]
     if bad:
         raise UserError(f"parameter 'thresholds' of checkmate-lp: every threshold must be in (0, 1), got {bad[0]!r}")
@@ -89,9 +106,18 @@ def solve(problem: Problem) -> SolverOutput:
     budget = problem.budget.bytes
     scale = float(p["lp_budget_scale"])
     lp_budget = int(math.floor(scale * budget))
-    variant = {"hazard": p["hazard"], "lp_budget_scale": scale, "lp_method": p["lp_method"], "order": "fixed",
-               "reference_order": problem.reference_order_name, "samples": p["samples"], "thresholds": thresholds}
-    restrictions = f"rounded LP relaxation of the Checkmate model along the {problem.reference_order_name} reference order"
+    variant = {
+        "hazard": p["hazard"],
+        "lp_budget_scale": scale,
+        "lp_method": p["lp_method"],
+        "order": "fixed",
+        "reference_order": problem.reference_order_name,
+        "samples": p["samples"],
+        "thresholds": thresholds,
+    }
+    restrictions = (
+        f"rounded LP relaxation of the Checkmate model along the {problem.reference_order_name} reference order"
+    )
 
     t0 = time.perf_counter()
     model = build_model(g, order, lp_budget, normalize=True, hazard=p["hazard"])
@@ -118,11 +144,17 @@ def solve(problem: Problem) -> SolverOutput:
     common = dict(build_seconds=build_seconds, model_size=size, variant=variant, restrictions=restrictions)
     if lp_status == "infeasible":
         status = "infeasible" if scale >= 1 else "no_solution"
-        return SolverOutput(status=status, solve_seconds=lp_seconds, message="the LP relaxation is infeasible", **common)
+        return SolverOutput(
+            status=status, solve_seconds=lp_seconds, message="the LP relaxation is infeasible", **common
+        )
     finished = lp_status == "optimal" and has
     if not finished and not (lp_status in ("feasible", "no_solution") and values_known):
-        return SolverOutput(status="no_solution" if lp_status != "error" else "error", solve_seconds=lp_seconds,
-                            message=f"the LP relaxation ended with {variant['lp_status']}", **common)
+        return SolverOutput(
+            status="no_solution" if lp_status != "error" else "error",
+            solve_seconds=lp_seconds,
+            message=f"the LP relaxation ended with {variant['lp_status']}",
+            **common,
+        )
     x = np.asarray(h.getSolution().col_value)
     bound = None
     if finished and scale >= 1:
@@ -147,7 +179,11 @@ def solve(problem: Problem) -> SolverOutput:
     while k < len(thresholds) + p["samples"]:
         if problem.elapsed() > problem.time_limit_seconds:
             break
-        how, s = candidates[k] if k < len(thresholds) else (f"random sample {k - len(thresholds) + 1}", rng.random(s_lp.shape) < s_lp)
+        how, s = (
+            candidates[k]
+            if k < len(thresholds)
+            else (f"random sample {k - len(thresholds) + 1}", rng.random(s_lp.shape) < s_lp)
+        )
         k += 1
         key = np.packbits(s).tobytes()
         if key in seen:
@@ -174,5 +210,12 @@ def solve(problem: Problem) -> SolverOutput:
         return SolverOutput(status="no_solution", best_bound=bound, solve_seconds=solve_seconds, message=msg, **common)
     cost, schedule, how = best
     variant["chosen"] = how
-    return SolverOutput(status="feasible", schedule=schedule, objective=float(cost), best_bound=bound,
-                        trajectory=tuple(trajectory), solve_seconds=solve_seconds, **common)
+    return SolverOutput(
+        status="feasible",
+        schedule=schedule,
+        objective=float(cost),
+        best_bound=bound,
+        trajectory=tuple(trajectory),
+        solve_seconds=solve_seconds,
+        **common,
+    )

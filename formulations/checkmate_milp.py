@@ -43,7 +43,8 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from moccasin_bench.formulation import Problem, SolverOutput
 from moccasin_bench.params import Param
@@ -55,14 +56,44 @@ KEY_PARAMS = ("backend", "pulp_solver")
 PARAMS = (
     Param("backend", str, "highs", "highs: sparse arrays into highspy; pulp: a PuLP model", ("highs", "pulp")),
     Param("pulp_solver", str, "highs", "solver behind PuLP (backend=pulp)", ("highs", "cbc")),
-    Param("hazard", str, "clique", "FREE rows: both = Checkmate's two-sided linearisation, upper = only FREE <= rule, clique = set-packing rows (tighter LP)", ("both", "upper", "clique")),
-    Param("feasibility_tolerance", float, 1e-7, "solver primal/MIP feasibility tolerance (memory is normalised by the budget)",
-          low=1e-10, high=1e-4),
-    Param("warm_start", str, "heuristics", "start HiGHS from the cheapest fitting staged schedule of formulations.heuristics (backend=highs)", ("heuristics", "none")),
-    Param("large_model", str, "auto", "HiGHS settings for huge models (probing off, objective as one continuous column): auto = above 500,000 columns", ("auto", "on", "off")),
+    Param(
+        "hazard",
+        str,
+        "clique",
+        "FREE rows: both = Checkmate's two-sided linearisation, upper = only FREE <= rule, clique = set-packing rows (tighter LP)",
+        ("both", "upper", "clique"),
+    ),
+    Param(
+        "feasibility_tolerance",
+        float,
+        1e-7,
+        "solver primal/MIP feasibility tolerance (memory is normalised by the budget)",
+        low=1e-10,
+        high=1e-4,
+    ),
+    Param(
+        "warm_start",
+        str,
+        "heuristics",
+        "start HiGHS from the cheapest fitting staged schedule of formulations.heuristics (backend=highs)",
+        ("heuristics", "none"),
+    ),
+    Param(
+        "large_model",
+        str,
+        "auto",
+        "HiGHS settings for huge models (probing off, objective as one continuous column): auto = above 500,000 columns",
+        ("auto", "on", "off"),
+    ),
     Param("solver_log", bool, False, "print the solver's log (HiGHS or CBC) to the console"),
-    Param("max_retries", int, 2, "re-solves with a lower bound on U if a schedule's simulated peak exceeds the budget",
-          low=0, high=100),
+    Param(
+        "max_retries",
+        int,
+        2,
+        "re-solves with a lower bound on U if a schedule's simulated peak exceeds the budget",
+        low=0,
+        high=100,
+    ),
 )
 
 _MARGIN_FACTOR = 4.0
@@ -94,7 +125,6 @@ def u_upper_units(budget_units: int, tolerance: float) -> float:
     return budget_units + 0.5 - _MARGIN_FACTOR * tolerance * max(budget_units, 1)
 
 
-
 def solve(problem: Problem) -> SolverOutput:
     from formulations._checkmate_model import build_model, canonical_point, row_violation
     from formulations._highs import solve_highs
@@ -111,8 +141,13 @@ def solve(problem: Problem) -> SolverOutput:
     tol = float(p["feasibility_tolerance"])
     upper = u_upper_units(budget_units, tol)
     backend = p["backend"] if p["backend"] == "highs" else f"pulp-{p['pulp_solver']}"
-    variant = {"backend": backend, "hazard": p["hazard"], "order": "fixed", "reference_order": problem.reference_order_name,
-               "feasibility_tolerance": tol}
+    variant = {
+        "backend": backend,
+        "hazard": p["hazard"],
+        "order": "fixed",
+        "reference_order": problem.reference_order_name,
+        "feasibility_tolerance": tol,
+    }
     build_seconds = solve_seconds = 0.0
     trajectory: list = []
     bounds: list = []
@@ -122,7 +157,9 @@ def solve(problem: Problem) -> SolverOutput:
     heuristics = p["warm_start"] == "heuristics"
     if p["backend"] == "highs" and (heuristics or problem.initial_schedule is not None):
         start, initial = checkmate_start(problem, order, heuristics=heuristics)
-        variant["warm_start"] = "none found" if start is None else {"name": start.name, "cost": start.cost, "seconds": start.seconds}
+        variant["warm_start"] = (
+            "none found" if start is None else {"name": start.name, "cost": start.cost, "seconds": start.seconds}
+        )
         first_point = [] if start is None else [(problem.elapsed(), float(start.cost))]
         if initial is not None:
             variant["initial"] = initial
@@ -142,7 +179,10 @@ def solve(problem: Problem) -> SolverOutput:
             if start is not None:
                 x0 = canonical_point(g, model, start.r)
                 if row_violation(model, x0) > 1e-9:  # e.g. its peak lies in a band the tolerances cut off
-                    variant["warm_start"] = {**variant["warm_start"], "rejected": f"violates the model by {row_violation(model, x0):.3g}"}
+                    variant["warm_start"] = {
+                        **variant["warm_start"],
+                        "rejected": f"violates the model by {row_violation(model, x0):.3g}",
+                    }
                     x0 = None
             build_seconds += time.perf_counter() - t0
             t1 = time.perf_counter()
@@ -156,8 +196,11 @@ def solve(problem: Problem) -> SolverOutput:
             solve_seconds += res.extra.get("solve_seconds", 0.0)
         scale = model.cost_scale
         # a retry's incumbents replace the last ones; the warm start counts from when it was found
-        trajectory = first_point + [(t, c) for t, c in ((t, _to_units(v, scale, g)) for t, v in res.trajectory)
-                                    if not first_point or c < first_point[0][1]]
+        trajectory = first_point + [
+            (t, c)
+            for t, c in ((t, _to_units(v, scale, g)) for t, v in res.trajectory)
+            if not first_point or c < first_point[0][1]
+        ]
         bounds = [(t, b) for t, b in ((t, _bound_units(v, scale, g)) for t, v in res.bound_trajectory) if b is not None]
         variant.update({k: v for k, v in res.extra.items() if k != "solve_seconds"})
         if res.x is None:
@@ -175,31 +218,65 @@ def solve(problem: Problem) -> SolverOutput:
     restrictions = _restrictions(problem, upper, budget_units, unit)
     if res.x is None:
         status, message = res.status, res.message
-        if status == "infeasible" and upper < budget_units:  # proven only for the tightened budget, not for the budget itself
+        if (
+            status == "infeasible" and upper < budget_units
+        ):  # proven only for the tightened budget, not for the budget itself
             status = "no_solution"
-            message = "; ".join(filter(None, [message, f"the model is infeasible for the budget tightened to {math.floor(upper) * unit:,} "
-                                                       f"to absorb solver tolerances (feasibility_tolerance {tol:g}), which proves "
-                                                       f"nothing for the budget {budget:,}"]))
-        return SolverOutput(status=status, best_bound=_bound_units(res.bound, model.cost_scale, g),
-                            trajectory=tuple(trajectory), bound_trajectory=tuple(bounds), build_seconds=build_seconds,
-                            solve_seconds=solve_seconds, model_size=size, variant=variant, restrictions=restrictions,
-                            message="; ".join(filter(None, [message, *notes])))
+            message = "; ".join(
+                filter(
+                    None,
+                    [
+                        message,
+                        f"the model is infeasible for the budget tightened to {math.floor(upper) * unit:,} "
+                        f"to absorb solver tolerances (feasibility_tolerance {tol:g}), which proves "
+                        f"nothing for the budget {budget:,}",
+                    ],
+                )
+            )
+        return SolverOutput(
+            status=status,
+            best_bound=_bound_units(res.bound, model.cost_scale, g),
+            trajectory=tuple(trajectory),
+            bound_trajectory=tuple(bounds),
+            build_seconds=build_seconds,
+            solve_seconds=solve_seconds,
+            model_size=size,
+            variant=variant,
+            restrictions=restrictions,
+            message="; ".join(filter(None, [message, *notes])),
+        )
     if sim.peak_memory > budget:
-        return SolverOutput(status="error", build_seconds=build_seconds, solve_seconds=solve_seconds, model_size=size,
-                            variant=variant, restrictions=restrictions,
-                            message=f"the solver's schedule peaks at {sim.peak_memory:,}, over the budget {budget:,}, after "
-                                    f"{retries} re-solve(s) with a tighter bound: solver tolerances too loose for this instance "
-                                    f"(try a smaller feasibility_tolerance)")
+        return SolverOutput(
+            status="error",
+            build_seconds=build_seconds,
+            solve_seconds=solve_seconds,
+            model_size=size,
+            variant=variant,
+            restrictions=restrictions,
+            message=f"the solver's schedule peaks at {sim.peak_memory:,}, over the budget {budget:,}, after "
+            f"{retries} re-solve(s) with a tighter bound: solver tolerances too loose for this instance "
+            f"(try a smaller feasibility_tolerance)",
+        )
     objective = _to_units(res.objective, model.cost_scale, g)
     bound = _bound_units(res.bound, model.cost_scale, g)
     if res.status == "optimal" and problem.relative_gap == 0 and bound is not None:
         bound = min(bound, objective)
     if not trajectory or trajectory[-1][1] != objective:
         trajectory.append((problem.elapsed(), objective))
-    return SolverOutput(status=res.status, schedule=schedule, objective=objective, best_bound=bound,
-                        trajectory=tuple(trajectory), bound_trajectory=tuple(bounds), build_seconds=build_seconds,
-                        solve_seconds=solve_seconds, model_size=size, variant=variant, restrictions=restrictions,
-                        message="; ".join(filter(None, [res.message, *notes])))
+    return SolverOutput(
+        status=res.status,
+        schedule=schedule,
+        objective=objective,
+        best_bound=bound,
+        trajectory=tuple(trajectory),
+        bound_trajectory=tuple(bounds),
+        build_seconds=build_seconds,
+        solve_seconds=solve_seconds,
+        model_size=size,
+        variant=variant,
+        restrictions=restrictions,
+        message="; ".join(filter(None, [res.message, *notes])),
+    )
 
 
 def _restrictions(problem: Problem, upper: float, budget_units: int, unit: int) -> str:
@@ -229,4 +306,3 @@ def _bound_units(value: float | None, scale: float, graph) -> float | None:
     from formulations._scaling import gcd
 
     return float(ceil_units(value * scale, gcd(graph.duration)))
-

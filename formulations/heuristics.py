@@ -18,7 +18,8 @@ A heuristic never claims optimality: `feasible` when the simulator says its sche
 from __future__ import annotations
 
 import time
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,9 @@ from moccasin_bench.params import Param
 from moccasin_bench.simulate import schedule_cost, simulate
 
 NAME = "heuristic"
-DESCRIPTION = "schedules without a solver: no recomputation, staged repair/greedy, Chen checkpointing, reordering local search"
+DESCRIPTION = (
+    "schedules without a solver: no recomputation, staged repair/greedy, Chen checkpointing, reordering local search"
+)
 LABEL = "Heuristic"
 KEY_PARAMS = ("strategy",)
 STRATEGIES = ("best", "no-recompute", "staged-repair", "staged-greedy", "chen-sqrt", "chen-greedy", "local-search")
@@ -70,10 +73,20 @@ def solve(problem: Problem) -> SolverOutput:
     fitting = [(n, s) for n, s in found if fits(g, s, budget, cap)]
     variant = {"strategy": strategy, "order": p["order"], "max_computations": cap, "tried": len(found)}
     if not fitting:
-        return SolverOutput(status="no_solution", solve_seconds=seconds, variant=variant,
-                            message=f"none of the {len(found)} heuristic schedules fits the budget")
+        return SolverOutput(
+            status="no_solution",
+            solve_seconds=seconds,
+            variant=variant,
+            message=f"none of the {len(found)} heuristic schedules fits the budget",
+        )
     name, s = min(fitting, key=lambda x: (schedule_cost(g, x[1]), len(x[1])))
     cost = float(schedule_cost(g, s))
-    return SolverOutput(status="feasible", schedule=s, objective=cost, trajectory=((problem.elapsed(), cost),),
-                        solve_seconds=seconds, variant={**variant, "chosen": name},
-                        restrictions="heuristic: no optimality claim")
+    return SolverOutput(
+        status="feasible",
+        schedule=s,
+        objective=cost,
+        trajectory=((problem.elapsed(), cost),),
+        solve_seconds=seconds,
+        variant={**variant, "chosen": name},
+        restrictions="heuristic: no optimality claim",
+    )

@@ -11,7 +11,8 @@ the duration of the optional copies. The model itself is in `_moccasin_model`, t
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -30,29 +31,79 @@ DESCRIPTION = "Moccasin CP-SAT model: C retention intervals per node, fixed (sta
 LABEL = "Moccasin"
 KEY_PARAMS = ("order",)
 PARAMS = (
-    Param("order", str, "fixed", "fixed: the paper's stage grid along the reference order; free: any order", ("fixed", "free")),
+    Param(
+        "order",
+        str,
+        "fixed",
+        "fixed: the paper's stage grid along the reference order; free: any order",
+        ("fixed", "free"),
+    ),
     Param("copies", int, 2, "C: retention intervals (= computations) per node", low=1, high=1000),
     Param("copies_per_node", str, "", "per-node C overrides as id=k,id=k (ids as in the graph file)"),
-    Param("precedence", str, "latest", "latest: one literal per later copy of the input (is it the latest before the reader?); "
-          "literals: one literal per (input copy, reader copy) pair; reservoir: the authors' reservoir constraints",
-          ("latest", "literals", "reservoir")),
-    Param("phases", str, "auto", "1: minimise cost directly; 2: first bring memory within the budget, then cost; "
-          "auto: 2 only when no warm start fits", ("auto", "1", "2")),
-    Param("warm_start", str, "heuristics", "heuristics: hint the cheapest fitting heuristic schedule; none: no hint",
-          ("heuristics", "none")),
+    Param(
+        "precedence",
+        str,
+        "latest",
+        "latest: one literal per later copy of the input (is it the latest before the reader?); "
+        "literals: one literal per (input copy, reader copy) pair; reservoir: the authors' reservoir constraints",
+        ("latest", "literals", "reservoir"),
+    ),
+    Param(
+        "phases",
+        str,
+        "auto",
+        "1: minimise cost directly; 2: first bring memory within the budget, then cost; "
+        "auto: 2 only when no warm start fits",
+        ("auto", "1", "2"),
+    ),
+    Param(
+        "warm_start",
+        str,
+        "heuristics",
+        "heuristics: hint the cheapest fitting heuristic schedule; none: no hint",
+        ("heuristics", "none"),
+    ),
     Param("horizon", int, 0, "free order: number of time steps (0 = total copies, which restricts nothing)", low=0),
-    Param("end_domain", str, "bounds", "bounds: interval ends in a range; readers (fixed order): only just after a possible reader",
-          ("bounds", "readers")),
-    Param("time_axis", str, "strided", "fixed order: number grid events stage*n + position (strided) or "
-          "stage*(stage+1)/2 + position (triangular, the paper's); same model, strided presolves faster",
-          ("strided", "triangular")),
-    Param("lengths", str, "free", "free: any interval length; paper: the authors' 5n log-spaced lengths (restricts the model)",
-          ("free", "paper")),
+    Param(
+        "end_domain",
+        str,
+        "bounds",
+        "bounds: interval ends in a range; readers (fixed order): only just after a possible reader",
+        ("bounds", "readers"),
+    ),
+    Param(
+        "time_axis",
+        str,
+        "strided",
+        "fixed order: number grid events stage*n + position (strided) or "
+        "stage*(stage+1)/2 + position (triangular, the paper's); same model, strided presolves faster",
+        ("strided", "triangular"),
+    ),
+    Param(
+        "lengths",
+        str,
+        "free",
+        "free: any interval length; paper: the authors' 5n log-spaced lengths (restricts the model)",
+        ("free", "paper"),
+    ),
     Param("symmetry", bool, True, "absent copies take fixed canonical times"),
     Param("gcd", bool, True, "divide durations and sizes by their GCDs"),
-    Param("heuristic_share", float, 0.3, "at most this share of the time limit goes to warm-start heuristics", low=0, high=1),
-    Param("search", str, "auto", "cpsat: one CP-SAT solve; lns: window neighbourhood search, then a CP-SAT solve "
-          "for the last 10 %% of the time; auto: cpsat up to %d model variables, lns above" % 8000, ("auto", "cpsat", "lns")),
+    Param(
+        "heuristic_share",
+        float,
+        0.3,
+        "at most this share of the time limit goes to warm-start heuristics",
+        low=0,
+        high=1,
+    ),
+    Param(
+        "search",
+        str,
+        "auto",
+        "cpsat: one CP-SAT solve; lns: window neighbourhood search, then a CP-SAT solve "
+        "for the last 10 % of the time; auto: cpsat up to 8000 model variables, lns above",
+        ("auto", "cpsat", "lns"),
+    ),
     Param("cpsat", str, "", "extra CP-SAT parameters, name=value;name=value (e.g. linearization_level=2)"),
 )
 
@@ -82,10 +133,16 @@ def copies_per_node(graph: Graph, default: int, overrides: str) -> np.ndarray:
 
 
 def _restrictions(p, order_name: str, copies: np.ndarray, horizon: int) -> str:
-    c = f"at most {int(copies.max())} computations per node" if np.all(copies == copies.max()) else \
-        f"at most C_v computations per node (C_v from {int(copies.min())} to {int(copies.max())})"
-    where = f"fixed order along the {order_name} order (stage grid)" if p["order"] == "fixed" else \
-        f"free order over {horizon} time steps"
+    c = (
+        f"at most {int(copies.max())} computations per node"
+        if np.all(copies == copies.max())
+        else f"at most C_v computations per node (C_v from {int(copies.min())} to {int(copies.max())})"
+    )
+    where = (
+        f"fixed order along the {order_name} order (stage grid)"
+        if p["order"] == "fixed"
+        else f"free order over {horizon} time steps"
+    )
     extra = ", interval lengths from the authors' log-spaced set" if p["lengths"] == "paper" else ""
     return f"{where}, {c}{extra}"
 
@@ -102,10 +159,19 @@ def solve(problem: Problem) -> SolverOutput:
     fixed = p["order"] == "fixed"
     order_name = problem.reference_order_name
     order = reference_order(g, order_name) if fixed else None
-    variant: dict = {"order": p["order"], "copies": int(p["copies"]), "copies_overridden": int(np.sum(copies != p["copies"])),
-                     "precedence": p["precedence"], "time_axis": p["time_axis"], "end_domain": p["end_domain"],
-                     "lengths": p["lengths"], "symmetry": p["symmetry"], "search": p["search"], "cpsat": p["cpsat"],
-                     "threads": problem.threads}
+    variant: dict = {
+        "order": p["order"],
+        "copies": int(p["copies"]),
+        "copies_overridden": int(np.sum(copies != p["copies"])),
+        "precedence": p["precedence"],
+        "time_axis": p["time_axis"],
+        "end_domain": p["end_domain"],
+        "lengths": p["lengths"],
+        "symmetry": p["symmetry"],
+        "search": p["search"],
+        "cpsat": p["cpsat"],
+        "threads": problem.threads,
+    }
     if fixed:
         variant["order_followed"] = order_name
     extra = _search_params(p, problem)
@@ -121,8 +187,9 @@ def solve(problem: Problem) -> SolverOutput:
         given, given_closest, copies = _use_initial(problem, copies, options, order, variant, notes)
     start = None
     if p["warm_start"] == "heuristics":
-        start = warm_start(g, budget, order, max_computations=copies,
-                           deadline=problem.started_at + p["heuristic_share"] * limit)
+        start = warm_start(
+            g, budget, order, max_computations=copies, deadline=problem.started_at + p["heuristic_share"] * limit
+        )
 
     # ---- build ------------------------------------------------------------------------------------
     watch = _cpsat.Stopwatch()
@@ -139,12 +206,18 @@ def solve(problem: Problem) -> SolverOutput:
     # everything before the first solver call: warm-start heuristics plus model construction
     build_seconds = watch.seconds() + (start.seconds if start is not None else 0.0)
     sc = model.scale
-    variant.update({"horizon": model.horizon, "modelled_copies": int(model.copies.sum()), "scaling": sc.to_json(),
-                    "heuristic_seconds": round(start.seconds, 3) if start is not None else 0.0,
-                    "build_seconds_include": "warm-start heuristics and model construction",
-                    "warm_start_pool": len(start.fitting) if start is not None else 0,
-                    "warm_start": None if hint is None else {"name": hint[0], "cost": hint[2]},
-                    "phases": 2 if two_phase else 1})
+    variant.update(
+        {
+            "horizon": model.horizon,
+            "modelled_copies": int(model.copies.sum()),
+            "scaling": sc.to_json(),
+            "heuristic_seconds": round(start.seconds, 3) if start is not None else 0.0,
+            "build_seconds_include": "warm-start heuristics and model construction",
+            "warm_start_pool": len(start.fitting) if start is not None else 0,
+            "warm_start": None if hint is None else {"name": hint[0], "cost": hint[2]},
+            "phases": 2 if two_phase else 1,
+        }
+    )
     restrictions = _restrictions(p, order_name, model.copies, model.horizon)
     size = {**_cpsat.model_size(model.model), "intervals": int(model.copies.sum())}
     if size["variables"] <= LARGE_MODEL_VARIABLES and "cp_model_probing_level" not in extra:
@@ -165,22 +238,44 @@ def solve(problem: Problem) -> SolverOutput:
     solve_watch = _cpsat.Stopwatch()
 
     def finish(status: str, schedule=None, objective=None, bound=None, message=""):
-        return SolverOutput(status=status, schedule=schedule, objective=objective, best_bound=bound,
-                            trajectory=tuple(_improving(trajectory)), bound_trajectory=tuple(bounds),
-                            build_seconds=build_seconds, solve_seconds=solve_watch.seconds(), model_size=size,
-                            variant=variant, restrictions=restrictions, message="; ".join(filter(None, [message, *notes])))
+        return SolverOutput(
+            status=status,
+            schedule=schedule,
+            objective=objective,
+            best_bound=bound,
+            trajectory=tuple(_improving(trajectory)),
+            bound_trajectory=tuple(bounds),
+            build_seconds=build_seconds,
+            solve_seconds=solve_watch.seconds(),
+            model_size=size,
+            variant=variant,
+            restrictions=restrictions,
+            message="; ".join(filter(None, [message, *notes])),
+        )
 
     # ---- phase 1: bring memory within the budget ----------------------------------------------------
     incumbent = None  # (schedule, model objective) in the cost phase
     if two_phase:
-        first = hint[1] if hint is not None else (given_closest if given_closest is not None else
-                                                  start.closest[1] if start is not None and start.closest else None)
+        first = (
+            hint[1]
+            if hint is not None
+            else (
+                given_closest
+                if given_closest is not None
+                else start.closest[1]
+                if start is not None and start.closest
+                else None
+            )
+        )
         outcome = _phase_one(model, problem, first, limit, extra, variant)
         if outcome is None:
             proven = variant["phase1"]["status"] in ("optimal", "infeasible")
-            return finish("infeasible" if proven else "no_solution",
-                          message="phase 1 proved that no schedule within the model's restrictions fits the budget" if proven
-                          else "phase 1 found no schedule within the budget in the time limit")
+            return finish(
+                "infeasible" if proven else "no_solution",
+                message="phase 1 proved that no schedule within the model's restrictions fits the budget"
+                if proven
+                else "phase 1 found no schedule within the budget in the time limit",
+            )
         model.model.clear_objective()
         model.model.add(model.capacity <= sc.capacity)
         incumbent = (outcome, objective_of(outcome))
@@ -194,25 +289,34 @@ def solve(problem: Problem) -> SolverOutput:
         model.model.minimize(0)
     else:
         model.model.minimize(model.cost)
-    best, proven, bound, message = _cost_phase(model, problem, incumbent, to_cost, limit, extra, p["search"],
-                                               variant, trajectory, bounds)
+    best, proven, bound, message = _cost_phase(
+        model, problem, incumbent, to_cost, limit, extra, p["search"], variant, trajectory, bounds
+    )
     if best is None:
         if variant.get("cost_phase_status") == "infeasible":
-            return finish("infeasible", message="CP-SAT proved that no schedule within the model's restrictions fits the budget")
+            return finish(
+                "infeasible", message="CP-SAT proved that no schedule within the model's restrictions fits the budget"
+            )
         if variant.get("cost_phase_status") == "error":
             return finish("error", message=message)
         return finish("no_solution", message=message or "no solution within the time limit")
     schedule, objective = best
     if not sc.exact_durations:  # the model optimised rounded durations: no optimality or bound claim
-        return finish("feasible", schedule, float(schedule_cost(g, schedule)), None,
-                      f"durations were divided by {sc.duration_factor} and rounded to keep CP-SAT's objective below "
-                      f"2^50; the schedule's cost is exact, its optimality is not claimed")
+        return finish(
+            "feasible",
+            schedule,
+            float(schedule_cost(g, schedule)),
+            None,
+            f"durations were divided by {sc.duration_factor} and rounded to keep CP-SAT's objective below "
+            f"2^50; the schedule's cost is exact, its optimality is not claimed",
+        )
     bound_cost = None if bound is None else to_cost(bound)
     return finish("optimal" if proven else "feasible", schedule, to_cost(objective), bound_cost, message)
 
 
-def _use_initial(problem: Problem, copies: np.ndarray, options: Any, order: np.ndarray | None, variant: dict,
-                 notes: list[str]) -> tuple[tuple[str, np.ndarray] | None, np.ndarray | None, np.ndarray]:
+def _use_initial(
+    problem: Problem, copies: np.ndarray, options: Any, order: np.ndarray | None, variant: dict, notes: list[str]
+) -> tuple[tuple[str, np.ndarray] | None, np.ndarray | None, np.ndarray]:
     """The initial schedule as a starting point: (name, schedule) when it fits and the model can express it,
     the schedule as phase 1's start when it is valid but over the budget, and the copies per node, raised
     where the schedule computes a node more often than the model would allow."""
@@ -226,8 +330,14 @@ def _use_initial(problem: Problem, copies: np.ndarray, options: Any, order: np.n
     if raised.any():
         copies = np.maximum(copies, need)
     sim = simulate(g, s)
-    info: dict = {"steps": int(len(s)), "cost": int(sim.total_duration), "peak": int(sim.peak_memory),
-                  "valid": sim.valid, "fits": sim.fits(problem.budget.bytes), "copies_raised": int(raised.sum())}
+    info: dict = {
+        "steps": int(len(s)),
+        "cost": int(sim.total_duration),
+        "peak": int(sim.peak_memory),
+        "valid": sim.valid,
+        "fits": sim.fits(problem.budget.bytes),
+        "copies_raised": int(raised.sum()),
+    }
     variant["initial"] = info
     if not sim.valid:
         info["used"] = False
@@ -235,8 +345,11 @@ def _use_initial(problem: Problem, copies: np.ndarray, options: Any, order: np.n
         return None, None, copies
     if not mm.expressible(g, s, copies, options, order):
         info["used"] = False
-        where = (f"it is not staged along the {problem.reference_order_name} order (the fixed-order grid)"
-                 if options.order_mode == "fixed" else "it is longer than the model's horizon")
+        where = (
+            f"it is not staged along the {problem.reference_order_name} order (the fixed-order grid)"
+            if options.order_mode == "fixed"
+            else "it is longer than the model's horizon"
+        )
         notes.append(f"the initial schedule was not used: {where}")
         return None, None, copies
     info["used"] = True
@@ -252,8 +365,15 @@ def _model_options(p: Mapping[str, Any]) -> Any:
         if p["order"] != "fixed":
             raise UserError("lengths=paper needs order=fixed (the authors' lengths are defined on their stage grid)")
         time_axis = "triangular"  # the authors' lengths only make sense with their event numbers
-    return mm.ModelOptions(order_mode=p["order"], precedence=p["precedence"], end_domain=p["end_domain"],
-                           lengths=p["lengths"], symmetry=p["symmetry"], horizon=p["horizon"], time_axis=time_axis)
+    return mm.ModelOptions(
+        order_mode=p["order"],
+        precedence=p["precedence"],
+        end_domain=p["end_domain"],
+        lengths=p["lengths"],
+        symmetry=p["symmetry"],
+        horizon=p["horizon"],
+        time_axis=time_axis,
+    )
 
 
 def model_size(problem: Problem) -> dict[str, int]:
@@ -271,9 +391,8 @@ def model_size(problem: Problem) -> dict[str, int]:
 
 def _phase_one(model, problem: Problem, first, limit: float, extra: dict, variant: dict):
     """Minimise memory over the budget (ties: cost) until the budget is met; the schedule, or None."""
-    from formulations._cpsat import cp_model
-
     from formulations import _cpsat
+    from formulations._cpsat import cp_model
     from formulations._moccasin_search import Incumbent, window_search
 
     sc = model.scale
@@ -283,8 +402,10 @@ def _phase_one(model, problem: Problem, first, limit: float, extra: dict, varian
     over_span = model.capacity_max - sc.capacity
     lexicographic = isinstance(model.cost, int) is False and cost_span * (over_span + 1) < (1 << 62)
     m.minimize(cost_span * over + model.cost if lexicographic else over)
-    variant["phase1"] = {"objective": "memory over budget, then cost" if lexicographic else "memory over budget",
-                         "hinted": False}
+    variant["phase1"] = {
+        "objective": "memory over budget, then cost" if lexicographic else "memory over budget",
+        "hinted": False,
+    }
     if first is not None and (values := model.hint_values(first)) is not None:
         model.add_hints(values)
         variant["phase1"]["hinted"] = True
@@ -307,10 +428,22 @@ def _phase_one(model, problem: Problem, first, limit: float, extra: dict, varian
         objective = int(round(solver.objective_value))
         if not fits(objective):
             incumbent = Incumbent(schedule=schedule, objective=objective)
-            window_search(model, problem, incumbent, to_cost=float, until_seconds=limit, threads=problem.threads,
-                          seed=problem.seed, stop_when=fits, report=False)
+            window_search(
+                model,
+                problem,
+                incumbent,
+                to_cost=float,
+                until_seconds=limit,
+                threads=problem.threads,
+                seed=problem.seed,
+                stop_when=fits,
+                report=False,
+            )
             schedule, objective = incumbent.schedule, incumbent.objective
-            variant["phase1"]["window_search"] = {"iterations": incumbent.iterations, "improvements": incumbent.improvements}
+            variant["phase1"]["window_search"] = {
+                "iterations": incumbent.iterations,
+                "improvements": incumbent.improvements,
+            }
         reached = fits(objective)
     else:
         reached = False
@@ -320,8 +453,9 @@ def _phase_one(model, problem: Problem, first, limit: float, extra: dict, varian
         if not simulate(model.graph, schedule).fits(problem.budget.bytes):
             variant["rejected_invalid_solutions"] = variant.get("rejected_invalid_solutions", 0) + 1
             reached = False
-    variant["phase1"].update({"status": _cpsat.status_name(status), "seconds": round(watch.seconds(), 3),
-                              "reached_budget": reached})
+    variant["phase1"].update(
+        {"status": _cpsat.status_name(status), "seconds": round(watch.seconds(), 3), "reached_budget": reached}
+    )
     m.clear_hints()
     return schedule if reached else None
 
@@ -330,13 +464,22 @@ def _cost_coefficients(model) -> list[int]:
     return [int(model.duration_units[v]) for v in range(model.graph.n) for _ in range(1, int(model.copies[v]))]
 
 
-def _cost_phase(model, problem: Problem, incumbent, to_cost, limit: float, extra: dict, search: str,
-                variant: dict, trajectory: list, bounds: list):
+def _cost_phase(
+    model,
+    problem: Problem,
+    incumbent,
+    to_cost,
+    limit: float,
+    extra: dict,
+    search: str,
+    variant: dict,
+    trajectory: list,
+    bounds: list,
+):
     """Minimise cost: full CP-SAT solves and (search=lns/auto) window neighbourhood search in between.
     Returns (best (schedule, objective) or None, proven, bound, message)."""
-    from formulations._cpsat import cp_model
-
     from formulations import _cpsat
+    from formulations._cpsat import cp_model
     from formulations._moccasin_search import Incumbent, window_search
 
     stages: list[dict] = []
@@ -366,8 +509,9 @@ def _cost_phase(model, problem: Problem, incumbent, to_cost, limit: float, extra
         nonlocal best, proven, bound, message, done
         if best is not None:
             model.add_hints(model.hint_values(best[0]))
-        callback = _cpsat.TrajectoryCallback(problem, to_cost=to_cost,
-                                             accept=lambda cb: valid(model.schedule_from(cb.value)))
+        callback = _cpsat.TrajectoryCallback(
+            problem, to_cost=to_cost, accept=lambda cb: valid(model.schedule_from(cb.value))
+        )
         solver = _cpsat.make_solver(problem, time_limit_seconds=max(0.0, seconds), **extra)
         status = solver.solve(model.model, callback)
         trajectory.extend(callback.points)
@@ -399,8 +543,15 @@ def _cost_phase(model, problem: Problem, incumbent, to_cost, limit: float, extra
         window_search(model, problem, state, to_cost, until, problem.threads, seed=problem.seed, accept=valid)
         variant["rejected_invalid_solutions"] += state.rejected
         trajectory.extend(state.points)
-        stages.append({"stage": "window_search", "seconds": None, "iterations": state.iterations,
-                       "improvements": state.improvements, "closed": state.closed})
+        stages.append(
+            {
+                "stage": "window_search",
+                "seconds": None,
+                "iterations": state.iterations,
+                "improvements": state.improvements,
+                "closed": state.closed,
+            }
+        )
         best = (state.schedule, state.objective)
         if state.proven:
             proven, bound = True, state.objective
@@ -421,8 +572,10 @@ def _cost_phase(model, problem: Problem, incumbent, to_cost, limit: float, extra
         proven = True
     variant["search_stages"] = stages
     if variant["rejected_invalid_solutions"]:
-        message = (f"LOUD: {variant['rejected_invalid_solutions']} solver solution(s) failed the simulator and were "
-                   f"discarded (a solver or model bug; please report). " + message).strip()
+        message = (
+            f"LOUD: {variant['rejected_invalid_solutions']} solver solution(s) failed the simulator and were "
+            f"discarded (a solver or model bug; please report). " + message
+        ).strip()
     if best is None:
         return None, False, None, message
     return best, proven, bound, message
@@ -461,7 +614,9 @@ def _search_params(p, problem: Problem) -> dict:
             else:
                 out[key] = value.strip()
         except (ValueError, TypeError, OverflowError):
-            raise UserError(f"cpsat: parameter {key!r} needs a {type(current).__name__} value, got {value.strip()!r}") from None
+            raise UserError(
+                f"cpsat: parameter {key!r} needs a {type(current).__name__} value, got {value.strip()!r}"
+            ) from None
     return out
 
 
@@ -470,8 +625,10 @@ def check(params: Mapping[str, Any], graph: Graph) -> None:
     copies = copies_per_node(graph, params["copies"], params["copies_per_node"])
     most = int(copies.max())
     if most * max(graph.sum_memory, graph.sum_duration) >= TOTAL_LIMIT:
-        raise UserError(f"copies: {most} copies of every node of graph {graph.name!r} would overflow 64-bit sums "
-                        f"(sum of memory {graph.sum_memory:,}, of durations {graph.sum_duration:,}); use fewer copies")
+        raise UserError(
+            f"copies: {most} copies of every node of graph {graph.name!r} would overflow 64-bit sums "
+            f"(sum of memory {graph.sum_memory:,}, of durations {graph.sum_duration:,}); use fewer copies"
+        )
     if params["lengths"] == "paper" and params["order"] != "fixed":
         raise UserError("lengths=paper needs order=fixed (the authors' lengths are defined on their stage grid)")
     if params["cpsat"].strip():

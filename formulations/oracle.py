@@ -26,15 +26,25 @@ DESCRIPTION = "exhaustive search for tiny graphs (tests only)"
 LABEL = "Exact oracle"
 KEY_PARAMS = ("order",)
 PARAMS = (
-    Param("order", str, "free", "free: any sequence; fixed: stage structure along the reference order", ("free", "fixed")),
+    Param(
+        "order", str, "free", "free: any sequence; fixed: stage structure along the reference order", ("free", "fixed")
+    ),
     Param("max_computations", int, 0, "at most this many computations per node (0 = no limit)", low=0),
     Param("max_nodes", int, 9, "refuse graphs larger than this", low=0),
 )
 
 
-def optimal_schedule(n: int, duration: list[int], memory: list[int], preds: list[list[int]], budget: int,
-                     order_mode: str = "free", order: list[int] | None = None, max_computations: int = 0,
-                     deadline: float | None = None) -> tuple[int, list[int]] | None:
+def optimal_schedule(
+    n: int,
+    duration: list[int],
+    memory: list[int],
+    preds: list[list[int]],
+    budget: int,
+    order_mode: str = "free",
+    order: list[int] | None = None,
+    max_computations: int = 0,
+    deadline: float | None = None,
+) -> tuple[int, list[int]] | None:
     """(optimal cost, schedule of dense indices), or None when no schedule fits."""
     import time
 
@@ -84,7 +94,9 @@ def optimal_schedule(n: int, duration: list[int], memory: list[int], preds: list
             candidates = [v for v in range(n) if not held >> v & 1 and counts[v] < cap]
         else:
             stage, nxt = progress
-            candidates = [order[p] for p in range(nxt, stage + 1) if not held >> order[p] & 1 and counts[order[p]] < cap]
+            candidates = [
+                order[p] for p in range(nxt, stage + 1) if not held >> order[p] & 1 and counts[order[p]] < cap
+            ]
         for v in candidates:
             if pred_mask[v] & ~held or base + mem_of[v] > budget:
                 continue
@@ -113,7 +125,9 @@ def solve(problem: Problem) -> SolverOutput:
 
     g, p = problem.graph, problem.params
     if g.n > p["max_nodes"]:
-        return SolverOutput(status="error", message=f"the oracle handles at most {p['max_nodes']} nodes; this graph has {g.n}")
+        return SolverOutput(
+            status="error", message=f"the oracle handles at most {p['max_nodes']} nodes; this graph has {g.n}"
+        )
     order = reference_order(g, problem.reference_order_name).tolist() if p["order"] == "fixed" else None
     preds = [g.predecessors(v).tolist() for v in range(g.n)]
     t0 = time.perf_counter()
@@ -121,15 +135,36 @@ def solve(problem: Problem) -> SolverOutput:
     variant = {"order": p["order"], "max_computations": cap}
     restrictions = f"{p['order']} order" + (f", at most {cap} computations per node" if cap else "")
     try:
-        found = optimal_schedule(g.n, g.duration.tolist(), g.memory.tolist(), preds, problem.budget.bytes,
-                                 p["order"], order, p["max_computations"], deadline=t0 + problem.time_limit_seconds)
+        found = optimal_schedule(
+            g.n,
+            g.duration.tolist(),
+            g.memory.tolist(),
+            preds,
+            problem.budget.bytes,
+            p["order"],
+            order,
+            p["max_computations"],
+            deadline=t0 + problem.time_limit_seconds,
+        )
     except TimeoutError:
-        return SolverOutput(status="no_solution", solve_seconds=time.perf_counter() - t0, variant=variant,
-                            restrictions=restrictions, message="time limit reached")
+        return SolverOutput(
+            status="no_solution",
+            solve_seconds=time.perf_counter() - t0,
+            variant=variant,
+            restrictions=restrictions,
+            message="time limit reached",
+        )
     seconds = time.perf_counter() - t0
     if found is None:
         return SolverOutput(status="infeasible", solve_seconds=seconds, variant=variant, restrictions=restrictions)
     cost, seq = found
-    return SolverOutput(status="optimal", schedule=np.array(seq, dtype=np.int64), objective=cost, best_bound=cost,
-                        trajectory=((problem.elapsed(), float(cost)),), solve_seconds=seconds, variant=variant,
-                        restrictions=restrictions)
+    return SolverOutput(
+        status="optimal",
+        schedule=np.array(seq, dtype=np.int64),
+        objective=cost,
+        best_bound=cost,
+        trajectory=((problem.elapsed(), float(cost)),),
+        solve_seconds=seconds,
+        variant=variant,
+        restrictions=restrictions,
+    )

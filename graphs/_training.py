@@ -26,8 +26,8 @@ costs the mean forward duration and holds 1 memory unit (a scalar).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
@@ -49,8 +49,13 @@ LOSS_NAME = "loss"
 
 def profile_param(shaped: str, shaped_help: str) -> Param:
     """The `profile` parameter, whose default is the family's shaped profile."""
-    return Param("profile", str, shaped, f"cost profile: {shaped} ({shaped_help}), uniform (all alike) or random (seeded log-uniform sizes)",
-                 choices=(shaped, "uniform", "random"))
+    return Param(
+        "profile",
+        str,
+        shaped,
+        f"cost profile: {shaped} ({shaped_help}), uniform (all alike) or random (seeded log-uniform sizes)",
+        choices=(shaped, "uniform", "random"),
+    )
 
 
 SEED_PARAM = Param("seed", int, 0, "random seed (>= 0)")
@@ -93,7 +98,9 @@ class Forward:
         return len(self.names)
 
 
-def _forward_costs(rng: np.random.Generator, forward: Forward, profile: str, shaped: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _forward_costs(
+    rng: np.random.Generator, forward: Forward, profile: str, shaped: str
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Forward durations, forward memories and backward factors (floats) for a profile."""
     f = forward.size
     if profile == "random":

@@ -52,7 +52,9 @@ def forward_network(layers: int, residual: int) -> Forward:
 
 def generate(layers: int = 32, residual: int = 0, profile: str = SHAPED, seed: int = 0) -> Graph:
     require(layers >= 1, FAMILY, f"layers must be at least 1, got {layers}")
-    require(residual == 0 or residual >= 2, FAMILY, f"residual must be 0 (no residual links) or at least 2, got {residual}")
+    require(
+        residual == 0 or residual >= 2, FAMILY, f"residual must be 0 (no residual links) or at least 2, got {residual}"
+    )
     require(seed >= 0, FAMILY, f"seed must be a non-negative integer, got {seed}")
     name, origin = describe_call(FAMILY, {"layers": layers, "residual": residual, "profile": profile, "seed": seed})
     return training_graph(forward_network(layers, residual), profile, SHAPED, seed, name, origin)

@@ -1,11 +1,11 @@
 """The project's own graph JSON (documented in the README), and export to it.
 
-    {"format": "moccasin-bench-graph", "version": 1, "name": "...",
-     "nodes": [{"id": 0, "duration": 5, "memory": 100, "label": "conv1"}, ...],
-     "edges": [[0, 1], ...],
-     "order": [0, 1, ...],          # optional stored order
-     "fixed_bytes": 0,              # optional: resident bytes outside the graph (default 0)
-     "source": {...}}               # optional: free-form provenance (how the graph was made)
+{"format": "moccasin-bench-graph", "version": 1, "name": "...",
+ "nodes": [{"id": 0, "duration": 5, "memory": 100, "label": "conv1"}, ...],
+ "edges": [[0, 1], ...],
+ "order": [0, 1, ...],          # optional stored order
+ "fixed_bytes": 0,              # optional: resident bytes outside the graph (default 0)
+ "source": {...}}               # optional: free-form provenance (how the graph was made)
 """
 
 from __future__ import annotations

@@ -157,7 +157,9 @@ def random_topological_order(rng: np.random.Generator, n: int, edges: np.ndarray
     return order
 
 
-def generate(n: int = 100, w: float = 0.27, nlv: float = 0.75, ed: float = 0.2, scd: float = 0.14, seed: int = 0) -> Graph:
+def generate(
+    n: int = 100, w: float = 0.27, nlv: float = 0.75, ed: float = 0.2, scd: float = 0.14, seed: int = 0
+) -> Graph:
     _check(n, w, nlv, ed, scd, seed)
     rng = np.random.default_rng(seed)
     inner = n - 2
@@ -166,10 +168,12 @@ def generate(n: int = 100, w: float = 0.27, nlv: float = 0.75, ed: float = 0.2, 
     # Layers as id ranges: the source, the inner layers (ids from 2 on), the sink.
     all_sizes = np.concatenate(([1], sizes, [1]))
     all_starts = np.concatenate(([0], 2 + np.cumsum(sizes) - sizes, [1]))
-    layered = np.concatenate([
-        band_edges(rng, int(all_sizes[k]), int(all_sizes[k + 1]), ed) + all_starts[k:k + 2]
-        for k in range(len(all_sizes) - 1)
-    ])
+    layered = np.concatenate(
+        [
+            band_edges(rng, int(all_sizes[k]), int(all_sizes[k + 1]), ed) + all_starts[k : k + 2]
+            for k in range(len(all_sizes) - 1)
+        ]
+    )
     skips = skip_edges(rng, all_starts[1:-1], sizes, math.ceil(len(layered) * scd / (1 - scd)))
     edges = np.unique(np.concatenate((layered, skips)), axis=0)  # sorted by (u, v), repeats merged
 

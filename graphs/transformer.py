@@ -76,11 +76,15 @@ def forward_network(blocks: int, seq: int, dim: int, heads: int) -> Forward:
     return net
 
 
-def generate(blocks: int = 4, seq: int = 512, dim: int = 768, heads: int = 12, profile: str = SHAPED, seed: int = 0) -> Graph:
+def generate(
+    blocks: int = 4, seq: int = 512, dim: int = 768, heads: int = 12, profile: str = SHAPED, seed: int = 0
+) -> Graph:
     require(blocks >= 1, FAMILY, f"blocks must be at least 1, got {blocks}")
     require(seq >= 1, FAMILY, f"seq must be at least 1, got {seq}")
     require(dim >= 1, FAMILY, f"dim must be at least 1, got {dim}")
     require(1 <= heads <= dim, FAMILY, f"heads must be between 1 and dim ({dim}), got {heads}")
     require(seed >= 0, FAMILY, f"seed must be a non-negative integer, got {seed}")
-    name, origin = describe_call(FAMILY, {"blocks": blocks, "seq": seq, "dim": dim, "heads": heads, "profile": profile, "seed": seed})
+    name, origin = describe_call(
+        FAMILY, {"blocks": blocks, "seq": seq, "dim": dim, "heads": heads, "profile": profile, "seed": seed}
+    )
     return training_graph(forward_network(blocks, seq, dim, heads), profile, SHAPED, seed, name, origin)

@@ -27,7 +27,12 @@ class Budget:
         return f"{self.bytes:,} = ceil({self.fraction:g} x {self.reference_peak:,}, peak of the {self.reference_order} order)"
 
     def to_json(self) -> dict:
-        return {"bytes": self.bytes, "fraction": self.fraction, "reference_order": self.reference_order, "reference_peak": self.reference_peak}
+        return {
+            "bytes": self.bytes,
+            "fraction": self.fraction,
+            "reference_order": self.reference_order,
+            "reference_peak": self.reference_peak,
+        }
 
 
 def reference_peak(graph: Graph, order_name: str = "default") -> int:
@@ -49,11 +54,15 @@ def check_budget_bytes(value: object) -> int:
         raise UserError(f"absolute budget must be a non-negative integer, got {value!r}")
     value = value.__index__()
     if value > MAX_BUDGET:
-        raise UserError(f"budget {value:,} is too large: budgets must be at most 2^62 ({MAX_BUDGET:,}) for exact 64-bit arithmetic")
+        raise UserError(
+            f"budget {value:,} is too large: budgets must be at most 2^62 ({MAX_BUDGET:,}) for exact 64-bit arithmetic"
+        )
     return value
 
 
-def resolve_budget(graph: Graph, fraction: float | None = None, absolute: int | None = None, order_name: str = "default") -> Budget:
+def resolve_budget(
+    graph: Graph, fraction: float | None = None, absolute: int | None = None, order_name: str = "default"
+) -> Budget:
     """Turn a fraction (of a reference order's peak) or an absolute figure into a Budget."""
     if (fraction is None) == (absolute is None):
         raise UserError("give exactly one of a budget fraction (--budget) or an absolute budget (--budget-bytes)")
@@ -62,7 +71,11 @@ def resolve_budget(graph: Graph, fraction: float | None = None, absolute: int | 
             absolute = int(absolute)
         return Budget(bytes=check_budget_bytes(absolute))
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not (0 < fraction <= 10):
-        raise UserError(f"budget fraction must be in (0, 10], got {fraction!r}; for an absolute figure use --budget-bytes")
+        raise UserError(
+            f"budget fraction must be in (0, 10], got {fraction!r}; for an absolute figure use --budget-bytes"
+        )
     name = resolve_order_name(graph, order_name)
     peak = reference_peak(graph, name)
-    return Budget(bytes=fraction_of_peak(fraction, peak), fraction=float(fraction), reference_order=name, reference_peak=peak)
+    return Budget(
+        bytes=fraction_of_peak(fraction, peak), fraction=float(fraction), reference_order=name, reference_peak=peak
+    )

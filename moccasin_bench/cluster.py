@@ -26,13 +26,13 @@ import re
 import sys
 import time
 from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from typing import Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Protocol
 
 from moccasin_bench.errors import Incomplete, UserError
 from moccasin_bench.formulation import PLUGINS_ENV
 from moccasin_bench.runner import RunSpec, kill_live_children, run_isolated
-
 
 Claim = Callable[[RunSpec], bool]
 
@@ -42,7 +42,9 @@ class Executor(Protocol):
 
     def describe(self) -> str: ...
 
-    def run(self, specs: Sequence[RunSpec], graphs: Mapping[str, str], claim: Claim | None = None) -> Iterator[tuple[RunSpec, dict]]: ...
+    def run(
+        self, specs: Sequence[RunSpec], graphs: Mapping[str, str], claim: Claim | None = None
+    ) -> Iterator[tuple[RunSpec, dict]]: ...
 
     def close(self) -> None: ...
 
@@ -57,7 +59,9 @@ def _failed(message: str) -> dict:
 class LocalExecutor:
     """`jobs` child runs at a time on this machine (threads here only wait on children)."""
 
-    def __init__(self, jobs: int = 1, memory_limit_bytes: int | None = None, grace_seconds: float | None = None) -> None:
+    def __init__(
+        self, jobs: int = 1, memory_limit_bytes: int | None = None, grace_seconds: float | None = None
+    ) -> None:
         if jobs < 1:
             raise UserError(f"--jobs must be at least 1, got {jobs}")
         self.jobs, self.memory_limit_bytes, self.grace_seconds = jobs, memory_limit_bytes, grace_seconds
@@ -68,7 +72,9 @@ class LocalExecutor:
     def close(self) -> None:
         pass
 
-    def run(self, specs: Sequence[RunSpec], graphs: Mapping[str, str], claim: Claim | None = None) -> Iterator[tuple[RunSpec, dict]]:
+    def run(
+        self, specs: Sequence[RunSpec], graphs: Mapping[str, str], claim: Claim | None = None
+    ) -> Iterator[tuple[RunSpec, dict]]:
         pool = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="run")
         pending: dict[Future, RunSpec] = {}
         queue = list(reversed(specs))
@@ -79,9 +85,14 @@ class LocalExecutor:
                     spec = queue.pop()
                     if claim is not None and not claim(spec):
                         continue
-                    fut = pool.submit(run_isolated, spec.to_json(), graphs[spec.graph_hash],
-                                      memory_limit_bytes=self.memory_limit_bytes, grace_seconds=self.grace_seconds,
-                                      concurrent_runs=self.jobs)
+                    fut = pool.submit(
+                        run_isolated,
+                        spec.to_json(),
+                        graphs[spec.graph_hash],
+                        memory_limit_bytes=self.memory_limit_bytes,
+                        grace_seconds=self.grace_seconds,
+                        concurrent_runs=self.jobs,
+                    )
                     pending[fut] = spec
                 if not pending:
                     break
@@ -89,14 +100,27 @@ class LocalExecutor:
                 for fut in done:
                     spec = pending.pop(fut)
                     exc = fut.exception()
-                    yield spec, (_failed(f"could not run the child process: {type(exc).__name__}: {exc}") if exc else fut.result())
+                    yield (
+                        spec,
+                        (
+                            _failed(f"could not run the child process: {type(exc).__name__}: {exc}")
+                            if exc
+                            else fut.result()
+                        ),
+                    )
         finally:
             kill_live_children()
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def dask_task(spec: dict, graph_text: str, memory_limit_bytes: int | None, grace_seconds: float | None,
-              plugins: str | None, task_key: str) -> dict:
+def dask_task(
+    spec: dict,
+    graph_text: str,
+    memory_limit_bytes: int | None,
+    grace_seconds: float | None,
+    plugins: str | None,
+    task_key: str,
+) -> dict:
     """Runs on a Dask worker: start the isolated child there and return its outcome.
     The child is killed early when the task is cancelled (the driver stopped or died)."""
     from distributed import get_worker
@@ -112,8 +136,16 @@ def dask_task(spec: dict, graph_text: str, memory_limit_bytes: int | None, grace
         task = tasks.get(task_key)
         return task is None or task.state in ("cancelled", "released", "forgotten")
 
-    return run_isolated(spec, graph_text, memory_limit_bytes=memory_limit_bytes, grace_seconds=grace_seconds,
-                        concurrent_runs=nthreads, plugins=plugins, worker=str(worker.address), should_stop=cancelled)
+    return run_isolated(
+        spec,
+        graph_text,
+        memory_limit_bytes=memory_limit_bytes,
+        grace_seconds=grace_seconds,
+        concurrent_runs=nthreads,
+        plugins=plugins,
+        worker=str(worker.address),
+        should_stop=cancelled,
+    )
 
 
 _ADDRESS = re.compile(r"^(?:(?:tcp|tls|ws|wss|ucx|inproc)://)?(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+)(?::(\d{1,5}))?/?$")
@@ -134,8 +166,14 @@ RESUBMIT_LIMIT = 20  # a run whose task the cluster lost this many times is reco
 class DaskExecutor:
     """Runs go to a dask.distributed scheduler; results come back here."""
 
-    def __init__(self, address: str, memory_limit_bytes: int | None = None, grace_seconds: float | None = None,
-                 connect_timeout_seconds: float = 30.0, worker_timeout_seconds: float = 600.0) -> None:
+    def __init__(
+        self,
+        address: str,
+        memory_limit_bytes: int | None = None,
+        grace_seconds: float | None = None,
+        connect_timeout_seconds: float = 30.0,
+        worker_timeout_seconds: float = 600.0,
+    ) -> None:
         try:
             from distributed import Client
         except ImportError:
@@ -159,7 +197,9 @@ class DaskExecutor:
         except Exception:
             return None
 
-    def run(self, specs: Sequence[RunSpec], graphs: Mapping[str, str], claim: Claim | None = None) -> Iterator[tuple[RunSpec, dict]]:
+    def run(
+        self, specs: Sequence[RunSpec], graphs: Mapping[str, str], claim: Claim | None = None
+    ) -> Iterator[tuple[RunSpec, dict]]:
         from distributed import KilledWorker
 
         plugins = os.environ.get(PLUGINS_ENV)
@@ -172,8 +212,18 @@ class DaskExecutor:
 
         def submit(spec: RunSpec, attempt: int) -> None:
             task_key = f"moccasin-run-{spec.key}-{attempt}-{os.getpid()}"
-            fut = self.client.submit(dask_task, spec.to_json(), graphs[spec.graph_hash], self.memory_limit_bytes,
-                                     self.grace_seconds, plugins, task_key, key=task_key, pure=False, retries=0)
+            fut = self.client.submit(
+                dask_task,
+                spec.to_json(),
+                graphs[spec.graph_hash],
+                self.memory_limit_bytes,
+                self.grace_seconds,
+                plugins,
+                task_key,
+                key=task_key,
+                pure=False,
+                retries=0,
+            )
             pending[fut] = (spec, attempt)
 
         try:
@@ -210,8 +260,13 @@ class DaskExecutor:
                     fut.release()
                     if isinstance(value, KilledWorker):
                         finished += 1
-                        yield spec, _failed(f"the Dask workers running it died repeatedly ({value}); the run itself may "
-                                            "kill its worker (memory?)")
+                        yield (
+                            spec,
+                            _failed(
+                                f"the Dask workers running it died repeatedly ({value}); the run itself may "
+                                "kill its worker (memory?)"
+                            ),
+                        )
                     elif value is not None and not isinstance(value, Exception):
                         finished += 1
                         yield spec, _failed(f"Dask task returned {type(value).__name__}, not an outcome")
@@ -237,16 +292,25 @@ class DaskExecutor:
                 workers = {}
                 if lost_since is None:
                     lost_since = last_note = now
-                    print(f"Dask: {reason} at {self.address}; waiting up to {self.worker_timeout:g} s for a worker "
-                          f"({len(queue) + len(pending)} run(s) not finished)", file=sys.stderr, flush=True)
+                    print(
+                        f"Dask: {reason} at {self.address}; waiting up to {self.worker_timeout:g} s for a worker "
+                        f"({len(queue) + len(pending)} run(s) not finished)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 elif now - lost_since >= self.worker_timeout:
-                    raise Incomplete(f"{reason} at {self.address} for {now - lost_since:.0f} s: stopped; {finished} run(s) "
-                                     f"of this pass finished and stored, {len(queue) + len(pending)} not finished and "
-                                     "not recorded: re-run the same command to resume them")
+                    raise Incomplete(
+                        f"{reason} at {self.address} for {now - lost_since:.0f} s: stopped; {finished} run(s) "
+                        f"of this pass finished and stored, {len(queue) + len(pending)} not finished and "
+                        "not recorded: re-run the same command to resume them"
+                    )
                 elif now - last_note >= 30:
                     last_note = now
-                    print(f"Dask: still no worker after {now - lost_since:.0f} s (stopping after {self.worker_timeout:g} s)",
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"Dask: still no worker after {now - lost_since:.0f} s (stopping after {self.worker_timeout:g} s)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
         finally:
             try:
                 self.client.cancel(list(pending))

@@ -11,7 +11,7 @@ class UserError(Exception):
         self.problem = problem
         self.path = path
 
-    def with_path(self, path: str) -> "UserError":
+    def with_path(self, path: str) -> UserError:
         """The same error, naming the file it came from (if it named none yet)."""
         if self.path is None:
             self.path = str(path)

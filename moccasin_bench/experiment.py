@@ -10,8 +10,9 @@ and writes the report.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from moccasin_bench.errors import UserError
 from moccasin_bench.model_sizes import SizeSeries

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -43,7 +44,9 @@ class Problem:
     threads: int = 1
     seed: int = 0
     relative_gap: float = 0.0
-    reference_order_name: str = "default"  # the order fixed-order formulations follow; resolved on creation (never "default")
+    reference_order_name: str = (
+        "default"  # the order fixed-order formulations follow; resolved on creation (never "default")
+    )
     started_at: float = field(default_factory=time.perf_counter)  # trajectory times count from here
     progress: Callable[[float, float, float | None], None] | None = None  # (seconds, cost, bound) on each improvement
     initial_schedule: np.ndarray | None = None  # a schedule (dense indices) to start from, from any source; may not fit
@@ -123,11 +126,15 @@ def formulation_module(name: str) -> ModuleType:
     except ModuleNotFoundError as exc:
         if not exc.name or not (reg[name] + ".").startswith(exc.name + "."):
             raise  # the module exists but something it imports is missing: a real bug, keep the traceback
-        raise UserError(f"formulation {name!r}: cannot import its module {reg[name]!r}; is it installed (on PYTHONPATH)?") from None
+        raise UserError(
+            f"formulation {name!r}: cannot import its module {reg[name]!r}; is it installed (on PYTHONPATH)?"
+        ) from None
     except (ValueError, TypeError) as exc:  # e.g. an empty or relative module name
         raise UserError(f"formulation {name!r}: cannot import its module {reg[name]!r}: {exc}") from None
     missing = [a for a in ("DESCRIPTION", "PARAMS", "solve") if not hasattr(module, a)]
     if missing or not callable(module.solve) or not isinstance(module.PARAMS, (tuple, list)):
-        raise UserError(f"formulation {name!r}: module {reg[name]!r} is not a formulation "
-                        f"(it lacks {', '.join(missing) or 'a callable solve and a PARAMS tuple'}; see docs/architecture.md)")
+        raise UserError(
+            f"formulation {name!r}: module {reg[name]!r} is not a formulation "
+            f"(it lacks {', '.join(missing) or 'a callable solve and a PARAMS tuple'}; see docs/architecture.md)"
+        )
     return module

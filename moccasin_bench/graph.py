@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -63,8 +64,10 @@ def _check_totals(dur: list[int], mem: list[int]) -> None:
     for what, values in (("durations", dur), ("memory sizes", mem)):
         total = sum(values)
         if total * COPY_FACTOR >= TOTAL_LIMIT:
-            raise GraphError(f"the sum of the {what} ({total:,}) is too large: exact 64-bit arithmetic needs it below "
-                             f"{TOTAL_LIMIT // COPY_FACTOR:,} (2^62 / {COPY_FACTOR}); use a coarser unit")
+            raise GraphError(
+                f"the sum of the {what} ({total:,}) is too large: exact 64-bit arithmetic needs it below "
+                f"{TOTAL_LIMIT // COPY_FACTOR:,} (2^62 / {COPY_FACTOR}); use a coarser unit"
+            )
 
 
 def _check_node_id(value: object, position: int) -> NodeId:
@@ -109,7 +112,7 @@ class Graph:
         labels: Sequence[str] | None = None,
         fixed_bytes: object = 0,
         source: Mapping[str, Any] | None = None,
-    ) -> "Graph":
+    ) -> Graph:
         """Validate raw values (edges and order given as node ids) and build a Graph."""
         ids = tuple(_check_node_id(v, i) for i, v in enumerate(node_ids))
         n = len(ids)
@@ -156,7 +159,9 @@ class Graph:
         order = None
         if stored_order is not None:
             if isinstance(stored_order, (str, bytes, dict)) or not isinstance(stored_order, (list, tuple, np.ndarray)):
-                raise GraphError(f"the stored order must be a list of node ids, got {type(stored_order).__name__} {stored_order!r:.60}")
+                raise GraphError(
+                    f"the stored order must be a list of node ids, got {type(stored_order).__name__} {stored_order!r:.60}"
+                )
             order_ids = [_check_endpoint(v, f"entry {k} of the stored order") for k, v in enumerate(stored_order)]
             try:
                 order = np.array([index[v] for v in order_ids], dtype=np.int64)
@@ -164,7 +169,9 @@ class Graph:
                 bad = next(v for v in order_ids if v not in index)
                 raise GraphError(f"stored order names unknown node {bad!r}") from None
             if len(order) != n or len(np.unique(order)) != n:
-                raise GraphError(f"stored order must list each of the {n} nodes exactly once (it has {len(order)} entries, {len(np.unique(order))} distinct)")
+                raise GraphError(
+                    f"stored order must list each of the {n} nodes exactly once (it has {len(order)} entries, {len(np.unique(order))} distinct)"
+                )
         if labels is not None and len(labels) != n:
             raise GraphError("labels must have one entry per node")
         fixed = as_int_value(fixed_bytes, "fixed_bytes")
@@ -208,10 +215,12 @@ class Graph:
             where[v] = len(path)
             path.append(v)
             v = next(int(u) for u in self.predecessors(v) if remaining[u])
-        cycle = path[where[v]:][::-1]
+        cycle = path[where[v] :][::-1]
         shown = " -> ".join(repr(self.node_ids[c]) for c in cycle[:8])
         more = " -> ..." if len(cycle) > 8 else ""
-        raise GraphError(f"the graph has a cycle through node {self.node_ids[cycle[0]]!r}: {shown}{more} -> {self.node_ids[cycle[0]]!r}")
+        raise GraphError(
+            f"the graph has a cycle through node {self.node_ids[cycle[0]]!r}: {shown}{more} -> {self.node_ids[cycle[0]]!r}"
+        )
 
     # ---- sizes --------------------------------------------------------------------------
     @property
@@ -257,11 +266,11 @@ class Graph:
 
     def predecessors(self, v: int) -> np.ndarray:
         ptr, idx = self._pred_csr
-        return idx[ptr[v]:ptr[v + 1]]
+        return idx[ptr[v] : ptr[v + 1]]
 
     def successors(self, v: int) -> np.ndarray:
         ptr, idx = self._succ_csr
-        return idx[ptr[v]:ptr[v + 1]]
+        return idx[ptr[v] : ptr[v + 1]]
 
     @cached_property
     def in_degree(self) -> np.ndarray:
@@ -284,7 +293,7 @@ class Graph:
         while heap:
             v = heapq.heappop(heap)
             out.append(v)
-            for w in idx[ptr[v]:ptr[v + 1]]:
+            for w in idx[ptr[v] : ptr[v + 1]]:
                 indeg[w] -= 1
                 if indeg[w] == 0:
                     heapq.heappush(heap, int(w))

@@ -53,7 +53,7 @@ def read_text(path: str | Path, error: type[UserError] = UserError, what: str = 
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise error(f"not UTF-8 text (byte {exc.start}: {data[exc.start:exc.start + 1]!r})", str(path)) from None
+        raise error(f"not UTF-8 text (byte {exc.start}: {data[exc.start : exc.start + 1]!r})", str(path)) from None
 
 
 def parse_json(text: str, path: str | Path, error: type[UserError] = UserError) -> Any:
@@ -109,8 +109,11 @@ def check_schedule_document(doc: dict, graph_name: str, graph_hash: str, path: s
     on this graph (its `graph_hash`) and that its budget is a non-negative integer."""
     solved_on = doc.get("graph_hash")
     if solved_on is not None and solved_on != graph_hash:
-        raise ScheduleError(f"the schedule was solved on graph {doc.get('graph')!r} (hash {solved_on}), not on {graph_name!r} "
-                            f"(hash {graph_hash}): give the graph it was solved on", str(path))
+        raise ScheduleError(
+            f"the schedule was solved on graph {doc.get('graph')!r} (hash {solved_on}), not on {graph_name!r} "
+            f"(hash {graph_hash}): give the graph it was solved on",
+            str(path),
+        )
     budget = doc.get("budget")
     if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 0):
         raise ScheduleError(f"'budget' must be a non-negative integer, got {budget!r}", str(path))

@@ -11,8 +11,9 @@ from __future__ import annotations
 import dataclasses
 import time
 import traceback
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -89,12 +90,27 @@ class RunResult:
 def judge(problem: Problem, formulation: str, out: SolverOutput, wall_seconds: float) -> RunResult:
     """Simulate the returned schedule; over budget or not executable is `invalid`, loudly."""
     graph, budget = problem.graph, problem.budget
-    common = dict(graph=graph, formulation=formulation, params=problem.params, budget=budget, output=out,
-                  time_limit_seconds=problem.time_limit_seconds, threads=problem.threads, seed=problem.seed,
-                  wall_seconds=wall_seconds)
+    common = dict(
+        graph=graph,
+        formulation=formulation,
+        params=problem.params,
+        budget=budget,
+        output=out,
+        time_limit_seconds=problem.time_limit_seconds,
+        threads=problem.threads,
+        seed=problem.seed,
+        wall_seconds=wall_seconds,
+    )
     if out.schedule is None:
-        return RunResult(status=out.status, schedule=None, peak_memory=None, total_duration=None, tdi_percent=None,
-                         message=out.message, **common)
+        return RunResult(
+            status=out.status,
+            schedule=None,
+            peak_memory=None,
+            total_duration=None,
+            tdi_percent=None,
+            message=out.message,
+            **common,
+        )
     sim = simulate(graph, out.schedule)
     status, messages, violation = out.status, [out.message] if out.message else [], None
     if not sim.valid:
@@ -102,30 +118,64 @@ def judge(problem: Problem, formulation: str, out: SolverOutput, wall_seconds: f
         messages.append(f"INVALID schedule from {formulation}: {sim.violation.describe()}")
     elif sim.peak_memory > budget.bytes:
         status = "invalid"
-        violation = {"kind": "over_budget", "step": sim.peak_step, "peak_memory": sim.peak_memory, "budget": budget.bytes,
-                     "message": f"peak memory {sim.peak_memory:,} at step {sim.peak_step} exceeds the budget {budget.bytes:,}"}
+        violation = {
+            "kind": "over_budget",
+            "step": sim.peak_step,
+            "peak_memory": sim.peak_memory,
+            "budget": budget.bytes,
+            "message": f"peak memory {sim.peak_memory:,} at step {sim.peak_step} exceeds the budget {budget.bytes:,}",
+        }
         messages.append(f"INVALID schedule from {formulation}: {violation['message']}")
     if out.objective is not None and abs(out.objective - sim.total_duration) > 1e-6 * max(1.0, abs(sim.total_duration)):
-        messages.append(f"{formulation} reported cost {out.objective:g} but the simulator measured {sim.total_duration}")
-    return RunResult(status=status, schedule=sim.schedule, peak_memory=sim.peak_memory, total_duration=sim.total_duration,
-                     tdi_percent=sim.tdi_percent, violation=violation, message="; ".join(messages), **common)
+        messages.append(
+            f"{formulation} reported cost {out.objective:g} but the simulator measured {sim.total_duration}"
+        )
+    return RunResult(
+        status=status,
+        schedule=sim.schedule,
+        peak_memory=sim.peak_memory,
+        total_duration=sim.total_duration,
+        tdi_percent=sim.tdi_percent,
+        violation=violation,
+        message="; ".join(messages),
+        **common,
+    )
 
 
-def solve_in_process(graph: Graph, budget: Budget, formulation: str, params: Mapping[str, Any] | None = None,
-                     time_limit_seconds: float = 60.0, threads: int = 1, seed: int = 0, relative_gap: float = 0.0,
-                     reference_order_name: str | None = None,
-                     progress: Callable[[float, float, float | None], None] | None = None,
-                     initial: Sequence[Any] | None = None) -> RunResult:
+def solve_in_process(
+    graph: Graph,
+    budget: Budget,
+    formulation: str,
+    params: Mapping[str, Any] | None = None,
+    time_limit_seconds: float = 60.0,
+    threads: int = 1,
+    seed: int = 0,
+    relative_gap: float = 0.0,
+    reference_order_name: str | None = None,
+    progress: Callable[[float, float, float | None], None] | None = None,
+    initial: Sequence[Any] | None = None,
+) -> RunResult:
     """Run one formulation in this process and judge it. Bad parameters raise UserError.
     `initial` (node ids) is a schedule to start from; the formulation says in its result what it made of it."""
     module = formulation_module(formulation)
     values = resolve_params(module.PARAMS, dict(params or {}), f"formulation {formulation!r}")
-    problem = Problem(graph=graph, budget=budget, params=values, time_limit_seconds=float(time_limit_seconds),
-                      threads=int(threads), seed=int(seed), relative_gap=float(relative_gap),
-                      reference_order_name=reference_order_name or budget.reference_order or DEFAULT,
-                      progress=progress, initial_schedule=None if initial is None else graph.to_indices(initial))
+    problem = Problem(
+        graph=graph,
+        budget=budget,
+        params=values,
+        time_limit_seconds=float(time_limit_seconds),
+        threads=int(threads),
+        seed=int(seed),
+        relative_gap=float(relative_gap),
+        reference_order_name=reference_order_name or budget.reference_order or DEFAULT,
+        progress=progress,
+        initial_schedule=None if initial is None else graph.to_indices(initial),
+    )
     if budget.bytes < graph.min_feasible_budget:
-        out = SolverOutput(status="infeasible", message=f"budget {budget.bytes:,} is below the minimum feasible budget {graph.min_feasible_budget:,} (the largest node plus its inputs); no solver was run")
+        out = SolverOutput(
+            status="infeasible",
+            message=f"budget {budget.bytes:,} is below the minimum feasible budget {graph.min_feasible_budget:,} (the largest node plus its inputs); no solver was run",
+        )
         return judge(problem, formulation, out, problem.elapsed())
     # No schedule peaks above Σ memory: a larger budget is the same problem, and the formulation gets
     # Σ memory instead (models never see a budget far beyond the graph's own sums); the verdict keeps the budget.
@@ -142,19 +192,37 @@ def solve_in_process(graph: Graph, budget: Budget, formulation: str, params: Map
     return judge(problem, formulation, out, problem.elapsed())
 
 
-def measure_model_size(graph: Graph, budget: Budget, formulation: str, params: Mapping[str, Any] | None = None,
-                       reference_order_name: str | None = None) -> dict[str, Any]:
+def measure_model_size(
+    graph: Graph,
+    budget: Budget,
+    formulation: str,
+    params: Mapping[str, Any] | None = None,
+    reference_order_name: str | None = None,
+) -> dict[str, Any]:
     """Build a formulation's model without solving it (its optional `model_size(problem)`) and report
     the size, the build seconds and the process's peak memory before and after the build."""
     module = formulation_module(formulation)
     values = resolve_params(module.PARAMS, dict(params or {}), f"formulation {formulation!r}")
-    doc: dict[str, Any] = {"graph": graph.name, "graph_hash": graph.content_hash, "nodes": graph.n, "edges": graph.m,
-                           "formulation": formulation, "params": dict(values), "budget": budget.bytes,
-                           "model_size": None, "build_seconds": None, "message": ""}
+    doc: dict[str, Any] = {
+        "graph": graph.name,
+        "graph_hash": graph.content_hash,
+        "nodes": graph.n,
+        "edges": graph.m,
+        "formulation": formulation,
+        "params": dict(values),
+        "budget": budget.bytes,
+        "model_size": None,
+        "build_seconds": None,
+        "message": "",
+    }
     if not callable(getattr(module, "model_size", None)):
         return {**doc, "status": "not_supported", "message": f"{formulation} builds no model (it has no model_size)"}
-    problem = Problem(graph=graph, budget=budget, params=values,
-                      reference_order_name=reference_order_name or budget.reference_order or DEFAULT)
+    problem = Problem(
+        graph=graph,
+        budget=budget,
+        params=values,
+        reference_order_name=reference_order_name or budget.reference_order or DEFAULT,
+    )
     doc["rss_before_build_bytes"] = max_rss_bytes()
     t0 = time.perf_counter()
     try:
@@ -163,8 +231,12 @@ def measure_model_size(graph: Graph, budget: Budget, formulation: str, params: M
         return {**doc, "status": "error", "message": "out of memory while building the model"}
     except Exception as exc:  # a builder bug: an error document, not a crash
         return {**doc, "status": "error", "message": f"{type(exc).__name__}: {exc}"}
-    return {**doc, "status": "built", "model_size": {k: int(v) for k, v in size.items()},
-            "build_seconds": time.perf_counter() - t0}
+    return {
+        **doc,
+        "status": "built",
+        "model_size": {k: int(v) for k, v in size.items()},
+        "build_seconds": time.perf_counter() - t0,
+    }
 
 
 def max_rss_bytes() -> int | None:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import csv
 import math
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 from moccasin_bench.errors import UserError
 
@@ -23,9 +24,26 @@ if TYPE_CHECKING:
 
     from moccasin_bench.experiment import Method
 
-COLUMNS = ("graph", "nodes", "edges", "method", "formulation", "params", "budget_fraction", "budget", "status",
-           "variables", "constraints", "nonzeros", "build_seconds", "peak_rss_bytes", "rss_before_build_bytes",
-           "memory_cap_bytes", "seconds_cap", "message")
+COLUMNS = (
+    "graph",
+    "nodes",
+    "edges",
+    "method",
+    "formulation",
+    "params",
+    "budget_fraction",
+    "budget",
+    "status",
+    "variables",
+    "constraints",
+    "nonzeros",
+    "build_seconds",
+    "peak_rss_bytes",
+    "rss_before_build_bytes",
+    "memory_cap_bytes",
+    "seconds_cap",
+    "message",
+)
 
 
 @dataclass(frozen=True)
@@ -61,7 +79,9 @@ def _append(path: Path, row: dict[str, Any]) -> None:
         raise UserError(f"cannot write the model-size table: {exc.strerror or exc}", str(path)) from None
 
 
-def measure(series: SizeSeries, out_csv: Path, data_dir: str | None = None, progress: bool = True) -> list[dict[str, str]]:
+def measure(
+    series: SizeSeries, out_csv: Path, data_dir: str | None = None, progress: bool = True
+) -> list[dict[str, str]]:
     """Build every method's model on every graph of the series (skipping rows already in `out_csv`)."""
     import json
 
@@ -86,18 +106,31 @@ def measure(series: SizeSeries, out_csv: Path, data_dir: str | None = None, prog
                 graphs[entry] = load_graph(entry, data_dir)
             g = graphs[entry]
             budget = resolve_budget(g, fraction=series.budget_fraction)
-            row: dict[str, Any] = {"graph": entry, "nodes": g.n, "edges": g.m, "method": method.key,
-                                   "formulation": method.formulation, "params": json.dumps(dict(method.params), sort_keys=True),
-                                   "budget_fraction": series.budget_fraction, "budget": budget.bytes,
-                                   "memory_cap_bytes": series.memory_cap_bytes, "seconds_cap": series.seconds_cap}
+            row: dict[str, Any] = {
+                "graph": entry,
+                "nodes": g.n,
+                "edges": g.m,
+                "method": method.key,
+                "formulation": method.formulation,
+                "params": json.dumps(dict(method.params), sort_keys=True),
+                "budget_fraction": series.budget_fraction,
+                "budget": budget.bytes,
+                "memory_cap_bytes": series.memory_cap_bytes,
+                "seconds_cap": series.seconds_cap,
+            }
             if stopped:
                 _append(out_csv, {**row, "status": "skipped", "message": f"not built above the cap ({stopped})"})
                 continue
             if progress:
                 print(f"  [{count}/{total}] building {method.key} on {entry} (n={g.n:,})", file=sys.stderr, flush=True)
             spec = make_spec(g, budget, method.formulation, dict(method.params), time_limit_seconds=series.seconds_cap)
-            outcome = run_isolated(spec.to_json(), graph_document(g), memory_limit_bytes=series.memory_cap_bytes,
-                                   grace_seconds=5.0, task="model_size")
+            outcome = run_isolated(
+                spec.to_json(),
+                graph_document(g),
+                memory_limit_bytes=series.memory_cap_bytes,
+                grace_seconds=5.0,
+                task="model_size",
+            )
             result = outcome.get("result") or {}
             size = result.get("model_size") or {}
             status = outcome["status"] if outcome["status"] in ("built", "not_supported") else "failed"
@@ -106,10 +139,18 @@ def measure(series: SizeSeries, out_csv: Path, data_dir: str | None = None, prog
                 status = "over_time_cap"
             elif status == "failed" and ("memory" in message.lower() or "MemoryError" in message):
                 status = "over_memory_cap"
-            row.update({"status": status, "variables": size.get("variables"), "constraints": size.get("constraints"),
-                        "nonzeros": size.get("nonzeros"), "build_seconds": result.get("build_seconds"),
-                        "peak_rss_bytes": result.get("max_rss_bytes"),
-                        "rss_before_build_bytes": result.get("rss_before_build_bytes"), "message": message})
+            row.update(
+                {
+                    "status": status,
+                    "variables": size.get("variables"),
+                    "constraints": size.get("constraints"),
+                    "nonzeros": size.get("nonzeros"),
+                    "build_seconds": result.get("build_seconds"),
+                    "peak_rss_bytes": result.get("max_rss_bytes"),
+                    "rss_before_build_bytes": result.get("rss_before_build_bytes"),
+                    "message": message,
+                }
+            )
             _append(out_csv, row)
             if status != "built":
                 stopped = f"{status} on {entry}, n={g.n:,}"
@@ -123,8 +164,11 @@ def growth_exponent(n: Sequence[float], y: Sequence[float], min_n: float = 0.0) 
     None with fewer than three such points."""
     import numpy as np
 
-    pts = [(float(a), float(b)) for a, b in zip(n, y)
-           if a and b and not (isinstance(b, float) and math.isnan(b)) and float(a) >= min_n and float(b) > 0]
+    pts = [
+        (float(a), float(b))
+        for a, b in zip(n, y)
+        if a and b and not (isinstance(b, float) and math.isnan(b)) and float(a) >= min_n and float(b) > 0
+    ]
     if len(pts) < 3:
         return None
     x = np.log([p[0] for p in pts])
@@ -137,7 +181,19 @@ def load_sizes(path: str | Path) -> pd.DataFrame:
     import pandas as pd
 
     df = pd.DataFrame(_read(Path(path)), columns=list(COLUMNS))
-    for col in ("nodes", "edges", "budget_fraction", "budget", "variables", "constraints", "nonzeros", "build_seconds",
-                "peak_rss_bytes", "rss_before_build_bytes", "memory_cap_bytes", "seconds_cap"):
+    for col in (
+        "nodes",
+        "edges",
+        "budget_fraction",
+        "budget",
+        "variables",
+        "constraints",
+        "nonzeros",
+        "build_seconds",
+        "peak_rss_bytes",
+        "rss_before_build_bytes",
+        "memory_cap_bytes",
+        "seconds_cap",
+    ):
         df[col] = pd.to_numeric(df[col], errors="coerce")
     return df

@@ -88,14 +88,14 @@ def memory_aware_order(graph: Graph) -> np.ndarray:
             continue  # a stale entry: v was computed, or its key fell since
         done[v] = True
         order.append(v)
-        for u in pred_idx[pred_ptr[v]:pred_ptr[v + 1]]:
+        for u in pred_idx[pred_ptr[v] : pred_ptr[v + 1]]:
             remaining_readers[u] -= 1
             if remaining_readers[u] == 1:  # its last reader now frees it, when that reader is ready
-                w = next(x for x in succ_idx[succ_ptr[u]:succ_ptr[u + 1]] if not done[x])
+                w = next(x for x in succ_idx[succ_ptr[u] : succ_ptr[u + 1]] if not done[x])
                 freed[w] += mem[u]
                 if missing_inputs[w] == 0:
                     push(w)
-        for w in succ_idx[succ_ptr[v]:succ_ptr[v + 1]]:
+        for w in succ_idx[succ_ptr[v] : succ_ptr[v + 1]]:
             missing_inputs[w] -= 1
             if missing_inputs[w] == 0:
                 push(w)

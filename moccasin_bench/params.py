@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from moccasin_bench.errors import UserError
 
@@ -30,6 +31,7 @@ class Param:
         """The allowed range as an interval, e.g. "[0, 1]", "(0, 1)", "[1, inf)"; "" when unbounded."""
         if self.low is None and self.high is None:
             return ""
+
         def show(v: float) -> str:
             return str(int(v)) if self.type is int else f"{v:g}"
 
@@ -74,7 +76,9 @@ class Param:
         if self.type in (int, float) and not self.in_range(out):
             raise UserError(f"parameter {self.name!r} of {owner} must be in {self.range_text()}, got {out!r}")
         if self.choices is not None and out not in self.choices:
-            raise UserError(f"parameter {self.name!r} of {owner} must be one of {', '.join(map(str, self.choices))}; got {out!r}")
+            raise UserError(
+                f"parameter {self.name!r} of {owner} must be one of {', '.join(map(str, self.choices))}; got {out!r}"
+            )
         return out
 
 
@@ -107,6 +111,12 @@ def describe_params(specs: Sequence[Param]) -> str:
     """Lines for --help and `list` output."""
     lines = []
     for p in specs:
-        choices = f" (one of: {', '.join(map(str, p.choices))})" if p.choices else f" in {p.range_text()}" if p.range_text() else ""
+        choices = (
+            f" (one of: {', '.join(map(str, p.choices))})"
+            if p.choices
+            else f" in {p.range_text()}"
+            if p.range_text()
+            else ""
+        )
         lines.append(f"  {p.name}={p.default!r} [{p.type.__name__}]{choices}  {p.help}")
     return "\n".join(lines)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import TYPE_CHECKING, Callable, TextIO
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TextIO
 
 if TYPE_CHECKING:
     from moccasin_bench.runner import RunSpec
@@ -28,7 +29,9 @@ class SweepProgress:
     On a terminal the line redraws in place; elsewhere (logs, batch jobs) a line is printed
     at most every `interval_seconds`. Error and invalid runs are always printed."""
 
-    def __init__(self, total: int, stream: TextIO | None = None, enabled: bool = True, interval_seconds: float = 10.0) -> None:
+    def __init__(
+        self, total: int, stream: TextIO | None = None, enabled: bool = True, interval_seconds: float = 10.0
+    ) -> None:
         self.total, self.done, self.failed = total, 0, 0
         self.stream = stream or sys.stderr
         self.enabled = enabled
@@ -47,11 +50,13 @@ class SweepProgress:
         failed = f", {self.failed} failed" if self.failed else ""
         return f"[{bar}] {self.done}/{self.total} done, {left} left{failed}; elapsed {clock(elapsed)}, ETA {eta}"
 
-    def update(self, spec: "RunSpec", status: str, message: str = "") -> None:
+    def update(self, spec: RunSpec, status: str, message: str = "") -> None:
         self.done += 1
         if status in ("error", "invalid"):
             self.failed += 1
-            self._print(f"{status.upper()}: {spec.describe()}: {message.splitlines()[0] if message else ''}", force=True)
+            self._print(
+                f"{status.upper()}: {spec.describe()}: {message.splitlines()[0] if message else ''}", force=True
+            )
         self._draw()
 
     def skip(self) -> None:

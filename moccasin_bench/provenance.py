@@ -46,8 +46,12 @@ def git_revision(root: Path = PROJECT_ROOT) -> str | None:
         rev = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
         if rev.returncode != 0:
             return None
-        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10)
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
         return rev.stdout.strip() + ("+dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return None
@@ -64,10 +68,12 @@ def provenance() -> dict[str, str | int | None]:
         "python_version": platform.python_version(),
     }
     out.update({f"{name}_version": package_version(name) for name in PACKAGES})
-    out.update({
-        "cpu_model": cpu_model(),
-        "cpu_count": os.cpu_count(),
-        "hostname": socket.gethostname(),
-        "platform": platform.platform(),
-    })
+    out.update(
+        {
+            "cpu_model": cpu_model(),
+            "cpu_count": os.cpu_count(),
+            "hostname": socket.gethostname(),
+            "platform": platform.platform(),
+        }
+    )
     return out

@@ -14,10 +14,11 @@ import json
 import shlex
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from moccasin_bench.errors import UserError
 from moccasin_bench.experiment import Experiment, Mode, experiment
@@ -105,7 +106,9 @@ def build_grid(opts: Options) -> Grid:
     wanted = tuple(opts.methods) or exp.method_keys
     unknown = [m for m in wanted if m not in exp.method_keys]
     if unknown:
-        raise UserError(f"unknown method {unknown[0]!r} for grid {exp.name!r}; choose from {', '.join(exp.method_keys)}")
+        raise UserError(
+            f"unknown method {unknown[0]!r} for grid {exp.name!r}; choose from {', '.join(exp.method_keys)}"
+        )
     graphs = tuple(opts.graphs) or exp.graphs_of(mode)
     if not graphs:
         raise UserError("no graphs to run")
@@ -120,7 +123,9 @@ def build_grid(opts: Options) -> Grid:
             grid.unavailable[m.key] = why
     methods = [m for m in methods if m.key not in grid.unavailable]
     if not methods:
-        raise UserError("none of the chosen methods is available: " + "; ".join(f"{k}: {v}" for k, v in grid.unavailable.items()))
+        raise UserError(
+            "none of the chosen methods is available: " + "; ".join(f"{k}: {v}" for k, v in grid.unavailable.items())
+        )
 
     threads = opts.threads or mode.threads
     tables = []
@@ -137,8 +142,11 @@ def build_grid(opts: Options) -> Grid:
             groups.setdefault((seconds, mode.method_seeds.get(m.key)), []).append(m)
         for (seconds, seeds), group in groups.items():
             if group:
-                table = {"graphs": [c.entry], "time_limits": seconds,
-                         "formulations": [{"name": m.formulation, "params": dict(m.params)} for m in group]}
+                table = {
+                    "graphs": [c.entry],
+                    "time_limits": seconds,
+                    "formulations": [{"name": m.formulation, "params": dict(m.params)} for m in group],
+                }
                 if seeds is not None:
                     table["seeds"] = list(seeds)
                 tables.append(table)
@@ -162,6 +170,7 @@ def build_grid(opts: Options) -> Grid:
 
 
 # ---- TOML (the few types a sweep config uses) ------------------------------------------------
+
 
 def _toml_value(v: Any) -> str:
     if isinstance(v, bool):
@@ -190,6 +199,7 @@ def to_toml(config: Mapping[str, Any], header: Sequence[str] = ()) -> str:
 
 # ---- running -----------------------------------------------------------------------------------
 
+
 def _duration(seconds: float) -> str:
     m, s = divmod(int(round(seconds)), 60)
     h, m = divmod(m, 60)
@@ -202,9 +212,11 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
 
     exp, mode = grid.experiment, grid.mode
     threads = grid.config["threads"]
-    lines = [f"`{command_of(opts)}`: {exp.description}, in {mode.name} mode, "
-             f"{jobs} run(s) at a time with {threads} solver thread(s) each"
-             + (f"; running the grid took {_duration(elapsed_seconds)} in all." if elapsed_seconds is not None else ".")]
+    lines = [
+        f"`{command_of(opts)}`: {exp.description}, in {mode.name} mode, "
+        f"{jobs} run(s) at a time with {threads} solver thread(s) each"
+        + (f"; running the grid took {_duration(elapsed_seconds)} in all." if elapsed_seconds is not None else ".")
+    ]
     per_graph = []
     for c in grid.choices:
         limits: dict[float, list[str]] = {}
@@ -230,13 +242,19 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
         lines.append(mode.skip_note)
     for key, why in grid.unavailable.items():
         m = next(x for x in exp.methods if x.key == key)
-        lines.append(f"{base_label(m.formulation, m.params)} was not run: the formulation is not available here ({why}).")
+        lines.append(
+            f"{base_label(m.formulation, m.params)} was not run: the formulation is not available here ({why})."
+        )
     return lines
 
 
 def command_of(opts: Options) -> str:
     """The reproduce command line, as the report shows it."""
-    return "moccasin-bench reproduce" + (f" --grid {opts.grid}" if opts.grid != "paper" else "") + (" --quick" if opts.quick else "")
+    return (
+        "moccasin-bench reproduce"
+        + (f" --grid {opts.grid}" if opts.grid != "paper" else "")
+        + (" --quick" if opts.quick else "")
+    )
 
 
 def _add_earlier_time(meta_path: Path, grid_id: str, seconds: float | None) -> float | None:
@@ -272,27 +290,39 @@ def run(opts: Options) -> int:
     except OSError as exc:
         raise UserError(f"cannot create the output directory: {exc.strerror or exc}", str(out)) from None
     config_path, store_path = out / "grid.toml", out / "runs.sqlite"
-    header = [f"Written by `{command_of(opts)}` ({mode.name} mode).",
-              f"Re-run just the grid: moccasin-bench sweep {config_path.name} --store {store_path.name} --jobs {jobs}"]
+    header = [
+        f"Written by `{command_of(opts)}` ({mode.name} mode).",
+        f"Re-run just the grid: moccasin-bench sweep {config_path.name} --store {store_path.name} --jobs {jobs}",
+    ]
     config_path.write_text(to_toml(grid.config, header))
     config = load_config(config_path)
     the_plan = plan(config)
     stored = stored_statuses(store_path)
-    stand_ins = [c for c in grid.choices if c.is_stand_in and c.requested.lower() in STAND_INS]  # replaced, not asked for
+    stand_ins = [
+        c for c in grid.choices if c.is_stand_in and c.requested.lower() in STAND_INS
+    ]  # replaced, not asked for
     if stand_ins:
-        why = ("as asked (--stand-ins)" if opts.stand_ins else
-               "because the paper's graph files were not found for " + ", ".join(c.paper.upper() for c in stand_ins))
-        print(f"reproduce: using the generated stand-ins {', '.join(c.entry for c in stand_ins)} {why}; the report says so. "
-              "Pass --data-dir DIR with the paper's files to reproduce the paper itself.", file=sys.stderr)
+        why = (
+            "as asked (--stand-ins)"
+            if opts.stand_ins
+            else "because the paper's graph files were not found for " + ", ".join(c.paper.upper() for c in stand_ins)
+        )
+        print(
+            f"reproduce: using the generated stand-ins {', '.join(c.entry for c in stand_ins)} {why}; the report says so. "
+            "Pass --data-dir DIR with the paper's files to reproduce the paper itself.",
+            file=sys.stderr,
+        )
     if opts.dry_run:
         print(describe_plan(the_plan, stored, (), str(store_path), jobs))
         if mode.sizes is not None:
             from moccasin_bench.runner import format_size
 
             z = mode.sizes
-            print(f"model sizes (build only, one at a time): {len(z.methods)} method(s) x {len(z.graphs)} graph(s), "
-                  f"each build capped at {z.seconds_cap:g} s and {format_size(z.memory_cap_bytes)}, into "
-                  f"{out / 'model-sizes.csv'}: {', '.join(m.key for m in z.methods)} on {', '.join(z.graphs)}")
+            print(
+                f"model sizes (build only, one at a time): {len(z.methods)} method(s) x {len(z.graphs)} graph(s), "
+                f"each build capped at {z.seconds_cap:g} s and {format_size(z.memory_cap_bytes)}, into "
+                f"{out / 'model-sizes.csv'}: {', '.join(m.key for m in z.methods)} on {', '.join(z.graphs)}"
+            )
         return 0
 
     grid_id = hashlib.sha256(" ".join(sorted(spec.key for spec in the_plan.runs)).encode()).hexdigest()[:16]
@@ -300,10 +330,16 @@ def run(opts: Options) -> int:
     started = time.monotonic()
     memory = opts.memory_limit_bytes if opts.memory_limit_bytes is not None else config.memory_limit_bytes
     try:
-        outcome = drive(the_plan, store_path, lambda: LocalExecutor(jobs, memory, config.grace_seconds),
-                        title=f"reproduce {exp.name} ({mode.name}, {grid.config['threads']} thread(s) per run)",
-                        config_path=str(config_path.resolve()), config_text=config.text, command=shlex.join(sys.argv),
-                        progress=opts.progress)
+        outcome = drive(
+            the_plan,
+            store_path,
+            lambda: LocalExecutor(jobs, memory, config.grace_seconds),
+            title=f"reproduce {exp.name} ({mode.name}, {grid.config['threads']} thread(s) per run)",
+            config_path=str(config_path.resolve()),
+            config_text=config.text,
+            command=shlex.join(sys.argv),
+            progress=opts.progress,
+        )
         sizes_path = out / "model-sizes.csv"
         if mode.sizes is not None:
             from moccasin_bench.model_sizes import measure
@@ -316,8 +352,13 @@ def run(opts: Options) -> int:
             ran_sizes = False
     except KeyboardInterrupt:  # keep the time spent, so the report of the resumed grid counts it
         spent = _add_earlier_time(meta_path, grid_id, time.monotonic() - started)
-        meta_path.write_text(json.dumps({"grid": exp.name, "mode": mode.name, "grid_id": grid_id, "grid_seconds": spent,
-                                         "interrupted": True}, indent=1) + "\n")
+        meta_path.write_text(
+            json.dumps(
+                {"grid": exp.name, "mode": mode.name, "grid_id": grid_id, "grid_seconds": spent, "interrupted": True},
+                indent=1,
+            )
+            + "\n"
+        )
         raise
     ran = outcome.summary.ran > 0 or ran_sizes
     elapsed = _add_earlier_time(meta_path, grid_id, time.monotonic() - started if ran else None)
@@ -332,27 +373,52 @@ def run(opts: Options) -> int:
             for f in exp.budgets:
                 skipped.append(Skipped(hashes[entry], f, base_label(m.formulation, m.params), reason))
     t0 = time.monotonic()
-    result = build_report(ReportRequest(store=store_path, out_dir=out, keys=frozenset(s.key for s in the_plan.runs),
-                                        title=f"{exp.title} ({mode.name} mode)",
-                                        preamble=preamble(opts, grid, jobs, elapsed), skipped=skipped,
-                                        data_dir=opts.data_dir, published=exp.published,
-                                        model_sizes=sizes_path if mode.sizes is not None else None))
+    result = build_report(
+        ReportRequest(
+            store=store_path,
+            out_dir=out,
+            keys=frozenset(s.key for s in the_plan.runs),
+            title=f"{exp.title} ({mode.name} mode)",
+            preamble=preamble(opts, grid, jobs, elapsed),
+            skipped=skipped,
+            data_dir=opts.data_dir,
+            published=exp.published,
+            model_sizes=sizes_path if mode.sizes is not None else None,
+        )
+    )
     report_seconds = time.monotonic() - t0
     counts = outcome.counts
     meta = {
-        "grid": exp.name, "mode": mode.name, "jobs": jobs, "threads": grid.config["threads"],
-        "graphs": [{"requested": c.requested, "used": c.entry, "paper": c.paper, "stand_in": c.is_stand_in,
-                    "file": Path(c.path).name if c.path else None}
-                   for c in grid.choices],
+        "grid": exp.name,
+        "mode": mode.name,
+        "jobs": jobs,
+        "threads": grid.config["threads"],
+        "graphs": [
+            {
+                "requested": c.requested,
+                "used": c.entry,
+                "paper": c.paper,
+                "stand_in": c.is_stand_in,
+                "file": Path(c.path).name if c.path else None,
+            }
+            for c in grid.choices
+        ],
         "skipped": [{"graph": e, "method": k, "reason": r} for e, k, r in grid.skipped],
-        "unavailable": grid.unavailable, "runs": len(the_plan.runs), "statuses": counts,
-        "grid_id": grid_id, "grid_seconds": elapsed, "report_seconds": report_seconds,
-        "finished_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "unavailable": grid.unavailable,
+        "runs": len(the_plan.runs),
+        "statuses": counts,
+        "grid_id": grid_id,
+        "grid_seconds": elapsed,
+        "report_seconds": report_seconds,
+        "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": "moccasin-bench " + shlex.join(sys.argv[1:]),
     }
     meta_path.write_text(json.dumps(meta, indent=1) + "\n")
     shown = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    print(f"reproduce: {len(the_plan.runs)} runs ({shown}); report in {result.index_html} and {result.index_md}", file=sys.stderr)
+    print(
+        f"reproduce: {len(the_plan.runs)} runs ({shown}); report in {result.index_html} and {result.index_md}",
+        file=sys.stderr,
+    )
     for note in result.notes:
         print(f"reproduce: {note}", file=sys.stderr)
     return outcome.exit_code

@@ -30,7 +30,13 @@ class Violation:
         return f"node {self.node!r} is never computed"
 
     def to_json(self) -> dict:
-        return {"kind": self.kind, "step": self.step, "node": self.node, "missing_input": self.missing_input, "message": self.describe()}
+        return {
+            "kind": self.kind,
+            "step": self.step,
+            "node": self.node,
+            "missing_input": self.missing_input,
+            "message": self.describe(),
+        }
 
 
 @dataclass(frozen=True, eq=False)
@@ -98,7 +104,12 @@ def simulate(graph: Graph, schedule: np.ndarray | list[int]) -> Simulation:
     violation = None
     if not found.all():
         k = int(np.argmin(found))  # reads are in step order, so the first False is the first failure
-        violation = Violation("missing_input", graph.node_ids[int(s[reader_step[k]])], int(reader_step[k]), graph.node_ids[int(read_node[k])])
+        violation = Violation(
+            "missing_input",
+            graph.node_ids[int(s[reader_step[k]])],
+            int(reader_step[k]),
+            graph.node_ids[int(read_node[k])],
+        )
     else:
         never = np.nonzero(np.bincount(s, minlength=n) == 0)[0]
         if len(never):

@@ -72,7 +72,10 @@ def parse_graph_data(data: Any, name: str, origin: str) -> Graph:
                 return module.parse(data, name=name, origin=origin)
             except UserError as exc:
                 raise exc.with_path(origin) from None
-    raise GraphError("not a graph file this tool knows: expected networkx node-link JSON (nodes + links) or a moccasin-bench-graph document", origin)
+    raise GraphError(
+        "not a graph file this tool knows: expected networkx node-link JSON (nodes + links) or a moccasin-bench-graph document",
+        origin,
+    )
 
 
 def generate(family: str, params: dict[str, Any]) -> Graph:
@@ -106,7 +109,9 @@ def load_graph(spec: str | Path, data_dir: str | Path | None = None) -> Graph:
         found = find_paper_file(key, data_dir)
         if found is None:
             where = ", ".join(str(d) for d in data_dirs(data_dir))
-            raise UserError(f"graph {text!r} is one of the paper's graphs, but its file {PAPER_GRAPHS[key].filename!r} is not in any data directory ({where}); download it from github.com/haoming-codes/moccasin (folder data/) and pass --data-dir or set {DATA_ENV}")
+            raise UserError(
+                f"graph {text!r} is one of the paper's graphs, but its file {PAPER_GRAPHS[key].filename!r} is not in any data directory ({where}); download it from github.com/haoming-codes/moccasin (folder data/) and pass --data-dir or set {DATA_ENV}"
+            )
         return read_graph_file(found)
     if key in PYTORCH_GRAPHS:
         found = CATALOGUE_DIR / PYTORCH_GRAPHS[key].filename

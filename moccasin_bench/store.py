@@ -35,21 +35,24 @@ import sqlite3
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from moccasin_bench.errors import Incomplete, UserError
 
 if TYPE_CHECKING:
     import pandas as pd
-    
+
     from moccasin_bench.graph import Graph
     from moccasin_bench.runner import RunSpec
 
 SCHEMA_VERSION = 3
-CLAIMS_TABLE = ("CREATE TABLE IF NOT EXISTS claims (run_key TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL, "
-                "pid INTEGER NOT NULL, claimed_at TEXT NOT NULL, expires REAL NOT NULL)")
+CLAIMS_TABLE = (
+    "CREATE TABLE IF NOT EXISTS claims (run_key TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL, "
+    "pid INTEGER NOT NULL, claimed_at TEXT NOT NULL, expires REAL NOT NULL)"
+)
 # Statements that bring a store of version v to v + 1 (applied by the driver when it opens a store).
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE runs RENAME COLUMN n TO nodes", "ALTER TABLE runs RENAME COLUMN m TO edges"),
@@ -61,8 +64,18 @@ RENEW_SECONDS = 30.0  # how often a driver renews its claims
 RENAMED_COLUMNS = {"n": "nodes", "m": "edges"}
 
 PROVENANCE_COLUMNS = (
-    "moccasin_bench_version", "git_revision", "python_version", "ortools_version", "highspy_version", "pulp_version",
-    "networkx_version", "numpy_version", "cpu_model", "cpu_count", "hostname", "platform",
+    "moccasin_bench_version",
+    "git_revision",
+    "python_version",
+    "ortools_version",
+    "highspy_version",
+    "pulp_version",
+    "networkx_version",
+    "numpy_version",
+    "cpu_model",
+    "cpu_count",
+    "hostname",
+    "platform",
 )
 
 # (name, SQL type). Order = column order of the table and of exports.
@@ -132,13 +145,20 @@ def _json(value: Any) -> str | None:
     return None if value is None else json.dumps(value, sort_keys=True)
 
 
-def make_row(spec: RunSpec, outcome: Mapping[str, Any], sweep: str | None = None, graph: Graph | None = None) -> dict[str, Any]:
+def make_row(
+    spec: RunSpec, outcome: Mapping[str, Any], sweep: str | None = None, graph: Graph | None = None
+) -> dict[str, Any]:
     """Flatten a run (a runner.RunSpec) and its outcome (runner.run_isolated) into a `runs` row.
     `graph` (the run's Graph) fills the graph's facts when the run left no result (error rows)."""
     result = outcome.get("result") or {}
     if not result and graph is not None:
-        result = {"graph_origin": graph.origin, "nodes": graph.n, "edges": graph.m, "sum_duration": graph.sum_duration,
-                  "min_feasible_budget": graph.min_feasible_budget}
+        result = {
+            "graph_origin": graph.origin,
+            "nodes": graph.n,
+            "edges": graph.m,
+            "sum_duration": graph.sum_duration,
+            "min_feasible_budget": graph.min_feasible_budget,
+        }
     row: dict[str, Any] = {
         "key": spec.key,
         "sweep": sweep,
@@ -166,8 +186,17 @@ def make_row(spec: RunSpec, outcome: Mapping[str, Any], sweep: str | None = None
         "message": outcome.get("message") or "",
         "stderr_tail": outcome.get("stderr_tail") or None,
     }
-    for name in ("peak_memory", "total_duration", "tdi_percent", "reported_objective", "best_bound", "build_seconds",
-                 "solve_seconds", "wall_seconds", "max_rss_bytes"):
+    for name in (
+        "peak_memory",
+        "total_duration",
+        "tdi_percent",
+        "reported_objective",
+        "best_bound",
+        "build_seconds",
+        "solve_seconds",
+        "wall_seconds",
+        "max_rss_bytes",
+    ):
         row[name] = result.get(name)
     row["model_size"] = _json(result.get("model_size"))
     row["violation"] = _json(result.get("violation"))
@@ -183,8 +212,10 @@ def trajectory_rows(result: Mapping[str, Any] | None) -> list[tuple[float, float
     """Merge the cost and bound trajectories into (seconds, last cost, last bound) events."""
     if not result:
         return []
-    events = sorted([(float(t), 0, float(c)) for t, c in result.get("trajectory") or ()]
-                    + [(float(t), 1, float(b)) for t, b in result.get("bound_trajectory") or ()])
+    events = sorted(
+        [(float(t), 0, float(c)) for t, c in result.get("trajectory") or ()]
+        + [(float(t), 1, float(b)) for t, b in result.get("bound_trajectory") or ()]
+    )
     rows: list[tuple[float, float | None, float | None]] = []
     cost = bound = None
     for seconds, kind, value in events:
@@ -213,13 +244,20 @@ def _guard(path: Path, doing: str) -> Iterator[None]:
         raise
     except (sqlite3.OperationalError, OSError) as exc:
         if _disk_full(exc) or getattr(exc, "errno", None) == 28:
-            raise Incomplete(f"the disk under the store is full ({exc}) while {doing}: every run finished before is "
-                             "stored and the store is intact; free space, then re-run the same command to resume", str(path)) from None
+            raise Incomplete(
+                f"the disk under the store is full ({exc}) while {doing}: every run finished before is "
+                "stored and the store is intact; free space, then re-run the same command to resume",
+                str(path),
+            ) from None
         if "locked" in str(exc).lower():
-            raise UserError(f"the store stayed locked by another process ({exc}) while {doing}; try again", str(path)) from None
+            raise UserError(
+                f"the store stayed locked by another process ({exc}) while {doing}; try again", str(path)
+            ) from None
         raise UserError(f"cannot use the results store ({exc}) while {doing}", str(path)) from None
     except sqlite3.DatabaseError as exc:
-        raise UserError(f"the results store is damaged or not a results store ({exc}) while {doing}", str(path)) from None
+        raise UserError(
+            f"the results store is damaged or not a results store ({exc}) while {doing}", str(path)
+        ) from None
 
 
 def _pid_alive(pid: int) -> bool:
@@ -272,8 +310,10 @@ class Store:
 
     def record_sweep(self, name: str | None, config_path: str | None, config_text: str | None, command: str) -> None:
         with _guard(self.path, "recording the sweep"), self.conn:
-            self.conn.execute("INSERT INTO sweeps (name, config_path, config_text, command, started_at) VALUES (?, ?, ?, ?, ?)",
-                              (name, config_path, config_text, command, datetime.now(timezone.utc).isoformat()))
+            self.conn.execute(
+                "INSERT INTO sweeps (name, config_path, config_text, command, started_at) VALUES (?, ?, ?, ?, ?)",
+                (name, config_path, config_text, command, datetime.now(UTC).isoformat()),
+            )
 
     # ---- claims: concurrent drivers on one store -----------------------------------------------
     def claim(self, key: str, expected: tuple[str, str | None] | None = None) -> str | None:
@@ -287,13 +327,16 @@ class Store:
                 if (tuple(row) if row else None) != (tuple(expected) if expected else None):
                     self.conn.rollback()
                     return "stored meanwhile by another driver"
-                held = self.conn.execute("SELECT owner, host, pid, expires FROM claims WHERE run_key = ?", (key,)).fetchone()
+                held = self.conn.execute(
+                    "SELECT owner, host, pid, expires FROM claims WHERE run_key = ?", (key,)
+                ).fetchone()
                 if held is not None and held[0] != self.owner and self._live(held[1], held[2], held[3]):
                     self.conn.rollback()
                     return f"running in another driver (pid {held[2]} on {held[1]})"
-                self.conn.execute("INSERT OR REPLACE INTO claims (run_key, owner, host, pid, claimed_at, expires) VALUES (?, ?, ?, ?, ?, ?)",
-                                  (key, self.owner, self.host, self.pid, datetime.now(timezone.utc).isoformat(),
-                                   time.time() + LEASE_SECONDS))
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO claims (run_key, owner, host, pid, claimed_at, expires) VALUES (?, ?, ?, ?, ?, ?)",
+                    (key, self.owner, self.host, self.pid, datetime.now(UTC).isoformat(), time.time() + LEASE_SECONDS),
+                )
                 self.conn.commit()
                 return None
             except BaseException:
@@ -316,7 +359,9 @@ class Store:
             try:
                 while not self._stop_renewing.wait(every_seconds):
                     with contextlib.suppress(sqlite3.Error), conn:
-                        conn.execute("UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + LEASE_SECONDS, self.owner))
+                        conn.execute(
+                            "UPDATE claims SET expires = ? WHERE owner = ?", (time.time() + LEASE_SECONDS, self.owner)
+                        )
             finally:
                 conn.close()
 
@@ -335,15 +380,20 @@ class Store:
         with _guard(self.path, f"storing run {row['key']}"), self.conn:
             if replace:
                 self.conn.execute("DELETE FROM runs WHERE key = ?", (row["key"],))
-            self.conn.execute(f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                              [row[c] for c in cols])
+            self.conn.execute(
+                f"INSERT INTO runs ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})", [row[c] for c in cols]
+            )
             if result and result.get("schedule") is not None:
-                self.conn.execute("INSERT INTO schedules (run_key, schedule) VALUES (?, ?)",
-                                  (row["key"], json.dumps(result["schedule"])))
+                self.conn.execute(
+                    "INSERT INTO schedules (run_key, schedule) VALUES (?, ?)",
+                    (row["key"], json.dumps(result["schedule"])),
+                )
             traj = trajectory_rows(result)
             if traj:
-                self.conn.executemany("INSERT INTO trajectories (run_key, seconds, cost, bound) VALUES (?, ?, ?, ?)",
-                                      [(row["key"], *t) for t in traj])
+                self.conn.executemany(
+                    "INSERT INTO trajectories (run_key, seconds, cost, bound) VALUES (?, ?, ?, ?)",
+                    [(row["key"], *t) for t in traj],
+                )
             self.conn.execute("DELETE FROM claims WHERE run_key = ? AND owner = ?", (row["key"], self.owner))
 
     def close(self) -> None:
@@ -353,7 +403,7 @@ class Store:
         self.release_claims()
         self.conn.close()
 
-    def __enter__(self) -> "Store":
+    def __enter__(self) -> Store:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -379,10 +429,17 @@ def _check_or_create(conn: sqlite3.Connection, path: Path) -> None:
                 conn.execute(statement)
             conn.commit()
             return
-        if version == 0 or "runs" not in tables or not set(REQUIRED_COLUMNS) <= _columns(conn, "runs") | set(RENAMED_COLUMNS):
+        if (
+            version == 0
+            or "runs" not in tables
+            or not set(REQUIRED_COLUMNS) <= _columns(conn, "runs") | set(RENAMED_COLUMNS)
+        ):
             raise UserError("not a moccasin-bench results store (an SQLite file with other tables)", str(path))
         if version > SCHEMA_VERSION:
-            raise UserError(f"results store has schema version {version}; this moccasin-bench reads version {SCHEMA_VERSION}: upgrade it", str(path))
+            raise UserError(
+                f"results store has schema version {version}; this moccasin-bench reads version {SCHEMA_VERSION}: upgrade it",
+                str(path),
+            )
         while version < SCHEMA_VERSION:
             for statement in MIGRATIONS[version]:
                 conn.execute(statement)
@@ -390,8 +447,11 @@ def _check_or_create(conn: sqlite3.Connection, path: Path) -> None:
             conn.execute(f"PRAGMA user_version = {version}")
         missing = [c for c in RUN_COLUMN_NAMES if c not in _columns(conn, "runs")]
         if missing:
-            raise UserError(f"not a moccasin-bench results store of version {version}: table runs lacks column(s) "
-                            f"{', '.join(missing[:5])}", str(path))
+            raise UserError(
+                f"not a moccasin-bench results store of version {version}: table runs lacks column(s) "
+                f"{', '.join(missing[:5])}",
+                str(path),
+            )
         conn.commit()
     except BaseException:
         if conn.in_transaction:
@@ -399,22 +459,27 @@ def _check_or_create(conn: sqlite3.Connection, path: Path) -> None:
         raise
 
 
-def _reading(func):
+def _reading(func: Callable[..., Any]) -> Callable[..., Any]:
     """A reader whose SQLite failures (a damaged file, a foreign table) are one UserError naming the store."""
 
     @functools.wraps(func)
-    def wrapper(path, *args, **kwargs):
+    def wrapper(path: str | Path, *args: Any, **kwargs: Any) -> Any:
         try:
             return func(path, *args, **kwargs)
         except UserError:
             raise
         except json.JSONDecodeError as exc:
-            raise UserError(f"the results store holds a damaged value (not JSON: {exc.msg}); re-run the affected runs "
-                            "(sweep --retry) or restore the file", str(path)) from None
+            raise UserError(
+                f"the results store holds a damaged value (not JSON: {exc.msg}); re-run the affected runs "
+                "(sweep --retry) or restore the file",
+                str(path),
+            ) from None
         except Exception as exc:
             if isinstance(exc, sqlite3.Error) or type(exc).__name__ == "DatabaseError":
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                raise UserError(f"cannot read the results store (damaged, or not a results store): {first}", str(path)) from None
+                raise UserError(
+                    f"cannot read the results store (damaged, or not a results store): {first}", str(path)
+                ) from None
             raise
 
     return wrapper
@@ -437,16 +502,24 @@ def _read_connection(path: str | Path, allow_empty: bool = False) -> sqlite3.Con
     if allow_empty and version == 0 and not tables:
         conn.close()
         return None
-    if version == 0 or "runs" not in tables or not set(REQUIRED_COLUMNS) <= _columns(conn, "runs") | set(RENAMED_COLUMNS):
+    if (
+        version == 0
+        or "runs" not in tables
+        or not set(REQUIRED_COLUMNS) <= _columns(conn, "runs") | set(RENAMED_COLUMNS)
+    ):
         conn.close()
         raise UserError("not a moccasin-bench results store", str(p))
     if version > SCHEMA_VERSION:
         conn.close()
-        raise UserError(f"results store has schema version {version}; this moccasin-bench reads version {SCHEMA_VERSION}: upgrade it", str(p))
+        raise UserError(
+            f"results store has schema version {version}; this moccasin-bench reads version {SCHEMA_VERSION}: upgrade it",
+            str(p),
+        )
     return conn
 
 
 # ---- pandas ---------------------------------------------------------------------------------
+
 
 @_reading
 def load_runs(path: str | Path, expand: bool = True) -> pd.DataFrame:
@@ -481,7 +554,9 @@ def load_trajectories(path: str | Path) -> pd.DataFrame:
     with _read_connection(path) as conn:
         df = pd.read_sql_query(
             "SELECT t.run_key, t.seconds, t.cost, t.bound, r.graph, r.formulation, r.budget, r.budget_fraction, r.sum_duration "
-            "FROM trajectories t JOIN runs r ON r.key = t.run_key ORDER BY t.run_key, t.seconds", conn)
+            "FROM trajectories t JOIN runs r ON r.key = t.run_key ORDER BY t.run_key, t.seconds",
+            conn,
+        )
     conn.close()
     total = df["sum_duration"].astype("float64")
     df["tdi_percent"] = 100.0 * (df["cost"] - total) / total.where(total > 0)
@@ -562,7 +637,10 @@ def rows(path: str | Path, where: str = "", args: Iterable[Any] = ()) -> list[di
     """Runs as plain dicts (no pandas), e.g. rows(p, "status = ?", ["error"])."""
     with _read_connection(path) as conn:
         conn.row_factory = sqlite3.Row
-        out = [dict(r) for r in conn.execute(f"SELECT * FROM runs {'WHERE ' + where if where else ''} ORDER BY key", tuple(args))]
+        out = [
+            dict(r)
+            for r in conn.execute(f"SELECT * FROM runs {'WHERE ' + where if where else ''} ORDER BY key", tuple(args))
+        ]
     conn.close()
     return [{RENAMED_COLUMNS.get(k, k): v for k, v in r.items()} for r in out]
 
@@ -575,7 +653,7 @@ def schedule_max_computations(path: str | Path, keys: Iterable[str]) -> dict[str
     out: dict[str, int] = {}
     with _read_connection(path) as conn:
         for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
+            chunk = keys[i : i + 500]
             query = f"SELECT run_key, schedule FROM schedules WHERE run_key IN ({', '.join('?' * len(chunk))})"
             for key, text in conn.execute(query, chunk):
                 try:

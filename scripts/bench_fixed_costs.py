@@ -68,30 +68,55 @@ def main(argv: list[str] | None = None) -> int:
     py = sys.executable
     print(f"fixed costs of a small solve: {args.repeat} runs each, medians; threads={args.threads}")
     base = [_seconds([py, "-c", "pass"]) for _ in range(args.repeat)]
-    imp = [_seconds([py, "-c", "from moccasin_bench.cli import build_parser; build_parser()"]) for _ in range(args.repeat)]
+    imp = [
+        _seconds([py, "-c", "from moccasin_bench.cli import build_parser; build_parser()"]) for _ in range(args.repeat)
+    ]
     cps = [_seconds([py, "-c", "import formulations._cpsat"]) for _ in range(args.repeat)]
-    print(f"| python start | {_median(base)} s |\n| import moccasin_bench.cli + parser | {_median(imp)} s |\n"
-          f"| import CP-SAT (formulations._cpsat) | {_median(cps)} s |")
+    print(
+        f"| python start | {_median(base)} s |\n| import moccasin_bench.cli + parser | {_median(imp)} s |\n"
+        f"| import CP-SAT (formulations._cpsat) | {_median(cps)} s |"
+    )
     for item in args.instances.split(","):
         graph, fraction = item.split(":")
         docs = []
         for _ in range(args.repeat):
-            out = subprocess.run([py, "-c", IN_PROCESS, graph, fraction, str(args.threads)], cwd=REPO, capture_output=True,
-                                 text=True)
+            out = subprocess.run(
+                [py, "-c", IN_PROCESS, graph, fraction, str(args.threads)], cwd=REPO, capture_output=True, text=True
+            )
             if out.returncode != 0:
                 raise SystemExit(out.stderr[-2000:])
             docs.append(json.loads(out.stdout.strip().splitlines()[-1]))
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = [py, "-m", "moccasin_bench.cli", "solve", graph, "-f", "moccasin", "--budget", fraction, "--threads",
-                   str(args.threads), "-q", "-o", str(Path(tmp) / "s.json")]
+            cmd = [
+                py,
+                "-m",
+                "moccasin_bench.cli",
+                "solve",
+                graph,
+                "-f",
+                "moccasin",
+                "--budget",
+                fraction,
+                "--threads",
+                str(args.threads),
+                "-q",
+                "-o",
+                str(Path(tmp) / "s.json"),
+            ]
             whole = [_seconds(cmd) for _ in range(args.repeat)]
             inproc = [_seconds(cmd + ["--in-process"]) for _ in range(args.repeat)]
         status = {d["status"] for d in docs}
         print(f"\n{graph} at {float(fraction):.0%}: status {', '.join(sorted(status))}, TDI {docs[0]['tdi']:.3f} %")
         print(f"| in-process solve (CP-SAT imported) | {_median([d['wall'] for d in docs])} s |")
-        for key, label in (("heuristics", "  warm-start heuristics"), ("build", "  model building"), ("cpsat", "  CP-SAT")):
+        for key, label in (
+            ("heuristics", "  warm-start heuristics"),
+            ("build", "  model building"),
+            ("cpsat", "  CP-SAT"),
+        ):
             print(f"| {label} | {_median([d[key] or 0.0 for d in docs])} s |")
-        print(f"| whole `moccasin-bench solve` | {_median(whole)} s |\n| whole `solve --in-process` | {_median(inproc)} s |")
+        print(
+            f"| whole `moccasin-bench solve` | {_median(whole)} s |\n| whole `solve --in-process` | {_median(inproc)} s |"
+        )
     return 0
 
 

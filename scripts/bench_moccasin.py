@@ -41,7 +41,9 @@ class Instance:
     target_cost: int | None = None  # exact cost target (RL1)
     target_tdi: float | None = None  # TDI target in percent...
     target_decimals: int = 1  # ...met when round(TDI, decimals) <= target_tdi
-    authors_seconds: float | None = None  # the authors' code, 2 workers, time to the same objective (the issue's figures)
+    authors_seconds: float | None = (
+        None  # the authors' code, 2 workers, time to the same objective (the issue's figures)
+    )
 
 
 INSTANCES = [
@@ -96,9 +98,26 @@ def authors_time(directory: Path | None, inst: Instance, sum_duration: int) -> f
 
 def run(inst: Instance, time_limit: float, threads: int, params: list[str], keep: Path | None) -> dict:
     out = (keep / f"{inst.key}.json") if keep else Path(tempfile.mkstemp(suffix=".json")[1])
-    cmd = [sys.executable, "-m", "moccasin_bench.cli", "solve", inst.graph, "-f", "moccasin", "--budget", str(inst.fraction),
-           "--time-limit", str(time_limit), "--threads", str(threads), "--quiet", "-o", str(out),
-           "--param", f"order={inst.order}"] + [x for p in params for x in ("--param", p)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "moccasin_bench.cli",
+        "solve",
+        inst.graph,
+        "-f",
+        "moccasin",
+        "--budget",
+        str(inst.fraction),
+        "--time-limit",
+        str(time_limit),
+        "--threads",
+        str(threads),
+        "--quiet",
+        "-o",
+        str(out),
+        "--param",
+        f"order={inst.order}",
+    ] + [x for p in params for x in ("--param", p)]
     started = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     wall = time.perf_counter() - started
@@ -119,25 +138,41 @@ def row(inst: Instance, doc: dict, authors: float | None) -> str:
     traj = doc["trajectory"]
     t_best = next((t for t, c in traj if c <= cost), None)
     t_target = next((t for t, c in traj if reached(inst, c, sd)), None)
-    target = (f"{inst.target_cost:,}" if inst.target_cost is not None else
-              (f"{inst.target_tdi:g} %" if inst.target_tdi is not None else "–"))
+    target = (
+        f"{inst.target_cost:,}"
+        if inst.target_cost is not None
+        else (f"{inst.target_tdi:g} %" if inst.target_tdi is not None else "–")
+    )
     ref = inst.authors_seconds if authors is None else authors
-    speed = f"{ref:g} s / {t_target:.1f} s = {ref / t_target:.0f}x" if ref and t_target else (f"{ref:g} s" if ref else "–")
-    fmt = lambda x: "–" if x is None else f"{x:.1f}"
-    return (f"| {inst.key} | {doc['budget']:,} | {doc['status']} | {doc['tdi_percent']:.3f} | "
-            f"{doc['peak_memory'] / doc['budget']:.3f} | {fmt(t_best)} | {target}: {fmt(t_target)} | {speed} | "
-            f"{doc['build_seconds']:.2f} / {doc['wall']:.1f} | {doc.get('variant', {}).get('warm_start') and doc['variant']['warm_start']['name'] or '–'} |")
+    speed = (
+        f"{ref:g} s / {t_target:.1f} s = {ref / t_target:.0f}x" if ref and t_target else (f"{ref:g} s" if ref else "–")
+    )
+
+    def fmt(x: float | None) -> str:
+        return "–" if x is None else f"{x:.1f}"
+
+    return (
+        f"| {inst.key} | {doc['budget']:,} | {doc['status']} | {doc['tdi_percent']:.3f} | "
+        f"{doc['peak_memory'] / doc['budget']:.3f} | {fmt(t_best)} | {target}: {fmt(t_target)} | {speed} | "
+        f"{doc['build_seconds']:.2f} / {doc['wall']:.1f} | {doc.get('variant', {}).get('warm_start') and doc['variant']['warm_start']['name'] or '–'} |"
+    )
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", help="comma-separated instance keys (default: all): " + ", ".join(i.key for i in INSTANCES))
+    ap.add_argument(
+        "--only", help="comma-separated instance keys (default: all): " + ", ".join(i.key for i in INSTANCES)
+    )
     ap.add_argument("--time-limit", type=float, help="override every instance's time limit (seconds)")
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="moccasin parameter for every run")
+    ap.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="moccasin parameter for every run"
+    )
     ap.add_argument("--keep", type=Path, help="keep each run's schedule JSON in this directory")
     ap.add_argument("--json", type=Path, help="write all run documents (without schedules) to this file")
-    ap.add_argument("--authors", type=Path, help="directory with the authors' logs <key>.err (TRAJ lines) for time to target")
+    ap.add_argument(
+        "--authors", type=Path, help="directory with the authors' logs <key>.err (TRAJ lines) for time to target"
+    )
     args = ap.parse_args(argv)
 
     from moccasin_bench.sources import find_paper_file
@@ -145,9 +180,14 @@ def main(argv=None) -> int:
     chosen = INSTANCES if not args.only else [i for i in INSTANCES if i.key in set(args.only.split(","))]
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-    print(f"moccasin benchmark: threads={args.threads}, params={args.param or 'defaults'}, cpus={os.cpu_count()}, "
-          f"load at start {load()}", flush=True)
-    print("\n| instance | budget | status | TDI % | peak/budget | time to best s | target: time s | authors / ours | build / wall s | warm start |")
+    print(
+        f"moccasin benchmark: threads={args.threads}, params={args.param or 'defaults'}, cpus={os.cpu_count()}, "
+        f"load at start {load()}",
+        flush=True,
+    )
+    print(
+        "\n| instance | budget | status | TDI % | peak/budget | time to best s | target: time s | authors / ours | build / wall s | warm start |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|", flush=True)
     docs = {}
     for inst in chosen:

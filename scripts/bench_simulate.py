@@ -49,10 +49,14 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
-    from moccasin_bench.sources import find_paper_file, load_graph
     from moccasin_bench.simulate import simulate
+    from moccasin_bench.sources import find_paper_file, load_graph
 
-    name = args.graph if find_paper_file(args.graph) is not None or not args.graph.startswith(("rl", "cm")) else f"{args.graph}-gen"
+    name = (
+        args.graph
+        if find_paper_file(args.graph) is not None or not args.graph.startswith(("rl", "cm"))
+        else f"{args.graph}-gen"
+    )
     graph = load_graph(name)
     schedule = schedule_with_recomputations(graph, args.steps, args.seed)
     result = simulate(graph, schedule)
@@ -61,8 +65,10 @@ def main(argv=None) -> int:
         t0 = time.perf_counter()
         simulate(graph, schedule)
         times.append(time.perf_counter() - t0)
-    print(f"{name}: n={graph.n}, {len(schedule):,} steps, valid={result.valid}, peak={result.peak_memory:,}: "
-          f"median {1e3 * statistics.median(times):.2f} ms, min {1e3 * min(times):.2f} ms over {args.repeats} calls")
+    print(
+        f"{name}: n={graph.n}, {len(schedule):,} steps, valid={result.valid}, peak={result.peak_memory:,}: "
+        f"median {1e3 * statistics.median(times):.2f} ms, min {1e3 * min(times):.2f} ms over {args.repeats} calls"
+    )
     return 0
 
 

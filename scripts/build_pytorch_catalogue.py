@@ -40,16 +40,20 @@ def build(names: list[str]) -> None:
 
 
 def table() -> str:
-    rows = ["| graph | model | nodes | edges | fixed bytes | peak, stored order (schedulable) | extraction | command |",
-            "|---|---|---:|---:|---:|---:|---:|---|"]
+    rows = [
+        "| graph | model | nodes | edges | fixed bytes | peak, stored order (schedulable) | extraction | command |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
     for entry in PYTORCH_GRAPHS.values():
         path = CATALOGUE_DIR / entry.filename
         if not path.is_file():
             continue
         g = read_graph_file(path)
         peak = reference_peak(g, "stored")
-        rows.append(f"| `{entry.name}` | {entry.description} | {g.n:,} | {g.m:,} | {g.fixed_bytes:,} ({human_bytes(g.fixed_bytes)}) | "
-                    f"{peak:,} ({human_bytes(peak)}) | {g.source['extraction_seconds']} s | `{entry.command()}` |")
+        rows.append(
+            f"| `{entry.name}` | {entry.description} | {g.n:,} | {g.m:,} | {g.fixed_bytes:,} ({human_bytes(g.fixed_bytes)}) | "
+            f"{peak:,} ({human_bytes(peak)}) | {g.source['extraction_seconds']} s | `{entry.command()}` |"
+        )
     return "\n".join(rows)
 
 

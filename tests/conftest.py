@@ -29,5 +29,10 @@ def paper_path(name: str) -> Path:
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
     """Run `moccasin-bench ARGS` in a fresh interpreter, capturing output."""
-    return subprocess.run([sys.executable, "-m", "moccasin_bench.cli", *map(str, args)], capture_output=True, text=True,
-                          cwd=cwd or REPO, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "moccasin_bench.cli", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        timeout=timeout,
+    )

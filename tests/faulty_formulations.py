@@ -77,8 +77,13 @@ def tiny_graph(name: str = "tiny", scale: int = 1):
     """A 5-node DAG (min feasible budget 110 x scale, peak of the topological order 110 x scale)."""
     from moccasin_bench.graph import Graph
 
-    return Graph.build(name, [0, 1, 2, 3, 4], [1, 2, 3, 4, 5], [10 * scale, 20 * scale, 30 * scale, 40 * scale, 50 * scale],
-                       [(0, 1), (1, 2), (0, 3), (2, 3), (3, 4), (1, 4)])
+    return Graph.build(
+        name,
+        [0, 1, 2, 3, 4],
+        [1, 2, 3, 4, 5],
+        [10 * scale, 20 * scale, 30 * scale, 40 * scale, 50 * scale],
+        [(0, 1), (1, 2), (0, 3), (2, 3), (3, 4), (1, 4)],
+    )
 
 
 def write_graph(path, graph=None):

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from moccasin_bench.budget import fraction_of_peak, resolve_budget
 from moccasin_bench.cli import VERBS
 from moccasin_bench.errors import UserError
 from moccasin_bench.graph import Graph
-from moccasin_bench.orders import memory_aware_order, reference_order
 from moccasin_bench.judge import solve_in_process
+from moccasin_bench.orders import memory_aware_order, reference_order
 from moccasin_bench.simulate import simulate
 from tests.conftest import paper_path, run_cli
 from tests.strategies import dags
@@ -115,8 +116,22 @@ def test_solve_writes_the_schedule_contract_and_simulate_agrees(tmp_path):
     proc = run_cli("solve", path, "-f", "oracle", "--budget", "1.0", "-o", out)
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
-    for key in ("graph", "formulation", "params", "budget", "reference_order", "status", "schedule", "peak_memory",
-                "total_duration", "tdi_percent", "build_seconds", "solve_seconds", "best_bound", "trajectory"):
+    for key in (
+        "graph",
+        "formulation",
+        "params",
+        "budget",
+        "reference_order",
+        "status",
+        "schedule",
+        "peak_memory",
+        "total_duration",
+        "tdi_percent",
+        "build_seconds",
+        "solve_seconds",
+        "best_bound",
+        "trajectory",
+    ):
         assert key in doc, key
     assert doc["status"] == "optimal" and doc["schedule"] == [0, 1, 2] and doc["peak_memory"] == 13
     assert run_cli("simulate", path, out).returncode == 0
@@ -124,13 +139,19 @@ def test_solve_writes_the_schedule_contract_and_simulate_agrees(tmp_path):
     assert proc.returncode == 0 and json.loads(proc.stdout)["status"] == "infeasible"
 
 
-@pytest.mark.parametrize("args,words", [
-    (["solve", "demo", "-f", "nope", "--budget", "0.9"], "unknown formulation 'nope'"),
-    (["solve", "demo", "-f", "heuristic", "--budget", "0.9", "--param", "colour=red"], "unknown parameter 'colour'"),
-    (["solve", "demo", "-f", "heuristic", "--budget", "0.9", "--param", "novalue"], "expected key=value"),
-    (["graphs", "info", "no-such-graph"], "neither a file nor a registered graph"),
-    (["graphs", "generate", "no-such-family", "-o", "x.json"], "unknown graph family"),
-])
+@pytest.mark.parametrize(
+    "args,words",
+    [
+        (["solve", "demo", "-f", "nope", "--budget", "0.9"], "unknown formulation 'nope'"),
+        (
+            ["solve", "demo", "-f", "heuristic", "--budget", "0.9", "--param", "colour=red"],
+            "unknown parameter 'colour'",
+        ),
+        (["solve", "demo", "-f", "heuristic", "--budget", "0.9", "--param", "novalue"], "expected key=value"),
+        (["graphs", "info", "no-such-graph"], "neither a file nor a registered graph"),
+        (["graphs", "generate", "no-such-family", "-o", "x.json"], "unknown graph family"),
+    ],
+)
 def test_cli_bad_arguments_are_one_line(args, words):
     proc = run_cli(*args)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
@@ -154,4 +175,6 @@ def test_formulations_verb_lists_every_registered_formulation_and_its_params():
     one = run_cli("formulations", "moccasin")
     assert one.returncode == 0 and "order='fixed'" in one.stdout and "copies=2" in one.stdout
     bad = run_cli("formulations", "no-such-method")
-    assert bad.returncode == 2 and "unknown formulation 'no-such-method'" in bad.stderr and "Traceback" not in bad.stderr
+    assert (
+        bad.returncode == 2 and "unknown formulation 'no-such-method'" in bad.stderr and "Traceback" not in bad.stderr
+    )

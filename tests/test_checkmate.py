@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from formulations import _checkmate_model as cm
 from formulations.checkmate_lp import least_computation
 from moccasin_bench.budget import Budget, resolve_budget
 from moccasin_bench.graph import Graph
-from moccasin_bench.orders import reference_order
 from moccasin_bench.judge import solve_in_process
+from moccasin_bench.orders import reference_order
 from moccasin_bench.simulate import simulate
 from tests.conftest import paper_graph
 from tests.strategies import dags
@@ -36,7 +37,7 @@ def maximal_free(graph: Graph, lay: cm.Layout, r: np.ndarray, s: np.ndarray) -> 
     for t in range(n):
         for q in range(int(lay.pairs_upto[t])):
             i, k = int(lay.pair_src[q]), int(lay.pair_dst[q])
-            readers = succ[succ_ptr[i]:succ_ptr[i + 1]]
+            readers = succ[succ_ptr[i] : succ_ptr[i + 1]]
             later = readers[(readers > k) & (readers <= t)]
             kept = t + 1 < n and s[t + 1, i]
             out[lay.free_start[t] + q] = float(r[t, k] and not kept and not r[t, later].any())
@@ -48,19 +49,21 @@ def point(graph: Graph, order: np.ndarray, r: np.ndarray, s: np.ndarray, model: 
     lay = model.layout
     x = np.zeros(model.num_col)
     t, i = lay.triangle()
-    x[:lay.num_r] = r[t, i]
+    x[: lay.num_r] = r[t, i]
     st_, si = lay.strict_triangle()
-    x[lay.s0:lay.s0 + lay.num_s] = s[st_, si]
-    x[lay.u0:lay.f0] = cm.stage_memory(graph, order, r, s)[t, i] / model.memory_scale
-    x[lay.f0:] = maximal_free(graph, lay, r, s)
+    x[lay.s0 : lay.s0 + lay.num_s] = s[st_, si]
+    x[lay.u0 : lay.f0] = cm.stage_memory(graph, order, r, s)[t, i] / model.memory_scale
+    x[lay.f0 :] = maximal_free(graph, lay, r, s)
     return x
 
 
 def violations(model: cm.SparseModel, x: np.ndarray) -> int:
     """Rows and bounds the point breaks (U's upper bound aside)."""
     lay = model.layout
-    loose = cm.SparseModel(**{**model.__dict__, "col_upper": np.where(np.arange(model.num_col) >= lay.u0, np.inf, model.col_upper)})
-    loose.col_upper[lay.f0:] = 1.0
+    loose = cm.SparseModel(
+        **{**model.__dict__, "col_upper": np.where(np.arange(model.num_col) >= lay.u0, np.inf, model.col_upper)}
+    )
+    loose.col_upper[lay.f0 :] = 1.0
     return int(cm.row_violation(loose, x) > 1e-9)
 
 
@@ -76,7 +79,7 @@ def prune(graph: Graph, order: np.ndarray, r: np.ndarray) -> np.ndarray:
         changed = False
         s = cm.canonical_s(graph, order, r)
         for t, i in zip(*np.nonzero(r)):
-            readers = succ[succ_ptr[i]:succ_ptr[i + 1]]
+            readers = succ[succ_ptr[i] : succ_ptr[i + 1]]
             if t != i and not r[t, readers[readers <= t]].any() and not (t + 1 < n and s[t + 1, i]):
                 r[t, i] = False
                 changed = True
@@ -107,7 +110,7 @@ def test_canonical_checkpoints_give_exactly_the_simulated_memory(case):
     sim = simulate(g, schedule)
     assert sim.valid
     np.testing.assert_array_equal(u[t, i], sim.memory_per_step)
-    np.testing.assert_array_equal(cm.least_checkpoints(g, order, r)[:g.n], s)
+    np.testing.assert_array_equal(cm.least_checkpoints(g, order, r)[: g.n], s)
     np.testing.assert_array_equal(cm.r_from_schedule(schedule, order), r)
     np.testing.assert_array_equal(cm.prune_unread(g, order[np.nonzero(case[1])[1]]), schedule)
     for hazard in cm.HAZARDS:
@@ -165,7 +168,7 @@ def test_layout_sizes_and_frontier():
     assert model.size()["variables"] == 2 * lay.num_r + lay.num_s + lay.num_free
     diag = lay.r(np.arange(n), np.arange(n))
     assert np.all(model.col_lower[diag] == 1)
-    assert np.all(model.col_upper[lay.u0:lay.f0] == 1)  # U <= budget, normalised by the budget
+    assert np.all(model.col_upper[lay.u0 : lay.f0] == 1)  # U <= budget, normalised by the budget
     assert sum(model.blocks.values()) == model.num_row
     assert model.blocks["dependencies"] == sum(n - int(lay.pair_dst[e]) for e in range(m))
 
@@ -192,7 +195,7 @@ def test_least_computation_satisfies_the_rows_and_is_minimal():
         n = g.n
         assert np.all(np.diag(r))
         for t in range(n - 1):
-            assert np.all(~s[t + 1, :t + 1] | s[t, :t + 1] | r[t, :t + 1])
+            assert np.all(~s[t + 1, : t + 1] | s[t, : t + 1] | r[t, : t + 1])
         for u, v in zip(lay.pair_src, lay.pair_dst):
             assert np.all(~r[v:, v] | r[v:, u] | s[v:, u])
         for t, i in zip(*np.nonzero(r)):
@@ -213,13 +216,16 @@ def small_training_graph() -> Graph:
     return Graph.build("training", list(range(n)), [3, 1, 4, 1, 0, 2, 2, 2, 2], [4, 5, 3, 4, 1, 4, 3, 4, 5], edges)
 
 
-@pytest.mark.parametrize("name,params", [
-    ("checkmate-milp", {"backend": "highs"}),
-    ("checkmate-milp", {"backend": "highs", "hazard": "both"}),
-    ("checkmate-milp", {"backend": "pulp", "pulp_solver": "highs"}),
-    ("checkmate-milp", {"backend": "pulp", "pulp_solver": "cbc"}),
-    ("checkmate-cp", {}),
-])
+@pytest.mark.parametrize(
+    "name,params",
+    [
+        ("checkmate-milp", {"backend": "highs"}),
+        ("checkmate-milp", {"backend": "highs", "hazard": "both"}),
+        ("checkmate-milp", {"backend": "pulp", "pulp_solver": "highs"}),
+        ("checkmate-milp", {"backend": "pulp", "pulp_solver": "cbc"}),
+        ("checkmate-cp", {}),
+    ],
+)
 def test_exact_formulations_recompute_to_fit(name, params):
     g = small_training_graph()
     budget = resolve_budget(g, 0.7)
@@ -260,11 +266,14 @@ def test_lp_rejects_bad_thresholds():
     assert res.status == "error" and "thresholds" in res.message
 
 
-@pytest.mark.parametrize("params,graph,fraction", [
-    ({"backend": "highs", "warm_start": "none"}, "random-layered:n=40,seed=1", 0.9),
-    ({"backend": "pulp", "pulp_solver": "highs"}, "random-layered:n=40,seed=1", 0.9),
-    ({"backend": "pulp", "pulp_solver": "cbc"}, "random-layered:n=80,seed=1", 0.95),
-])
+@pytest.mark.parametrize(
+    "params,graph,fraction",
+    [
+        ({"backend": "highs", "warm_start": "none"}, "random-layered:n=40,seed=1", 0.9),
+        ({"backend": "pulp", "pulp_solver": "highs"}, "random-layered:n=40,seed=1", 0.9),
+        ({"backend": "pulp", "pulp_solver": "cbc"}, "random-layered:n=80,seed=1", 0.95),
+    ],
+)
 def test_a_time_out_is_never_reported_optimal(params, graph, fraction):
     """Instances where the solvers find incumbents but stay ~2 % or more from a proof in 3 s."""
     from moccasin_bench.sources import load_graph
@@ -289,12 +298,23 @@ def test_cbc_outcome_is_read_from_its_result_line():
     stopped = "Result - Stopped on time limit\n\nObjective value: 5\nLower bound: 4\n"
     assert _cbc_status(Prob(pulp.LpSolutionIntegerFeasible), stopped) == ("feasible", True)
     assert _cbc_status(Prob(pulp.LpSolutionOptimal), stopped) == ("feasible", True)
-    assert _cbc_status(Prob(pulp.LpSolutionNoSolutionFound), "Result - Stopped on time limit\n") == ("no_solution", False)
+    assert _cbc_status(Prob(pulp.LpSolutionNoSolutionFound), "Result - Stopped on time limit\n") == (
+        "no_solution",
+        False,
+    )
     assert _cbc_status(Prob(pulp.LpSolutionOptimal), "Result - Optimal solution found\n") == ("optimal", True)
     assert _cbc_status(Prob(pulp.LpSolutionInfeasible), "Result - Problem proven infeasible\n") == ("infeasible", False)
-    assert _cbc_status(Prob(pulp.LpSolutionNoSolutionFound), "Result - Problem proven infeasible\n") == ("infeasible", False)
-    presolved = "Cgl0000I Cut generators found to be infeasible! (or unbounded)\nPre-processing says infeasible or unbounded\n"
-    assert _cbc_status(Prob(pulp.LpSolutionNoSolutionFound, pulp.LpStatusInfeasible), presolved) == ("infeasible", False)
+    assert _cbc_status(Prob(pulp.LpSolutionNoSolutionFound), "Result - Problem proven infeasible\n") == (
+        "infeasible",
+        False,
+    )
+    presolved = (
+        "Cgl0000I Cut generators found to be infeasible! (or unbounded)\nPre-processing says infeasible or unbounded\n"
+    )
+    assert _cbc_status(Prob(pulp.LpSolutionNoSolutionFound, pulp.LpStatusInfeasible), presolved) == (
+        "infeasible",
+        False,
+    )
 
 
 def test_cm1_at_90_percent_matches_the_paper():
@@ -361,4 +381,7 @@ def test_a_highs_run_that_ends_without_a_solution_keeps_the_warm_start(monkeypat
     res = solve_in_process(g, budget, "checkmate-milp", {}, time_limit_seconds=10)
     assert res.status == "feasible" and "no solution of its own" in res.message
     assert res.peak_memory <= budget.bytes and res.output.objective == res.total_duration
-    assert solve_in_process(g, budget, "checkmate-milp", {"warm_start": "none"}, time_limit_seconds=10).status in ("error", "no_solution")
+    assert solve_in_process(g, budget, "checkmate-milp", {"warm_start": "none"}, time_limit_seconds=10).status in (
+        "error",
+        "no_solution",
+    )

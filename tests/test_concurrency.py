@@ -36,18 +36,24 @@ def test_stores_created_at_once_on_one_fresh_path_all_open(tmp_path):
         t.join()
     assert not errors, errors
     conn = sqlite3.connect(path)
-    assert {"runs", "claims", "sweeps"} <= {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"runs", "claims", "sweeps"} <= {
+        r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    }
 
 
 def test_two_drivers_started_at_once_share_the_work(tmp_path, monkeypatch):
     use_plugin(monkeypatch)
     write_graph(tmp_path / "tiny.json")
     config = tmp_path / "c.toml"
-    config.write_text('graphs = "tiny.json"\nbudget_bytes = 200\ntime_limits = 20\nseeds = [0, 1, 2, 3, 4, 5]\n'
-                      'formulations = [{ name = "faulty", params = { fault = "slow", seconds = 0.5 } }]\n')
+    config.write_text(
+        'graphs = "tiny.json"\nbudget_bytes = 200\ntime_limits = 20\nseeds = [0, 1, 2, 3, 4, 5]\n'
+        'formulations = [{ name = "faulty", params = { fault = "slow", seconds = 0.5 } }]\n'
+    )
     store = tmp_path / "s.sqlite"
     cmd = [sys.executable, "-m", "moccasin_bench.cli", "sweep", str(config), "--store", str(store), "--quiet"]
-    drivers = [subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    drivers = [
+        subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(2)
+    ]
     outputs = [d.communicate(timeout=120)[1] for d in drivers]
     for d, err in zip(drivers, outputs):
         assert d.returncode == 0, err

@@ -4,12 +4,13 @@ never above it, and every schedule is valid under the simulator at the reported 
 
 from __future__ import annotations
 
-from hypothesis import HealthCheck, event, given, settings, strategies as st
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from moccasin_bench.budget import Budget
 from moccasin_bench.graph import Graph
-from moccasin_bench.orders import reference_order
 from moccasin_bench.judge import solve_in_process
+from moccasin_bench.orders import reference_order
 from moccasin_bench.simulate import simulate
 from tests.strategies import dags
 
@@ -41,7 +42,9 @@ def training_graphs(draw, max_nodes: int = 7) -> Graph:
 
 @st.composite
 def instances(draw):
-    g = draw(st.one_of(dags(min_nodes=1, max_nodes=6, max_duration=6, max_memory=6), training_graphs(), training_graphs()))
+    g = draw(
+        st.one_of(dags(min_nodes=1, max_nodes=6, max_duration=6, max_memory=6), training_graphs(), training_graphs())
+    )
     lo = g.min_feasible_budget
     peak = simulate(g, reference_order(g, "topological")).peak_memory
     return g, draw(st.integers(lo, max(lo, (lo + peak) // 2)))  # the tighter half: recomputation pays

@@ -19,7 +19,6 @@ from tests.faulty_formulations import use_plugin, write_graph
 pytest.importorskip("distributed", reason="dask.distributed is not installed (pip install 'moccasin-bench[dask]')")
 
 
-
 def _dask_command(*args: str) -> list[str]:
     exe = Path(sys.executable).with_name("dask")
     if exe.exists():
@@ -48,18 +47,41 @@ def cluster(tmp_path, monkeypatch):
     logs = [open(tmp_path / "scheduler.log", "w"), open(tmp_path / "worker.log", "w")]
     procs: list[subprocess.Popen] = []
     try:
-        procs.append(subprocess.Popen(_dask_command("scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                                    "--scheduler-file", str(scheduler_file)),
-                                      cwd=REPO, stdout=logs[0], stderr=subprocess.STDOUT, start_new_session=True))
+        procs.append(
+            subprocess.Popen(
+                _dask_command(
+                    "scheduler",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    "0",
+                    "--no-dashboard",
+                    "--scheduler-file",
+                    str(scheduler_file),
+                ),
+                cwd=REPO,
+                stdout=logs[0],
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         deadline = time.monotonic() + 30
         while not (scheduler_file.exists() and scheduler_file.read_text().strip()):
             assert procs[0].poll() is None, (tmp_path / "scheduler.log").read_text()
             assert time.monotonic() < deadline, "the Dask scheduler did not start"
             time.sleep(0.1)
         address = json.loads(scheduler_file.read_text())["address"]
-        procs.append(subprocess.Popen(_dask_command("worker", address, "--nworkers", "1", "--nthreads", "2", "--host", "127.0.0.1",
-                                                    "--no-dashboard"),
-                                      cwd=REPO, stdout=logs[1], stderr=subprocess.STDOUT, start_new_session=True))
+        procs.append(
+            subprocess.Popen(
+                _dask_command(
+                    "worker", address, "--nworkers", "1", "--nthreads", "2", "--host", "127.0.0.1", "--no-dashboard"
+                ),
+                cwd=REPO,
+                stdout=logs[1],
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        )
         with Client(address, timeout=30) as client:
             client.wait_for_workers(1, timeout=30)
         yield address
@@ -89,7 +111,9 @@ formulations = ["heuristic", { name = "oracle", params = { order = "free" } }, {
     assert all(r["worker"].startswith("tcp://127.0.0.1:") for r in got)
     status = {(r["formulation"], r["budget"]): r["status"] for r in got}
     assert status[("heuristic", 120)] == "feasible" and status[("oracle", 120)] == "optimal"
-    assert status[("heuristic", 100)] == status[("oracle", 100)] == "infeasible"  # below the minimum feasible budget 110
+    assert (
+        status[("heuristic", 100)] == status[("oracle", 100)] == "infeasible"
+    )  # below the minimum feasible budget 110
     crash = [r for r in got if r["formulation"] == "faulty" and r["budget"] == 120][0]
     assert crash["status"] == "error" and "SIGSEGV" in crash["message"] and "Segmentation fault" in crash["stderr_tail"]
     assert all(r["python_version"] and r["hostname"] for r in got)
@@ -111,8 +135,23 @@ budget_bytes = 120
 time_limits = 600
 formulations = [{{ name = "faulty", params = {{ fault = "hang", pid_file = "{pid_file}" }} }}]
 """)
-    driver = subprocess.Popen([sys.executable, "-m", "moccasin_bench.cli", "sweep", str(config), "--store", str(tmp_path / "s.sqlite"),
-                               "--scheduler", cluster, "--quiet"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    driver = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "moccasin_bench.cli",
+            "sweep",
+            str(config),
+            "--store",
+            str(tmp_path / "s.sqlite"),
+            "--scheduler",
+            cluster,
+            "--quiet",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while not (pid_file.exists() and pid_file.read_text()):
@@ -141,7 +180,16 @@ def test_an_unreachable_scheduler_is_one_clear_message(tmp_path):
     write_graph(tmp_path / "tiny.json")
     config = tmp_path / "c.toml"
     config.write_text('graphs = ["tiny.json"]\nbudget_bytes = 120\nformulations = "heuristic"\n')
-    proc = run_cli("sweep", config, "--store", tmp_path / "s.sqlite", "--scheduler", "tcp://127.0.0.1:9",
-                   "--connect-timeout", "2", timeout=120)
+    proc = run_cli(
+        "sweep",
+        config,
+        "--store",
+        tmp_path / "s.sqlite",
+        "--scheduler",
+        "tcp://127.0.0.1:9",
+        "--connect-timeout",
+        "2",
+        timeout=120,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "cannot reach the Dask scheduler at tcp://127.0.0.1:9" in proc.stderr and "Traceback" not in proc.stderr

@@ -41,8 +41,17 @@ class Cluster:
     def __init__(self, tmp: Path) -> None:
         self.tmp, self.procs, self.logs = tmp, [], []
         scheduler_file = tmp / "scheduler.json"
-        self.scheduler = self._start("scheduler", "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
-                                     "--scheduler-file", str(scheduler_file))
+        self.scheduler = self._start(
+            "scheduler",
+            "scheduler",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--no-dashboard",
+            "--scheduler-file",
+            str(scheduler_file),
+        )
         deadline = time.monotonic() + 30
         while not (scheduler_file.exists() and scheduler_file.read_text().strip()):
             assert self.scheduler.poll() is None and time.monotonic() < deadline, "the Dask scheduler did not start"
@@ -57,8 +66,18 @@ class Cluster:
         return proc
 
     def add_worker(self, wait_for: int | None = None) -> subprocess.Popen:
-        proc = self._start("worker", "worker", self.address, "--nworkers", "1", "--nthreads", "1", "--host", "127.0.0.1",
-                           "--no-dashboard")
+        proc = self._start(
+            "worker",
+            "worker",
+            self.address,
+            "--nworkers",
+            "1",
+            "--nthreads",
+            "1",
+            "--host",
+            "127.0.0.1",
+            "--no-dashboard",
+        )
         if wait_for:
             self.wait_for_workers(wait_for)
         return proc
@@ -89,15 +108,33 @@ def cluster(tmp_path, monkeypatch):
 def _sweep(tmp_path: Path, runs: int, seconds: float) -> Path:
     write_graph(tmp_path / "tiny.json")
     config = tmp_path / "c.toml"
-    config.write_text(f'graphs = "tiny.json"\nbudget_bytes = 200\ntime_limits = 60\nseeds = {list(range(runs))}\n'
-                      f'formulations = [{{ name = "faulty", params = {{ fault = "slow", seconds = {seconds} }} }}]\n')
+    config.write_text(
+        f'graphs = "tiny.json"\nbudget_bytes = 200\ntime_limits = 60\nseeds = {list(range(runs))}\n'
+        f'formulations = [{{ name = "faulty", params = {{ fault = "slow", seconds = {seconds} }} }}]\n'
+    )
     return config
 
 
 def _driver(config: Path, store: Path, address: str, *extra: str) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "moccasin_bench.cli", "sweep", str(config), "--store", str(store),
-                             "--scheduler", address, "--quiet", *extra], cwd=REPO, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "moccasin_bench.cli",
+            "sweep",
+            str(config),
+            "--store",
+            str(store),
+            "--scheduler",
+            address,
+            "--quiet",
+            *extra,
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_rows(store: Path, n: int, driver: subprocess.Popen, timeout: float = 90) -> None:
@@ -152,7 +189,9 @@ def test_a_sweep_whose_cluster_is_gone_stops_with_one_line_and_resumes(tmp_path,
     err = driver.communicate(timeout=120)[1]
     assert driver.returncode == 75, err
     last = err.strip().splitlines()[-1]
-    assert last.startswith("moccasin-bench: error: the Dask cluster has no worker") and "re-run the same command" in last
+    assert (
+        last.startswith("moccasin-bench: error: the Dask cluster has no worker") and "re-run the same command" in last
+    )
     assert "Traceback" not in err
     stored = rows(store)
     assert 0 < len(stored) < 6 and {r["status"] for r in stored} == {"feasible"}  # nothing recorded for unfinished runs
@@ -172,6 +211,8 @@ def test_a_lost_scheduler_stops_the_sweep_with_one_line(tmp_path, cluster):
     err = driver.communicate(timeout=180)[1]
     assert driver.returncode == 75, err
     last = err.strip().splitlines()[-1]
-    assert last.startswith("moccasin-bench: error: cannot reach the Dask scheduler") and "re-run the same command" in last
+    assert (
+        last.startswith("moccasin-bench: error: cannot reach the Dask scheduler") and "re-run the same command" in last
+    )
     assert "Traceback" not in err
     assert {r["status"] for r in rows(store)} == {"feasible"}

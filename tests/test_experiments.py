@@ -24,7 +24,7 @@ def test_an_experiment_is_a_valid_sweep(tmp_path, name, quick):
     text = to_toml(grid.config)
     config = parse_config(tomllib.loads(text), tmp_path / "grid.toml", text)
     assert config.grids and grid.mode is exp.mode(quick)
-    for graph, key in grid.mode.skip:
+    for _, key in grid.mode.skip:
         assert key in exp.method_keys, f"skip names an unknown method {key!r}"
     if grid.mode.sizes is not None:  # every method of a size series can build its model without solving
         for m in grid.mode.sizes.methods:
@@ -41,9 +41,13 @@ def test_growth_exponent_is_the_log_log_slope():
 
 def test_model_sizes_stop_a_builder_at_its_cap_and_resume(tmp_path):
     out = tmp_path / "sizes.csv"
-    series = SizeSeries(graphs=("random-layered:n=30,seed=1", "random-layered:n=300,seed=1", "random-layered:n=600,seed=1"),
-                        methods=(Method("milp", "checkmate-milp"), Method("cp", "checkmate-cp"), Method("h", "heuristic")),
-                        budget_fraction=0.9, memory_cap_bytes=4 << 30, seconds_cap=2.0)
+    series = SizeSeries(
+        graphs=("random-layered:n=30,seed=1", "random-layered:n=300,seed=1", "random-layered:n=600,seed=1"),
+        methods=(Method("milp", "checkmate-milp"), Method("cp", "checkmate-cp"), Method("h", "heuristic")),
+        budget_fraction=0.9,
+        memory_cap_bytes=4 << 30,
+        seconds_cap=2.0,
+    )
     rows = measure(series, out, progress=False)
     by = {(r["method"], r["graph"].split("n=")[1].split(",")[0]): r for r in rows}
     assert by[("milp", "30")]["status"] == "built" and int(by[("milp", "30")]["variables"]) > 0
@@ -55,4 +59,9 @@ def test_model_sizes_stop_a_builder_at_its_cap_and_resume(tmp_path):
     again = measure(series, out, progress=False)  # resumes: nothing to do
     assert out.read_text() == before and len(again) == len(rows) == 9
     df = load_sizes(out)
-    assert df["variables"].dtype.kind == "f" and set(df["status"]) >= {"built", "over_time_cap", "skipped", "not_supported"}
+    assert df["variables"].dtype.kind == "f" and set(df["status"]) >= {
+        "built",
+        "over_time_cap",
+        "skipped",
+        "not_supported",
+    }

@@ -28,8 +28,9 @@ SOLVER_LIBRARIES = ("ortools", "highspy", "pulp", "numba", "torch")
 
 def tiny_graph() -> Graph:
     """A diamond with a skip edge: recomputation can pay off below the no-recomputation peak."""
-    return Graph.build("tiny", [0, 1, 2, 3, 4], [3, 1, 2, 1, 2], [4, 2, 3, 2, 1],
-                       [(0, 1), (0, 2), (1, 3), (2, 3), (3, 4), (0, 4)])
+    return Graph.build(
+        "tiny", [0, 1, 2, 3, 4], [3, 1, 2, 1, 2], [4, 2, 3, 2, 1], [(0, 1), (0, 2), (1, 3), (2, 3), (3, 4), (0, 4)]
+    )
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -63,8 +64,10 @@ def test_module_describes_itself(name):
 
 @pytest.mark.parametrize("name", NAMES)
 def test_importing_a_formulation_loads_no_solver(name):
-    code = (f"import sys; from moccasin_bench.formulation import formulation_module; formulation_module({name!r}); "
-            f"print(','.join(m for m in {SOLVER_LIBRARIES!r} if m in sys.modules))")
+    code = (
+        f"import sys; from moccasin_bench.formulation import formulation_module; formulation_module({name!r}); "
+        f"print(','.join(m for m in {SOLVER_LIBRARIES!r} if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"{name} imports {out.stdout.strip()} at module top level"
@@ -128,9 +131,13 @@ def test_formulation_modules_depend_only_on_helpers_and_the_engine():
         mod = f"formulations.{path.stem}"
         used = {m for m in _imported_modules(path) if m.startswith("formulations.")}
         others = {m for m in used if m in registered and m != mod}
-        assert not others, f"{path.name} imports the registered formulation(s) {sorted(others)}: move what they share into a helper (formulations/_*.py)"
+        assert not others, (
+            f"{path.name} imports the registered formulation(s) {sorted(others)}: move what they share into a helper (formulations/_*.py)"
+        )
         if mod not in registered and path.stem != "__init__":
-            assert path.stem.startswith("_"), f"{path.name} is not registered: name helper modules with a leading underscore"
+            assert path.stem.startswith("_"), (
+                f"{path.name} is not registered: name helper modules with a leading underscore"
+            )
 
 
 def test_the_engine_does_not_reach_up():
@@ -144,10 +151,12 @@ def test_the_engine_does_not_reach_up():
 
 
 def test_the_engine_imports_no_solver_at_module_level():
-    code = ("import importlib, pkgutil, sys, moccasin_bench\n"
-            "for m in pkgutil.walk_packages(moccasin_bench.__path__, 'moccasin_bench.'):\n"
-            "    m.name.endswith('__main__') or importlib.import_module(m.name)\n"
-            f"print(','.join(m for m in {SOLVER_LIBRARIES!r} if m in sys.modules))")
+    code = (
+        "import importlib, pkgutil, sys, moccasin_bench\n"
+        "for m in pkgutil.walk_packages(moccasin_bench.__path__, 'moccasin_bench.'):\n"
+        "    m.name.endswith('__main__') or importlib.import_module(m.name)\n"
+        f"print(','.join(m for m in {SOLVER_LIBRARIES!r} if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "", f"importing the engine loads {out.stdout.strip()}"
@@ -161,5 +170,7 @@ def test_model_size_builds_without_solving(name):
     doc = measure_model_size(g, resolve_budget(g, fraction=0.9, order_name="topological"), name)
     assert doc["status"] == "built", doc["message"]
     size = doc["model_size"]
-    assert {"variables", "constraints", "nonzeros"} <= set(size) and all(isinstance(v, int) and v >= 0 for v in size.values())
+    assert {"variables", "constraints", "nonzeros"} <= set(size) and all(
+        isinstance(v, int) and v >= 0 for v in size.values()
+    )
     assert size["variables"] > 0 and size["nonzeros"] >= size["variables"] // 2 and doc["build_seconds"] >= 0

@@ -8,7 +8,8 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import graphs
 from graphs.catalog import PAPER_GRAPHS, PRESETS
@@ -35,9 +36,16 @@ RL_FILES = {"rl1": (100, 0.27), "rl2": (250, 0.43), "rl3": (500, 0.36), "rl4": (
 
 
 def same_graph(a: Graph, b: Graph) -> bool:
-    return (a.name == b.name and a.origin == b.origin and a.node_ids == b.node_ids and a.labels == b.labels
-            and np.array_equal(a.duration, b.duration) and np.array_equal(a.memory, b.memory)
-            and np.array_equal(a.edges, b.edges) and np.array_equal(a.stored_order, b.stored_order))
+    return (
+        a.name == b.name
+        and a.origin == b.origin
+        and a.node_ids == b.node_ids
+        and a.labels == b.labels
+        and np.array_equal(a.duration, b.duration)
+        and np.array_equal(a.memory, b.memory)
+        and np.array_equal(a.edges, b.edges)
+        and np.array_equal(a.stored_order, b.stored_order)
+    )
 
 
 def assert_runnable(g: Graph) -> None:
@@ -55,6 +63,7 @@ def assert_runnable(g: Graph) -> None:
 
 
 # ---- the plug-in interface ---------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("family", sorted(graphs.GENERATORS))
 def test_family_module_follows_the_interface(family):
@@ -93,6 +102,7 @@ def test_presets_have_the_promised_sizes():
 
 # ---- determinism -------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("family,params", CALLS)
 def test_same_seed_same_graph_other_seed_other_graph(family, params):
     a = generate(family, {**params, "seed": 5})
@@ -130,6 +140,7 @@ def test_pinned_graphs_never_change(spec):
 
 
 # ---- random layered graphs ---------------------------------------------------------------------
+
 
 def longest_path_layers(g: Graph) -> np.ndarray:
     layer = np.zeros(g.n, dtype=np.int64)
@@ -176,8 +187,14 @@ def test_random_layered_structure_with_the_paper_parameters(n, w):
 
 
 @settings(max_examples=40, deadline=None)
-@given(n=st.integers(3, 160), w=st.floats(0.02, 0.98), nlv=st.floats(0, 0.95), ed=st.floats(0, 1),
-       scd=st.floats(0, 0.9), seed=st.integers(0, 2**40))
+@given(
+    n=st.integers(3, 160),
+    w=st.floats(0.02, 0.98),
+    nlv=st.floats(0, 0.95),
+    ed=st.floats(0, 1),
+    scd=st.floats(0, 0.9),
+    seed=st.integers(0, 2**40),
+)
 def test_random_layered_structure_for_any_parameters(n, w, nlv, ed, scd, seed):
     params = {"n": n, "w": w, "nlv": nlv, "ed": ed, "scd": scd, "seed": seed}
     g = generate("random-layered", params)
@@ -190,6 +207,7 @@ def test_random_layered_structure_for_any_parameters(n, w, nlv, ed, scd, seed):
 
 # ---- training graphs ---------------------------------------------------------------------------
 
+
 def check_training_graph(g: Graph) -> int:
     """Checkmate's layout and backward rule, checked from the labels; returns F."""
     assert g.n % 2 == 1
@@ -198,7 +216,7 @@ def check_training_graph(g: Graph) -> int:
     assert labels[f] == "loss"
     forward = labels[:f]
     assert not any(x.endswith("_backward") for x in forward)
-    assert labels[f + 1:] == [x + "_backward" for x in reversed(forward)]
+    assert labels[f + 1 :] == [x + "_backward" for x in reversed(forward)]
     assert g.stored_order.tolist() == list(range(g.n))
     where = {x: i for i, x in enumerate(labels)}
     consumers = {v: [int(c) for c in g.successors(v) if c < f] for v in range(f)}
@@ -261,12 +279,21 @@ def test_transformer_blocks_have_attention_mlp_and_residuals():
 
 
 @settings(max_examples=25, deadline=None)
-@given(family=st.sampled_from(TRAINING), size=st.integers(1, 12), profile=st.sampled_from(["shaped", "uniform", "random"]),
-       residual=st.sampled_from([0, 2, 3, 5]), seed=st.integers(0, 2**40))
+@given(
+    family=st.sampled_from(TRAINING),
+    size=st.integers(1, 12),
+    profile=st.sampled_from(["shaped", "uniform", "random"]),
+    residual=st.sampled_from([0, 2, 3, 5]),
+    seed=st.integers(0, 2**40),
+)
 def test_training_graph_structure_for_any_parameters(family, size, profile, residual, seed):
     module = generator_module(family)
     shaped = next(p for p in module.PARAMS if p.name == "profile").default
-    params = {"linear": {"layers": size, "residual": residual}, "unet": {"depth": min(size, 6)}, "transformer": {"blocks": size}}[family]
+    params = {
+        "linear": {"layers": size, "residual": residual},
+        "unet": {"depth": min(size, 6)},
+        "transformer": {"blocks": size},
+    }[family]
     params.update(profile=shaped if profile == "shaped" else profile, seed=seed)
     g = generate(family, params)
     check_training_graph(g)
@@ -313,6 +340,7 @@ def test_unknown_profile_called_directly_is_a_user_error():
 
 
 # ---- fit to the paper's random layered graphs ----------------------------------------------------
+
 
 def paper_file(name: str):
     path = find_paper_file(name)

@@ -37,11 +37,23 @@ BAD_DOCUMENTS = {
     "unknown edge end": (native(nodes((1, 1), (1, 1)), [[0, 7]]), ["unknown node 7"]),
     "unknown edge start": (native(nodes((1, 1), (1, 1)), [[9, 1]]), ["unknown node 9"]),
     "empty graph": (native([], []), ["empty"]),
-    "duplicate id": (native([{"id": 3, "duration": 1, "memory": 1}, {"id": 3, "duration": 1, "memory": 1}], []), ["node id 3 appears twice"]),
-    "order not topological": (native(nodes((1, 1), (1, 1)), [[0, 1]], order=[1, 0]), ["stored order is not topological"]),
+    "duplicate id": (
+        native([{"id": 3, "duration": 1, "memory": 1}, {"id": 3, "duration": 1, "memory": 1}], []),
+        ["node id 3 appears twice"],
+    ),
+    "order not topological": (
+        native(nodes((1, 1), (1, 1)), [[0, 1]], order=[1, 0]),
+        ["stored order is not topological"],
+    ),
     "order incomplete": (native(nodes((1, 1), (1, 1)), [[0, 1]], order=[0]), ["stored order must list each"]),
-    "node-link missing memory": ({"directed": True, "nodes": [{"id": 0, "cost_cpu": 1}], "links": []}, ["memory attribute"]),
-    "node-link bad link": ({"directed": True, "nodes": [{"id": 0, "cost_cpu": 1, "cost_ram": 1}], "links": [{"from": 0}]}, ["link 0"]),
+    "node-link missing memory": (
+        {"directed": True, "nodes": [{"id": 0, "cost_cpu": 1}], "links": []},
+        ["memory attribute"],
+    ),
+    "node-link bad link": (
+        {"directed": True, "nodes": [{"id": 0, "cost_cpu": 1, "cost_ram": 1}], "links": [{"from": 0}]},
+        ["link 0"],
+    ),
     "not a graph": ({"hello": "world"}, ["not a graph file"]),
 }
 
@@ -63,7 +75,11 @@ def test_bad_documents_raise_one_clear_error(case, tmp_path):
 def test_cli_reports_bad_graph_in_one_line_without_traceback(case, tmp_path):
     path = tmp_path / f"{case.replace(' ', '_')}.json"
     path.write_text(json.dumps(BAD_DOCUMENTS[case][0]))
-    for args in (["graphs", "info", path], ["simulate", path, path], ["solve", path, "-f", "heuristic", "--budget", "0.9"]):
+    for args in (
+        ["graphs", "info", path],
+        ["simulate", path, path],
+        ["solve", path, "-f", "heuristic", "--budget", "0.9"],
+    ):
         proc = run_cli(*args)
         assert proc.returncode == 2, proc.stderr
         lines = proc.stderr.strip().splitlines()

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from formulations import _checkpointing as ck
 from formulations import _stage_grid as sg
 from formulations._warm_start import fitting_schedules, schedules_along
 from formulations.heuristics import STRATEGIES
 from moccasin_bench.budget import Budget, resolve_budget
-from moccasin_bench.orders import reference_order
 from moccasin_bench.judge import solve_in_process
+from moccasin_bench.orders import reference_order
 from moccasin_bench.simulate import simulate
 from tests.conftest import paper_graph
 from tests.strategies import dags
@@ -40,8 +41,13 @@ def test_staged_schedules_are_valid_staged_and_capped(instance, cap):
 def test_fitting_schedules_fit(instance, cap, fixed):
     g, budget = instance
     order = reference_order(g) if fixed else None
-    pool = fitting_schedules(g, budget, order, max_computations=cap,
-                             strategies=("no-recompute", "staged-repair", "staged-greedy", "local-search"))
+    pool = fitting_schedules(
+        g,
+        budget,
+        order,
+        max_computations=cap,
+        strategies=("no-recompute", "staged-repair", "staged-greedy", "local-search"),
+    )
     costs = [int(g.duration[s].sum()) for _, s in pool]
     assert costs == sorted(costs)
     for name, s in pool:
@@ -76,10 +82,14 @@ def test_repair_never_worsens_and_keeps_only_needed_recomputations(instance):
 def test_heuristic_formulation_never_claims_optimal():
     g = paper_graph("rl1")
     for fraction, expected in ((1.0, "feasible"), (0.9, "feasible")):
-        result = solve_in_process(g, resolve_budget(g, fraction), "heuristic", {"strategy": "best"}, time_limit_seconds=30)
+        result = solve_in_process(
+            g, resolve_budget(g, fraction), "heuristic", {"strategy": "best"}, time_limit_seconds=30
+        )
         assert result.status == expected
         assert result.peak_memory <= result.budget.bytes
-    tiny = solve_in_process(g, Budget(g.min_feasible_budget), "heuristic", {"strategy": "no-recompute"}, time_limit_seconds=30)
+    tiny = solve_in_process(
+        g, Budget(g.min_feasible_budget), "heuristic", {"strategy": "no-recompute"}, time_limit_seconds=30
+    )
     assert tiny.status == "no_solution" and tiny.schedule is None
 
 

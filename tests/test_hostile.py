@@ -35,8 +35,9 @@ FILES: dict[str, object] = {
     "overflow.json": native(unit_nodes(range(8), BIG, BIG), [[i, i + 1] for i in range(7)]),
     "overflow-mem.json": native(unit_nodes(range(8), 1, BIG), [[i, i + 1] for i in range(7)]),
     "deep.json": "[" * 100_000 + "]" * 100_000,
-    "bigint.json": '{"format":"moccasin-bench-graph","version":1,"nodes":[{"id":0,"duration":1' + "0" * 5000
-                   + ',"memory":1}],"edges":[]}',
+    "bigint.json": '{"format":"moccasin-bench-graph","version":1,"nodes":[{"id":0,"duration":1'
+    + "0" * 5000
+    + ',"memory":1}],"edges":[]}',
     "unhashable.json": native(unit_nodes([0, 1]), [[[0], 1]]),
     "dict-endpoint.json": native(unit_nodes([0, 1]), [[{"a": 1}, 1]]),
     "order-string.json": native(unit_nodes([0, 1]), [[0, 1]], order="01"),
@@ -46,10 +47,15 @@ FILES: dict[str, object] = {
     "float-endpoint.json": native(unit_nodes([0, 1]), [[0, 1.0]]),
     "string-edge.json": native(unit_nodes(["a", "b"]), ["ab"]),
     "three-edge.json": native(unit_nodes([0, 1, 2]), [[0, 1, 2]]),
-    "nodelink-bool.json": {"nodes": [{"id": 0, "duration": 1, "memory": 1}, {"id": 1, "duration": 1, "memory": 1}],
-                           "links": [{"source": False, "target": 1}]},
-    "nodelink-order.json": {"nodes": [{"duration": 1, "out_cost": 1}, {"duration": 1, "out_cost": 1}],
-                            "links": [{"0": 0, "1": 1}], "graph": {"order": [0.0, 1.0]}},
+    "nodelink-bool.json": {
+        "nodes": [{"id": 0, "duration": 1, "memory": 1}, {"id": 1, "duration": 1, "memory": 1}],
+        "links": [{"source": False, "target": 1}],
+    },
+    "nodelink-order.json": {
+        "nodes": [{"duration": 1, "out_cost": 1}, {"duration": 1, "out_cost": 1}],
+        "links": [{"0": 0, "1": 1}],
+        "graph": {"order": [0.0, 1.0]},
+    },
     "two.json": native(unit_nodes([0, 1]), [[0, 1]]),
     "sched-budget-str.json": {"schedule": [0, 1], "budget": "x"},
     "sched-budget-float.json": {"schedule": [0, 1], "budget": 1.5},
@@ -145,7 +151,11 @@ CASES = [
     (["graphs", "generate", "linear", "layers=100000000", "-o", "x.json"], "parameter 'layers'", 2),
     (["graphs", "info", "random-layered:w=inf"], "must be a finite float", 2),
     # ---- schedule documents -------------------------------------------------------------------------------
-    (["simulate", "two.json", "sched-budget-str.json"], "sched-budget-str.json: 'budget' must be a non-negative integer", 2),
+    (
+        ["simulate", "two.json", "sched-budget-str.json"],
+        "sched-budget-str.json: 'budget' must be a non-negative integer",
+        2,
+    ),
     (["simulate", "two.json", "sched-budget-float.json"], "'budget' must be a non-negative integer", 2),
     (["simulate", "two.json", "sched-bools.json"], "unknown node id True", 2),
     (["simulate", "two.json", "sched-floats.json"], "unknown node id 0.0", 2),
@@ -155,36 +165,121 @@ CASES = [
     (["simulate", "two.json", "deep.json"], "nested too deeply", 2),
     (["simulate", "two.json", "sched-bools.json", "--budget-bytes", "-1"], "non-negative integer", 2),
     (["simulate", "two.json", "sched-other-graph.json"], "the schedule was solved on graph 'elsewhere'", 2),
-    (["report", "--store", "foreign.sqlite", "-o", "rep", "--schedule", "sched-other-graph.json", "--graph", "two.json"],
-     "not a moccasin-bench results store", 2),
+    (
+        [
+            "report",
+            "--store",
+            "foreign.sqlite",
+            "-o",
+            "rep",
+            "--schedule",
+            "sched-other-graph.json",
+            "--graph",
+            "two.json",
+        ],
+        "not a moccasin-bench results store",
+        2,
+    ),
     # ---- solve options --------------------------------------------------------------------------------------
     (["solve", "two.json", "-f", "heuristic", "--budget", "nan"], "budget fraction must be in (0, 10]", 2),
-    (["solve", "two.json", "-f", "heuristic", "--budget-bytes", str(2**63)], "is too large: budgets must be at most 2^62", 2),
+    (
+        ["solve", "two.json", "-f", "heuristic", "--budget-bytes", str(2**63)],
+        "is too large: budgets must be at most 2^62",
+        2,
+    ),
     (["solve", "two.json", "-f", "heuristic", "--budget", "1", "--seed", "-1"], "seed must be an integer from 0", 2),
-    (["solve", "two.json", "-f", "heuristic", "--budget", "1", "--seed", str(2**40)], "seed must be an integer from 0", 2),
+    (
+        ["solve", "two.json", "-f", "heuristic", "--budget", "1", "--seed", str(2**40)],
+        "seed must be an integer from 0",
+        2,
+    ),
     (["solve", "two.json", "-f", "heuristic", "--budget", "1", "--time-limit", "inf"], "time limit must be", 2),
     (["solve", "two.json", "-f", "heuristic", "--budget", "1", "--time-limit", "1e300"], "time limit must be", 2),
     (["solve", "two.json", "-f", "heuristic", "--budget", "1", "--threads", "0"], "threads must be", 2),
     (["solve", "two.json", "-f", "heuristic", "--budget", "1", "--gap", "nan"], "gap must be in [0, 1)", 2),
-    (["solve", "two.json", "-f", "heuristic", "--budget", "1", "--grace", "nan"], "--grace must be a number of seconds", 2),
-    (["solve", "two.json", "-f", "heuristic", "--budget", "1", "--grace", "inf"], "--grace must be a number of seconds", 2),
-    (["solve", "two.json", "-f", "heuristic", "--budget", "1", "--grace", "-1"], "--grace must be a number of seconds", 2),
-    (["solve", "two.json", "-f", "heuristic", "--budget", "1", "--memory-limit", "inf"], "--memory-limit must be a size", 2),
-    (["solve", "two.json", "-f", "heuristic", "--budget", "1", "--memory-limit", "100"], "--memory-limit of 100 B is too small", 2),
-    (["solve", "two.json", "-f", "heuristic", "--budget", "1", "--memory-limit", "1e30"], "--memory-limit must be a size", 2),
-    (["solve", "two.json", "-f", "checkmate-milp", "--budget", "1", "--param", "feasibility_tolerance=nan"], "must be a finite float", 2),
-    (["solve", "two.json", "-f", "checkmate-milp", "--budget", "1", "--param", "feasibility_tolerance=1e-3"], "must be in [1e-10, 0.0001]", 2),
-    (["solve", "two.json", "-f", "checkmate-milp", "--budget", "1", "--param", "max_retries=-1"], "must be in [0, 100]", 2),
-    (["solve", "two.json", "-f", "checkmate-lp", "--budget", "1", "--param", "samples=-5"], "must be in [0, 100000]", 2),
-    (["solve", "two.json", "-f", "checkmate-lp", "--budget", "1", "--param", "thresholds=0,0.5"], "every threshold must be in (0, 1)", 2),
-    (["solve", "two.json", "-f", "checkmate-lp", "--budget", "1", "--param", "lp_budget_scale=0"], "must be in (0, 1]", 2),
-    (["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "heuristic_share=-0.1"], "must be in [0, 1]", 2),
+    (
+        ["solve", "two.json", "-f", "heuristic", "--budget", "1", "--grace", "nan"],
+        "--grace must be a number of seconds",
+        2,
+    ),
+    (
+        ["solve", "two.json", "-f", "heuristic", "--budget", "1", "--grace", "inf"],
+        "--grace must be a number of seconds",
+        2,
+    ),
+    (
+        ["solve", "two.json", "-f", "heuristic", "--budget", "1", "--grace", "-1"],
+        "--grace must be a number of seconds",
+        2,
+    ),
+    (
+        ["solve", "two.json", "-f", "heuristic", "--budget", "1", "--memory-limit", "inf"],
+        "--memory-limit must be a size",
+        2,
+    ),
+    (
+        ["solve", "two.json", "-f", "heuristic", "--budget", "1", "--memory-limit", "100"],
+        "--memory-limit of 100 B is too small",
+        2,
+    ),
+    (
+        ["solve", "two.json", "-f", "heuristic", "--budget", "1", "--memory-limit", "1e30"],
+        "--memory-limit must be a size",
+        2,
+    ),
+    (
+        ["solve", "two.json", "-f", "checkmate-milp", "--budget", "1", "--param", "feasibility_tolerance=nan"],
+        "must be a finite float",
+        2,
+    ),
+    (
+        ["solve", "two.json", "-f", "checkmate-milp", "--budget", "1", "--param", "feasibility_tolerance=1e-3"],
+        "must be in [1e-10, 0.0001]",
+        2,
+    ),
+    (
+        ["solve", "two.json", "-f", "checkmate-milp", "--budget", "1", "--param", "max_retries=-1"],
+        "must be in [0, 100]",
+        2,
+    ),
+    (
+        ["solve", "two.json", "-f", "checkmate-lp", "--budget", "1", "--param", "samples=-5"],
+        "must be in [0, 100000]",
+        2,
+    ),
+    (
+        ["solve", "two.json", "-f", "checkmate-lp", "--budget", "1", "--param", "thresholds=0,0.5"],
+        "every threshold must be in (0, 1)",
+        2,
+    ),
+    (
+        ["solve", "two.json", "-f", "checkmate-lp", "--budget", "1", "--param", "lp_budget_scale=0"],
+        "must be in (0, 1]",
+        2,
+    ),
+    (
+        ["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "heuristic_share=-0.1"],
+        "must be in [0, 1]",
+        2,
+    ),
     (["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "horizon=-1"], "must be in [0, inf)", 2),
     (["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "copies=100000"], "must be in [1, 1000]", 2),
     (["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "copies=" + "9" * 5000], "must be int", 2),
-    (["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "copies_per_node=zz=2"], "unknown node id 'zz'", 2),
-    (["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "cpsat=num_workers=lots"], "cpsat: parameter 'num_workers'", 2),
-    (["solve", "two.json", "-f", "heuristic", "--budget", "1", "--param", "max_computations=-1"], "must be in [0, inf)", 2),
+    (
+        ["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "copies_per_node=zz=2"],
+        "unknown node id 'zz'",
+        2,
+    ),
+    (
+        ["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "cpsat=num_workers=lots"],
+        "cpsat: parameter 'num_workers'",
+        2,
+    ),
+    (
+        ["solve", "two.json", "-f", "heuristic", "--budget", "1", "--param", "max_computations=-1"],
+        "must be in [0, inf)",
+        2,
+    ),
     (["solve", "two.json", "-f", "oracle", "--budget", "1", "--param", "max_nodes=-1"], "must be in [0, inf)", 2),
     # ---- sweep configs and options ------------------------------------------------------------------------
     (["sweep", "inf-memory.toml", "--dry-run"], "key 'memory_limit'", 2),
@@ -215,21 +310,41 @@ CASES = [
     (["sweep", "deep.toml", "--dry-run"], "deep.toml: not valid TOML", 2),
     (["sweep", "bigint.toml", "--dry-run"], "bigint.toml: not valid TOML", 2),
     (["sweep", "good.toml", "--store", "junk.sqlite", "--dry-run"], "junk.sqlite: cannot read the results store", 2),
-    (["sweep", "good.toml", "--store", "foreign.sqlite", "--dry-run"], "foreign.sqlite: not a moccasin-bench results store", 2),
+    (
+        ["sweep", "good.toml", "--store", "foreign.sqlite", "--dry-run"],
+        "foreign.sqlite: not a moccasin-bench results store",
+        2,
+    ),
     (["sweep", "good.toml", "--store", "junk.sqlite"], "junk.sqlite: cannot read the results store", 2),
     (["sweep", "good.toml", "--store", "foreign.sqlite"], "foreign.sqlite: not a moccasin-bench results store", 2),
     (["export", "--store", "junk.sqlite", "--format", "csv"], "junk.sqlite: cannot read the results store", 2),
     (["report", "--store", "foreign.sqlite", "-o", "rep"], "not a moccasin-bench results store", 2),
-    (["export", "--store", "empty.sqlite", "--format", "csv", "-o", "two.json"], "two.json: cannot write the export", 2),
+    (
+        ["export", "--store", "empty.sqlite", "--format", "csv", "-o", "two.json"],
+        "two.json: cannot write the export",
+        2,
+    ),
     (["export", "--store", "empty.sqlite", "--format", "csv", "-o", "/proc/no/such"], "cannot write the export", 2),
     (["report", "--store", "empty.sqlite", "-o", "two.json"], "the results store holds no runs", 2),
     (["sweep", "good.toml", "--scheduler", ""], "--scheduler must be a Dask scheduler address", 2),
     (["sweep", "good.toml", "--scheduler", "   "], "--scheduler must be a Dask scheduler address", 2),
     (["sweep", "good.toml", "--scheduler", "tcp://host:99999"], "--scheduler must be a Dask scheduler address", 2),
     (["sweep", "good.toml", "--scheduler", "tcp://a b:1"], "--scheduler must be a Dask scheduler address", 2),
-    (["sweep", "good.toml", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "nan"], "--connect-timeout must be", 2),
-    (["sweep", "good.toml", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "-1"], "--connect-timeout must be", 2),
-    (["sweep", "good.toml", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "inf"], "--connect-timeout must be", 2),
+    (
+        ["sweep", "good.toml", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "nan"],
+        "--connect-timeout must be",
+        2,
+    ),
+    (
+        ["sweep", "good.toml", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "-1"],
+        "--connect-timeout must be",
+        2,
+    ),
+    (
+        ["sweep", "good.toml", "--scheduler", "tcp://127.0.0.1:9", "--connect-timeout", "inf"],
+        "--connect-timeout must be",
+        2,
+    ),
     (["sweep", "good.toml", "--worker-timeout", "nan"], "--worker-timeout must be", 2),
     (["sweep", "good.toml", "--grace", "nan", "--dry-run"], "--grace must be", 2),
     (["sweep", "good.toml", "--grace", "-5", "--dry-run"], "--grace must be", 2),
@@ -257,19 +372,23 @@ def test_hostile_input_is_one_line_and_a_nonzero_exit(hostile, capsys, argv, fra
 
 def test_a_huge_grid_is_sized_first_and_refused_without_yes(hostile, capsys):
     seeds = ", ".join(map(str, range(200)))
-    (hostile / "huge.toml").write_text(f'graphs = "demo"\nbudgets = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]\nseeds = [{seeds}]\n'
-                                       f'formulations = [{{ name = "heuristic", params = {{ max_computations = [{seeds}] }} }}]\n')
+    (hostile / "huge.toml").write_text(
+        f'graphs = "demo"\nbudgets = [0.5, 0.6, 0.7, 0.8, 0.9, 1.0]\nseeds = [{seeds}]\n'
+        f'formulations = [{{ name = "heuristic", params = {{ max_computations = [{seeds}] }} }}]\n'
+    )
     assert main(["sweep", "huge.toml", "--dry-run"]) == 2
     err = capsys.readouterr().err
     assert "the grid has 240,000 runs" in err and "--yes" in err and "Traceback" not in err
-    (hostile / "medium.toml").write_text('graphs = "demo"\nbudgets = 0.9\nformulations = "heuristic"\n'
-                                         f'seeds = [{", ".join(map(str, range(10_001)))}]\n')
+    (hostile / "medium.toml").write_text(
+        f'graphs = "demo"\nbudgets = 0.9\nformulations = "heuristic"\nseeds = [{", ".join(map(str, range(10_001)))}]\n'
+    )
     assert main(["sweep", "medium.toml", "--dry-run", "--yes"]) == 0
     out, err = capsys.readouterr()
     assert "the grid has 10,001 runs; planning them" in err and "sweep 'medium' " in out
 
 
 # ---- the engine below the CLI ------------------------------------------------------------------------------
+
 
 def test_sums_that_overflow_int64_are_refused_at_load_time():
     with pytest.raises(GraphError, match="sum of the memory sizes"):
@@ -325,8 +444,17 @@ def _quadratic_memory_aware(graph):
     return order
 
 
-@pytest.mark.parametrize("spec", ["random-layered:n=150,seed=3", "random-layered:n=120,seed=5,ed=0.7,scd=0.5", "unet:depth=3",
-                                  "transformer:blocks=2", "linear:layers=12,residual=3", "demo"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "random-layered:n=150,seed=3",
+        "random-layered:n=120,seed=5,ed=0.7,scd=0.5",
+        "unet:depth=3",
+        "transformer:blocks=2",
+        "linear:layers=12,residual=3",
+        "demo",
+    ],
+)
 def test_the_memory_aware_order_is_the_same_greedy_in_n_log_n(spec):
     from moccasin_bench.orders import memory_aware_order
     from moccasin_bench.sources import load_graph
@@ -365,8 +493,11 @@ def test_the_solve_time_checks_are_also_made_when_a_run_is_planned():
     from moccasin_bench.runner import make_spec
 
     g = tiny_graph()
-    for params, fragment in (({"copies_per_node": "9=2"}, "unknown node id"), ({"thresholds": "1.5"}, "threshold"),
-                             ({"cpsat": "bogus=1"}, "unknown CP-SAT parameter")):
+    for params, fragment in (
+        ({"copies_per_node": "9=2"}, "unknown node id"),
+        ({"thresholds": "1.5"}, "threshold"),
+        ({"cpsat": "bogus=1"}, "unknown CP-SAT parameter"),
+    ):
         name = "checkmate-lp" if "thresholds" in params else "moccasin"
         with pytest.raises(UserError, match=fragment):
             make_spec(g, Budget(200), name, params)
@@ -382,14 +513,17 @@ def test_checkmate_milp_never_calls_a_tightened_budget_infeasible():
 
     g = Graph.build("pair", [0, 1], [1, 1], [1000, 1001], [(0, 1)])
     budget = Budget(g.min_feasible_budget)  # feasible: compute 0 then 1
-    loose = solve_in_process(g, budget, "checkmate-milp", {"feasibility_tolerance": 1e-4, "warm_start": "none"},
-                             time_limit_seconds=20)
+    loose = solve_in_process(
+        g, budget, "checkmate-milp", {"feasibility_tolerance": 1e-4, "warm_start": "none"}, time_limit_seconds=20
+    )
     assert loose.status == "no_solution" and "proves nothing" in loose.message
     exact = solve_in_process(g, budget, "checkmate-milp", {"warm_start": "none"}, time_limit_seconds=20)
     assert exact.status == "optimal"  # 1e-7: exact at this scale
     # at a million units even the default tolerance tightens the budget (documented): still never "infeasible"
     h = Graph.build("pair", [0, 1], [1, 1], [1_000_000, 1_000_001], [(0, 1)])
-    default = solve_in_process(h, Budget(h.min_feasible_budget), "checkmate-milp", {"warm_start": "none"}, time_limit_seconds=20)
+    default = solve_in_process(
+        h, Budget(h.min_feasible_budget), "checkmate-milp", {"warm_start": "none"}, time_limit_seconds=20
+    )
     assert default.status == "no_solution"
 
 
@@ -397,13 +531,16 @@ def test_a_full_disk_under_the_store_keeps_what_is_stored_and_says_how_to_resume
     """SQLite's own 'database or disk is full' (a page cap on the store file), mid-sweep."""
     import importlib
 
-    store_module = importlib.import_module("moccasin_bench.store")  # the module the driver imports (tests may re-import it)
+    store_module = importlib.import_module(
+        "moccasin_bench.store"
+    )  # the module the driver imports (tests may re-import it)
     from moccasin_bench.store import rows
 
     write_graph(tmp_path / "tiny.json")
     seeds = ", ".join(map(str, range(6)))
-    (tmp_path / "c.toml").write_text(f'graphs = "tiny.json"\nbudget_bytes = 200\nformulations = "heuristic"\nseeds = [{seeds}]\n'
-                                     'time_limits = 5\n')
+    (tmp_path / "c.toml").write_text(
+        f'graphs = "tiny.json"\nbudget_bytes = 200\nformulations = "heuristic"\nseeds = [{seeds}]\ntime_limits = 5\n'
+    )
     path = tmp_path / "s.sqlite"
     original = store_module.Store.write
 
@@ -427,8 +564,15 @@ def test_a_full_disk_under_the_store_keeps_what_is_stored_and_says_how_to_resume
     assert f"{stored} done, {6 - stored} to run" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("plugins, fragment", [("x=os", "module 'os' is not a formulation"), ("x=.os", "cannot import its module"),
-                                               ("x", "expected name=module.path"), ("heuristic=os", "name of a built-in")])
+@pytest.mark.parametrize(
+    "plugins, fragment",
+    [
+        ("x=os", "module 'os' is not a formulation"),
+        ("x=.os", "cannot import its module"),
+        ("x", "expected name=module.path"),
+        ("heuristic=os", "name of a built-in"),
+    ],
+)
 def test_a_bad_plugin_variable_is_one_line(hostile, capsys, monkeypatch, plugins, fragment):
     monkeypatch.setenv("MOCCASIN_BENCH_PLUGINS", plugins)
     assert main(["formulations"]) == 2
@@ -442,9 +586,14 @@ def test_a_memory_cap_that_kills_the_child_at_import_says_so():
     from moccasin_bench.runner import graph_document, make_spec, run_isolated
 
     g = tiny_graph()
-    out = run_isolated(make_spec(g, Budget(200), "moccasin", time_limit_seconds=5).to_json(), graph_document(g),
-                       memory_limit_bytes=200 << 20)
-    assert out["status"] == "error" and "memory limit" in out["message"] and "200.0 MiB" in out["message"], out["message"]
+    out = run_isolated(
+        make_spec(g, Budget(200), "moccasin", time_limit_seconds=5).to_json(),
+        graph_document(g),
+        memory_limit_bytes=200 << 20,
+    )
+    assert out["status"] == "error" and "memory limit" in out["message"] and "200.0 MiB" in out["message"], out[
+        "message"
+    ]
 
 
 @pytest.mark.parametrize("formulation", ["moccasin", "checkmate-cp", "heuristic"])
@@ -460,8 +609,15 @@ def test_the_largest_budget_reaches_no_model_and_is_kept_in_the_verdict(formulat
     assert result.to_json()["budget"] == MAX_BUDGET and result.total_duration == g.sum_duration
 
 
-@pytest.mark.parametrize("params", [{"warm_start": "none"}, {"hazard": "upper", "warm_start": "none"},
-                                    {"backend": "pulp", "hazard": "upper"}, {"backend": "pulp"}])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"warm_start": "none"},
+        {"hazard": "upper", "warm_start": "none"},
+        {"backend": "pulp", "hazard": "upper"},
+        {"backend": "pulp"},
+    ],
+)
 def test_highs_presolve_cannot_call_a_feasible_checkmate_model_infeasible(params):
     """Found by tests/test_crosscheck.py while hunting: HiGHS 1.16's MIP presolve declared this feasible
     instance (the oracle schedules it: 0 1 2 3 0 4) infeasible; `infeasible` now needs a second proof
@@ -469,7 +625,9 @@ def test_highs_presolve_cannot_call_a_feasible_checkmate_model_infeasible(params
     from moccasin_bench.budget import Budget
     from moccasin_bench.judge import solve_in_process
 
-    g = Graph.build("training", range(5), [1, 0, 0, 0, 0], [3, 2, 1, 3, 1], [(0, 1), (1, 2), (2, 3), (3, 4), (1, 3), (0, 4)])
+    g = Graph.build(
+        "training", range(5), [1, 0, 0, 0, 0], [3, 2, 1, 3, 1], [(0, 1), (1, 2), (2, 3), (3, 4), (1, 3), (0, 4)]
+    )
     oracle = solve_in_process(g, Budget(7), "oracle", {"order": "fixed"}, time_limit_seconds=20)
     result = solve_in_process(g, Budget(7), "checkmate-milp", params, time_limit_seconds=20)
     assert oracle.status == result.status == "optimal" and result.total_duration == oracle.total_duration
@@ -490,11 +648,27 @@ def test_a_store_with_damaged_values_is_one_line(tmp_path, capsys):
 
     path = tmp_path / "damaged.sqlite"
     with Store(path) as store:
-        store.write({"key": "k", "graph": "g", "graph_hash": "h", "formulation": "heuristic", "params": "{bad", "budget": 1,
-                     "time_limit_seconds": 1.0, "threads": 1, "seed": 0, "relative_gap": 0.0, "status": "feasible",
-                     "finished_at": "2026-01-01T00:00:00+00:00", "started_at": "2026-01-01T00:00:00+00:00"})
-    for argv in (["export", "--store", str(path), "--format", "csv", "-o", str(tmp_path / "x")],
-                 ["report", "--store", str(path), "-o", str(tmp_path / "r"), "--no-figures"]):
+        store.write(
+            {
+                "key": "k",
+                "graph": "g",
+                "graph_hash": "h",
+                "formulation": "heuristic",
+                "params": "{bad",
+                "budget": 1,
+                "time_limit_seconds": 1.0,
+                "threads": 1,
+                "seed": 0,
+                "relative_gap": 0.0,
+                "status": "feasible",
+                "finished_at": "2026-01-01T00:00:00+00:00",
+                "started_at": "2026-01-01T00:00:00+00:00",
+            }
+        )
+    for argv in (
+        ["export", "--store", str(path), "--format", "csv", "-o", str(tmp_path / "x")],
+        ["report", "--store", str(path), "-o", str(tmp_path / "r"), "--no-figures"],
+    ):
         assert main(argv) == 2
         err = capsys.readouterr().err
         assert "damaged.sqlite: the results store holds a damaged value" in err and "Traceback" not in err

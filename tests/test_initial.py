@@ -20,17 +20,27 @@ from tests.conftest import run_cli
 def demo():
     g = load_graph("demo")
     budget = resolve_budget(g, fraction=0.8)
-    start = solve_in_process(g, budget, "heuristic", {"strategy": "staged-repair", "order": "stored"}, time_limit_seconds=20)
+    start = solve_in_process(
+        g, budget, "heuristic", {"strategy": "staged-repair", "order": "stored"}, time_limit_seconds=20
+    )
     assert start.status == "feasible"
     return g, budget, start
 
 
-@pytest.mark.parametrize("formulation,params", [("moccasin", {}), ("moccasin", {"order": "free"}), ("checkmate-milp", {}),
-                                                ("checkmate-cp", {})])
+@pytest.mark.parametrize(
+    "formulation,params",
+    [("moccasin", {}), ("moccasin", {"order": "free"}), ("checkmate-milp", {}), ("checkmate-cp", {})],
+)
 def test_an_expressible_initial_schedule_is_the_first_incumbent(demo, formulation, params):
     g, budget, start = demo
-    r = solve_in_process(g, budget, formulation, {**params, "warm_start": "none"}, time_limit_seconds=10,
-                         initial=g.to_ids(start.schedule))
+    r = solve_in_process(
+        g,
+        budget,
+        formulation,
+        {**params, "warm_start": "none"},
+        time_limit_seconds=10,
+        initial=g.to_ids(start.schedule),
+    )
     info = r.output.variant["initial"]
     assert info["used"] and info["fits"] and info["cost"] == start.total_duration
     assert r.status in ("optimal", "feasible") and r.total_duration <= start.total_duration
@@ -43,13 +53,21 @@ def test_a_schedule_off_the_fixed_order_grid_is_not_used_and_the_result_says_so(
     # two consecutive nodes with no edge between them, swapped: a valid schedule, but not staged along the order
     edges = {tuple(e) for e in g.edges.tolist()}
     k = next(k for k in range(len(order) - 1) if (order[k], order[k + 1]) not in edges)
-    swapped = order[:k] + [order[k + 1], order[k]] + order[k + 2:]
-    r = solve_in_process(g, resolve_budget(g, fraction=1.0), "moccasin", {}, time_limit_seconds=10, initial=g.to_ids(swapped))
+    swapped = order[:k] + [order[k + 1], order[k]] + order[k + 2 :]
+    r = solve_in_process(
+        g, resolve_budget(g, fraction=1.0), "moccasin", {}, time_limit_seconds=10, initial=g.to_ids(swapped)
+    )
     assert r.output.variant["initial"]["used"] is False
     assert "initial schedule was not used: it is not staged along the stored order" in r.message
     assert r.status == "optimal"  # the model still solves on its own
-    free = solve_in_process(g, resolve_budget(g, fraction=1.0), "moccasin", {"order": "free", "warm_start": "none"},
-                            time_limit_seconds=10, initial=g.to_ids(swapped))
+    free = solve_in_process(
+        g,
+        resolve_budget(g, fraction=1.0),
+        "moccasin",
+        {"order": "free", "warm_start": "none"},
+        time_limit_seconds=10,
+        initial=g.to_ids(swapped),
+    )
     assert free.output.variant["initial"]["used"] is True  # free order takes any valid schedule
 
 
@@ -60,8 +78,14 @@ def test_copies_are_raised_to_hold_the_initial_schedule(demo):
     counts = np.bincount(s, minlength=g.n)
     triple = s[:1] + [v, v] + s[1:]
     assert np.bincount(triple, minlength=g.n)[v] == counts[v] + 2
-    r = solve_in_process(g, budget, "moccasin", {"order": "free", "warm_start": "none", "copies": 2}, time_limit_seconds=10,
-                         initial=g.to_ids(triple))
+    r = solve_in_process(
+        g,
+        budget,
+        "moccasin",
+        {"order": "free", "warm_start": "none", "copies": 2},
+        time_limit_seconds=10,
+        initial=g.to_ids(triple),
+    )
     info = r.output.variant["initial"]
     assert info["copies_raised"] >= 1 and r.status in ("optimal", "feasible")
 
@@ -82,8 +106,21 @@ def test_solve_initial_from_the_command_line(tmp_path, demo):
     first = tmp_path / "start.json"
     first.write_text(json.dumps({"graph_hash": g.content_hash, "schedule": g.to_ids(start.schedule)}))
     out = tmp_path / "out.json"
-    done = run_cli("solve", "demo", "--formulation", "checkmate-milp", "--budget", "0.8", "--time-limit", "10", "-q",
-                   "--initial", first, "-o", out)
+    done = run_cli(
+        "solve",
+        "demo",
+        "--formulation",
+        "checkmate-milp",
+        "--budget",
+        "0.8",
+        "--time-limit",
+        "10",
+        "-q",
+        "--initial",
+        first,
+        "-o",
+        out,
+    )
     assert done.returncode == 0, done.stderr
     doc = json.loads(out.read_text())
     assert doc["variant"]["initial"]["used"] and doc["total_duration"] <= start.total_duration

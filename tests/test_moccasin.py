@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from formulations import _moccasin_model as mm
 from formulations.oracle import optimal_schedule
 from moccasin_bench.budget import Budget, resolve_budget
 from moccasin_bench.graph import Graph
-from moccasin_bench.orders import reference_order
 from moccasin_bench.judge import solve_in_process
+from moccasin_bench.orders import reference_order
 from moccasin_bench.simulate import simulate
 from tests.conftest import paper_graph
 from tests.strategies import dags
@@ -56,8 +57,9 @@ def training_graphs(draw, max_nodes: int = 7) -> Graph:
 @st.composite
 def instances(draw, max_nodes: int = 6):
     """A small graph and a budget between the minimum feasible one and the reference order's peak."""
-    g = draw(st.one_of(dags(min_nodes=1, max_nodes=max_nodes, max_duration=5, max_memory=6),
-                       training_graphs(max_nodes + 1)))
+    g = draw(
+        st.one_of(dags(min_nodes=1, max_nodes=max_nodes, max_duration=5, max_memory=6), training_graphs(max_nodes + 1))
+    )
     peak = simulate(g, reference_order(g)).peak_memory
     lo = g.min_feasible_budget
     budget = draw(st.integers(lo, max(lo, peak)))
@@ -117,7 +119,9 @@ def test_hint_of_every_fitting_schedule_is_a_model_solution(instance, mode, copi
 @given(instances())
 def test_paper_lengths_restrict_the_model_and_stay_valid(instance):
     g, budget = instance
-    result = solve_in_process(g, Budget(budget), "moccasin", {"lengths": "paper", "search": "cpsat"}, time_limit_seconds=20, threads=1)
+    result = solve_in_process(
+        g, Budget(budget), "moccasin", {"lengths": "paper", "search": "cpsat"}, time_limit_seconds=20, threads=1
+    )
     expected = oracle_cost(g, budget, "fixed", 2)
     if result.status == "infeasible":
         return  # the restricted lengths may rule out every schedule
@@ -174,7 +178,9 @@ def test_budget_below_the_minimum_is_infeasible_without_a_solve():
 def test_time_limit_too_short_gives_no_solution():
     g = paper_graph("rl1")
     budget = resolve_budget(g, 0.8)
-    result = solve_in_process(g, budget, "moccasin", {"warm_start": "none", "phases": "1"}, time_limit_seconds=0.0, threads=1)
+    result = solve_in_process(
+        g, budget, "moccasin", {"warm_start": "none", "phases": "1"}, time_limit_seconds=0.0, threads=1
+    )
     assert result.status == "no_solution"
     assert result.schedule is None
 
@@ -203,8 +209,9 @@ def test_huge_durations_are_rounded_and_never_claimed_optimal():
     """Durations far beyond CP-SAT's exact objective range (their sum near the load-time cap of
     2^62 / 16): the model rounds them (documented), the cost stays exact."""
     big = 10**16
-    g = Graph.build("huge", [0, 1, 2, 3], [big + 1, big + 3, big + 7, 5], [4, 4, 4, 4],
-                    [(0, 1), (1, 2), (0, 3), (2, 3)])
+    g = Graph.build(
+        "huge", [0, 1, 2, 3], [big + 1, big + 3, big + 7, 5], [4, 4, 4, 4], [(0, 1), (1, 2), (0, 3), (2, 3)]
+    )
     budget = g.min_feasible_budget
     result = solve_in_process(g, Budget(budget), "moccasin", {}, time_limit_seconds=10, threads=1)
     assert result.status == "feasible"
@@ -231,7 +238,9 @@ def test_solutions_the_simulator_rejects_are_discarded_loudly(monkeypatch):
 
 def test_a_relative_gap_never_passes_for_a_proof():
     g = paper_graph("rl1")
-    result = solve_in_process(g, resolve_budget(g, 0.8), "moccasin", {}, time_limit_seconds=30, threads=1, relative_gap=0.5)
+    result = solve_in_process(
+        g, resolve_budget(g, 0.8), "moccasin", {}, time_limit_seconds=30, threads=1, relative_gap=0.5
+    )
     out = result.output
     assert result.status in ("optimal", "feasible")
     assert out.best_bound is not None and out.best_bound <= out.objective
@@ -242,7 +251,9 @@ def test_per_node_copies_and_bad_values():
     from moccasin_bench.errors import UserError
 
     g = Graph.build("chain", ["a", "b", "c"], [1, 1, 1], [1, 1, 1], [("a", "b"), ("b", "c")])
-    result = solve_in_process(g, Budget(3), "moccasin", {"copies": 1, "copies_per_node": "a=3"}, time_limit_seconds=5, threads=1)
+    result = solve_in_process(
+        g, Budget(3), "moccasin", {"copies": 1, "copies_per_node": "a=3"}, time_limit_seconds=5, threads=1
+    )
     assert result.status == "optimal"
     bad = solve_in_process(g, Budget(3), "moccasin", {"copies_per_node": "zz=2"}, time_limit_seconds=5)
     assert bad.status == "error" and "unknown node id 'zz'" in bad.message

@@ -35,7 +35,9 @@ def run_python(code: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 
 def run_cli(*args: str, block_torch: bool = False, timeout: float = 120) -> subprocess.CompletedProcess:
-    code = (BLOCK_TORCH if block_torch else "import sys; ") + f"from moccasin_bench.cli import main; sys.exit(main({list(map(str, args))!r}))"
+    code = (
+        BLOCK_TORCH if block_torch else "import sys; "
+    ) + f"from moccasin_bench.cli import main; sys.exit(main({list(map(str, args))!r}))"
     return run_python(code, timeout)
 
 
@@ -50,9 +52,18 @@ def assert_one_line_error(proc: subprocess.CompletedProcess, *needles: str) -> N
 
 # ---- engine: fixed bytes and provenance -----------------------------------------------------
 
+
 def tiny(fixed=0, source=None) -> Graph:
-    return Graph.build("t", [0, 1, 2], [1, 2, 3], [10, 20, 30], [(0, 1), (1, 2)], stored_order=[0, 1, 2],
-                       fixed_bytes=fixed, source=source)
+    return Graph.build(
+        "t",
+        [0, 1, 2],
+        [1, 2, 3],
+        [10, 20, 30],
+        [(0, 1), (1, 2)],
+        stored_order=[0, 1, 2],
+        fixed_bytes=fixed,
+        source=source,
+    )
 
 
 def test_hash_unchanged_without_fixed_bytes():
@@ -86,8 +97,11 @@ def test_fixed_bytes_validated_and_round_trip(tmp_path):
 
 # ---- the catalogue, without torch -----------------------------------------------------------
 
+
 def test_catalogue_loads_without_torch():
-    code = BLOCK_TORCH + """
+    code = (
+        BLOCK_TORCH
+        + """
 import json
 from graphs.catalog import PYTORCH_GRAPHS
 from moccasin_bench.sources import load_graph
@@ -101,6 +115,7 @@ for name in PYTORCH_GRAPHS:
                  "flops": len(g.source["flops"]), "torch_loaded": "torch" in sys.modules and sys.modules["torch"] is not None}
 print(json.dumps(out))
 """
+    )
     proc = run_python(code)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
@@ -110,7 +125,11 @@ print(json.dumps(out))
         assert info["valid"] and info["labels"] and info["kind"] == "pytorch-training-step" and not info["torch_loaded"]
         assert info["n"] == info["nodes_mapped"] == info["flops"] and info["n"] >= 100
         parts = info["breakdown"]
-        assert info["fixed"] == parts["total"] == sum(parts[k] for k in ("parameters", "buffers", "batch", "outputs", "optimizer_state"))
+        assert (
+            info["fixed"]
+            == parts["total"]
+            == sum(parts[k] for k in ("parameters", "buffers", "batch", "outputs", "optimizer_state"))
+        )
         assert parts["optimizer_state"] > parts["parameters"] > 0  # adam: two states per trained parameter
 
 
@@ -133,12 +152,18 @@ def test_graphs_list_and_info_show_catalogue_and_fixed_bytes(capsys):
     assert "schedulable" in text and "fixed bytes" in text and "fractions of the schedulable peak" in text
     assert main(["graphs", "info", "pt-resnet18", "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
-    assert info["fixed_bytes"] > 0 and info["peaks_include_fixed_bytes"] is False and info["fixed_breakdown"]["optimizer"] == "adam"
+    assert (
+        info["fixed_bytes"] > 0
+        and info["peaks_include_fixed_bytes"] is False
+        and info["fixed_breakdown"]["optimizer"] == "adam"
+    )
 
 
 def test_execute_rejects_another_graphs_schedule_before_running(tmp_path):
     other = tmp_path / "other.json"
-    other.write_text(json.dumps({"graph": "pt-unet", "graph_hash": load_graph("pt-unet").content_hash, "schedule": [0, 1]}))
+    other.write_text(
+        json.dumps({"graph": "pt-unet", "graph_hash": load_graph("pt-unet").content_hash, "schedule": [0, 1]})
+    )
     proc = run_cli("execute", "pt-resnet18", other, block_torch=True)  # rejected before torch is needed
     assert_one_line_error(proc, "made for graph 'pt-unet'")
 
@@ -149,6 +174,7 @@ def test_extract_without_torch_says_how_to_install(tmp_path):
 
 
 # ---- extraction, checked by hand ------------------------------------------------------------
+
 
 def test_tiny_mlp_extracted_exactly():
     pytest.importorskip("torch")
@@ -212,6 +238,7 @@ def test_bare_model_with_input_shape_and_profile_costs():
 
 # ---- execution ------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="module")
 def small_gpt():
     pytest.importorskip("torch")
@@ -265,17 +292,23 @@ def test_retrace_mismatch_is_one_clear_error(small_gpt):
 
 # ---- bad inputs: one line, exit status 2 ----------------------------------------------------
 
-@pytest.mark.parametrize("factory, needle", [
-    ("no colon here", "is not MODULE:FACTORY"),
-    ("no_such_module_xyz:make", "cannot import module 'no_such_module_xyz'"),
-    ("graphs.pytorch.models:no_such_factory", "has no attribute 'no_such_factory'"),
-    ("tests.pytorch_factories:raises", "raised ValueError: no weights for you"),
-    ("tests.pytorch_factories:not_a_model", "returned a int"),
-    ("tests.pytorch_factories:untraceable", "does not trace"),
-])
+
+@pytest.mark.parametrize(
+    "factory, needle",
+    [
+        ("no colon here", "is not MODULE:FACTORY"),
+        ("no_such_module_xyz:make", "cannot import module 'no_such_module_xyz'"),
+        ("graphs.pytorch.models:no_such_factory", "has no attribute 'no_such_factory'"),
+        ("tests.pytorch_factories:raises", "raised ValueError: no weights for you"),
+        ("tests.pytorch_factories:not_a_model", "returned a int"),
+        ("tests.pytorch_factories:untraceable", "does not trace"),
+    ],
+)
 def test_bad_factories(factory, needle, capsys, tmp_path):
     pytest.importorskip("torch")
-    code = main(["graphs", "extract", factory, "-o", str(tmp_path / "x.json")])  # in process: faster; a traceback would fail the test
+    code = main(
+        ["graphs", "extract", factory, "-o", str(tmp_path / "x.json")]
+    )  # in process: faster; a traceback would fail the test
     err = capsys.readouterr().err
     assert_one_line_error(subprocess.CompletedProcess([], code, "", err), needle)
     assert not (tmp_path / "x.json").exists()

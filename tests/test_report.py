@@ -24,6 +24,7 @@ nan = math.nan
 
 # ---- pure measures ------------------------------------------------------------------------------
 
+
 def test_seconds_to_best_is_the_first_time_the_final_cost_was_reached():
     secs = [0.5, 1.0, 2.0, 3.0, 4.0]
     costs = [nan, 120.0, 110.0, 110.0, 110.0]  # NaN: a bound arrived before the first solution
@@ -62,20 +63,50 @@ def test_performance_ratios_on_a_hand_example():
 def test_method_names_say_what_differs():
     from moccasin_bench.report.methods import assign_methods
 
-    runs = pd.DataFrame({
-        "formulation": ["moccasin", "moccasin", "moccasin", "checkmate-milp", "checkmate-milp", "heuristic", "checkmate-lp"],
-        "params": [json.dumps(p) for p in ({"order": "fixed", "copies": 2}, {"order": "fixed", "copies": 3},
-                                           {"order": "free", "copies": 2}, {"backend": "highs"},
-                                           {"backend": "pulp", "pulp_solver": "cbc"}, {"strategy": "chen-greedy"}, {})],
-        "threads": [1, 1, 1, 1, 1, 1, 1],
-    })
+    runs = pd.DataFrame(
+        {
+            "formulation": [
+                "moccasin",
+                "moccasin",
+                "moccasin",
+                "checkmate-milp",
+                "checkmate-milp",
+                "heuristic",
+                "checkmate-lp",
+            ],
+            "params": [
+                json.dumps(p)
+                for p in (
+                    {"order": "fixed", "copies": 2},
+                    {"order": "fixed", "copies": 3},
+                    {"order": "free", "copies": 2},
+                    {"backend": "highs"},
+                    {"backend": "pulp", "pulp_solver": "cbc"},
+                    {"strategy": "chen-greedy"},
+                    {},
+                )
+            ],
+            "threads": [1, 1, 1, 1, 1, 1, 1],
+        }
+    )
     out = assign_methods(runs)
-    assert out["method"].tolist() == ["Moccasin (fixed), copies=2", "Moccasin (fixed), copies=3", "Moccasin (free)",
-                                      "Checkmate MILP (HiGHS)", "Checkmate MILP (PuLP/CBC)", "Heuristic (chen-greedy)",
-                                      "Checkmate LP+rounding"]
+    assert out["method"].tolist() == [
+        "Moccasin (fixed), copies=2",
+        "Moccasin (fixed), copies=3",
+        "Moccasin (free)",
+        "Checkmate MILP (HiGHS)",
+        "Checkmate MILP (PuLP/CBC)",
+        "Heuristic (chen-greedy)",
+        "Checkmate LP+rounding",
+    ]
     ranks = dict(zip(out["method"], out["method_rank"]))
-    assert ranks["Moccasin (fixed), copies=2"] < ranks["Moccasin (free)"] < ranks["Checkmate MILP (HiGHS)"] \
-        < ranks["Checkmate LP+rounding"] < ranks["Heuristic (chen-greedy)"]
+    assert (
+        ranks["Moccasin (fixed), copies=2"]
+        < ranks["Moccasin (free)"]
+        < ranks["Checkmate MILP (HiGHS)"]
+        < ranks["Checkmate LP+rounding"]
+        < ranks["Heuristic (chen-greedy)"]
+    )
     from moccasin_bench.report.published import PAPER
 
     keys = [PAPER.match(f, json.loads(p)) or "" for f, p in zip(runs["formulation"], runs["params"])]
@@ -90,8 +121,17 @@ RL1_SUM = 47769
 
 def _row(key, **kw):
     row = {c: None for c in RUN_COLUMN_NAMES}
-    row.update(key=key, sweep="test", threads=1, seed=0, relative_gap=0.0, message="", time_limit_seconds=10.0,
-               finished_at="2026-01-01T00:00:00+00:00", started_at="2026-01-01T00:00:00+00:00")
+    row.update(
+        key=key,
+        sweep="test",
+        threads=1,
+        seed=0,
+        relative_gap=0.0,
+        message="",
+        time_limit_seconds=10.0,
+        finished_at="2026-01-01T00:00:00+00:00",
+        started_at="2026-01-01T00:00:00+00:00",
+    )
     row.update(kw)
     row["params"] = json.dumps(row["params"])
     return row
@@ -100,11 +140,31 @@ def _row(key, **kw):
 def _rl1(key, fraction, formulation, params, status, total=None, peak=None, wall=5.0, traj=(), message="", limit=10.0):
     budget = {0.9: 41688, 0.8: 37056}[fraction]
     tdi = None if total is None else 100.0 * (total - RL1_SUM) / RL1_SUM
-    row = _row(key, graph="random_layered_n100_w0.27_nlv0.75_ed0.2_scd0.14", graph_hash="f" * 16, graph_source="rl1",
-               graph_origin=RL1_FILE, nodes=100, edges=236, sum_duration=RL1_SUM, min_feasible_budget=10000,
-               formulation=formulation, params=params, budget=budget, budget_fraction=fraction, reference_order="stored",
-               reference_peak=46319, status=status, total_duration=total, peak_memory=peak, tdi_percent=tdi,
-               wall_seconds=wall, process_seconds=wall + 0.5, message=message, time_limit_seconds=limit)
+    row = _row(
+        key,
+        graph="random_layered_n100_w0.27_nlv0.75_ed0.2_scd0.14",
+        graph_hash="f" * 16,
+        graph_source="rl1",
+        graph_origin=RL1_FILE,
+        nodes=100,
+        edges=236,
+        sum_duration=RL1_SUM,
+        min_feasible_budget=10000,
+        formulation=formulation,
+        params=params,
+        budget=budget,
+        budget_fraction=fraction,
+        reference_order="stored",
+        reference_peak=46319,
+        status=status,
+        total_duration=total,
+        peak_memory=peak,
+        tdi_percent=tdi,
+        wall_seconds=wall,
+        process_seconds=wall + 0.5,
+        message=message,
+        time_limit_seconds=limit,
+    )
     return row, {"trajectory": [list(t) for t in traj], "bound_trajectory": []}
 
 
@@ -120,22 +180,51 @@ def store(tmp_path_factory):
         _rl1("r90heur", 0.9, "heuristic", {"strategy": "best"}, "feasible", 48500, 41600, 0.3, [(0.2, 48500)]),
         _rl1("r80fixed", 0.8, "moccasin", fixed, "infeasible", wall=0.1, message="proven infeasible"),
         _rl1("r80milp", 0.8, "checkmate-milp", {"backend": "highs"}, "error", message="killed: no result after 42 s"),
-        _rl1("r80lp", 0.8, "checkmate-lp", {}, "invalid", 52000, 39000, 2.0, [(2.0, 52000)],
-             message="INVALID schedule from checkmate-lp: peak memory 39,000 at step 7 exceeds the budget 37,056"),
+        _rl1(
+            "r80lp",
+            0.8,
+            "checkmate-lp",
+            {},
+            "invalid",
+            52000,
+            39000,
+            2.0,
+            [(2.0, 52000)],
+            message="INVALID schedule from checkmate-lp: peak memory 39,000 at step 7 exceeds the budget 37,056",
+        ),
         _rl1("r80heur", 0.8, "heuristic", {"strategy": "best"}, "feasible", 50000, 37000, 1.5, []),  # no trajectory
     ]
     demo = load_graph("demo")
     budget = resolve_budget(demo, fraction=1.0)
     order = reference_order(demo, "stored")
     sim = simulate(demo, order)
-    common = dict(graph="demo", graph_hash=demo.content_hash, graph_source="demo", graph_origin=demo.origin, nodes=demo.n,
-                  edges=demo.m, sum_duration=demo.sum_duration, min_feasible_budget=demo.min_feasible_budget, budget=budget.bytes,
-                  budget_fraction=1.0, reference_order="stored", reference_peak=budget.reference_peak,
-                  total_duration=sim.total_duration, peak_memory=sim.peak_memory, tdi_percent=0.0)
-    for key, formulation, params, status, t in (("demo-fixed", "moccasin", fixed, "optimal", 0.8),
-                                                ("demo-heur", "heuristic", {"strategy": "best"}, "feasible", 0.1)):
-        rows.append((_row(key, formulation=formulation, params=params, status=status, wall_seconds=t + 0.1, **common),
-                     {"trajectory": [[t, sim.total_duration]], "bound_trajectory": [], "schedule": demo.to_ids(order)}))
+    common = dict(
+        graph="demo",
+        graph_hash=demo.content_hash,
+        graph_source="demo",
+        graph_origin=demo.origin,
+        nodes=demo.n,
+        edges=demo.m,
+        sum_duration=demo.sum_duration,
+        min_feasible_budget=demo.min_feasible_budget,
+        budget=budget.bytes,
+        budget_fraction=1.0,
+        reference_order="stored",
+        reference_peak=budget.reference_peak,
+        total_duration=sim.total_duration,
+        peak_memory=sim.peak_memory,
+        tdi_percent=0.0,
+    )
+    for key, formulation, params, status, t in (
+        ("demo-fixed", "moccasin", fixed, "optimal", 0.8),
+        ("demo-heur", "heuristic", {"strategy": "best"}, "feasible", 0.1),
+    ):
+        rows.append(
+            (
+                _row(key, formulation=formulation, params=params, status=status, wall_seconds=t + 0.1, **common),
+                {"trajectory": [[t, sim.total_duration]], "bound_trajectory": [], "schedule": demo.to_ids(order)},
+            )
+        )
     with Store(path) as s:
         for row, result in rows:
             s.write(row, result)
@@ -160,7 +249,14 @@ def test_every_file_is_written_and_figures_are_real(report):
     for name in ("index.md", "index.html", "table.md", "table.tex", "table.csv"):
         assert (out / name).stat().st_size > 200, name
     stems = {f.stem for f in result.figures}
-    assert {"scaling-time", "scaling-tdi", "anytime-rl1", "anytime-demo", "tdi-vs-budget", "performance-profiles"} <= stems
+    assert {
+        "scaling-time",
+        "scaling-tdi",
+        "anytime-rl1",
+        "anytime-demo",
+        "tdi-vs-budget",
+        "performance-profiles",
+    } <= stems
     assert any(s.startswith("schedule-demo-demo-fix") for s in stems)
     for f in result.figures:
         assert f.png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f.png.stat().st_size > 10_000, f.png
@@ -185,8 +281,11 @@ def test_table_numbers(report):
     assert heur.seconds_to_best == 0.2 and math.isnan(heur.seconds_to_within_1pct)  # 48500 > 1.01 * 47769
     heur80 = cells[("RL1", 0.8, "Heuristic (best of all)")]
     assert heur80.seconds_to_best == 1.5 and heur80.seconds_to_best_from == "end of run"
-    for method, status in (("Moccasin (fixed)", "infeasible"), ("Checkmate MILP (HiGHS)", "error"),
-                           ("Checkmate LP+rounding", "invalid")):
+    for method, status in (
+        ("Moccasin (fixed)", "infeasible"),
+        ("Checkmate MILP (HiGHS)", "error"),
+        ("Checkmate LP+rounding", "invalid"),
+    ):
         c = cells[("RL1", 0.8, method)]
         assert c.status == status and math.isnan(c.tdi_percent) and math.isnan(c.peak_memory), method
     assert cells[("RL1", 0.8, "Checkmate LP+rounding")].best_known_cost == 50000  # the invalid 52,000 never counts
@@ -197,11 +296,22 @@ def test_paper_style_table_text(report):
     md = (out / "table.md").read_text()
     row90 = next(line for line in md.splitlines() if line.startswith("| RL1 (n=100) | 90 % (41,688)"))
     cells90 = [c.strip() for c in row90.strip("|").split("|")]
-    assert cells90[2:] == ["0.79* / 41,289 (89.1 %) / 2.50", "0.00 / 41,119 (88.8 %) / 4.00", "no solution in 10 s", "–",
-                           "1.53 / 41,600 (89.8 %) / 0.20"]
+    assert cells90[2:] == [
+        "0.79* / 41,289 (89.1 %) / 2.50",
+        "0.00 / 41,119 (88.8 %) / 4.00",
+        "no solution in 10 s",
+        "–",
+        "1.53 / 41,600 (89.8 %) / 0.20",
+    ]
     row80 = next(line for line in md.splitlines() if line.startswith("| RL1 (n=100) | 80 % (37,056)"))
     cells80 = [c.strip() for c in row80.strip("|").split("|")]
-    assert cells80[2:] == ["infeasible", "–", "killed (time/memory)", "INVALID schedule", "4.67 / 37,000 (79.9 %) / 1.50†"]
+    assert cells80[2:] == [
+        "infeasible",
+        "–",
+        "killed (time/memory)",
+        "INVALID schedule",
+        "4.67 / 37,000 (79.9 %) / 1.50†",
+    ]
     assert "| RL1 | 90 % | Moccasin (fixed) | 0.79* / 41,289 (89.1 %) / 2.50 | 0.8 / 88.1 % / 9.3 |" in md
     assert "| RL1 | 80 % | Checkmate MILP (HiGHS) | killed (time/memory) | 2.3 / 79.5 % / 22.7 |" in md
     assert "| RL1 | 80 % | Checkmate LP+rounding | INVALID schedule | – |" in md  # the paper has no LP figure on RL1
@@ -219,9 +329,22 @@ def test_stand_in_graphs_are_announced(tmp_path):
 
     g = load_graph("cm1-gen")
     path = tmp_path / "s.sqlite"
-    row = _row("k1", graph="cm1-gen", graph_hash=g.content_hash, graph_source="cm1-gen", graph_origin=g.origin, nodes=g.n, edges=g.m,
-               sum_duration=g.sum_duration, formulation="heuristic", params={"strategy": "best"}, budget=10, budget_fraction=0.9,
-               reference_peak=12, status="no_solution")
+    row = _row(
+        "k1",
+        graph="cm1-gen",
+        graph_hash=g.content_hash,
+        graph_source="cm1-gen",
+        graph_origin=g.origin,
+        nodes=g.n,
+        edges=g.m,
+        sum_duration=g.sum_duration,
+        formulation="heuristic",
+        params={"strategy": "best"},
+        budget=10,
+        budget_fraction=0.9,
+        reference_peak=12,
+        status="no_solution",
+    )
     with Store(path) as s:
         s.write(row, {})
     a = analyse(load_runs(path), load_trajectories(path))
@@ -245,7 +368,9 @@ def test_schedule_file_is_drawn(store, tmp_path):
 
     _, demo = store
     sched = tmp_path / "s.json"
-    sched.write_text(json.dumps({"formulation": "heuristic", "budget": 10**9, "schedule": demo.to_ids(np.arange(demo.n))}))
+    sched.write_text(
+        json.dumps({"formulation": "heuristic", "budget": 10**9, "schedule": demo.to_ids(np.arange(demo.n))})
+    )
     fig = draw(from_file(str(sched), "demo"), tmp_path / "figs")
     assert fig.png.stat().st_size > 10_000 and fig.stem == "schedule-s"
 
@@ -266,12 +391,18 @@ def test_a_run_that_gives_up_early_is_not_called_a_time_out():
 
     from moccasin_bench.report.table import status_text
 
-    early = SimpleNamespace(status="no_solution", time_limit_seconds=15.0, wall_seconds=0.68, message="no rounding fits")
+    early = SimpleNamespace(
+        status="no_solution", time_limit_seconds=15.0, wall_seconds=0.68, message="no rounding fits"
+    )
     late = SimpleNamespace(status="no_solution", time_limit_seconds=15.0, wall_seconds=15.2, message="")
     assert status_text(early) == "no solution (gave up at 0.68 s)"
     assert status_text(late) == "no solution in 15 s"
-    lp = SimpleNamespace(status="no_solution", time_limit_seconds=25.0, wall_seconds=20.2,
-                         message="the LP relaxation ended with Time limit reached")
+    lp = SimpleNamespace(
+        status="no_solution",
+        time_limit_seconds=25.0,
+        wall_seconds=20.2,
+        message="the LP relaxation ended with Time limit reached",
+    )
     assert status_text(lp) == "no solution in 25 s"
 
 
@@ -283,21 +414,45 @@ def test_gaps_use_only_bounds_whose_scope_contains_the_schedule():
     assert run_scope("checkmate-milp", {}, "topological") == Scope(None, "topological")
     assert run_scope("moccasin", {"copies_per_node": "a=4"}, "stored") is None  # per-node scopes are not checked
     assert run_scope("heuristic", {}, "stored") is None and run_scope("annealing", {}, "stored") is None
-    assert covers(Scope(2, None), 2, None) and not covers(Scope(2, None), 3, None) and not covers(Scope(2, None), None, None)
+    assert (
+        covers(Scope(2, None), 2, None)
+        and not covers(Scope(2, None), 3, None)
+        and not covers(Scope(2, None), None, None)
+    )
     assert covers(Scope(None, "stored"), 5, "stored") and not covers(Scope(None, "stored"), 1, None)
 
     common = dict(graph_hash="g", budget=100, reference_order="stored", sum_duration=1000)
-    runs = pd.DataFrame([
-        dict(key="free", formulation="moccasin", params=json.dumps({"order": "free", "copies": 2}), best_bound=1010.0,
-             method="Moccasin (free)", **common),
-        dict(key="fixed", formulation="moccasin", params=json.dumps({"order": "fixed", "copies": 2}), best_bound=1030.0,
-             method="Moccasin (fixed)", **common),
-        dict(key="heur", formulation="heuristic", params="{}", best_bound=float("nan"), method="Heuristic", **common),
-        dict(key="heur3", formulation="annealing", params="{}", best_bound=float("nan"), method="Annealing", **common),
-    ])
+    runs = pd.DataFrame(
+        [
+            dict(
+                key="free",
+                formulation="moccasin",
+                params=json.dumps({"order": "free", "copies": 2}),
+                best_bound=1010.0,
+                method="Moccasin (free)",
+                **common,
+            ),
+            dict(
+                key="fixed",
+                formulation="moccasin",
+                params=json.dumps({"order": "fixed", "copies": 2}),
+                best_bound=1030.0,
+                method="Moccasin (fixed)",
+                **common,
+            ),
+            dict(
+                key="heur", formulation="heuristic", params="{}", best_bound=float("nan"), method="Heuristic", **common
+            ),
+            dict(
+                key="heur3", formulation="annealing", params="{}", best_bound=float("nan"), method="Annealing", **common
+            ),
+        ]
+    )
     cells = runs.assign(valid=True, total_duration=[1040, 1040, 1050, 1020])
     out = with_gaps(runs, cells, {"free": 2, "fixed": 2, "heur": 2, "heur3": 3}).set_index("key")
     assert out.loc["fixed", "bound"] == 1030.0  # a fixed-order schedule: both bounds cover it, the larger wins
     assert out.loc["free", "bound"] == 1010.0  # the fixed-order bound does not cover a free-order schedule
     assert out.loc["heur", "bound"] == 1010.0 and out.loc["heur", "gap_percent"] == pytest.approx(100 * 40 / 1050)
-    assert math.isnan(out.loc["heur3", "bound"]) and math.isnan(out.loc["heur3", "gap_percent"])  # 3 copies: no bound covers it
+    assert math.isnan(out.loc["heur3", "bound"]) and math.isnan(
+        out.loc["heur3", "gap_percent"]
+    )  # 3 copies: no bound covers it

@@ -75,16 +75,41 @@ def test_options_are_checked(tmp_path):
         build_grid(Options(out_dir=tmp_path, data_dir=str(tmp_path / "nowhere")))
     assert "unknown formulation" in (_available("no-such-formulation") or "")
     grid = build_grid(Options(out_dir=tmp_path, quick=True, graphs=["demo"], methods=["heuristic"], time_limit=2))
-    assert grid.config["grid"] == [{"graphs": ["demo"], "time_limits": 2.0,
-                                    "formulations": [{"name": "heuristic", "params": {"strategy": "best"}}]}]
+    assert grid.config["grid"] == [
+        {
+            "graphs": ["demo"],
+            "time_limits": 2.0,
+            "formulations": [{"name": "heuristic", "params": {"strategy": "best"}}],
+        }
+    ]
 
 
 def test_tiny_reproduction_end_to_end(tmp_path):
     out = tmp_path / "rep"
-    args = ("reproduce", "--quick", "--graphs", "demo", "--methods", "heuristic,moccasin-fixed", "--time-limit", "3", "-o", out)
+    args = (
+        "reproduce",
+        "--quick",
+        "--graphs",
+        "demo",
+        "--methods",
+        "heuristic,moccasin-fixed",
+        "--time-limit",
+        "3",
+        "-o",
+        out,
+    )
     done = run_cli(*args, "--quiet")
     assert done.returncode == 0, done.stderr
-    for name in ("grid.toml", "runs.sqlite", "index.html", "index.md", "table.md", "table.tex", "table.csv", "reproduce.json"):
+    for name in (
+        "grid.toml",
+        "runs.sqlite",
+        "index.html",
+        "index.md",
+        "table.md",
+        "table.tex",
+        "table.csv",
+        "reproduce.json",
+    ):
         assert (out / name).is_file(), name
     table = pd.read_csv(out / "table.csv")
     assert len(table) == 4 and set(table["method"]) == {"Moccasin (fixed)", "Heuristic (best of all)"}
@@ -93,7 +118,11 @@ def test_tiny_reproduction_end_to_end(tmp_path):
     meta = json.loads((out / "reproduce.json").read_text())
     assert meta["mode"] == "quick" and meta["runs"] == 4 and sum(meta["statuses"].values()) == 4
     index = (out / "index.md").read_text()
-    assert "reproduce --quick" in index and "figures/performance-profiles.png" in index and "figures/schedule-demo-" in index
+    assert (
+        "reproduce --quick" in index
+        and "figures/performance-profiles.png" in index
+        and "figures/schedule-demo-" in index
+    )
     # resume: the same command finds every run done
     again = run_cli(*args, "--dry-run")
     assert again.returncode == 0 and "4 done, 0 to run" in again.stdout

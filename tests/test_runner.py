@@ -10,7 +10,8 @@ import sys
 import time
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from moccasin_bench.budget import resolve_budget
 from moccasin_bench.errors import UserError
@@ -33,6 +34,7 @@ def spec_for(graph=None, formulation="heuristic", params=None, absolute=None, **
 
 
 # ---- run keys ---------------------------------------------------------------------------------
+
 
 def test_key_depends_on_graph_content_not_its_name_or_path(tmp_path):
     from moccasin_bench.sources import load_graph
@@ -58,8 +60,15 @@ def test_key_uses_resolved_parameters():
 @given(st.sampled_from(["budget", "fraction", "order", "formulation", "limit", "threads", "seed", "gap"]))
 def test_every_component_changes_the_key(component):
     g = tiny_graph()
-    base = dict(fraction=1.0, reference_order="topological", formulation="heuristic", time_limit_seconds=10, threads=1, seed=0,
-                relative_gap=0.0)
+    base = dict(
+        fraction=1.0,
+        reference_order="topological",
+        formulation="heuristic",
+        time_limit_seconds=10,
+        threads=1,
+        seed=0,
+        relative_gap=0.0,
+    )
     changed = dict(base)
     if component == "budget":
         a = make_spec(g, resolve_budget(g, absolute=200), "heuristic", time_limit_seconds=10)
@@ -71,14 +80,30 @@ def test_every_component_changes_the_key(component):
         b = make_spec(g, resolve_budget(g, absolute=a.budget_bytes), "heuristic")
         assert a.budget_bytes == b.budget_bytes and a.key != b.key
         return
-    changed.update({"order": {"reference_order": "memory-aware"}, "formulation": {"formulation": "oracle"},
-                    "limit": {"time_limit_seconds": 11}, "threads": {"threads": 2}, "seed": {"seed": 1},
-                    "gap": {"relative_gap": 0.01}}[component])
+    changed.update(
+        {
+            "order": {"reference_order": "memory-aware"},
+            "formulation": {"formulation": "oracle"},
+            "limit": {"time_limit_seconds": 11},
+            "threads": {"threads": 2},
+            "seed": {"seed": 1},
+            "gap": {"relative_gap": 0.01},
+        }[component]
+    )
 
     def spec(d):
         budget = resolve_budget(g, fraction=d["fraction"], order_name=d["reference_order"])
-        return make_spec(g, budget, d["formulation"], {}, time_limit_seconds=d["time_limit_seconds"], threads=d["threads"],
-                         seed=d["seed"], relative_gap=d["relative_gap"], reference_order=d["reference_order"])
+        return make_spec(
+            g,
+            budget,
+            d["formulation"],
+            {},
+            time_limit_seconds=d["time_limit_seconds"],
+            threads=d["threads"],
+            seed=d["seed"],
+            relative_gap=d["relative_gap"],
+            reference_order=d["reference_order"],
+        )
 
     assert spec(base).key != spec(changed).key
 
@@ -92,7 +117,11 @@ def test_default_reference_order_is_resolved_in_the_key():
 
 
 def test_bad_run_settings_are_user_errors():
-    for kw, match in (({"time_limit_seconds": 0}, "time limit"), ({"threads": 0}, "threads"), ({"relative_gap": 1.5}, "gap")):
+    for kw, match in (
+        ({"time_limit_seconds": 0}, "time limit"),
+        ({"threads": 0}, "threads"),
+        ({"relative_gap": 1.5}, "gap"),
+    ):
         with pytest.raises(UserError, match=match):
             spec_for(**kw)
     with pytest.raises(UserError, match="unknown parameter 'colour'"):
@@ -108,21 +137,31 @@ def test_parse_size():
 
 # ---- isolated runs ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("formulation,absolute", [("heuristic", 110), ("oracle", 110), ("oracle", 109)])
 def test_child_run_agrees_with_an_in_process_run(formulation, absolute):
     g = tiny_graph()
     spec = spec_for(g, formulation, absolute=absolute)
     outcome = run_isolated(spec.to_json(), graph_document(g))
-    direct = solve_in_process(g, resolve_budget(g, absolute=absolute), formulation, time_limit_seconds=60,
-                     reference_order_name="topological").to_json()
+    direct = solve_in_process(
+        g, resolve_budget(g, absolute=absolute), formulation, time_limit_seconds=60, reference_order_name="topological"
+    ).to_json()
     got = outcome["result"]
     for k in ("status", "schedule", "peak_memory", "total_duration", "tdi_percent", "budget", "graph_hash", "params"):
         assert got[k] == direct[k], k
     assert outcome["status"] == direct["status"] == ("infeasible" if absolute < 110 else got["status"])
     assert outcome["worker"] == "local" and outcome["process_seconds"] > 0
     prov = outcome["provenance"]
-    for k in ("python_version", "ortools_version", "highspy_version", "pulp_version", "networkx_version", "numpy_version",
-              "cpu_model", "hostname"):
+    for k in (
+        "python_version",
+        "ortools_version",
+        "highspy_version",
+        "pulp_version",
+        "networkx_version",
+        "numpy_version",
+        "cpu_model",
+        "hostname",
+    ):
         assert prov[k], k
     assert outcome["started_at"] < outcome["finished_at"]
     assert got["max_rss_bytes"] > 1 << 20
@@ -179,8 +218,10 @@ def test_the_child_dies_with_its_parent(faulty, tmp_path):
     spec = spec_for(g, "faulty", {"fault": "hang", "pid_file": str(pid_file)}, time_limit_seconds=600)
     job = tmp_path / "job.json"
     job.write_text(json.dumps({"spec": spec.to_json(), "graph": graph_document(g)}))
-    code = ("import json,sys; from moccasin_bench.runner import run_isolated; d=json.load(open(sys.argv[1])); "
-            "run_isolated(d['spec'], d['graph'])")
+    code = (
+        "import json,sys; from moccasin_bench.runner import run_isolated; d=json.load(open(sys.argv[1])); "
+        "run_isolated(d['spec'], d['graph'])"
+    )
     parent = subprocess.Popen([sys.executable, "-c", code, str(job)], cwd=REPO)
     try:
         deadline = time.monotonic() + 30
@@ -214,6 +255,7 @@ def _wait_gone(pid: int, seconds: float = 10.0) -> None:
 
 # ---- plug-ins and the solve verb -----------------------------------------------------------------
 
+
 def test_plugin_registry(monkeypatch, faulty):
     assert registry()["faulty"] == "tests.faulty_formulations"
     monkeypatch.setenv("MOCCASIN_BENCH_PLUGINS", "oops")
@@ -230,8 +272,22 @@ def test_plugin_registry(monkeypatch, faulty):
 def test_solve_reports_a_killed_run_as_error(faulty, tmp_path):
     path = write_graph(tmp_path / "g.json")
     out = tmp_path / "s.json"
-    proc = run_cli("solve", path, "-f", "faulty", "--param", "fault=hang", "--budget", "1", "--time-limit", "0.5",
-                   "--grace", "0.5", "-o", out)
+    proc = run_cli(
+        "solve",
+        path,
+        "-f",
+        "faulty",
+        "--param",
+        "fault=hang",
+        "--budget",
+        "1",
+        "--time-limit",
+        "0.5",
+        "--grace",
+        "0.5",
+        "-o",
+        out,
+    )
     assert proc.returncode == 1, proc.stderr
     doc = json.loads(out.read_text())
     assert doc["status"] == "error" and "killed" in doc["message"]
@@ -271,6 +327,7 @@ def test_run_keys_are_stable_across_releases(run):
 
     graph_spec, fraction, formulation, params = run
     g = load_graph(graph_spec)
-    spec = make_spec(g, resolve_budget(g, fraction=fraction), formulation, dict(params), time_limit_seconds=30, threads=2,
-                     seed=3)
+    spec = make_spec(
+        g, resolve_budget(g, fraction=fraction), formulation, dict(params), time_limit_seconds=30, threads=2, seed=3
+    )
     assert spec.key == PINNED_KEYS[run]

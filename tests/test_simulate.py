@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from moccasin_bench.graph import Graph
 from moccasin_bench.simulate import simulate
@@ -139,7 +140,7 @@ def test_dropping_a_needed_computation_makes_it_invalid(data):
     g = data.draw(dags(min_nodes=2, max_nodes=8))
     order = data.draw(topological_orders(g))
     k = data.draw(st.integers(0, g.n - 1))
-    assert not simulate(g, order[:k] + order[k + 1:]).valid
+    assert not simulate(g, order[:k] + order[k + 1 :]).valid
 
 
 @settings(max_examples=200, deadline=None)

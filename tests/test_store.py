@@ -10,8 +10,17 @@ import pytest
 from moccasin_bench.budget import resolve_budget
 from moccasin_bench.errors import UserError
 from moccasin_bench.runner import graph_document, make_spec, run_isolated
-from moccasin_bench.store import (RUN_COLUMN_NAMES, SCHEMA_VERSION, Store, load_runs, load_schedule, load_trajectories,
-                                  make_row, rows, trajectory_rows)
+from moccasin_bench.store import (
+    RUN_COLUMN_NAMES,
+    SCHEMA_VERSION,
+    Store,
+    load_runs,
+    load_schedule,
+    load_trajectories,
+    make_row,
+    rows,
+    trajectory_rows,
+)
 from tests.conftest import run_cli
 from tests.faulty_formulations import tiny_graph
 
@@ -79,7 +88,9 @@ def test_rows_round_trip_and_pandas_loader(tmp_path, finished):
     for spec, outcome in runs:
         r = by_key.loc[spec.key]
         res = outcome["result"]
-        assert r["status"] == res["status"] and r["budget"] == spec.budget_bytes and r["formulation"] == spec.formulation
+        assert (
+            r["status"] == res["status"] and r["budget"] == spec.budget_bytes and r["formulation"] == spec.formulation
+        )
         assert r["nodes"] == 5 and r["edges"] == 6 and r["threads"] == 1 and r["python_version"]
         assert r["finished_at"] >= r["started_at"]
     oracle = by_key.loc[runs[0][0].key]

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from moccasin_bench.cli import main
-from moccasin_bench.store import rows
 from moccasin_bench.progress import SweepProgress
+from moccasin_bench.store import rows
 from moccasin_bench.sweep import load_config, plan
 from tests.conftest import REPO, run_cli
 from tests.faulty_formulations import tiny_graph, use_plugin, write_graph
@@ -41,8 +41,12 @@ def config(tmp_path: Path, text: str, name: str = "sweep.toml") -> Path:
 
 # ---- grids -------------------------------------------------------------------------------------
 
+
 def test_grid_expansion(graph_dir):
-    cfg = load_config(config(graph_dir, """
+    cfg = load_config(
+        config(
+            graph_dir,
+            """
 name = "g"
 graphs = ["tiny.json", "big.json"]
 budgets = [1.0, 2.0]
@@ -50,17 +54,26 @@ budget_bytes = 500
 formulations = ["heuristic", { name = "oracle", params = { order = ["free", "fixed"], max_nodes = 9 } }]
 seeds = [0, 1]
 time_limits = 5
-"""))
+""",
+        )
+    )
     p = plan(cfg)
     assert len(p.runs) == 2 * 3 * 3 * 2 and p.duplicates == 0
     assert {s.graph_name for s in p.runs} == {"tiny", "big"}
-    assert {(s.budget_fraction, s.budget_bytes) for s in p.runs if s.graph_name == "tiny"} == {(1.0, 110), (2.0, 220), (None, 500)}
+    assert {(s.budget_fraction, s.budget_bytes) for s in p.runs if s.graph_name == "tiny"} == {
+        (1.0, 110),
+        (2.0, 220),
+        (None, 500),
+    }
     assert {s.params["order"] for s in p.runs if s.formulation == "oracle"} == {"free", "fixed"}
     assert {s.time_limit_seconds for s in p.runs} == {5.0} and {s.threads for s in p.runs} == {1}
 
 
 def test_grids_inherit_the_top_level_and_merge_duplicates(graph_dir):
-    cfg = load_config(config(graph_dir, """
+    cfg = load_config(
+        config(
+            graph_dir,
+            """
 graphs = "tiny.json"
 budgets = [1.0]
 formulations = "heuristic"
@@ -72,7 +85,9 @@ seeds = 1                      # overlaps the top level's seed 1 ... but a grid 
 [[grid]]
 budget_bytes = [110, 300]      # replaces budgets too: 110 is not the same run as budgets = 1.0 (another derivation)
 formulations = [{ name = "oracle", params = { order = "free" } }]
-"""))
+""",
+        )
+    )
     p = plan(cfg)
     heuristic = [s for s in p.runs if s.formulation == "heuristic"]
     oracle = [s for s in p.runs if s.formulation == "oracle"]
@@ -80,11 +95,17 @@ formulations = [{ name = "oracle", params = { order = "free" } }]
     assert sorted((s.budget_bytes, s.seed) for s in oracle) == [(110, 0), (110, 1), (300, 0), (300, 1)]
     assert all(s.budget_fraction is None for s in oracle)
 
-    dup = load_config(config(graph_dir, """
+    dup = load_config(
+        config(
+            graph_dir,
+            """
 graphs = ["tiny.json", "tiny-copy.json"]
 budgets = 1.0
 formulations = "heuristic"
-""", "dup.toml"))
+""",
+            "dup.toml",
+        )
+    )
     write_graph(graph_dir / "tiny-copy.json", tiny_graph("copy"))
     p = plan(dup)
     assert len(p.runs) == 1 and p.duplicates == 1  # same content, same key
@@ -92,22 +113,45 @@ formulations = "heuristic"
 
 BAD_CONFIGS = [
     ("budgets = [0.9\n", "not valid TOML"),
-    ('graphs = ["tiny.json"]\nbudget = [0.9]\nformulations = ["heuristic"]\n', "unknown key 'budget' in the top level; did you mean 'budgets'?"),
-    ('graphs = ["tiny.json"]\nbudgets = "0.9"\nformulations = ["heuristic"]\n', "key 'budgets': expected budget fractions"),
-    ('graphs = ["tiny.json"]\nbudgets = [1.5, 0]\nformulations = ["heuristic"]\n', "key 'budgets': a budget fraction must be in (0, 10]"),
+    (
+        'graphs = ["tiny.json"]\nbudget = [0.9]\nformulations = ["heuristic"]\n',
+        "unknown key 'budget' in the top level; did you mean 'budgets'?",
+    ),
+    (
+        'graphs = ["tiny.json"]\nbudgets = "0.9"\nformulations = ["heuristic"]\n',
+        "key 'budgets': expected budget fractions",
+    ),
+    (
+        'graphs = ["tiny.json"]\nbudgets = [1.5, 0]\nformulations = ["heuristic"]\n',
+        "key 'budgets': a budget fraction must be in (0, 10]",
+    ),
     ('graphs = ["tiny.json"]\nformulations = ["heuristic"]\n', "key 'budgets': missing"),
     ('graphs = ["missing.json"]\nbudgets = 1\nformulations = ["heuristic"]\n', "key 'graphs': graph 'missing.json'"),
-    ('graphs = ["tiny.json"]\nbudgets = 1\nformulations = ["nope"]\n', "key 'formulations[0].name': unknown formulation 'nope'"),
-    ('graphs = ["tiny.json"]\nbudgets = 1\nformulations = [{name = "oracle", params = {colour = "red"}}]\n',
-     "key 'formulations[0].params': unknown parameter 'colour'"),
-    ('graphs = ["tiny.json"]\nbudgets = 1\nformulations = [{name = "oracle", params = {order = ["free", "sideways"]}}]\n',
-     "key 'formulations[0].params': parameter 'order'"),
+    (
+        'graphs = ["tiny.json"]\nbudgets = 1\nformulations = ["nope"]\n',
+        "key 'formulations[0].name': unknown formulation 'nope'",
+    ),
+    (
+        'graphs = ["tiny.json"]\nbudgets = 1\nformulations = [{name = "oracle", params = {colour = "red"}}]\n',
+        "key 'formulations[0].params': unknown parameter 'colour'",
+    ),
+    (
+        'graphs = ["tiny.json"]\nbudgets = 1\nformulations = [{name = "oracle", params = {order = ["free", "sideways"]}}]\n',
+        "key 'formulations[0].params': parameter 'order'",
+    ),
     ('graphs = ["tiny.json"]\nbudgets = 1\nformulations = ["heuristic"]\nthreads = [true]\n', "key 'threads'"),
-    ('graphs = ["tiny.json"]\nbudgets = 1\nformulations = ["heuristic"]\nreference_orders = "stored"\n',
-     "key 'reference_orders': graph 'tiny.json': graph 'tiny' has no stored order"),
-    ('graphs = ["tiny.json"]\nbudgets = 1\nformulations = ["heuristic"]\nmemory_limit = "lots"\n', "key 'memory_limit'"),
-    ('graphs = ["tiny.json"]\nbudgets = 1\nformulations = ["heuristic"]\n[[grid]]\nseed = 3\n',
-     "unknown key 'seed' in [[grid]] number 1; did you mean 'seeds'?"),
+    (
+        'graphs = ["tiny.json"]\nbudgets = 1\nformulations = ["heuristic"]\nreference_orders = "stored"\n',
+        "key 'reference_orders': graph 'tiny.json': graph 'tiny' has no stored order",
+    ),
+    (
+        'graphs = ["tiny.json"]\nbudgets = 1\nformulations = ["heuristic"]\nmemory_limit = "lots"\n',
+        "key 'memory_limit'",
+    ),
+    (
+        'graphs = ["tiny.json"]\nbudgets = 1\nformulations = ["heuristic"]\n[[grid]]\nseed = 3\n',
+        "unknown key 'seed' in [[grid]] number 1; did you mean 'seeds'?",
+    ),
     ('graphs = ["tiny.json"]\nbudgets = 1\nformulations = ["heuristic"]\n[[grid]]\ngaps = [2]\n', "key 'grid[1].gaps'"),
 ]
 
@@ -151,7 +195,12 @@ def test_a_sweep_survives_crashes_hangs_and_memory_blowups(graph_dir, faulty):
         by_fault[r["formulation"] if r["formulation"] != "faulty" else json.loads(r["params"])["fault"]] = r
     assert set(by_fault) == {"heuristic", "none", "raise", "crash", "hang", "hog"}
     assert by_fault["heuristic"]["status"] == by_fault["none"]["status"] == "feasible"
-    for fault, needle in (("raise", "deliberate failure"), ("crash", "SIGSEGV"), ("hang", "killed"), ("hog", "out of memory")):
+    for fault, needle in (
+        ("raise", "deliberate failure"),
+        ("crash", "SIGSEGV"),
+        ("hang", "killed"),
+        ("hog", "out of memory"),
+    ):
         r = by_fault[fault]
         assert r["status"] == "error" and needle in r["message"], (fault, r["message"])
         assert r["stderr_tail"] and "faulty formulation about to" in r["stderr_tail"]
@@ -193,16 +242,34 @@ def test_progress_line():
 def test_kill_9_of_the_driver_then_rerun_loses_nothing_and_duplicates_nothing(graph_dir, faulty):
     """SIGKILL the driver mid-sweep; the re-run stores every grid cell exactly once and keeps
     every row finished before the kill unchanged."""
-    path = config(graph_dir, """
+    path = config(
+        graph_dir,
+        """
 name = "kill"
 graphs = ["tiny.json"]
 budget_bytes = 120
 formulations = [{ name = "faulty", params = { fault = "slow", seconds = 0.3 } }]
 seeds = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
-""")
+""",
+    )
     store = graph_dir / "s.sqlite"
-    driver = subprocess.Popen([sys.executable, "-m", "moccasin_bench.cli", "sweep", str(path), "--store", str(store), "--jobs", "2",
-                               "--quiet"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    driver = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "moccasin_bench.cli",
+            "sweep",
+            str(path),
+            "--store",
+            str(store),
+            "--jobs",
+            "2",
+            "--quiet",
+        ],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline = time.monotonic() + 60
         while _count(store) < 4:

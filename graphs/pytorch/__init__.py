@@ -18,8 +18,10 @@ from __future__ import annotations
 
 from moccasin_bench.errors import UserError
 
-TORCH_HINT = ("install the CPU build: pip install 'torch==2.13.0+cpu' (add --index-url https://download.pytorch.org/whl/cpu "
-              "where your package index does not carry it)")
+TORCH_HINT = (
+    "install the CPU build: pip install 'torch==2.13.0+cpu' (add --index-url https://download.pytorch.org/whl/cpu "
+    "where your package index does not carry it)"
+)
 
 
 def require_torch():

@@ -18,9 +18,17 @@ def _dtypes(tensors) -> list[dict]:
     return [{"shape": list(t.shape), "dtype": str(t.dtype).removeprefix("torch.")} for t in tensors]
 
 
-def extract(spec: str, batch: int | None = None, input_shape: tuple[int, ...] | None = None, costs: str = "flops",
-            optimizer: str = "adam", profile_runs: int = 5, threads: int = 1, name: str | None = None,
-            command: str | None = None) -> Graph:
+def extract(
+    spec: str,
+    batch: int | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    costs: str = "flops",
+    optimizer: str = "adam",
+    profile_runs: int = 5,
+    threads: int = 1,
+    name: str | None = None,
+    command: str | None = None,
+) -> Graph:
     """Trace MODULE:FACTORY's training step and build its graph (see docs/pytorch.md)."""
     torch = require_torch()
     from moccasin_bench import __version__
@@ -75,9 +83,18 @@ def extract(spec: str, batch: int | None = None, input_shape: tuple[int, ...] | 
         "extraction_seconds": round(time.perf_counter() - started, 2),
     }
     graph_name = name or spec.split(":")[-1]
-    return Graph.build(graph_name, list(range(plan.n)), durations, plan.memory, plan.edges,
-                       stored_order=list(range(plan.n)), origin=spec, labels=plan.labels,
-                       fixed_bytes=sum(fixed.values()), source=source)
+    return Graph.build(
+        graph_name,
+        list(range(plan.n)),
+        durations,
+        plan.memory,
+        plan.edges,
+        stored_order=list(range(plan.n)),
+        origin=spec,
+        labels=plan.labels,
+        fixed_bytes=sum(fixed.values()),
+        source=source,
+    )
 
 
 def retrace(graph: Graph, real: bool = True, optimizer: str = "adam"):
@@ -109,5 +126,9 @@ def retrace(graph: Graph, real: bool = True, optimizer: str = "adam"):
         problems.append("edges differ")
     if problems and (len(problems) > 1 or not problems[0].startswith("extracted with")):
         raise UserError(f"re-tracing {spec} does not give graph {graph.name!r} again: {'; '.join(problems)}")
-    setup = make_setup(spec, batch=source.get("batch"), input_shape=shape, fake=False, factory_kwargs=kwargs) if real else fake
+    setup = (
+        make_setup(spec, batch=source.get("batch"), input_shape=shape, fake=False, factory_kwargs=kwargs)
+        if real
+        else fake
+    )
     return joint, plan, setup

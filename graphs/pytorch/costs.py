@@ -36,12 +36,16 @@ def _custom_flop_formulas() -> dict:
     fwd = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu", None)
     bwd = getattr(torch.ops.aten, "_scaled_dot_product_flash_attention_for_cpu_backward", None)
     if fwd is not None:
+
         def forward(query, key, value, *args, out_val=None, **kwargs):
             return fc.sdpa_flop_count(query.shape, key.shape, value.shape)
+
         formulas[fwd] = forward
     if bwd is not None:
+
         def backward(grad_out, query, key, value, *args, out_val=None, **kwargs):
             return fc.sdpa_backward_flop_count(grad_out.shape, query.shape, key.shape, value.shape)
+
         formulas[bwd] = backward
     return formulas
 
@@ -59,7 +63,9 @@ def node_flops(node, formulas: dict) -> int:
         args, kwargs = torch.fx.node.map_arg((node.args, node.kwargs), lambda n: n.meta["val"])
         return int(formulas[packet](*args, out_val=node.meta.get("val"), **kwargs))
     args, kwargs = torch.fx.node.map_arg((node.args, node.kwargs), lambda n: n.meta["val"])
-    fake_mode = next((v.fake_mode for v in (n.meta.get("val") for n in tensor_inputs(node)) if hasattr(v, "fake_mode")), None)
+    fake_mode = next(
+        (v.fake_mode for v in (n.meta.get("val") for n in tensor_inputs(node)) if hasattr(v, "fake_mode")), None
+    )
     counter = FlopCounterMode(display=False)
     with fake_mode if fake_mode is not None else _null(), counter:
         target(*args, **kwargs)
@@ -92,8 +98,13 @@ def flops_costs(joint, plan: Plan) -> tuple[list[int], dict]:
         flops.append(f)
         moved.append(b)
         durations.append(-(-f * 10**9 // PEAK_FLOPS) if f > 0 else -(-b * 10**9 // BANDWIDTH))
-    info = {"model": "flops", "unit": "ns", "peak_flops_per_second": PEAK_FLOPS, "bandwidth_bytes_per_second": BANDWIDTH,
-            "rule": "ceil(FLOPs / peak) for ops with a FLOP formula, else ceil((input + output bytes) / bandwidth)"}
+    info = {
+        "model": "flops",
+        "unit": "ns",
+        "peak_flops_per_second": PEAK_FLOPS,
+        "bandwidth_bytes_per_second": BANDWIDTH,
+        "rule": "ceil(FLOPs / peak) for ops with a FLOP formula, else ceil((input + output bytes) / bandwidth)",
+    }
     return durations, {"flops": flops, "bytes_moved": moved, "info": info}
 
 
@@ -111,9 +122,18 @@ def profile_costs(runner, runs: int) -> tuple[list[int], dict]:
         for i, t in enumerate(times):
             samples[i].append(t)
     durations = [int(statistics.median(s)) for s in samples]
-    info = {"model": "profile", "unit": "ns", "runs": runs, "statistic": "median", "warmup_runs": 1,
-            "torch_threads": torch.get_num_threads(), "cpu": cpu_model(), "machine": platform.machine(),
-            "torch": torch.__version__, "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
+    info = {
+        "model": "profile",
+        "unit": "ns",
+        "runs": runs,
+        "statistic": "median",
+        "warmup_runs": 1,
+        "torch_threads": torch.get_num_threads(),
+        "cpu": cpu_model(),
+        "machine": platform.machine(),
+        "torch": torch.__version__,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+    }
     return durations, {"flops": None, "bytes_moved": None, "info": info}
 
 

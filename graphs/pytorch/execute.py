@@ -118,7 +118,9 @@ class StepRunner:
         for name, role, target in self.plan.outputs:
             if role == OUT_GRADIENT:
                 trained.setdefault(self.joint.canonical.get(target, target), slots[name])
-        optimizer = [torch.zeros_like(g) for g in trained.values() for _ in range(self.optimizer_states if clone else 0)]
+        optimizer = [
+            torch.zeros_like(g) for g in trained.values() for _ in range(self.optimizer_states if clone else 0)
+        ]
         return State(fixed=fixed, slots=slots, optimizer=optimizer)
 
     # ---- interpretation ---------------------------------------------------------------
@@ -143,7 +145,9 @@ class StepRunner:
             run()
         return local
 
-    def run(self, schedule, live_until, state: State, timings: list[int] | None = None, mark_steps: bool = False) -> None:
+    def run(
+        self, schedule, live_until, state: State, timings: list[int] | None = None, mark_steps: bool = False
+    ) -> None:
         """Run the dense-index schedule; drop each copy after step live_until[j].
 
         `mark_steps` wraps each step in a profiler range named moccasin::@<step>."""
@@ -214,7 +218,9 @@ class StepRunner:
         from moccasin_bench.graph import Graph
 
         if not hasattr(self, "_plan_graph"):
-            self._plan_graph = Graph.build("plan", list(range(self.plan.n)), [0] * self.plan.n, self.plan.memory, self.plan.edges)
+            self._plan_graph = Graph.build(
+                "plan", list(range(self.plan.n)), [0] * self.plan.n, self.plan.memory, self.plan.edges
+            )
         return self._plan_graph
 
     # ---- measurements -----------------------------------------------------------------
@@ -251,8 +257,12 @@ class StepRunner:
             peak = max(peak, total)
             times.append(start)
             totals.append(total)
-        out = {"peak_bytes": peak, "resident_bytes": resident, "transient_peak_bytes": peak - resident,
-               "allocation_events": len(memory)}
+        out = {
+            "peak_bytes": peak,
+            "resident_bytes": resident,
+            "transient_peak_bytes": peak - resident,
+            "allocation_events": len(memory),
+        }
         if simulated is not None:
             import bisect
 
@@ -261,7 +271,7 @@ class StepRunner:
                 name = e.name()
                 if not name.startswith("moccasin::@"):
                     continue
-                j = int(name[len("moccasin::@"):])
+                j = int(name[len("moccasin::@") :])
                 lo = bisect.bisect_left(times, e.start_ns())
                 hi = bisect.bisect_right(times, e.end_ns())
                 before = totals[lo - 1] if lo > 0 else 0
@@ -323,12 +333,20 @@ def compare_states(a: State, b: State, outputs) -> dict:
                 close = close and bool(torch.allclose(x, y, rtol=RTOL, atol=ATOL))
             else:
                 close = False
-    return {"bitwise_equal": bitwise, "equal_within_tolerance": close, "max_abs_diff": worst,
-            "tensors_compared": len(outputs), "differing": names[:10], "rtol": RTOL, "atol": ATOL}
+    return {
+        "bitwise_equal": bitwise,
+        "equal_within_tolerance": close,
+        "max_abs_diff": worst,
+        "tensors_compared": len(outputs),
+        "differing": names[:10],
+        "rtol": RTOL,
+        "atol": ATOL,
+    }
 
 
-def execute(graph, schedule_ids: list, repeat: int = 3, threads: int = 1, optimizer: str | None = None,
-            progress=None) -> dict:
+def execute(
+    graph, schedule_ids: list, repeat: int = 3, threads: int = 1, optimizer: str | None = None, progress=None
+) -> dict:
     """Check the schedule, re-trace the graph's step, run it plain and scheduled, measure both."""
     torch = require_torch()
     from graphs.pytorch.build import retrace
@@ -337,7 +355,9 @@ def execute(graph, schedule_ids: list, repeat: int = 3, threads: int = 1, optimi
     say = progress or (lambda text: None)
     source = graph.source or {}
     if source.get("kind") != "pytorch-training-step":
-        raise UserError(f"graph {graph.name!r} was not extracted from PyTorch (it has no pytorch source block); execute needs a graph made by `moccasin-bench graphs extract`")
+        raise UserError(
+            f"graph {graph.name!r} was not extracted from PyTorch (it has no pytorch source block); execute needs a graph made by `moccasin-bench graphs extract`"
+        )
     schedule = graph.to_indices(schedule_ids)
     sim = simulate(graph, schedule)
     if not sim.valid:
@@ -388,15 +408,20 @@ def execute(graph, schedule_ids: list, repeat: int = 3, threads: int = 1, optimi
         "random_nodes": len(plan.random),
         "rng": f"per-node seeds ({RNG_SEED} + node id), restored after each random op",
         "simulated": {
-            "scheduled_peak": sim.peak_memory, "plain_peak": plain_sim.peak_memory, "fixed_bytes": fixed,
-            "scheduled_peak_with_fixed": sim.peak_memory + fixed, "plain_peak_with_fixed": plain_sim.peak_memory + fixed,
+            "scheduled_peak": sim.peak_memory,
+            "plain_peak": plain_sim.peak_memory,
+            "fixed_bytes": fixed,
+            "scheduled_peak_with_fixed": sim.peak_memory + fixed,
+            "plain_peak_with_fixed": plain_sim.peak_memory + fixed,
             "predicted_tdi_percent": sim.tdi_percent,
         },
         "measured": {
             "scheduled": {**mem_sched, "seconds_median": med_sched, "seconds": t_sched},
             "plain": {**mem_plain, "seconds_median": med_plain, "seconds": t_plain},
             "time_increase_percent": 100.0 * (med_sched - med_plain) / med_plain if med_plain > 0 else None,
-            "peak_over_simulated_percent": 100.0 * (mem_sched["peak_bytes"] - (sim.peak_memory + fixed)) / (sim.peak_memory + fixed),
+            "peak_over_simulated_percent": 100.0
+            * (mem_sched["peak_bytes"] - (sim.peak_memory + fixed))
+            / (sim.peak_memory + fixed),
         },
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,

@@ -33,7 +33,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphs.pytorch import require_torch
-from graphs.pytorch.trace import OUT_BUFFER, OUT_GRADIENT, OUT_LOSS, ROLE_BUFFER, ROLE_INPUT, ROLE_PARAMETER, ROLE_SEED, ROLE_TARGET, Joint
+from graphs.pytorch.trace import (
+    OUT_BUFFER,
+    OUT_GRADIENT,
+    OUT_LOSS,
+    ROLE_BUFFER,
+    ROLE_INPUT,
+    ROLE_PARAMETER,
+    ROLE_SEED,
+    ROLE_TARGET,
+    Joint,
+)
 from moccasin_bench.errors import UserError
 
 OPTIMIZER_STATES = {"adam": 2, "momentum": 1, "sgd": 0}
@@ -53,7 +63,7 @@ def tensor_bytes(value) -> int:
 def op_name(target) -> str:
     name = getattr(target, "__name__", None) if not hasattr(target, "_schema") else str(target)
     name = str(name or target)
-    return name[:-len(".default")] if name.endswith(".default") else name
+    return name[: -len(".default")] if name.endswith(".default") else name
 
 
 def _aliased_input(node) -> Any:
@@ -116,7 +126,9 @@ class Plan:
         """A hash of the FX graph's ops and wiring: equal traces give equal fingerprints."""
         h = hashlib.sha256()
         for node in gm.graph.nodes:
-            h.update(f"{node.op}|{node.name}|{op_name(node.target) if node.op == 'call_function' else node.target}|".encode())
+            h.update(
+                f"{node.op}|{node.name}|{op_name(node.target) if node.op == 'call_function' else node.target}|".encode()
+            )
             h.update(",".join(n.name for n in tensor_inputs(node)).encode())
         return h.hexdigest()[:16]
 
@@ -153,15 +165,19 @@ def plan_graph(joint: Joint, optimizer: str = "adam") -> Plan:
                 continue
             schema = getattr(node.target, "_schema", None)
             if schema is not None and any(r.alias_info is not None and r.alias_info.is_write for r in schema.returns):
-                raise UserError(f"the traced step has an in-place op ({op_name(node.target)}, node {node.name}); "
-                                "only functionalized graphs (as AOT export makes them) are handled")
+                raise UserError(
+                    f"the traced step has an in-place op ({op_name(node.target)}, node {node.name}); "
+                    "only functionalized graphs (as AOT export makes them) are handled"
+                )
             owner[node.name] = node.name
             ops.append(node.name)
             members[node.name] = [node.name]
         elif node.op == "output":
             continue
         else:  # get_attr (a lifted constant) or anything else: not expected from AOT export
-            raise UserError(f"the traced step has a {node.op} node ({node.name}); only placeholders and ops are handled")
+            raise UserError(
+                f"the traced step has a {node.op} node ({node.name}); only placeholders and ops are handled"
+            )
 
     # Inputs of each op node, after folding (resident inputs dropped).
     preds: dict[str, list[str]] = {}
@@ -211,9 +227,32 @@ def plan_graph(joint: Joint, optimizer: str = "adam") -> Plan:
             trained[joint.canonical.get(target, target)] = size
     fixed["optimizer_state"] = OPTIMIZER_STATES[optimizer] * sum(trained.values())
     folded = sum(len(m) - 1 for m in members.values())
-    return Plan(groups=groups, group_of=group_of, resident=resident, epilogue=[members[op] for op in ops if op in epilogue_set],
-                edges=edges, memory=memory, labels=labels, random=random, outputs=outputs, fixed=fixed, folded=folded)
+    return Plan(
+        groups=groups,
+        group_of=group_of,
+        resident=resident,
+        epilogue=[members[op] for op in ops if op in epilogue_set],
+        edges=edges,
+        memory=memory,
+        labels=labels,
+        random=random,
+        outputs=outputs,
+        fixed=fixed,
+        folded=folded,
+    )
 
 
-__all__ = ["Plan", "plan_graph", "tensor_bytes", "op_name", "is_random", "OPTIMIZER_STATES",
-           "OUT_BUFFER", "OUT_GRADIENT", "OUT_LOSS", "ROLE_INPUT", "ROLE_TARGET", "ROLE_SEED"]
+__all__ = [
+    "Plan",
+    "plan_graph",
+    "tensor_bytes",
+    "op_name",
+    "is_random",
+    "OPTIMIZER_STATES",
+    "OUT_BUFFER",
+    "OUT_GRADIENT",
+    "OUT_LOSS",
+    "ROLE_INPUT",
+    "ROLE_TARGET",
+    "ROLE_SEED",
+]

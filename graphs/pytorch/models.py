@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-
 # ---- ResNet ------------------------------------------------------------------------------
+
 
 class BasicBlock(nn.Module):
     expansion = 1
@@ -78,7 +78,7 @@ class ResNet(nn.Module):
         cin = 64
         stages = []
         for i, blocks in enumerate(layers):
-            width = 64 * 2 ** i
+            width = 64 * 2**i
             stage = []
             for b in range(blocks):
                 stage.append(block(cin, width, 2 if (b == 0 and i > 0) else 1))
@@ -95,6 +95,7 @@ class ResNet(nn.Module):
 
 
 # ---- MobileNetV2 -------------------------------------------------------------------------
+
 
 def _conv_bn(cin: int, cout: int, kernel: int, stride: int, groups: int = 1, act: bool = True) -> nn.Sequential:
     layers = [nn.Conv2d(cin, cout, kernel, stride, kernel // 2, groups=groups, bias=False), nn.BatchNorm2d(cout)]
@@ -118,7 +119,15 @@ class InvertedResidual(nn.Module):
 
 class MobileNetV2(nn.Module):
     # (expansion, channels, repeats, stride), from the paper's Table 2
-    SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1))
+    SETTINGS = (
+        (1, 16, 1, 1),
+        (6, 24, 2, 2),
+        (6, 32, 3, 2),
+        (6, 64, 4, 2),
+        (6, 96, 3, 1),
+        (6, 160, 3, 2),
+        (6, 320, 1, 1),
+    )
 
     def __init__(self, classes: int = 1000, dropout: float = 0.2) -> None:
         super().__init__()
@@ -140,19 +149,30 @@ class MobileNetV2(nn.Module):
 
 # ---- U-Net -------------------------------------------------------------------------------
 
+
 class DoubleConv(nn.Sequential):
     def __init__(self, cin: int, cout: int) -> None:
-        super().__init__(nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(),
-                         nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU())
+        super().__init__(
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(),
+        )
 
 
 class UNet(nn.Module):
     def __init__(self, channels: int = 3, classes: int = 2, base: int = 64, depth: int = 4) -> None:
         super().__init__()
-        widths = [base * 2 ** i for i in range(depth + 1)]
-        self.down = nn.ModuleList([DoubleConv(channels, widths[0])] + [DoubleConv(widths[i], widths[i + 1]) for i in range(depth)])
+        widths = [base * 2**i for i in range(depth + 1)]
+        self.down = nn.ModuleList(
+            [DoubleConv(channels, widths[0])] + [DoubleConv(widths[i], widths[i + 1]) for i in range(depth)]
+        )
         self.pool = nn.MaxPool2d(2)
-        self.upconv = nn.ModuleList([nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(depth))])
+        self.upconv = nn.ModuleList(
+            [nn.ConvTranspose2d(widths[i + 1], widths[i], 2, stride=2) for i in reversed(range(depth))]
+        )
         self.up = nn.ModuleList([DoubleConv(2 * widths[i], widths[i]) for i in reversed(range(depth))])
         self.head = nn.Conv2d(widths[0], classes, 1)
 
@@ -169,6 +189,7 @@ class UNet(nn.Module):
 
 # ---- Transformers ------------------------------------------------------------------------
 
+
 class SelfAttention(nn.Module):
     def __init__(self, dim: int, heads: int, dropout: float, causal_len: int | None = None) -> None:
         super().__init__()
@@ -178,7 +199,9 @@ class SelfAttention(nn.Module):
         self.attn_drop = nn.Dropout(dropout)
         self.resid_drop = nn.Dropout(dropout)
         if causal_len is not None:
-            self.register_buffer("mask", torch.ones(causal_len, causal_len, dtype=torch.bool).tril().logical_not(), persistent=False)
+            self.register_buffer(
+                "mask", torch.ones(causal_len, causal_len, dtype=torch.bool).tril().logical_not(), persistent=False
+            )
         else:
             self.mask = None
 
@@ -207,7 +230,9 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
-    def __init__(self, dim: int, heads: int, dropout: float, causal_len: int | None, approximate: str, eps: float) -> None:
+    def __init__(
+        self, dim: int, heads: int, dropout: float, causal_len: int | None, approximate: str, eps: float
+    ) -> None:
         super().__init__()
         self.ln1 = nn.LayerNorm(dim, eps=eps)
         self.attn = SelfAttention(dim, heads, dropout, causal_len)
@@ -222,7 +247,15 @@ class Block(nn.Module):
 class GPT(nn.Module):
     """A GPT-2-style decoder: token + position embeddings, pre-norm causal blocks, tied head."""
 
-    def __init__(self, vocab: int = 50304, seq: int = 512, dim: int = 768, layers: int = 12, heads: int = 12, dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        vocab: int = 50304,
+        seq: int = 512,
+        dim: int = 768,
+        layers: int = 12,
+        heads: int = 12,
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__()
         self.tok = nn.Embedding(vocab, dim)
         self.pos = nn.Embedding(seq, dim)
@@ -248,8 +281,16 @@ class GPT(nn.Module):
 class ViT(nn.Module):
     """ViT: 16x16 patch embedding (a strided convolution), class token, pre-norm blocks, linear head."""
 
-    def __init__(self, image: int = 224, patch: int = 16, dim: int = 768, layers: int = 12, heads: int = 12,
-                 classes: int = 1000, dropout: float = 0.1) -> None:
+    def __init__(
+        self,
+        image: int = 224,
+        patch: int = 16,
+        dim: int = 768,
+        layers: int = 12,
+        heads: int = 12,
+        classes: int = 1000,
+        dropout: float = 0.1,
+    ) -> None:
         super().__init__()
         self.patch = nn.Conv2d(3, dim, patch, patch)
         tokens = (image // patch) ** 2 + 1
@@ -304,10 +345,15 @@ class SmallNet(nn.Module):
 
 # ---- factories ---------------------------------------------------------------------------
 
+
 def _classification(model: nn.Module, batch: int, shape: tuple[int, ...], classes: int) -> dict:
     g = torch.Generator().manual_seed(0)
-    return {"model": model, "inputs": (torch.randn(batch, *shape, generator=g),),
-            "targets": (torch.randint(0, classes, (batch,), generator=g),), "loss": F.cross_entropy}
+    return {
+        "model": model,
+        "inputs": (torch.randn(batch, *shape, generator=g),),
+        "targets": (torch.randint(0, classes, (batch,), generator=g),),
+        "loss": F.cross_entropy,
+    }
 
 
 def _seed() -> None:
@@ -342,23 +388,35 @@ def gpt(batch: int = 4, seq: int = 512, layers: int = 12, dim: int = 768, heads:
     _seed()
     g = torch.Generator().manual_seed(0)
     tokens = torch.randint(0, vocab, (batch, seq + 1), generator=g)
-    return {"model": GPT(vocab, seq, dim, layers, heads), "inputs": (tokens[:, :-1].contiguous(),),
-            "targets": (tokens[:, 1:].contiguous(),), "loss": _lm_loss}
+    return {
+        "model": GPT(vocab, seq, dim, layers, heads),
+        "inputs": (tokens[:, :-1].contiguous(),),
+        "targets": (tokens[:, 1:].contiguous(),),
+        "loss": _lm_loss,
+    }
 
 
 def unet(batch: int = 8, image: int = 256, classes: int = 2):
     _seed()
     g = torch.Generator().manual_seed(0)
-    return {"model": UNet(3, classes), "inputs": (torch.randn(batch, 3, image, image, generator=g),),
-            "targets": (torch.randint(0, classes, (batch, image, image), generator=g),), "loss": F.cross_entropy}
+    return {
+        "model": UNet(3, classes),
+        "inputs": (torch.randn(batch, 3, image, image, generator=g),),
+        "targets": (torch.randint(0, classes, (batch, image, image), generator=g),),
+        "loss": F.cross_entropy,
+    }
 
 
 def tiny_mlp(batch: int = 2):
     """The hand-checked model of the tests: 8 -> 16 -> ReLU -> 4, mean squared error."""
     _seed()
     g = torch.Generator().manual_seed(0)
-    return {"model": TinyMLP(), "inputs": (torch.randn(batch, 8, generator=g),),
-            "targets": (torch.randn(batch, 4, generator=g),), "loss": F.mse_loss}
+    return {
+        "model": TinyMLP(),
+        "inputs": (torch.randn(batch, 8, generator=g),),
+        "targets": (torch.randn(batch, 4, generator=g),),
+        "loss": F.mse_loss,
+    }
 
 
 def small_net(batch: int = 8):

@@ -25,8 +25,9 @@ import os
 import re
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from graphs.pytorch import require_torch
 from moccasin_bench.errors import UserError
@@ -112,17 +113,23 @@ def _split_result(result, spec: str):
     if isinstance(result, dict):
         unknown = set(result) - {"model", "inputs", "targets", "loss"}
         if unknown or "model" not in result:
-            raise UserError(f"factory {spec!r} returned a dict with keys {sorted(result)}; expected model, inputs, targets, loss")
+            raise UserError(
+                f"factory {spec!r} returned a dict with keys {sorted(result)}; expected model, inputs, targets, loss"
+            )
         return result["model"], result.get("inputs"), result.get("targets"), result.get("loss")
     if isinstance(result, (tuple, list)) and 1 <= len(result) <= 4:
         items = list(result)
         if len(items) == 3 and not callable(items[2]):
-            raise UserError(f"factory {spec!r} returned (model, inputs, X) with X not callable; use (model, inputs, targets, loss)")
+            raise UserError(
+                f"factory {spec!r} returned (model, inputs, X) with X not callable; use (model, inputs, targets, loss)"
+            )
         if len(items) == 3:
             items = [items[0], items[1], None, items[2]]
         items += [None] * (4 - len(items))
         return tuple(items)
-    raise UserError(f"factory {spec!r} returned a {type(result).__name__}; expected an nn.Module, a tuple (model, inputs[, targets], loss) or a dict")
+    raise UserError(
+        f"factory {spec!r} returned a {type(result).__name__}; expected an nn.Module, a tuple (model, inputs[, targets], loss) or a dict"
+    )
 
 
 def make_step_module(model, loss, n_inputs: int):
@@ -153,8 +160,13 @@ def make_step_module(model, loss, n_inputs: int):
     return TrainingStep()
 
 
-def make_setup(spec: str, batch: int | None = None, input_shape: tuple[int, ...] | None = None, fake: bool = True,
-               factory_kwargs: dict | None = None) -> Setup:
+def make_setup(
+    spec: str,
+    batch: int | None = None,
+    input_shape: tuple[int, ...] | None = None,
+    fake: bool = True,
+    factory_kwargs: dict | None = None,
+) -> Setup:
     """Call the factory (under a FakeTensorMode when `fake`) and wrap model + loss as one module."""
     torch = require_torch()
     from torch._subclasses.fake_tensor import FakeTensorMode
@@ -173,7 +185,9 @@ def make_setup(spec: str, batch: int | None = None, input_shape: tuple[int, ...]
             result = factory(**kwargs)
             model, inputs, targets, loss = _split_result(result, spec)
             if not isinstance(model, torch.nn.Module):
-                raise UserError(f"factory {spec!r} returned a model that is not a torch.nn.Module ({type(model).__name__})")
+                raise UserError(
+                    f"factory {spec!r} returned a model that is not a torch.nn.Module ({type(model).__name__})"
+                )
             if inputs is None:
                 if input_shape is None:
                     raise UserError(f"factory {spec!r} returned no example inputs; give --input-shape (and --batch)")
@@ -181,7 +195,9 @@ def make_setup(spec: str, batch: int | None = None, input_shape: tuple[int, ...]
             elif batch is not None and "batch" not in kwargs:
                 raise UserError(f"factory {spec!r} returns its own inputs and takes no 'batch' argument; drop --batch")
             elif input_shape is not None and "input_shape" not in kwargs:
-                raise UserError(f"factory {spec!r} returns its own inputs and takes no 'input_shape' argument; drop --input-shape")
+                raise UserError(
+                    f"factory {spec!r} returns its own inputs and takes no 'input_shape' argument; drop --input-shape"
+                )
             inputs = _as_tensors(inputs, "inputs", spec)
             targets = _as_tensors(targets, "targets", spec)
             if loss is not None and not callable(loss):
@@ -192,9 +208,17 @@ def make_setup(spec: str, batch: int | None = None, input_shape: tuple[int, ...]
         raise
     except Exception as exc:
         raise UserError(f"factory {spec!r} raised {_one_line(exc)}") from None
-    return Setup(spec=spec, factory_kwargs=kwargs, input_shape=None if input_shape is None else tuple(input_shape),
-                 step=step, inputs=inputs, targets=targets, loss_given=loss is not None, fake=fake,
-                 seconds=time.perf_counter() - started)
+    return Setup(
+        spec=spec,
+        factory_kwargs=kwargs,
+        input_shape=None if input_shape is None else tuple(input_shape),
+        step=step,
+        inputs=inputs,
+        targets=targets,
+        loss_given=loss is not None,
+        fake=fake,
+        seconds=time.perf_counter() - started,
+    )
 
 
 @dataclass
@@ -206,7 +230,9 @@ class Joint:
     outputs: list[tuple[str | None, str, Any]]  # (FX node name or None, role, parameter/buffer name or None)
     paths: dict[str, str] = field(default_factory=dict)  # FX node name -> module path ("<loss>", "<model>" at the top)
     backward: set[str] = field(default_factory=set)  # FX node names of the backward pass
-    canonical: dict[str, str] = field(default_factory=dict)  # parameter/buffer name -> first name of the same tensor (tied weights)
+    canonical: dict[str, str] = field(
+        default_factory=dict
+    )  # parameter/buffer name -> first name of the same tensor (tied weights)
     seconds: float = 0.0
 
     @property
@@ -218,7 +244,7 @@ def _module_path(qualified: str) -> str:
     if qualified == "model":
         return "<model>"
     if qualified.startswith("model."):
-        return qualified[len("model."):]
+        return qualified[len("model.") :]
     if qualified == "loss" or qualified.startswith("loss."):
         return "<loss>"
     return qualified or "<step>"
@@ -286,7 +312,9 @@ def trace_joint(setup: Setup) -> Joint:
         elif isinstance(desc, d.TangentAOTInput):
             inputs[node.name] = (ROLE_SEED, None)
         else:
-            raise UserError(f"the traced step has an input this tool does not handle: {desc!r} (tensor subclasses and RNG-functionalized graphs are not supported)")
+            raise UserError(
+                f"the traced step has an input this tool does not handle: {desc!r} (tensor subclasses and RNG-functionalized graphs are not supported)"
+            )
 
     out_node = gm.graph.output_node()
     values = out_node.args[0]
@@ -331,7 +359,17 @@ def trace_joint(setup: Setup) -> Joint:
                 first_forward_by_seq.setdefault(seq, node.name)
     canonical: dict[str, str] = {}
     first: dict[int, str] = {}
-    for name, tensor in [*setup.step.named_parameters(remove_duplicate=False), *setup.step.named_buffers(remove_duplicate=False)]:
+    for name, tensor in [
+        *setup.step.named_parameters(remove_duplicate=False),
+        *setup.step.named_buffers(remove_duplicate=False),
+    ]:
         canonical[name] = first.setdefault(id(tensor), name)
-    return Joint(gm=gm, inputs=inputs, outputs=outputs, paths=paths, backward=backward, canonical=canonical,
-                 seconds=time.perf_counter() - started)
+    return Joint(
+        gm=gm,
+        inputs=inputs,
+        outputs=outputs,
+        paths=paths,
+        backward=backward,
+        canonical=canonical,
+        seconds=time.perf_counter() - started,
+    )

@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 
 
-
-def add_graph_argument(parser: argparse.ArgumentParser, help_text: str = "a graph file, a registered name (see `graphs list`) or FAMILY:key=value,...") -> None:
+def add_graph_argument(
+    parser: argparse.ArgumentParser,
+    help_text: str = "a graph file, a registered name (see `graphs list`) or FAMILY:key=value,...",
+) -> None:
     parser.add_argument("graph", metavar="GRAPH", help=help_text)
-    parser.add_argument("--data-dir", metavar="DIR", help="where the paper's graph files are (default: $MOCCASIN_BENCH_DATA, then ../shared/paper-graphs)")
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where the paper's graph files are (default: $MOCCASIN_BENCH_DATA, then ../shared/paper-graphs)",
+    )
 
 
 def human_bytes(n: int | float) -> str:

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from moccasin_bench.cli.common import human_bytes
-from moccasin_bench.jsonio import write_json
 from moccasin_bench.errors import ScheduleError, UserError
+from moccasin_bench.jsonio import write_json
+
+if TYPE_CHECKING:
+    from moccasin_bench.graph import Graph
 
 HELP = "run one real PyTorch training step (CPU) in a schedule's order: outputs, allocator peak and time against the plain step"
 EPILOG = """GRAPH_OR_MODEL is a graph made by `graphs extract` (a file or a catalogue name such as
@@ -25,15 +30,25 @@ examples:
   moccasin-bench execute graphs.pytorch.models:small_net schedule.json --json"""
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("graph", metavar="GRAPH_OR_MODEL", help="an extracted graph (file or catalogue name) or MODULE:FACTORY")
-    parser.add_argument("schedule", metavar="SCHEDULE", help="schedule JSON (from `solve -o`) or a JSON list of node ids")
-    parser.add_argument("--repeat", type=int, default=3, metavar="K", help="timed runs of each step (default 3; the median is reported)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "graph", metavar="GRAPH_OR_MODEL", help="an extracted graph (file or catalogue name) or MODULE:FACTORY"
+    )
+    parser.add_argument(
+        "schedule", metavar="SCHEDULE", help="schedule JSON (from `solve -o`) or a JSON list of node ids"
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=3, metavar="K", help="timed runs of each step (default 3; the median is reported)"
+    )
     parser.add_argument("--threads", type=int, default=1, metavar="T", help="torch CPU threads (default 1)")
     parser.add_argument("--data-dir", metavar="DIR", help="where the paper's graph files are")
     parser.add_argument("--batch", type=int, metavar="N", help="with MODULE:FACTORY: batch size passed to the factory")
-    parser.add_argument("--input-shape", metavar="D,D,...", help="with MODULE:FACTORY: shape of one example (no batch dimension)")
-    parser.add_argument("--costs", choices=("flops", "profile"), default="flops", help="with MODULE:FACTORY: cost model (default flops)")
+    parser.add_argument(
+        "--input-shape", metavar="D,D,...", help="with MODULE:FACTORY: shape of one example (no batch dimension)"
+    )
+    parser.add_argument(
+        "--costs", choices=("flops", "profile"), default="flops", help="with MODULE:FACTORY: cost model (default flops)"
+    )
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
     parser.add_argument("-o", "--output", metavar="FILE", help="also write the JSON report here")
 
@@ -50,7 +65,7 @@ def parse_shape(text: str | None) -> tuple[int, ...] | None:
     return shape
 
 
-def _load(args):
+def _load(args: argparse.Namespace) -> Graph:
     from graphs.pytorch.trace import is_factory_spec
     from moccasin_bench.sources import load_graph
 
@@ -61,18 +76,23 @@ def _load(args):
             raise
     from graphs.pytorch.build import extract
 
-    return extract(args.graph, batch=args.batch, input_shape=parse_shape(args.input_shape), costs=args.costs, threads=args.threads)
+    return extract(
+        args.graph, batch=args.batch, input_shape=parse_shape(args.input_shape), costs=args.costs, threads=args.threads
+    )
 
 
-def check_schedule(graph, path: str) -> list:
+def check_schedule(graph: Graph, path: str) -> list:
     """The schedule's node ids, or one ScheduleError line naming what does not fit."""
-    from moccasin_bench.jsonio import read_schedule
     from moccasin_bench.errors import GraphError
+    from moccasin_bench.jsonio import read_schedule
     from moccasin_bench.simulate import simulate
 
     ids, doc = read_schedule(path)
     if doc.get("graph_hash") and doc["graph_hash"] != graph.content_hash:
-        raise ScheduleError(f"the schedule was made for graph {doc.get('graph')!r} (hash {doc['graph_hash']}), not for {graph.name!r} (hash {graph.content_hash})", path)
+        raise ScheduleError(
+            f"the schedule was made for graph {doc.get('graph')!r} (hash {doc['graph_hash']}), not for {graph.name!r} (hash {graph.content_hash})",
+            path,
+        )
     try:
         sched = graph.to_indices(ids)
     except GraphError as exc:
@@ -83,20 +103,27 @@ def check_schedule(graph, path: str) -> list:
     return ids
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     if args.repeat < 1 or args.threads < 1:
         raise UserError("--repeat and --threads must be at least 1")
     graph = _load(args)
     if (graph.source or {}).get("kind") != "pytorch-training-step":
-        raise UserError(f"graph {graph.name!r} was not extracted from PyTorch; execute needs a graph made by `moccasin-bench graphs extract` (or MODULE:FACTORY)")
+        raise UserError(
+            f"graph {graph.name!r} was not extracted from PyTorch; execute needs a graph made by `moccasin-bench graphs extract` (or MODULE:FACTORY)"
+        )
     ids = check_schedule(graph, args.schedule)
     from graphs.pytorch import require_torch
 
     require_torch()
     from graphs.pytorch.execute import execute
 
-    report = execute(graph, ids, repeat=args.repeat, threads=args.threads,
-                     progress=None if args.json else (lambda text: print(f"  {text}", file=sys.stderr, flush=True)))
+    report = execute(
+        graph,
+        ids,
+        repeat=args.repeat,
+        threads=args.threads,
+        progress=None if args.json else (lambda text: print(f"  {text}", file=sys.stderr, flush=True)),
+    )
     if args.output:
         write_json(report, args.output)
     if args.json:
@@ -110,7 +137,9 @@ def run(args) -> int:
 def print_report(r: dict) -> None:
     sim, meas, check = r["simulated"], r["measured"], r["check"]
     fixed = sim["fixed_bytes"]
-    print(f"{r['graph']}: {r['steps']:,} steps ({r['recomputations']:,} recomputations), {r['threads']} thread(s), torch {r['torch']}")
+    print(
+        f"{r['graph']}: {r['steps']:,} steps ({r['recomputations']:,} recomputations), {r['threads']} thread(s), torch {r['torch']}"
+    )
     if check["bitwise_equal"]:
         verdict = "bitwise equal to the plain step"
     elif check["equal_within_tolerance"]:
@@ -120,11 +149,17 @@ def print_report(r: dict) -> None:
     print(f"  outputs (loss {r['loss']:.6g}, {check['tensors_compared']} tensors): {verdict}")
     if r["random_nodes"]:
         print(f"  random ops: {r['random_nodes']} (dropout), {r['rng']}")
-    print(f"  memory, allocator peak incl. {human_bytes(meas['scheduled']['resident_bytes'])} resident (graph's fixed bytes {human_bytes(fixed)}):")
+    print(
+        f"  memory, allocator peak incl. {human_bytes(meas['scheduled']['resident_bytes'])} resident (graph's fixed bytes {human_bytes(fixed)}):"
+    )
     for key in ("plain", "scheduled"):
         m = meas[key]
         s = sim[f"{key}_peak"]
         diff = 100.0 * (m["peak_bytes"] - (s + fixed)) / (s + fixed)
-        print(f"    {key:<9} measured {human_bytes(m['peak_bytes']):>10}   simulated {human_bytes(s)} + {human_bytes(fixed)} fixed = {human_bytes(s + fixed):>10}   ({diff:+.1f} %)")
-    print(f"  time (median of {r['repeat']}): plain {meas['plain']['seconds_median']:.3f} s, scheduled {meas['scheduled']['seconds_median']:.3f} s: "
-          f"{meas['time_increase_percent']:+.1f} % (predicted TDI {sim['predicted_tdi_percent']:.1f} %)")
+        print(
+            f"    {key:<9} measured {human_bytes(m['peak_bytes']):>10}   simulated {human_bytes(s)} + {human_bytes(fixed)} fixed = {human_bytes(s + fixed):>10}   ({diff:+.1f} %)"
+        )
+    print(
+        f"  time (median of {r['repeat']}): plain {meas['plain']['seconds_median']:.3f} s, scheduled {meas['scheduled']['seconds_median']:.3f} s: "
+        f"{meas['time_increase_percent']:+.1f} % (predicted TDI {sim['predicted_tdi_percent']:.1f} %)"
+    )

@@ -18,9 +18,15 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--store", required=True, metavar="PATH", help="SQLite results file written by `sweep`")
-    parser.add_argument("--format", required=True, choices=("csv", "parquet"), help="output format (parquet needs pyarrow)")
-    parser.add_argument("-o", "--output-dir", metavar="DIR", help="where to write the files (default: beside the store)")
-    parser.add_argument("--schedules", action="store_true", help="add each run's schedule (JSON list of node ids) to the runs table")
+    parser.add_argument(
+        "--format", required=True, choices=("csv", "parquet"), help="output format (parquet needs pyarrow)"
+    )
+    parser.add_argument(
+        "-o", "--output-dir", metavar="DIR", help="where to write the files (default: beside the store)"
+    )
+    parser.add_argument(
+        "--schedules", action="store_true", help="add each run's schedule (JSON list of node ids) to the runs table"
+    )
 
 
 def run(args: argparse.Namespace) -> int:

@@ -28,6 +28,7 @@ def run(args: argparse.Namespace) -> int:
             print(describe_params(module.PARAMS))
             print()
     if not args.name:
-        print("\nParameters go to `solve` and sweeps as --param KEY=VALUE; "
-              "`moccasin-bench formulations NAME` lists them.")
+        print(
+            "\nParameters go to `solve` and sweeps as --param KEY=VALUE; `moccasin-bench formulations NAME` lists them."
+        )
     return 0

@@ -7,8 +7,8 @@ import sys
 from typing import TYPE_CHECKING
 
 from moccasin_bench.cli.common import add_graph_argument, human_bytes, memory_figure
-from moccasin_bench.jsonio import write_json
 from moccasin_bench.errors import UserError
+from moccasin_bench.jsonio import write_json
 
 if TYPE_CHECKING:
     from moccasin_bench.graph import Graph
@@ -27,40 +27,54 @@ EPILOG = """examples:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="graphs_verb", metavar="ACTION")
     sub.required = True
-    p = sub.add_parser("list", help="registered graphs and generator families",
-                       description="Registered graphs (the paper's files and generated presets) and generator families with their parameters.")
+    p = sub.add_parser(
+        "list",
+        help="registered graphs and generator families",
+        description="Registered graphs (the paper's files and generated presets) and generator families with their parameters.",
+    )
     p.add_argument("--data-dir", metavar="DIR", help="where the paper's graph files are")
     p.set_defaults(_action=_list)
 
-    p = sub.add_parser("info", help="sizes, minimum feasible budget and reference-order peaks of a graph",
-                       epilog="examples:\n  moccasin-bench graphs info rl2\n  moccasin-bench graphs info my_graph.json --json",
-                       formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "info",
+        help="sizes, minimum feasible budget and reference-order peaks of a graph",
+        epilog="examples:\n  moccasin-bench graphs info rl2\n  moccasin-bench graphs info my_graph.json --json",
+        formatter_class=__import__("argparse").RawDescriptionHelpFormatter,
+    )
     add_graph_argument(p)
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.set_defaults(_action=_info)
 
-    p = sub.add_parser("generate", help="generate a graph from a family",
-                       epilog="examples:\n  moccasin-bench graphs generate random-layered n=250 w=0.43 seed=1 -o rl250.json\n  moccasin-bench graphs generate linear layers=16 -o linear16.json --format node-link",
-                       formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "generate",
+        help="generate a graph from a family",
+        epilog="examples:\n  moccasin-bench graphs generate random-layered n=250 w=0.43 seed=1 -o rl250.json\n  moccasin-bench graphs generate linear layers=16 -o linear16.json --format node-link",
+        formatter_class=__import__("argparse").RawDescriptionHelpFormatter,
+    )
     p.add_argument("family", metavar="FAMILY", help="a generator family (see `graphs list`)")
     p.add_argument("params", metavar="KEY=VALUE", nargs="*", help="family parameters")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the graph (JSON)")
     p.add_argument("--format", choices=("native", "node-link"), default="native", help="file format (default: native)")
     p.set_defaults(_action=_generate)
 
-    p = sub.add_parser("export", help="write any readable graph in the project's own JSON format (or node-link)",
-                       epilog="example:\n  moccasin-bench graphs export rl1 -o rl1.native.json",
-                       formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
+    p = sub.add_parser(
+        "export",
+        help="write any readable graph in the project's own JSON format (or node-link)",
+        epilog="example:\n  moccasin-bench graphs export rl1 -o rl1.native.json",
+        formatter_class=__import__("argparse").RawDescriptionHelpFormatter,
+    )
     add_graph_argument(p)
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.add_argument("--format", choices=("native", "node-link"), default="native")
     p.set_defaults(_action=_export)
 
-    p = sub.add_parser("extract", help="the training-step graph of a PyTorch model (needs torch)",
-                       description="Trace one training step (forward, loss, backward) of the model MODULE:FACTORY returns "
-                                   "and write its graph: one node per op (views folded), output bytes as memory, parameters, "
-                                   "buffers, batch, step outputs and optimizer state as fixed bytes. See docs/pytorch.md.",
-                       epilog="""MODULE:FACTORY is an importable callable (the working directory is importable). It returns
+    p = sub.add_parser(
+        "extract",
+        help="the training-step graph of a PyTorch model (needs torch)",
+        description="Trace one training step (forward, loss, backward) of the model MODULE:FACTORY returns "
+        "and write its graph: one node per op (views folded), output bytes as memory, parameters, "
+        "buffers, batch, step outputs and optimizer state as fixed bytes. See docs/pytorch.md.",
+        epilog="""MODULE:FACTORY is an importable callable (the working directory is importable). It returns
 the model, or (model, inputs[, targets], loss), or a dict with keys model, inputs,
 targets, loss; it receives batch=N / input_shape=(...) when given and accepted.
 
@@ -68,18 +82,48 @@ examples:
   moccasin-bench graphs extract graphs.pytorch.models:resnet18 --batch 32 -o resnet18.json.gz
   moccasin-bench graphs extract mymodels:make_net --input-shape 3,64,64 --batch 16 -o net.json
   moccasin-bench graphs extract mymodels:make_net --costs profile --profile-runs 5 -o net.json""",
-                       formatter_class=__import__("argparse").RawDescriptionHelpFormatter)
-    p.add_argument("factory", metavar="MODULE:FACTORY", help="an importable callable returning the model (and optionally inputs, targets, loss)")
-    p.add_argument("--batch", type=int, metavar="N", help="batch size, passed to the factory as batch=N (or used with --input-shape)")
-    p.add_argument("--input-shape", metavar="D,D,...", help="shape of one example without the batch dimension, e.g. 3,224,224 (for a factory that returns only the model)")
-    p.add_argument("--costs", choices=("flops", "profile"), default="flops",
-                   help="durations: flops = FLOP count / bandwidth model, deterministic (default); profile = median measured CPU time")
-    p.add_argument("--profile-runs", type=int, default=5, metavar="K", help="timed runs for --costs profile (default 5)")
-    p.add_argument("--optimizer", choices=("adam", "momentum", "sgd"), default="adam",
-                   help="optimizer whose state counts as fixed bytes: adam 2x, momentum 1x, sgd 0x the trained parameters (default adam)")
+        formatter_class=__import__("argparse").RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "factory",
+        metavar="MODULE:FACTORY",
+        help="an importable callable returning the model (and optionally inputs, targets, loss)",
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        metavar="N",
+        help="batch size, passed to the factory as batch=N (or used with --input-shape)",
+    )
+    p.add_argument(
+        "--input-shape",
+        metavar="D,D,...",
+        help="shape of one example without the batch dimension, e.g. 3,224,224 (for a factory that returns only the model)",
+    )
+    p.add_argument(
+        "--costs",
+        choices=("flops", "profile"),
+        default="flops",
+        help="durations: flops = FLOP count / bandwidth model, deterministic (default); profile = median measured CPU time",
+    )
+    p.add_argument(
+        "--profile-runs", type=int, default=5, metavar="K", help="timed runs for --costs profile (default 5)"
+    )
+    p.add_argument(
+        "--optimizer",
+        choices=("adam", "momentum", "sgd"),
+        default="adam",
+        help="optimizer whose state counts as fixed bytes: adam 2x, momentum 1x, sgd 0x the trained parameters (default adam)",
+    )
     p.add_argument("--threads", type=int, default=1, metavar="T", help="torch CPU threads (default 1)")
     p.add_argument("--name", metavar="NAME", help="graph name (default: the factory's name)")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the graph (native JSON; .json.gz compresses)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="where to write the graph (native JSON; .json.gz compresses)",
+    )
     p.set_defaults(_action=_extract)
 
 
@@ -89,9 +133,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _list(args: argparse.Namespace) -> int:
     from graphs.catalog import PAPER_GRAPHS, PRESETS, PYTORCH_GRAPHS
-
     from moccasin_bench.params import describe_params
-    from moccasin_bench.sources import find_paper_file, generator_module, _registry
+    from moccasin_bench.sources import _registry, find_paper_file, generator_module
 
     print("The paper's graphs (files from github.com/haoming-codes/moccasin, folder data/):")
     for g in PAPER_GRAPHS.values():
@@ -101,7 +144,9 @@ def _list(args: argparse.Namespace) -> int:
     for p in PRESETS.values():
         params = ",".join(f"{k}={v}" for k, v in p.params.items())
         print(f"  {p.name:<18} {p.description}  ({p.family}:{params})")
-    print("\nPyTorch training steps (graphs/catalogue, extracted by `graphs extract`; memory in bytes, fixed bytes apart):")
+    print(
+        "\nPyTorch training steps (graphs/catalogue, extracted by `graphs extract`; memory in bytes, fixed bytes apart):"
+    )
     for c in PYTORCH_GRAPHS.values():
         print(f"  {c.name:<18} {c.description}")
     print("\nGenerator families (use as FAMILY:key=value,... wherever a GRAPH is expected):")
@@ -160,7 +205,9 @@ def _info(args: argparse.Namespace) -> int:
         return 0
     print(f"{info['name']}  ({info['origin']})")
     print(f"  nodes {info['nodes']:,}   edges {info['edges']:,}   hash {info['hash']}")
-    print(f"  sum of durations {info['sum_duration']:,}   sum of memory {info['sum_memory']:,}   largest node {info['max_memory']:,}")
+    print(
+        f"  sum of durations {info['sum_duration']:,}   sum of memory {info['sum_memory']:,}   largest node {info['max_memory']:,}"
+    )
     print(f"  minimum feasible budget {info['min_feasible_budget']:,} (largest node plus its inputs; a lower bound)")
     fixed = info["fixed_bytes"]
     for name, peak in info["peaks"].items():
@@ -168,9 +215,19 @@ def _info(args: argparse.Namespace) -> int:
         print(f"  peak without recomputation, {name} order: {memory_figure(peak, fixed)}{mark}")
     if fixed:
         parts = info["fixed_breakdown"] or {}
-        detail = ", ".join(f"{k.replace('_', ' ')} {human_bytes(v)}" for k, v in parts.items() if isinstance(v, int) and k != "total")
-        extra = f" ({detail}; optimizer {parts['optimizer']})" if detail and parts.get("optimizer") else f" ({detail})" if detail else ""
-        print(f"  fixed bytes {fixed:,} = {human_bytes(fixed)} resident for the whole step, outside the schedulable graph{extra}")
+        detail = ", ".join(
+            f"{k.replace('_', ' ')} {human_bytes(v)}" for k, v in parts.items() if isinstance(v, int) and k != "total"
+        )
+        extra = (
+            f" ({detail}; optimizer {parts['optimizer']})"
+            if detail and parts.get("optimizer")
+            else f" ({detail})"
+            if detail
+            else ""
+        )
+        print(
+            f"  fixed bytes {fixed:,} = {human_bytes(fixed)} resident for the whole step, outside the schedulable graph{extra}"
+        )
         print("  budgets (--budget F) are fractions of the schedulable peak; the fixed bytes come on top of any budget")
     if info["cost_model"]:
         c = info["cost_model"]
@@ -216,7 +273,7 @@ def _export(args: argparse.Namespace) -> int:
     return 0
 
 
-def _extract(args) -> int:
+def _extract(args: argparse.Namespace) -> int:
     import shlex
 
     from graphs.native import write
@@ -226,19 +283,36 @@ def _extract(args) -> int:
     if args.threads < 1 or args.profile_runs < 1:
         raise UserError("--threads and --profile-runs must be at least 1")
     words = ["moccasin-bench", "graphs", "extract", args.factory]
-    for flag, value in (("--batch", args.batch), ("--input-shape", args.input_shape), ("--costs", args.costs),
-                        ("--profile-runs", args.profile_runs if args.costs == "profile" else None),
-                        ("--optimizer", args.optimizer), ("--name", args.name), ("-o", args.output)):
+    for flag, value in (
+        ("--batch", args.batch),
+        ("--input-shape", args.input_shape),
+        ("--costs", args.costs),
+        ("--profile-runs", args.profile_runs if args.costs == "profile" else None),
+        ("--optimizer", args.optimizer),
+        ("--name", args.name),
+        ("-o", args.output),
+    ):
         if value is not None:
             words += [flag, str(value)]
     command = " ".join(shlex.quote(w) for w in words)
-    graph = extract(args.factory, batch=args.batch, input_shape=parse_shape(args.input_shape), costs=args.costs,
-                    optimizer=args.optimizer, profile_runs=args.profile_runs, threads=args.threads, name=args.name,
-                    command=command)
+    graph = extract(
+        args.factory,
+        batch=args.batch,
+        input_shape=parse_shape(args.input_shape),
+        costs=args.costs,
+        optimizer=args.optimizer,
+        profile_runs=args.profile_runs,
+        threads=args.threads,
+        name=args.name,
+        command=command,
+    )
     try:
         write(graph, args.output)
     except OSError as exc:
         raise UserError(f"cannot write: {exc.strerror or exc}", args.output) from None
-    print(f"wrote {args.output}: {graph.name}, {graph.n} nodes, {graph.m} edges, fixed {human_bytes(graph.fixed_bytes)}, "
-          f"{graph.source['extraction_seconds']} s", file=sys.stderr)
+    print(
+        f"wrote {args.output}: {graph.name}, {graph.n} nodes, {graph.m} edges, fixed {human_bytes(graph.fixed_bytes)}, "
+        f"{graph.source['extraction_seconds']} s",
+        file=sys.stderr,
+    )
     return 0

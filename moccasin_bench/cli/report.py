@@ -24,13 +24,25 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--store", required=True, metavar="PATH", help="SQLite results file written by `sweep` or `reproduce`")
-    parser.add_argument("-o", "--output-dir", required=True, metavar="DIR", help="where to write the report (created if missing)")
+    parser.add_argument(
+        "--store", required=True, metavar="PATH", help="SQLite results file written by `sweep` or `reproduce`"
+    )
+    parser.add_argument(
+        "-o", "--output-dir", required=True, metavar="DIR", help="where to write the report (created if missing)"
+    )
     parser.add_argument("--title", default="moccasin-bench report", help="the index page's title")
-    parser.add_argument("--schedule-run", metavar="KEY", help="draw this run's schedule (its key, or a unique prefix; see table.csv)")
-    parser.add_argument("--schedule", metavar="FILE", help="draw this schedule file (from `solve -o`) instead; needs --graph")
-    parser.add_argument("--graph", metavar="GRAPH", help="the graph of --schedule (a file, a registered name or a generator spec)")
-    parser.add_argument("--data-dir", metavar="DIR", help="where the paper's graph files are (to redraw a stored schedule on them)")
+    parser.add_argument(
+        "--schedule-run", metavar="KEY", help="draw this run's schedule (its key, or a unique prefix; see table.csv)"
+    )
+    parser.add_argument(
+        "--schedule", metavar="FILE", help="draw this schedule file (from `solve -o`) instead; needs --graph"
+    )
+    parser.add_argument(
+        "--graph", metavar="GRAPH", help="the graph of --schedule (a file, a registered name or a generator spec)"
+    )
+    parser.add_argument(
+        "--data-dir", metavar="DIR", help="where the paper's graph files are (to redraw a stored schedule on them)"
+    )
     parser.add_argument("--no-figures", action="store_true", help="tables and index only")
 
 
@@ -42,9 +54,18 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("give --schedule FILE or --schedule-run KEY, not both")
     if args.graph and not args.schedule:
         raise UserError("--graph goes with --schedule FILE")
-    result = build_report(ReportRequest(store=Path(args.store), out_dir=Path(args.output_dir), title=args.title,
-                                        schedule_run=args.schedule_run, schedule_file=args.schedule,
-                                        schedule_graph=args.graph, data_dir=args.data_dir, figures=not args.no_figures))
+    result = build_report(
+        ReportRequest(
+            store=Path(args.store),
+            out_dir=Path(args.output_dir),
+            title=args.title,
+            schedule_run=args.schedule_run,
+            schedule_file=args.schedule,
+            schedule_graph=args.graph,
+            data_dir=args.data_dir,
+            figures=not args.no_figures,
+        )
+    )
     for note in result.notes:
         print(f"report: {note}", file=sys.stderr)
     print(f"report: {len(result.figures)} figure(s); open {result.index_html} (or {result.index_md})", file=sys.stderr)

@@ -34,17 +34,46 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("-o", "--output-dir", metavar="DIR", help="where the grid, the store and the report go (required)")
-    parser.add_argument("--grid", default="paper", metavar="NAME", help="the experiment to run (default: paper; `--grid list` lists them)")
-    parser.add_argument("--quick", action="store_true", help="short limits: the whole grid and report in about 10 minutes on 2 cores")
-    parser.add_argument("--data-dir", metavar="DIR", help="where the paper's graph files are (default: $MOCCASIN_BENCH_DATA, then ../shared/paper-graphs)")
-    parser.add_argument("--stand-ins", action="store_true", help="use the generated stand-ins even where the paper's files are found")
-    parser.add_argument("--graphs", metavar="LIST", help="comma-separated graphs (default: the experiment's); any GRAPH works")
-    parser.add_argument("--methods", metavar="LIST", help="comma-separated method keys (default: all of the experiment's; `--grid list` shows them)")
+    parser.add_argument(
+        "-o", "--output-dir", metavar="DIR", help="where the grid, the store and the report go (required)"
+    )
+    parser.add_argument(
+        "--grid",
+        default="paper",
+        metavar="NAME",
+        help="the experiment to run (default: paper; `--grid list` lists them)",
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="short limits: the whole grid and report in about 10 minutes on 2 cores"
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where the paper's graph files are (default: $MOCCASIN_BENCH_DATA, then ../shared/paper-graphs)",
+    )
+    parser.add_argument(
+        "--stand-ins", action="store_true", help="use the generated stand-ins even where the paper's files are found"
+    )
+    parser.add_argument(
+        "--graphs", metavar="LIST", help="comma-separated graphs (default: the experiment's); any GRAPH works"
+    )
+    parser.add_argument(
+        "--methods",
+        metavar="LIST",
+        help="comma-separated method keys (default: all of the experiment's; `--grid list` shows them)",
+    )
     parser.add_argument("--jobs", "-j", type=int, metavar="N", help="concurrent runs (default: 2 with --quick, else 1)")
-    parser.add_argument("--threads", type=int, metavar="K", help="solver threads per run (default: 1 with --quick, else all cores)")
-    parser.add_argument("--time-limit", type=float, metavar="S", help="one time limit for every run, instead of the mode's")
-    parser.add_argument("--memory-limit", metavar="SIZE", help="address-space cap per run, e.g. 8G (default: 80%% of RAM / concurrent runs)")
+    parser.add_argument(
+        "--threads", type=int, metavar="K", help="solver threads per run (default: 1 with --quick, else all cores)"
+    )
+    parser.add_argument(
+        "--time-limit", type=float, metavar="S", help="one time limit for every run, instead of the mode's"
+    )
+    parser.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="address-space cap per run, e.g. 8G (default: 80%% of RAM / concurrent runs)",
+    )
     parser.add_argument("--dry-run", "-n", action="store_true", help="write grid.toml and print the runs; run nothing")
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress line")
 
@@ -66,8 +95,9 @@ def _list_grids() -> int:
 
 def run(args: argparse.Namespace) -> int:
     from moccasin_bench.errors import UserError
-    from moccasin_bench.reproduce import Options, run as reproduce
-    from moccasin_bench.runner import check_grace, parse_memory_limit
+    from moccasin_bench.reproduce import Options
+    from moccasin_bench.reproduce import run as reproduce
+    from moccasin_bench.runner import parse_memory_limit
 
     if args.grid == "list":
         return _list_grids()
@@ -82,9 +112,21 @@ def run(args: argparse.Namespace) -> int:
     for option in ("graphs", "methods"):
         if getattr(args, option) is not None and not _list(getattr(args, option)):
             raise UserError(f"--{option} names nothing: give a comma-separated list, or leave the option out")
-    opts = Options(out_dir=Path(args.output_dir), grid=args.grid, quick=args.quick, data_dir=args.data_dir,
-                   graphs=_list(args.graphs) or (), methods=_list(args.methods) or (),
-                   stand_ins=args.stand_ins, jobs=args.jobs, threads=args.threads, time_limit=args.time_limit,
-                   dry_run=args.dry_run, progress=not args.quiet,
-                   memory_limit_bytes=None if args.memory_limit is None else parse_memory_limit(args.memory_limit, "--memory-limit"))
+    opts = Options(
+        out_dir=Path(args.output_dir),
+        grid=args.grid,
+        quick=args.quick,
+        data_dir=args.data_dir,
+        graphs=_list(args.graphs) or (),
+        methods=_list(args.methods) or (),
+        stand_ins=args.stand_ins,
+        jobs=args.jobs,
+        threads=args.threads,
+        time_limit=args.time_limit,
+        dry_run=args.dry_run,
+        progress=not args.quiet,
+        memory_limit_bytes=None
+        if args.memory_limit is None
+        else parse_memory_limit(args.memory_limit, "--memory-limit"),
+    )
     return reproduce(opts)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from moccasin_bench.cli.common import add_graph_argument
-from moccasin_bench.jsonio import check_schedule_document, read_schedule, write_json
 from moccasin_bench.errors import ScheduleError
+from moccasin_bench.jsonio import check_schedule_document, read_schedule, write_json
 
 HELP = "simulate a schedule: peak memory, total duration, TDI, and the first violation if any"
 EPILOG = """The schedule file is the JSON written by `solve -o` (its "schedule" key is used, and its
@@ -20,8 +20,15 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_graph_argument(parser)
-    parser.add_argument("schedule", metavar="SCHEDULE", help="schedule JSON (from `solve -o`) or a JSON list of node ids")
-    parser.add_argument("--budget-bytes", type=int, metavar="N", help="check the peak against this budget (default: the file's own budget, if any)")
+    parser.add_argument(
+        "schedule", metavar="SCHEDULE", help="schedule JSON (from `solve -o`) or a JSON list of node ids"
+    )
+    parser.add_argument(
+        "--budget-bytes",
+        type=int,
+        metavar="N",
+        help="check the peak against this budget (default: the file's own budget, if any)",
+    )
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
     parser.add_argument("--per-step", action="store_true", help="include memory at every step (with --json)")
 
@@ -70,10 +77,16 @@ def run(args: argparse.Namespace) -> int:
         if graph.fixed_bytes:
             from moccasin_bench.cli.common import memory_figure
 
-            print(f"  peak memory {memory_figure(sim.peak_memory, graph.fixed_bytes)} at step {sim.peak_step} (budgets count schedulable bytes)")
+            print(
+                f"  peak memory {memory_figure(sim.peak_memory, graph.fixed_bytes)} at step {sim.peak_step} (budgets count schedulable bytes)"
+            )
         else:
             print(f"  peak memory {sim.peak_memory:,} at step {sim.peak_step}")
-        print(f"  total duration {sim.total_duration:,} (sum of durations {graph.sum_duration:,}; TDI {sim.tdi_percent:.2f} %)")
+        print(
+            f"  total duration {sim.total_duration:,} (sum of durations {graph.sum_duration:,}; TDI {sim.tdi_percent:.2f} %)"
+        )
         if budget is not None:
-            print(f"  budget {budget:,}: {'fits' if fits else 'EXCEEDED' if sim.valid else 'not checked (invalid schedule)'}")
+            print(
+                f"  budget {budget:,}: {'fits' if fits else 'EXCEEDED' if sim.valid else 'not checked (invalid schedule)'}"
+            )
     return 0 if sim.valid and fits is not False else 1

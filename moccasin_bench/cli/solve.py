@@ -36,24 +36,55 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_graph_argument(parser)
-    parser.add_argument("--formulation", "-f", required=True, metavar="NAME", help="a registered formulation (see --list-formulations)")
+    parser.add_argument(
+        "--formulation", "-f", required=True, metavar="NAME", help="a registered formulation (see --list-formulations)"
+    )
     budget = parser.add_mutually_exclusive_group(required=True)
-    budget.add_argument("--budget", type=float, metavar="FRACTION", help="budget as a fraction of the reference order's peak, e.g. 0.9")
+    budget.add_argument(
+        "--budget", type=float, metavar="FRACTION", help="budget as a fraction of the reference order's peak, e.g. 0.9"
+    )
     budget.add_argument("--budget-bytes", type=int, metavar="N", help="absolute budget, in the graph's memory unit")
-    parser.add_argument("--reference-order", default=DEFAULT, choices=ORDER_CHOICES,
-                        help="order whose peak a fractional budget applies to, and that fixed-order formulations follow (default: stored if the file has one, else networkx topological)")
-    parser.add_argument("--time-limit", type=float, default=60.0, metavar="S", help="solver time limit in seconds (default 60)")
+    parser.add_argument(
+        "--reference-order",
+        default=DEFAULT,
+        choices=ORDER_CHOICES,
+        help="order whose peak a fractional budget applies to, and that fixed-order formulations follow (default: stored if the file has one, else networkx topological)",
+    )
+    parser.add_argument(
+        "--time-limit", type=float, default=60.0, metavar="S", help="solver time limit in seconds (default 60)"
+    )
     parser.add_argument("--threads", type=int, default=1, metavar="K", help="solver threads (default 1)")
     parser.add_argument("--seed", type=int, default=0, metavar="N", help="solver random seed (default 0)")
-    parser.add_argument("--gap", type=float, default=0.0, metavar="G", help="stop at this relative optimality gap (default 0)")
-    parser.add_argument("--param", action="append", default=[], metavar="KEY=VALUE", help="formulation parameter (repeatable)")
-    parser.add_argument("--initial", metavar="SCHEDULE", help="a schedule to start from (a `solve -o` file or a JSON list of node ids): "
-                        "moccasin and checkmate-* use it as their hint / MIP start where their model can express it")
-    parser.add_argument("-o", "--output", metavar="FILE", help="write the schedule JSON here (default: print it to stdout)")
+    parser.add_argument(
+        "--gap", type=float, default=0.0, metavar="G", help="stop at this relative optimality gap (default 0)"
+    )
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="formulation parameter (repeatable)"
+    )
+    parser.add_argument(
+        "--initial",
+        metavar="SCHEDULE",
+        help="a schedule to start from (a `solve -o` file or a JSON list of node ids): "
+        "moccasin and checkmate-* use it as their hint / MIP start where their model can express it",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", help="write the schedule JSON here (default: print it to stdout)"
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress lines on stderr")
-    parser.add_argument("--memory-limit", metavar="SIZE", help="address-space cap of the solve, e.g. 8G; 0 = none (default 80%% of RAM)")
-    parser.add_argument("--grace", type=float, metavar="S", help="seconds past the time limit before the hard kill (default 30 s + 25%% of the limit)")
-    parser.add_argument("--in-process", action="store_true", help="solve in this process, without the child, kill or memory cap (for debugging)")
+    parser.add_argument(
+        "--memory-limit", metavar="SIZE", help="address-space cap of the solve, e.g. 8G; 0 = none (default 80%% of RAM)"
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        metavar="S",
+        help="seconds past the time limit before the hard kill (default 30 s + 25%% of the limit)",
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="solve in this process, without the child, kill or memory cap (for debugging)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -68,25 +99,49 @@ def run(args: argparse.Namespace) -> int:
     memory = None if args.memory_limit is None else parse_memory_limit(args.memory_limit, "--memory-limit")
     initial = _initial(graph, args.initial) if args.initial else None
     grace = None if args.grace is None else check_grace(args.grace, "--grace")
-    spec = make_spec(graph, budget, args.formulation, params, time_limit_seconds=args.time_limit, threads=args.threads,
-                     seed=args.seed, relative_gap=args.gap, reference_order=args.reference_order, graph_source=str(args.graph),
-                     initial=initial)
+    spec = make_spec(
+        graph,
+        budget,
+        args.formulation,
+        params,
+        time_limit_seconds=args.time_limit,
+        threads=args.threads,
+        seed=args.seed,
+        relative_gap=args.gap,
+        reference_order=args.reference_order,
+        graph_source=str(args.graph),
+        initial=initial,
+    )
     if not args.quiet:
         fixed = f" (schedulable bytes; {graph.fixed_bytes:,} fixed bytes resident on top)" if graph.fixed_bytes else ""
-        print(f"{graph.name}: {graph.n} nodes, {graph.m} edges; budget {budget.describe()}{fixed}; {args.formulation}, limit {args.time_limit:g} s, {args.threads} thread(s)", file=sys.stderr)
+        print(
+            f"{graph.name}: {graph.n} nodes, {graph.m} edges; budget {budget.describe()}{fixed}; {args.formulation}, limit {args.time_limit:g} s, {args.threads} thread(s)",
+            file=sys.stderr,
+        )
     if args.in_process:
         from moccasin_bench.judge import solve_in_process
         from moccasin_bench.progress import solve_progress_printer
 
-        doc = solve_in_process(graph, budget, args.formulation, params, time_limit_seconds=args.time_limit,
-                               threads=args.threads, seed=args.seed, relative_gap=args.gap,
-                               reference_order_name=spec.reference_order, initial=initial,
-                               progress=None if args.quiet else solve_progress_printer(graph.sum_duration)).to_json()
+        doc = solve_in_process(
+            graph,
+            budget,
+            args.formulation,
+            params,
+            time_limit_seconds=args.time_limit,
+            threads=args.threads,
+            seed=args.seed,
+            relative_gap=args.gap,
+            reference_order_name=spec.reference_order,
+            initial=initial,
+            progress=None if args.quiet else solve_progress_printer(graph.sum_duration),
+        ).to_json()
     else:
         doc = _solve_isolated(graph, budget, spec, memory, grace, progress=not args.quiet)
     if graph.fixed_bytes:  # peak and budget are schedulable bytes; say what stays resident on top
         doc["fixed_bytes"] = graph.fixed_bytes
-        doc["memory_note"] = "peak_memory and budget count the schedulable graph only; fixed_bytes are resident on top of them"
+        doc["memory_note"] = (
+            "peak_memory and budget count the schedulable graph only; fixed_bytes are resident on top of them"
+        )
     write_json(doc, args.output)
     if not args.quiet or doc["status"] in ("invalid", "error"):
         line = f"{doc['status']}"
@@ -95,8 +150,10 @@ def run(args: argparse.Namespace) -> int:
             if graph.fixed_bytes:
                 from moccasin_bench.cli.common import human_bytes
 
-                line += (f" (schedulable bytes; + {human_bytes(graph.fixed_bytes)} fixed = peak "
-                         f"{human_bytes(doc['peak_memory'] + graph.fixed_bytes)} / budget {human_bytes(budget.bytes + graph.fixed_bytes)})")
+                line += (
+                    f" (schedulable bytes; + {human_bytes(graph.fixed_bytes)} fixed = peak "
+                    f"{human_bytes(doc['peak_memory'] + graph.fixed_bytes)} / budget {human_bytes(budget.bytes + graph.fixed_bytes)})"
+                )
         line += f"; wall {doc['wall_seconds']:.2f} s"
         if doc["message"]:
             line += f"\n  {doc['message']}"
@@ -112,8 +169,10 @@ def _initial(graph: Graph, path: str) -> list:
 
     ids, doc = read_schedule(path)
     if doc.get("graph_hash") not in (None, graph.content_hash):
-        raise ScheduleError(f"the schedule was made for another graph (hash {doc['graph_hash']}, this graph's is "
-                            f"{graph.content_hash})", path)
+        raise ScheduleError(
+            f"the schedule was made for another graph (hash {doc['graph_hash']}, this graph's is {graph.content_hash})",
+            path,
+        )
     try:
         graph.to_indices(ids)
     except GraphError as exc:
@@ -121,20 +180,44 @@ def _initial(graph: Graph, path: str) -> list:
     return list(ids)
 
 
-def _solve_isolated(graph: Graph, budget: Budget, spec: RunSpec, memory_limit_bytes: int | None, grace_seconds: float | None,
-                    progress: bool) -> dict:
+def _solve_isolated(
+    graph: Graph,
+    budget: Budget,
+    spec: RunSpec,
+    memory_limit_bytes: int | None,
+    grace_seconds: float | None,
+    progress: bool,
+) -> dict:
     """The schedule document of a child-process solve; a crash or kill gives an `error` document."""
     from moccasin_bench.formulation import SolverOutput
     from moccasin_bench.judge import RunResult
     from moccasin_bench.runner import graph_document, run_isolated
 
-    outcome = run_isolated(spec.to_json(), graph_document(graph), memory_limit_bytes=memory_limit_bytes,
-                           grace_seconds=grace_seconds, stream_output=True, progress=progress)
+    outcome = run_isolated(
+        spec.to_json(),
+        graph_document(graph),
+        memory_limit_bytes=memory_limit_bytes,
+        grace_seconds=grace_seconds,
+        stream_output=True,
+        progress=progress,
+    )
     if outcome["result"] is not None:
         return outcome["result"]
-    failed = RunResult(graph=graph, formulation=spec.formulation, params=spec.params, budget=budget, status="error",
-                       schedule=None, peak_memory=None, total_duration=None, tdi_percent=None,
-                       output=SolverOutput(status="error", message=outcome["message"]),
-                       time_limit_seconds=spec.time_limit_seconds, threads=spec.threads, seed=spec.seed,
-                       wall_seconds=outcome.get("process_seconds", 0.0), message=outcome["message"])
+    failed = RunResult(
+        graph=graph,
+        formulation=spec.formulation,
+        params=spec.params,
+        budget=budget,
+        status="error",
+        schedule=None,
+        peak_memory=None,
+        total_duration=None,
+        tdi_percent=None,
+        output=SolverOutput(status="error", message=outcome["message"]),
+        time_limit_seconds=spec.time_limit_seconds,
+        threads=spec.threads,
+        seed=spec.seed,
+        wall_seconds=outcome.get("process_seconds", 0.0),
+        message=outcome["message"],
+    )
     return failed.to_json()

@@ -30,19 +30,66 @@ examples:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", metavar="CONFIG", help="sweep grid (TOML); see README 'Sweeps'")
-    parser.add_argument("--store", metavar="PATH", help="SQLite results file (default: results/<config file name without .toml>.sqlite)")
-    parser.add_argument("--jobs", "-j", type=int, default=1, metavar="N", help="concurrent local runs (default 1); mind each run's --threads")
-    parser.add_argument("--scheduler", metavar="ADDRESS", help="send the runs to a Dask scheduler, e.g. tcp://HOST:8786 (needs moccasin-bench[dask])")
-    parser.add_argument("--connect-timeout", type=float, default=30.0, metavar="S", help="seconds to wait for the Dask scheduler (default 30)")
-    parser.add_argument("--worker-timeout", type=float, default=600.0, metavar="S",
-                        help="with --scheduler: how long to wait while the cluster has no worker before stopping (default 600)")
-    parser.add_argument("--dry-run", "-n", action="store_true", help="print the grid and what is already done; run nothing")
-    parser.add_argument("--yes", "-y", action="store_true", help=f"plan (and run) a grid of more than {LARGE_GRID:,} runs")
-    parser.add_argument("--retry", action="append", default=[], choices=STATUSES, metavar="STATUS",
-                        help="also re-run stored runs with this status, e.g. error (repeatable)")
-    parser.add_argument("--memory-limit", metavar="SIZE", help="address-space cap per run, e.g. 8G; 0 = none (default: config, else 80%% of RAM / concurrent runs)")
-    parser.add_argument("--grace", type=float, metavar="S", help="seconds past the time limit before the hard kill (default: config, else 30 s + 25%% of the limit)")
-    parser.add_argument("--data-dir", metavar="DIR", help="where the paper's graph files are (default: config data_dir, $MOCCASIN_BENCH_DATA, ../shared/paper-graphs)")
+    parser.add_argument(
+        "--store", metavar="PATH", help="SQLite results file (default: results/<config file name without .toml>.sqlite)"
+    )
+    parser.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=1,
+        metavar="N",
+        help="concurrent local runs (default 1); mind each run's --threads",
+    )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="send the runs to a Dask scheduler, e.g. tcp://HOST:8786 (needs moccasin-bench[dask])",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds to wait for the Dask scheduler (default 30)",
+    )
+    parser.add_argument(
+        "--worker-timeout",
+        type=float,
+        default=600.0,
+        metavar="S",
+        help="with --scheduler: how long to wait while the cluster has no worker before stopping (default 600)",
+    )
+    parser.add_argument(
+        "--dry-run", "-n", action="store_true", help="print the grid and what is already done; run nothing"
+    )
+    parser.add_argument(
+        "--yes", "-y", action="store_true", help=f"plan (and run) a grid of more than {LARGE_GRID:,} runs"
+    )
+    parser.add_argument(
+        "--retry",
+        action="append",
+        default=[],
+        choices=STATUSES,
+        metavar="STATUS",
+        help="also re-run stored runs with this status, e.g. error (repeatable)",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        metavar="SIZE",
+        help="address-space cap per run, e.g. 8G; 0 = none (default: config, else 80%% of RAM / concurrent runs)",
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        metavar="S",
+        help="seconds past the time limit before the hard kill (default: config, else 30 s + 25%% of the limit)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        help="where the paper's graph files are (default: config data_dir, $MOCCASIN_BENCH_DATA, ../shared/paper-graphs)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress line (failures are still printed)")
 
 
@@ -62,7 +109,9 @@ def run(args: argparse.Namespace) -> int:
     if not (math.isfinite(args.connect_timeout) and 0 < args.connect_timeout <= 3600):
         raise UserError(f"--connect-timeout must be a number of seconds in (0, 3600], got {args.connect_timeout!r}")
     if not (math.isfinite(args.worker_timeout) and 0 <= args.worker_timeout <= 7 * 86400):
-        raise UserError(f"--worker-timeout must be a number of seconds from 0 to 604800 (a week), got {args.worker_timeout!r}")
+        raise UserError(
+            f"--worker-timeout must be a number of seconds from 0 to 604800 (a week), got {args.worker_timeout!r}"
+        )
     config = load_config(args.config)
     if args.data_dir:
         config = dataclasses.replace(config, data_dir=args.data_dir)
@@ -74,9 +123,14 @@ def run(args: argparse.Namespace) -> int:
     size = grid_size(config)
     if size > LARGE_GRID:
         if not args.yes:
-            raise UserError(f"the grid has {size:,} runs (more than {LARGE_GRID:,}): planning them takes long and much memory; "
-                            "check the config, or pass --yes to go on", args.config)
-        print(f"sweep {config.name!r}: the grid has {size:,} runs; planning them (--yes) ...", file=sys.stderr, flush=True)
+            raise UserError(
+                f"the grid has {size:,} runs (more than {LARGE_GRID:,}): planning them takes long and much memory; "
+                "check the config, or pass --yes to go on",
+                args.config,
+            )
+        print(
+            f"sweep {config.name!r}: the grid has {size:,} runs; planning them (--yes) ...", file=sys.stderr, flush=True
+        )
     the_plan = plan(config)
     if args.dry_run:  # never creates the store
         print(describe_plan(the_plan, stored_statuses(store_path), args.retry, str(store_path), args.jobs))
@@ -84,13 +138,32 @@ def run(args: argparse.Namespace) -> int:
 
     def executor():
         if args.scheduler:
-            return DaskExecutor(args.scheduler, config.memory_limit_bytes, config.grace_seconds, args.connect_timeout,
-                                args.worker_timeout)
+            return DaskExecutor(
+                args.scheduler,
+                config.memory_limit_bytes,
+                config.grace_seconds,
+                args.connect_timeout,
+                args.worker_timeout,
+            )
         return LocalExecutor(args.jobs, config.memory_limit_bytes, config.grace_seconds)
 
-    outcome = drive(the_plan, store_path, executor, title=f"sweep {config.name!r}", config_path=str(Path(args.config).resolve()),
-                    config_text=config.text, command=shlex.join(sys.argv), retry=args.retry, progress=not args.quiet)
-    elsewhere = f", {outcome.summary.elsewhere} left to another driver on the store" if outcome.summary.elsewhere else ""
-    print(f"done: {outcome.summary.ran} run now, {outcome.summary.skipped} skipped{elsewhere}; the grid's {len(the_plan.runs)} runs in "
-          f"{store_path}: {outcome.describe()}", file=sys.stderr)
+    outcome = drive(
+        the_plan,
+        store_path,
+        executor,
+        title=f"sweep {config.name!r}",
+        config_path=str(Path(args.config).resolve()),
+        config_text=config.text,
+        command=shlex.join(sys.argv),
+        retry=args.retry,
+        progress=not args.quiet,
+    )
+    elsewhere = (
+        f", {outcome.summary.elsewhere} left to another driver on the store" if outcome.summary.elsewhere else ""
+    )
+    print(
+        f"done: {outcome.summary.ran} run now, {outcome.summary.skipped} skipped{elsewhere}; the grid's {len(the_plan.runs)} runs in "
+        f"{store_path}: {outcome.describe()}",
+        file=sys.stderr,
+    )
     return outcome.exit_code

@@ -24,8 +24,16 @@ METHODS = (
 FULL = Mode(name="full", time_limits={}, other_limit=60, jobs=2, threads=1)
 
 # Quick mode: 15 s per run (heuristics 10 s): about 12 minutes on 2 cores.
-QUICK = Mode(name="quick", time_limits={}, other_limit=15, jobs=2, threads=1, caps={"heuristic": 10}, grace_seconds=20,
-             summary="Quick mode gives every run 15 s; the full mode 60 s.")
+QUICK = Mode(
+    name="quick",
+    time_limits={},
+    other_limit=15,
+    jobs=2,
+    threads=1,
+    caps={"heuristic": 10},
+    grace_seconds=20,
+    summary="Quick mode gives every run 15 s; the full mode 60 s.",
+)
 
 EXPERIMENT = Experiment(
     name="catalogue",

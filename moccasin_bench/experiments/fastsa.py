@@ -23,15 +23,29 @@ GRAPHS = ("rl1", "rl2", "rl3", "rl4", "cm1", "cm2")
 # Full mode: the protocol, 60 s per run, five annealer seeds: 6 graphs x 3 budgets x
 # (2 x 5 + 3) runs = 234 runs, about 4 hours with one run at a time on 2 threads (less where
 # Moccasin proves optimality early).
-FULL = Mode(name="full", time_limits={}, other_limit=60, jobs=1, threads=2, caps={"heuristic": 30},
-            method_seeds={"annealing": SEEDS, "annealing-fixed": SEEDS})
+FULL = Mode(
+    name="full",
+    time_limits={},
+    other_limit=60,
+    jobs=1,
+    threads=2,
+    caps={"heuristic": 30},
+    method_seeds={"annealing": SEEDS, "annealing-fixed": SEEDS},
+)
 
 # Quick mode: 15 s per run, the annealer with one seed, two runs at a time with one thread:
 # 6 x 3 x 5 = 90 runs, about 12 minutes on 2 cores.
 QUICK = Mode(
-    name="quick", time_limits={}, other_limit=15, jobs=2, threads=1, caps={"heuristic": 10}, grace_seconds=15,
+    name="quick",
+    time_limits={},
+    other_limit=15,
+    jobs=2,
+    threads=1,
+    caps={"heuristic": 10},
+    grace_seconds=15,
     summary="Quick mode runs each method once for 15 s (the full mode: 60 s and five annealer seeds, FastSA's "
-            "protocol): the annealer's figures here are one seed's.")
+    "protocol): the annealer's figures here are one seed's.",
+)
 
 EXPERIMENT = Experiment(
     name="fastsa",

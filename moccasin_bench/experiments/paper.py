@@ -24,10 +24,13 @@ FULL = Mode(
     time_limits={"rl1": 600, "cm1": 600, "rl2": 1800, "cm2": 1800, "rl3": 1800, "rl4": 3600},
     other_limit=600,
     caps={"heuristic": 60},
-    skip={("rl3", "checkmate-lp"): "as the paper", ("rl4", "checkmate-milp"): "as the paper",
-          ("rl4", "checkmate-lp"): "as the paper"},
+    skip={
+        ("rl3", "checkmate-lp"): "as the paper",
+        ("rl4", "checkmate-milp"): "as the paper",
+        ("rl4", "checkmate-lp"): "as the paper",
+    },
     skip_note="Checkmate's LP+rounding on RL3 and both Checkmate models on RL4 are not run, as in the paper "
-              "(its O(n²) models are too large there).",
+    "(its O(n²) models are too large there).",
     jobs=1,
     threads=max(1, os.cpu_count() or 1),
 )
@@ -41,16 +44,20 @@ QUICK = Mode(
     time_limits={"rl1": 15, "cm1": 15, "rl2": 25, "cm2": 25, "rl3": 30, "rl4": 45},
     other_limit=15,
     caps={"heuristic": 10},
-    skip={("rl3", "checkmate-milp"): "quick mode", ("rl3", "checkmate-lp"): "quick mode",
-          ("rl4", "checkmate-milp"): "quick mode", ("rl4", "checkmate-lp"): "quick mode"},
+    skip={
+        ("rl3", "checkmate-milp"): "quick mode",
+        ("rl3", "checkmate-lp"): "quick mode",
+        ("rl4", "checkmate-milp"): "quick mode",
+        ("rl4", "checkmate-lp"): "quick mode",
+    },
     skip_note="Quick mode does not run Checkmate's MILP and LP on RL3 and RL4: their O(n²) models take longer than "
-              "the quick limits just to build (the paper's MILP ran out of time on RL3 after 30 minutes).",
+    "the quick limits just to build (the paper's MILP ran out of time on RL3 after 30 minutes).",
     grace_seconds=20,
     jobs=2,
     threads=1,
     summary="Quick mode is a smoke test of the whole pipeline with limits far below the paper's (which ran up to "
-            "3,600 s per run on 16 cores): expect `no solution` where the paper's solvers needed minutes, and "
-            "larger TDI. Run without --quick for the paper's limits.",
+    "3,600 s per run on 16 cores): expect `no solution` where the paper's solvers needed minutes, and "
+    "larger TDI. Run without --quick for the paper's limits.",
 )
 
 EXPERIMENT = Experiment(

@@ -41,18 +41,25 @@ QUICK = Mode(
     time_limits={},
     other_limit=10,
     caps={"heuristic": 5},
-    skip={**{(graph(n, 1), "checkmate-cp"): "quick mode" for n in QUICK_SOLVE_SIZES if n >= 400},
-          **{(graph(n, 1), "checkmate-milp"): "quick mode" for n in QUICK_SOLVE_SIZES if n >= 800}},
+    skip={
+        **{(graph(n, 1), "checkmate-cp"): "quick mode" for n in QUICK_SOLVE_SIZES if n >= 400},
+        **{(graph(n, 1), "checkmate-milp"): "quick mode" for n in QUICK_SOLVE_SIZES if n >= 800},
+    },
     skip_note="Quick mode solves Checkmate's CP-SAT model only up to n = 200 and its MILP up to n = 400 (building "
-              "them takes most of the 10 s limit beyond); their model sizes are measured further.",
+    "them takes most of the 10 s limit beyond); their model sizes are measured further.",
     grace_seconds=15,
     jobs=2,
     threads=1,
     summary="Quick mode shows the trend in minutes: one graph per size, 10 s per solve, model sizes up to n = 3,200 "
-            "with builds capped at 60 s and 4 GiB. The full mode (three graphs per size, n up to 3,200 for solves and "
-            "10,000 for model sizes, 600 s per solve) is for a cluster.",
-    sizes=SizeSeries(graphs=tuple(graph(n, 1) for n in QUICK_SIZE_SIZES), methods=BUILT, budget_fraction=0.9,
-                     memory_cap_bytes=4 << 30, seconds_cap=60.0),
+    "with builds capped at 60 s and 4 GiB. The full mode (three graphs per size, n up to 3,200 for solves and "
+    "10,000 for model sizes, 600 s per solve) is for a cluster.",
+    sizes=SizeSeries(
+        graphs=tuple(graph(n, 1) for n in QUICK_SIZE_SIZES),
+        methods=BUILT,
+        budget_fraction=0.9,
+        memory_cap_bytes=4 << 30,
+        seconds_cap=60.0,
+    ),
 )
 
 # Full mode: 7 sizes x 3 graphs x 2 budgets x 5 methods x 600 s = 210 runs, about 35 hours of
@@ -66,8 +73,13 @@ FULL = Mode(
     caps={"heuristic": 60},
     jobs=1,
     threads=2,
-    sizes=SizeSeries(graphs=tuple(graph(n, 1) for n in FULL_SIZE_SIZES), methods=BUILT, budget_fraction=0.9,
-                     memory_cap_bytes=16 << 30, seconds_cap=600.0),
+    sizes=SizeSeries(
+        graphs=tuple(graph(n, 1) for n in FULL_SIZE_SIZES),
+        methods=BUILT,
+        budget_fraction=0.9,
+        memory_cap_bytes=16 << 30,
+        seconds_cap=600.0,
+    ),
 )
 
 EXPERIMENT = Experiment(

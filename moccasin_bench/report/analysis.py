@@ -12,14 +12,14 @@ the earliest to reach it), else the most alarming failure (invalid > error > inf
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
-
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from moccasin_bench.report.methods import assign_methods
 from moccasin_bench.formulation import VALID_STATUSES
+from moccasin_bench.report.methods import assign_methods
 from moccasin_bench.report.metrics import seconds_to_best, seconds_to_target
 
 if TYPE_CHECKING:
@@ -67,7 +67,13 @@ def _graph_facts(row: Any) -> dict:
         label = name
         family = origin.split(":", 1)[0] if ":" in origin else (f"file {Path(origin).name}" if origin else name)
     key = PAPER_ORDER.index(paper or stand_in) if (paper or stand_in) in PAPER_ORDER else len(PAPER_ORDER)
-    return {"graph_label": label, "paper_graph": paper or "", "stand_in_of": stand_in or "", "family": family, "sort_key": key}
+    return {
+        "graph_label": label,
+        "paper_graph": paper or "",
+        "stand_in_of": stand_in or "",
+        "family": family,
+        "sort_key": key,
+    }
 
 
 def graph_table(runs: pd.DataFrame) -> pd.DataFrame:
@@ -78,9 +84,23 @@ def graph_table(runs: pd.DataFrame) -> pd.DataFrame:
     for h, group in runs.groupby("graph_hash", sort=False):
         first = group.iloc[0]
         facts = _graph_facts(first)
-        rows.append({"graph_hash": h, "nodes": first.nodes, "edges": first.edges, "sum_duration": first.sum_duration, **facts})
-    g = pd.DataFrame(rows, columns=["graph_hash", "nodes", "edges", "sum_duration", "graph_label", "paper_graph", "stand_in_of",
-                                    "family", "sort_key"])
+        rows.append(
+            {"graph_hash": h, "nodes": first.nodes, "edges": first.edges, "sum_duration": first.sum_duration, **facts}
+        )
+    g = pd.DataFrame(
+        rows,
+        columns=[
+            "graph_hash",
+            "nodes",
+            "edges",
+            "sum_duration",
+            "graph_label",
+            "paper_graph",
+            "stand_in_of",
+            "family",
+            "sort_key",
+        ],
+    )
     if len(g):
         dup = g["graph_label"].duplicated(keep=False)
         g.loc[dup, "graph_label"] = g.loc[dup, "graph_label"] + " [" + g.loc[dup, "graph_hash"].str[:6] + "]"
@@ -105,8 +125,11 @@ def analyse(runs: pd.DataFrame, trajectories: pd.DataFrame, keys: Iterable[str] 
         trajectories = trajectories[trajectories["run_key"].isin(keys)]
     runs = assign_methods(runs.reset_index(drop=True))
     graphs = graph_table(runs)
-    runs = runs.merge(graphs[["graph_hash", "graph_label", "paper_graph", "stand_in_of", "family", "sort_key"]],
-                      on="graph_hash", how="left")
+    runs = runs.merge(
+        graphs[["graph_hash", "graph_label", "paper_graph", "stand_in_of", "family", "sort_key"]],
+        on="graph_hash",
+        how="left",
+    )
     runs["valid"] = runs["status"].isin(VALID_STATUSES)
     runs["budget_label"] = [budget_label(f, b) for f, b in zip(runs["budget_fraction"], runs["budget"])]
     ref = runs["reference_peak"].astype("float64")
@@ -137,11 +160,15 @@ def analyse(runs: pd.DataFrame, trajectories: pd.DataFrame, keys: Iterable[str] 
     runs["seconds_to_best_from"] = to_best_from
     runs["seconds_to_1pct"] = to_target
 
-    trajectories = trajectories.merge(runs[["key", "method", "graph_hash", "graph_label", "valid"]], left_on="run_key",
-                                      right_on="key", how="inner").drop(columns="key")
+    trajectories = trajectories.merge(
+        runs[["key", "method", "graph_hash", "graph_label", "valid"]], left_on="run_key", right_on="key", how="inner"
+    ).drop(columns="key")
     cells = _cells(runs)
-    order = (runs[["method", "method_rank"]].drop_duplicates().sort_values(["method_rank", "method"])["method"].tolist()
-             if len(runs) else [])
+    order = (
+        runs[["method", "method_rank"]].drop_duplicates().sort_values(["method_rank", "method"])["method"].tolist()
+        if len(runs)
+        else []
+    )
     return Analysis(runs=runs, trajectories=trajectories, graphs=graphs, cells=cells, methods=tuple(order))
 
 
@@ -151,17 +178,30 @@ def _cells(runs: pd.DataFrame) -> pd.DataFrame:
     import pandas as pd
 
     if not len(runs):
-        return runs.assign(runs_in_cell=pd.Series(dtype="int64"), valid_in_cell=pd.Series(dtype="int64"),
-                           tdi_median=pd.Series(dtype="float64"), tdi_worst=pd.Series(dtype="float64"))
+        return runs.assign(
+            runs_in_cell=pd.Series(dtype="int64"),
+            valid_in_cell=pd.Series(dtype="int64"),
+            tdi_median=pd.Series(dtype="float64"),
+            tdi_worst=pd.Series(dtype="float64"),
+        )
     r = runs.copy()
     r["_fail"] = r["status"].map(FAILURE_PRIORITY).fillna(9)
     r["_cost"] = r["total_duration"].where(r["valid"]).astype("float64")
-    r = r.sort_values(["valid", "_cost", "seconds_to_best", "_fail"], ascending=[False, True, True, True], na_position="last",
-                      kind="stable")
+    r = r.sort_values(
+        ["valid", "_cost", "seconds_to_best", "_fail"],
+        ascending=[False, True, True, True],
+        na_position="last",
+        kind="stable",
+    )
     keys = ["graph_hash", "budget", "method"]
     grouped = r.groupby(keys)
-    spread = pd.DataFrame({"runs_in_cell": grouped.size(), "valid_in_cell": grouped["valid"].sum(),
-                           "tdi_median": grouped["tdi_percent"].agg(lambda x: x[r.loc[x.index, "valid"]].median()),
-                           "tdi_worst": grouped["tdi_percent"].agg(lambda x: x[r.loc[x.index, "valid"]].max())})
+    spread = pd.DataFrame(
+        {
+            "runs_in_cell": grouped.size(),
+            "valid_in_cell": grouped["valid"].sum(),
+            "tdi_median": grouped["tdi_percent"].agg(lambda x: x[r.loc[x.index, "valid"]].median()),
+            "tdi_worst": grouped["tdi_percent"].agg(lambda x: x[r.loc[x.index, "valid"]].max()),
+        }
+    )
     cells = r.drop_duplicates(keys).merge(spread, left_on=keys, right_index=True).drop(columns=["_fail", "_cost"])
     return cells.reset_index(drop=True)

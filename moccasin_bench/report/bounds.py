@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,7 +35,9 @@ class Scope:
 
     def describe(self) -> str:
         where = f"staged along the {self.order} order" if self.order else "any order"
-        many = f"at most {self.max_computations} computations per node" if self.max_computations else "any recomputation"
+        many = (
+            f"at most {self.max_computations} computations per node" if self.max_computations else "any recomputation"
+        )
         return f"{where}, {many}"
 
 
@@ -60,9 +63,11 @@ def run_scope(formulation: str, params: Mapping[str, Any], reference_order: str 
 
 def staged_order(formulation: str, params: Mapping[str, Any], reference_order: str | None) -> str | None:
     """The order a formulation's schedules are staged along by construction (None: not known)."""
-    fixed = (formulation in ("checkmate-milp", "checkmate-cp", "checkmate-lp")
-             or (formulation in ("moccasin", "annealing") and params.get("order") == "fixed")
-             or (formulation == "moccasin" and "order" not in params))
+    fixed = (
+        formulation in ("checkmate-milp", "checkmate-cp", "checkmate-lp")
+        or (formulation in ("moccasin", "annealing") and params.get("order") == "fixed")
+        or (formulation == "moccasin" and "order" not in params)
+    )
     return reference_order if fixed else None
 
 
@@ -95,5 +100,7 @@ def with_gaps(runs: pd.DataFrame, cells: pd.DataFrame, max_computations: Mapping
         out["bound"].append(best[0] if best else math.nan)
         out["bound_method"].append(best[1] if best else "")
         out["bound_scope"].append(best[2].describe() if best else "")
-        out["gap_percent"].append(100.0 * max(0.0, cost - best[0]) / cost if best and cost > 0 else (0.0 if best else math.nan))
+        out["gap_percent"].append(
+            100.0 * max(0.0, cost - best[0]) / cost if best and cost > 0 else (0.0 if best else math.nan)
+        )
     return cells.assign(**out)

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 from moccasin_bench.errors import UserError
 from moccasin_bench.report.table import CELL_LEGEND, Skipped
 
 if TYPE_CHECKING:
     import pandas as pd
-    
+
     from moccasin_bench.report.analysis import Analysis
 
 
@@ -32,7 +33,9 @@ class ReportRequest:
     data_dir: str | None = None
     figures: bool = True
     published: Sequence[str] = ("paper",)  # published tables to print beside ours (report.published.TABLES)
-    model_sizes: Path | None = None  # a model-size table (moccasin_bench.model_sizes): its section and the effort figure
+    model_sizes: Path | None = (
+        None  # a model-size table (moccasin_bench.model_sizes): its section and the effort figure
+    )
 
 
 @dataclass
@@ -49,10 +52,12 @@ def stand_in_note(a: Analysis) -> list[str]:
     notes = []
     if a.stand_ins:
         listed = ", ".join(f"{label} for {paper.upper()}" for label, paper in a.stand_ins.items())
-        notes.append(f"GENERATED STAND-INS, NOT THE PAPER'S GRAPHS: {listed}. They are built with the paper's "
-                     "generator parameters (random layered) or as training graphs of similar size, but they are other "
-                     "graphs: their numbers cannot be compared with the paper's. Put the paper's files in a data "
-                     "directory (README: 'The paper's graphs') to reproduce the paper itself.")
+        notes.append(
+            f"GENERATED STAND-INS, NOT THE PAPER'S GRAPHS: {listed}. They are built with the paper's "
+            "generator parameters (random layered) or as training graphs of similar size, but they are other "
+            "graphs: their numbers cannot be compared with the paper's. Put the paper's files in a data "
+            "directory (README: 'The paper's graphs') to reproduce the paper itself."
+        )
     return notes
 
 
@@ -65,9 +70,16 @@ def paper_graph_note(a: Analysis) -> list[str]:
 
 def _environment(runs: pd.DataFrame) -> list[str]:
     lines = []
-    for col, name in (("cpu_model", "CPU"), ("cpu_count", "CPUs"), ("hostname", "host"), ("moccasin_bench_version", "moccasin-bench"),
-                      ("git_revision", "git"), ("ortools_version", "OR-Tools"), ("highspy_version", "highspy"),
-                      ("python_version", "Python")):
+    for col, name in (
+        ("cpu_model", "CPU"),
+        ("cpu_count", "CPUs"),
+        ("hostname", "host"),
+        ("moccasin_bench_version", "moccasin-bench"),
+        ("git_revision", "git"),
+        ("ortools_version", "OR-Tools"),
+        ("highspy_version", "highspy"),
+        ("python_version", "Python"),
+    ):
         if col in runs:
             values = sorted({str(v) for v in runs[col].dropna()})
             if values:
@@ -83,9 +95,11 @@ def _summary(a: Analysis) -> str:
     statuses = ", ".join(f"{int(counts[s])} {s}" for s in STATUSES if s in counts)
     limits = sorted({float(x) for x in r["time_limit_seconds"].dropna()})
     threads = sorted({int(x) for x in r["threads"].dropna()})
-    return (f"{len(r)} runs on {len(a.graphs)} graph(s), {len(a.methods)} method(s): {statuses}. "
-            f"Time limits: {', '.join(f'{x:g}' for x in limits)} s; solver threads per run: "
-            f"{', '.join(map(str, threads))}. Generated {datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.")
+    return (
+        f"{len(r)} runs on {len(a.graphs)} graph(s), {len(a.methods)} method(s): {statuses}. "
+        f"Time limits: {', '.join(f'{x:g}' for x in limits)} s; solver threads per run: "
+        f"{', '.join(map(str, threads))}. Generated {datetime.now(UTC).strftime('%Y-%m-%d %H:%M UTC')}."
+    )
 
 
 def _failures(a: Analysis) -> list[list[str]]:
@@ -111,8 +125,10 @@ def build_report(req: ReportRequest) -> ReportResult:
     a = analyse(runs, traj, req.keys)
     a = _with_gaps(a, req.store)
     if not len(a.runs):
-        raise UserError("the results store holds no runs to report on" + (" (of this grid)" if req.keys is not None else ""),
-                        str(req.store))
+        raise UserError(
+            "the results store holds no runs to report on" + (" (of this grid)" if req.keys is not None else ""),
+            str(req.store),
+        )
     out = req.out_dir
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -126,12 +142,18 @@ def build_report(req: ReportRequest) -> ReportResult:
     fig_dir = out / "figures"
     if req.figures:
         item = _schedule_item(req, a, result)  # first: a bad --schedule-run fails before the drawing
-        for make, what in ((figs.scaling, "scaling curves"), (figs.anytime, "anytime curves"),
-                           (figs.tdi_vs_budget, "TDI against budget"), (figs.performance_profiles, "performance profiles")):
+        for make, what in (
+            (figs.scaling, "scaling curves"),
+            (figs.anytime, "anytime curves"),
+            (figs.tdi_vs_budget, "TDI against budget"),
+            (figs.performance_profiles, "performance profiles"),
+        ):
             drawn = make(a, fig_dir)
             if not drawn:
-                result.notes.append(f"{what} not drawn: they need runs at budgets given as fractions of a reference peak "
-                                    "(scaling curves, TDI against budget) and valid schedules")
+                result.notes.append(
+                    f"{what} not drawn: they need runs at budgets given as fractions of a reference peak "
+                    "(scaling curves, TDI against budget) and valid schedules"
+                )
             result.figures += drawn
         if item is not None:
             result.figures.append(sched.draw(item, fig_dir))
@@ -139,7 +161,9 @@ def build_report(req: ReportRequest) -> ReportResult:
     if req.model_sizes is not None:
         from moccasin_bench.report import scaling as sc
 
-        size_figures, size_table, size_note = sc.size_section(req.model_sizes, fig_dir) if req.figures else ([], None, "")
+        size_figures, size_table, size_note = (
+            sc.size_section(req.model_sizes, fig_dir) if req.figures else ([], None, "")
+        )
         if req.figures:
             result.figures = [*size_figures, *sc.effort_figure(a, fig_dir), *result.figures]
 
@@ -149,25 +173,40 @@ def build_report(req: ReportRequest) -> ReportResult:
     if env:
         blocks.append(page.Paragraph("Environment: " + "; ".join(env) + "."))
     header, rows = wide_rows(a, req.skipped)
-    blocks += [page.Heading("Results"), page.Paragraph(CELL_LEGEND), page.Table(header, rows),
-               page.Links([("table (markdown, with every cell)", "table.md"), ("LaTeX", "table.tex"), ("CSV", "table.csv")])]
+    blocks += [
+        page.Heading("Results"),
+        page.Paragraph(CELL_LEGEND),
+        page.Table(header, rows),
+        page.Links([("table (markdown, with every cell)", "table.md"), ("LaTeX", "table.tex"), ("CSV", "table.csv")]),
+    ]
     for table in published:
         ph, pr = published_rows(a, table, req.skipped)
         if pr:
-            blocks += [page.Heading(table.heading), page.Paragraph(f"Figures: {table.source}. {table.note}".rstrip()),
-                       page.Table(ph, pr)]
+            blocks += [
+                page.Heading(table.heading),
+                page.Paragraph(f"Figures: {table.source}. {table.note}".rstrip()),
+                page.Table(ph, pr),
+            ]
     if size_table is not None:
-        blocks += [page.Heading("Model size against n"),
-                   page.Paragraph("Fitted growth exponents (log-log slopes) of each formulation's model, built without "
-                                  "solving on graphs of growing n, and the largest n each builder finished within its caps "
-                                  f"(model-sizes.csv has every figure).{size_note}"),
-                   page.Table(*size_table)]
+        blocks += [
+            page.Heading("Model size against n"),
+            page.Paragraph(
+                "Fitted growth exponents (log-log slopes) of each formulation's model, built without "
+                "solving on graphs of growing n, and the largest n each builder finished within its caps "
+                f"(model-sizes.csv has every figure).{size_note}"
+            ),
+            page.Table(*size_table),
+        ]
     fails = _failures(a)
     if fails:
-        blocks += [page.Heading("Failed runs"),
-                   page.Paragraph("Runs that ended in `error` (crash, kill at the time limit + grace, memory cap) or "
-                                  "`invalid` (the simulator rejected the schedule: a formulation bug)."),
-                   page.Table(["Graph", "Budget", "Method", "Status", "Message", "Run key"], fails)]
+        blocks += [
+            page.Heading("Failed runs"),
+            page.Paragraph(
+                "Runs that ended in `error` (crash, kill at the time limit + grace, memory cap) or "
+                "`invalid` (the simulator rejected the schedule: a formulation bug)."
+            ),
+            page.Table(["Graph", "Budget", "Method", "Status", "Message", "Run key"], fails),
+        ]
     if result.figures:
         blocks.append(page.Heading("Figures"))
         blocks += [page.FigureBlock(f) for f in result.figures]

@@ -4,34 +4,46 @@ performance profiles. Each function takes the Analysis and returns the Figures i
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
 import math
 import textwrap
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from moccasin_bench.report.analysis import Analysis
 from moccasin_bench.report.metrics import TARGET_RELATIVE, performance_ratios, profile_curve
+from moccasin_bench.report.style import (
+    LINESTYLES,
+    Figure,
+    MethodStyle,
+    log_axis,
+    log_seconds_axis,
+    pyplot,
+    save,
+    slug,
+    tdi_axis,
+)
 from moccasin_bench.report.table import status_text
-from moccasin_bench.report.style import LINESTYLES, Figure, MethodStyle, log_axis, log_seconds_axis, pyplot, save, slug, tdi_axis
 
 
 def _fractions(a: Analysis) -> list[float]:
     return sorted({float(f) for f in a.cells["budget_fraction"].dropna()}, reverse=True)
 
 
-def _outside_legend(fig: Any, axes: Sequence[Any], extra_handles: Sequence[Any] = (), order: Sequence[str] = ()) -> None:
+def _outside_legend(
+    fig: Any, axes: Sequence[Any], extra_handles: Sequence[Any] = (), order: Sequence[str] = ()
+) -> None:
     """One legend for the whole figure, to the right of the panels (never over data);
     methods in `order` first, in that order."""
     handles, labels = [], []
     for ax in axes:
-        for h, l in zip(*ax.get_legend_handles_labels()):
-            if l not in labels:
+        for h, label in zip(*ax.get_legend_handles_labels()):
+            if label not in labels:
                 handles.append(h)
-                labels.append(l)
+                labels.append(label)
     rank = {m: i for i, m in enumerate(order)}
     pairs = sorted(zip(handles, labels), key=lambda hl: rank.get(hl[1], len(rank)))
-    handles, labels = [h for h, _ in pairs], [l for _, l in pairs]
+    handles, labels = [h for h, _ in pairs], [label for _, label in pairs]
     for h in extra_handles:
         handles.append(h)
         labels.append(h.get_label())
@@ -88,12 +100,22 @@ def scaling(a: Analysis, out_dir: Path) -> list[Figure]:
                     ax.plot(xs, ys, linestyle=fam_style[fam], color=style.color(m), linewidth=1.2, alpha=0.8)
                     fx = [x for x, h in zip(xs, hollow) if not h]
                     fy = [y for y, h in zip(ys, hollow) if not h]
-                    ax.plot(fx, fy, linestyle="none", marker=style.marker(m), color=style.color(m), label=m, markersize=6)
+                    ax.plot(
+                        fx, fy, linestyle="none", marker=style.marker(m), color=style.color(m), label=m, markersize=6
+                    )
                     hx = [x for x, h in zip(xs, hollow) if h]
                     hy = [y for y, h in zip(ys, hollow) if h]
                     if hx:
-                        ax.plot(hx, hy, linestyle="none", marker=style.marker(m), markerfacecolor="white",
-                                markeredgecolor=style.color(m), markersize=7, label=m if not fx else None)
+                        ax.plot(
+                            hx,
+                            hy,
+                            linestyle="none",
+                            marker=style.marker(m),
+                            markerfacecolor="white",
+                            markeredgecolor=style.color(m),
+                            markersize=7,
+                            label=m if not fx else None,
+                        )
             ax.set_title(f"budget {100 * f:g} % of the reference peak")
             ax.set_xscale("log")
             ax.set_xlabel("nodes n (log)")
@@ -104,22 +126,51 @@ def scaling(a: Analysis, out_dir: Path) -> list[Figure]:
             axes[0].set_ylabel("final TDI (%)")
         for ax in axes:
             log_axis(ax, "x")
-        extra = [Line2D([], [], color="grey", marker="o", markerfacecolor="white", linestyle="none",
-                        label="hollow: not within 1 % by the time limit\n(drawn at the limit)")] if measure == "time" else []
+        extra = (
+            [
+                Line2D(
+                    [],
+                    [],
+                    color="grey",
+                    marker="o",
+                    markerfacecolor="white",
+                    linestyle="none",
+                    label="hollow: not within 1 % by the time limit\n(drawn at the limit)",
+                )
+            ]
+            if measure == "time"
+            else []
+        )
         if len(families) > 1:
-            extra += [Line2D([], [], color="grey", linestyle=fam_style[fam], label=f"graphs: {fam}") for fam in families]
+            extra += [
+                Line2D([], [], color="grey", linestyle=fam_style[fam], label=f"graphs: {fam}") for fam in families
+            ]
         _outside_legend(fig, axes, extra, order=a.methods)
         fig.tight_layout()
         if measure == "time":
-            figures.append(save(fig, out_dir, "scaling-time", "Scaling: time to within 1 % of the best known cost",
-                                "Seconds (log) until each method's cost was within 1 % of the best cost any method found for "
-                                "that graph and budget, against the graph's node count (log); one line per method and graph "
-                                "family. Hollow markers: never within 1 % (or no valid schedule) by the time limit, drawn at "
-                                "the limit. Seconds include model building."))
+            figures.append(
+                save(
+                    fig,
+                    out_dir,
+                    "scaling-time",
+                    "Scaling: time to within 1 % of the best known cost",
+                    "Seconds (log) until each method's cost was within 1 % of the best cost any method found for "
+                    "that graph and budget, against the graph's node count (log); one line per method and graph "
+                    "family. Hollow markers: never within 1 % (or no valid schedule) by the time limit, drawn at "
+                    "the limit. Seconds include model building.",
+                )
+            )
         else:
-            figures.append(save(fig, out_dir, "scaling-tdi", "Scaling: final TDI against graph size",
-                                "Final total duration increase (TDI, %) of each method's best valid schedule against the "
-                                "node count (log). Methods without a valid schedule on a graph have no point there."))
+            figures.append(
+                save(
+                    fig,
+                    out_dir,
+                    "scaling-tdi",
+                    "Scaling: final TDI against graph size",
+                    "Final total duration increase (TDI, %) of each method's best valid schedule against the "
+                    "node count (log). Methods without a valid schedule on a graph have no point there.",
+                )
+            )
     return figures
 
 
@@ -132,7 +183,9 @@ def anytime(a: Analysis, out_dir: Path) -> list[Figure]:
     for g in a.graphs.itertuples():
         cells = a.cells[a.cells["graph_hash"] == g.graph_hash]
         budgets = cells[["budget", "budget_label", "budget_fraction"]].drop_duplicates("budget")
-        budgets = budgets.assign(_f=budgets["budget_fraction"].fillna(-1.0)).sort_values(["_f", "budget"], ascending=False)
+        budgets = budgets.assign(_f=budgets["budget_fraction"].fillna(-1.0)).sort_values(
+            ["_f", "budget"], ascending=False
+        )
         if not len(budgets):
             continue
         fig, axes = _panels(plt, len(budgets), 3, width=4.6, height=3.6, sharey=True)
@@ -160,21 +213,37 @@ def anytime(a: Analysis, out_dir: Path) -> list[Figure]:
             ax.set_title(title, fontsize=8.5 if missing else None)
             if len(missing) == len(here):
                 ax.set_xlim(0.1, max(ends))
-                ax.text(0.5, 0.5, "no method found a valid schedule", transform=ax.transAxes, ha="center", va="center",
-                        color="grey")
+                ax.text(
+                    0.5,
+                    0.5,
+                    "no method found a valid schedule",
+                    transform=ax.transAxes,
+                    ha="center",
+                    va="center",
+                    color="grey",
+                )
             log_seconds_axis(ax, "x", "wall seconds since the run started (log)")
         tdi_axis(axes[0], all_y)
         from matplotlib.lines import Line2D
 
-        extra = [Line2D([], [], color="grey", marker="o", linestyle="none", label="first solution"),
-                 Line2D([], [], color="grey", marker="|", markersize=10, linestyle="none", label="end of run")]
+        extra = [
+            Line2D([], [], color="grey", marker="o", linestyle="none", label="first solution"),
+            Line2D([], [], color="grey", marker="|", markersize=10, linestyle="none", label="end of run"),
+        ]
         _outside_legend(fig, axes, extra, order=a.methods)
         fig.tight_layout()
-        figures.append(save(fig, out_dir, f"anytime-{slug(g.graph_label)}", f"Anytime: {g.graph_label}",
-                            f"TDI (%) of the best schedule found so far against wall seconds (log) on {g.graph_label} "
-                            f"(n={int(g.nodes):,}), one panel per budget and one line per method (the cell's representative "
-                            "run). Costs on the curve are the solver's reports; the tick at the end is the simulated "
-                            "final TDI. Methods without a valid schedule are named under the panel's title."))
+        figures.append(
+            save(
+                fig,
+                out_dir,
+                f"anytime-{slug(g.graph_label)}",
+                f"Anytime: {g.graph_label}",
+                f"TDI (%) of the best schedule found so far against wall seconds (log) on {g.graph_label} "
+                f"(n={int(g.nodes):,}), one panel per budget and one line per method (the cell's representative "
+                "run). Costs on the curve are the solver's reports; the tick at the end is the simulated "
+                "final TDI. Methods without a valid schedule are named under the panel's title.",
+            )
+        )
     return figures
 
 
@@ -192,17 +261,30 @@ def tdi_vs_budget(a: Analysis, out_dir: Path) -> list[Figure]:
         for m in a.methods:
             pts = here[here["method"] == m].sort_values("budget_fraction")
             if len(pts):
-                ax.plot(100 * pts["budget_fraction"], pts["tdi_percent"], marker=style.marker(m), color=style.color(m),
-                        label=m, linewidth=1.2)
+                ax.plot(
+                    100 * pts["budget_fraction"],
+                    pts["tdi_percent"],
+                    marker=style.marker(m),
+                    color=style.color(m),
+                    label=m,
+                    linewidth=1.2,
+                )
         ax.set_title(f"{g.graph_label} (n={int(g.nodes):,})")
         ax.set_xlabel("budget (% of the reference order's peak)")
         tdi_axis(ax, here["tdi_percent"])
     _outside_legend(fig, axes, order=a.methods)
     fig.tight_layout()
-    return [save(fig, out_dir, "tdi-vs-budget", "TDI against budget",
-                 "Final TDI (%) of each method's best valid schedule against the memory budget, as a percentage of the "
-                 "peak of the reference order run without recomputation; one panel per graph. A missing point: no "
-                 "valid schedule at that budget (see the table).")]
+    return [
+        save(
+            fig,
+            out_dir,
+            "tdi-vs-budget",
+            "TDI against budget",
+            "Final TDI (%) of each method's best valid schedule against the memory budget, as a percentage of the "
+            "peak of the reference order run without recomputation; one panel per graph. A missing point: no "
+            "valid schedule at that budget (see the table).",
+        )
+    ]
 
 
 def performance_profiles(a: Analysis, out_dir: Path) -> list[Figure]:
@@ -217,8 +299,14 @@ def performance_profiles(a: Analysis, out_dir: Path) -> list[Figure]:
         return []
     style = MethodStyle(a.methods)
     cells = a.cells
-    panels = (("total_duration", "final cost", "cost above the best found, 100 (τ − 1) (%, symlog)"),
-              ("seconds_to_1pct", f"time to within {100 * TARGET_RELATIVE:g} % of best", "time ratio to the fastest, τ (log)"))
+    panels = (
+        ("total_duration", "final cost", "cost above the best found, 100 (τ − 1) (%, symlog)"),
+        (
+            "seconds_to_1pct",
+            f"time to within {100 * TARGET_RELATIVE:g} % of best",
+            "time ratio to the fastest, τ (log)",
+        ),
+    )
     fig, axes = _panels(plt, 2, 2, width=4.8, height=3.6, sharey=True)
     counts = []
     for i, (ax, (column, title, xlabel)) in enumerate(zip(axes, panels)):
@@ -252,10 +340,17 @@ def performance_profiles(a: Analysis, out_dir: Path) -> list[Figure]:
     axes[0].set_ylabel("share of instances within τ of the best")
     _outside_legend(fig, axes, order=a.methods)
     fig.tight_layout()
-    return [save(fig, out_dir, "performance-profiles", "Performance profiles (Dolan–Moré)",
-                 "For each method, the share of instances (graph × budget) on which its measure is within a factor τ of "
-                 "the best method's. Left: final cost (total duration of the best valid schedule), drawn as the excess "
-                 "over the best cost found, 100 (τ − 1) %, so 0 is 'best'. Right: seconds to within 1 % of the best known "
-                 "cost, as the ratio τ to the fastest method. Failures (no valid schedule; never within 1 %) never count, "
-                 "so a curve's right end is the share of instances the method solved. Instances no method solved are "
-                 f"left out ({counts[0]} and {counts[1]} instances counted).")]
+    return [
+        save(
+            fig,
+            out_dir,
+            "performance-profiles",
+            "Performance profiles (Dolan–Moré)",
+            "For each method, the share of instances (graph × budget) on which its measure is within a factor τ of "
+            "the best method's. Left: final cost (total duration of the best valid schedule), drawn as the excess "
+            "over the best cost found, 100 (τ − 1) %, so 0 is 'best'. Right: seconds to within 1 % of the best known "
+            "cost, as the ratio τ to the fastest method. Failures (no valid schedule; never within 1 %) never count, "
+            "so a curve's right end is the share of instances the method solved. Instances no method solved are "
+            f"left out ({counts[0]} and {counts[1]} instances counted).",
+        )
+    ]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import html
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence, Union
 
 from moccasin_bench.report.style import Figure
 from moccasin_bench.report.table import markdown_table
@@ -42,7 +42,7 @@ class FigureBlock:
     figure: Figure
 
 
-Block = Union[Heading, Paragraph, Table, Links, FigureBlock]
+Block = Heading | Paragraph | Table | Links | FigureBlock
 
 
 def _rel(path: Path, base: Path) -> str:
@@ -76,7 +76,9 @@ figcaption{font-size:13px;color:#444;max-width:1000px}"""
 
 def to_html(blocks: Sequence[Block], base: Path, title: str) -> str:
     e = html.escape
-    out = [f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title><style>{CSS}</style></head><body>"]
+    out = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{e(title)}</title><style>{CSS}</style></head><body>"
+    ]
     for b in blocks:
         if isinstance(b, Heading):
             out.append(f"<h{b.level}>{e(b.text)}</h{b.level}>")
@@ -92,8 +94,10 @@ def to_html(blocks: Sequence[Block], base: Path, title: str) -> str:
         elif isinstance(b, FigureBlock):
             f = b.figure
             png, svg = e(_rel(f.png, base)), e(_rel(f.svg, base))
-            out.append(f"<figure id='{e(f.stem)}'><h3>{e(f.title)}</h3><a href='{svg}'><img src='{png}' alt='{e(f.title)}'></a>"
-                       f"<figcaption>{e(f.caption)} (<a href='{png}'>PNG</a>, <a href='{svg}'>SVG</a>)</figcaption></figure>")
+            out.append(
+                f"<figure id='{e(f.stem)}'><h3>{e(f.title)}</h3><a href='{svg}'><img src='{png}' alt='{e(f.title)}'></a>"
+                f"<figcaption>{e(f.caption)} (<a href='{png}'>PNG</a>, <a href='{svg}'>SVG</a>)</figcaption></figure>"
+            )
     out.append("</body></html>")
     return "\n".join(out) + "\n"
 

@@ -10,11 +10,13 @@ thread count.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
+
 
 def _module(formulation: str) -> ModuleType | None:
     """The formulation's module, or None when this installation does not have it (a store
@@ -100,7 +102,7 @@ def assign_methods(runs: pd.DataFrame) -> pd.DataFrame:
         labels.append(b + (", " + ", ".join(extra) if extra else ""))
     df["method"] = labels
     ranks = {}
-    for label, f, p in sorted(zip(labels, df["formulation"], params), key=lambda t: (_rank(t[1], t[2]), t[0])):
+    for label, _, _ in sorted(zip(labels, df["formulation"], params), key=lambda t: (_rank(t[1], t[2]), t[0])):
         ranks.setdefault(label, len(ranks))
     df["method_rank"] = [ranks[label] for label in labels]
     return df

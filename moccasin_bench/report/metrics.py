@@ -4,10 +4,9 @@ Dolan–Moré performance-profile ratios."""
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
-
 
 TARGET_RELATIVE = 0.01  # "within 1 % of the best known cost"
 
@@ -29,8 +28,9 @@ def seconds_to_best(seconds: Sequence[float], costs: Sequence[float], final_cost
     return _first_at_or_below(seconds, costs, final_cost * (1 + 1e-9) + 1e-9)
 
 
-def seconds_to_target(seconds: Sequence[float], costs: Sequence[float], best_known_cost: float,
-                      relative: float = TARGET_RELATIVE) -> float:
+def seconds_to_target(
+    seconds: Sequence[float], costs: Sequence[float], best_known_cost: float, relative: float = TARGET_RELATIVE
+) -> float:
     """First trajectory time with cost ≤ (1 + relative) × best known cost (NaN if never)."""
     if best_known_cost is None or math.isnan(best_known_cost):
         return math.nan

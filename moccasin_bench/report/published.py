@@ -10,8 +10,9 @@ of our methods (formulation + parameters) stands in its column.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -26,8 +27,11 @@ class PaperResult:
     def describe(self) -> str:
         if self.note and self.tdi_percent is None:
             return self.note
-        parts = [f"{self.tdi_percent:.1f}" if self.tdi_percent is not None else "–", self.peak or "–",
-                 f"{self.seconds:g}" if self.seconds is not None else "–"]
+        parts = [
+            f"{self.tdi_percent:.1f}" if self.tdi_percent is not None else "–",
+            self.peak or "–",
+            f"{self.seconds:g}" if self.seconds is not None else "–",
+        ]
         return " / ".join(parts) + (f" ({self.note})" if self.note else "")
 
 
@@ -93,19 +97,33 @@ class PublishedTable:
 
 
 PAPER = PublishedTable(
-    key="paper", heading="Beside the paper", source=PAPER_SOURCE,
-    method_names={"moccasin-fixed": "Moccasin (fixed)", "checkmate-milp": "Checkmate MILP",
-                  "checkmate-lp": "Checkmate LP+rounding"},
-    results=PAPER_RESULTS, match=paper_method_key,
-    note="A peak there is either a percentage of the reference peak or an absolute figure, as the paper prints it.")
+    key="paper",
+    heading="Beside the paper",
+    source=PAPER_SOURCE,
+    method_names={
+        "moccasin-fixed": "Moccasin (fixed)",
+        "checkmate-milp": "Checkmate MILP",
+        "checkmate-lp": "Checkmate LP+rounding",
+    },
+    results=PAPER_RESULTS,
+    match=paper_method_key,
+    note="A peak there is either a percentage of the reference peak or an absolute figure, as the paper prints it.",
+)
 
-FASTSA_SOURCE = ("Imanishi et al., FastSA (simulated annealing with reordering), NeurIPS 2023: TDI % on the Moccasin "
-                 "paper's graphs at 90 / 80 / 70 % budgets; its code is not public")
+FASTSA_SOURCE = (
+    "Imanishi et al., FastSA (simulated annealing with reordering), NeurIPS 2023: TDI % on the Moccasin "
+    "paper's graphs at 90 / 80 / 70 % budgets; its code is not public"
+)
 FASTSA_RESULTS: dict[tuple[str, float, str], PaperResult] = {
     (graph, fraction, "fastsa"): PaperResult(tdi, seconds=seconds if fraction >= 0.8 else None)
     for graph, values, seconds in (
-        ("rl1", (0.0, 0.3, 2.2), None), ("rl2", (0.0, 0.0, 2.6), 15.0), ("rl3", (0.03, 2.3, 4.8), None),
-        ("rl4", (0.4, 2.5, 7.4), 36.0), ("cm1", (0.1, 0.1, 3.0), None), ("cm2", (0.2, 0.4, 0.8), None))
+        ("rl1", (0.0, 0.3, 2.2), None),
+        ("rl2", (0.0, 0.0, 2.6), 15.0),
+        ("rl3", (0.03, 2.3, 4.8), None),
+        ("rl4", (0.4, 2.5, 7.4), 36.0),
+        ("cm1", (0.1, 0.1, 3.0), None),
+        ("cm2", (0.2, 0.4, 0.8), None),
+    )
     for fraction, tdi in zip((0.9, 0.8, 0.7), values)
 }
 
@@ -116,10 +134,15 @@ def fastsa_method_key(formulation: str, params: Mapping[str, Any]) -> str | None
 
 
 FASTSA = PublishedTable(
-    key="fastsa", heading="Beside FastSA", source=FASTSA_SOURCE, method_names={"fastsa": "Annealing (free)"},
-    results=FASTSA_RESULTS, match=fastsa_method_key,
+    key="fastsa",
+    heading="Beside FastSA",
+    source=FASTSA_SOURCE,
+    method_names={"fastsa": "Annealing (free)"},
+    results=FASTSA_RESULTS,
+    match=fastsa_method_key,
     note="FastSA's seconds where its paper gives them (RL2 15 s, RL4 36 s at 90 and 80 %); ours: the median and the "
-         "worst of the seeds run (one cell per seed set), each run 60 s at most in the fastsa grid.")
+    "worst of the seeds run (one cell per seed set), each run 60 s at most in the fastsa grid.",
+)
 
 TABLES: dict[str, PublishedTable] = {t.key: t for t in (PAPER, FASTSA)}
 

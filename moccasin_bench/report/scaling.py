@@ -20,8 +20,13 @@ if TYPE_CHECKING:
 
     from moccasin_bench.report.analysis import Analysis
 
-SIZE_MEASURES = (("variables", "variables"), ("constraints", "constraints"), ("nonzeros", "nonzeros (variable references)"),
-                 ("build_seconds", "build seconds"), ("peak_rss_bytes", "peak memory of the build process (MiB)"))
+SIZE_MEASURES = (
+    ("variables", "variables"),
+    ("constraints", "constraints"),
+    ("nonzeros", "nonzeros (variable references)"),
+    ("build_seconds", "build seconds"),
+    ("peak_rss_bytes", "peak memory of the build process (MiB)"),
+)
 FIT_FROM_NODES = 100  # fit exponents from here on: below, fixed overheads dominate
 MEMORY_FIT_FROM_BYTES = 16 << 20  # fit the memory exponent where the build added at least this much
 
@@ -47,7 +52,9 @@ def method_labels(sizes: pd.DataFrame) -> dict[str, str]:
 
     out = {}
     for r in sizes.drop_duplicates("method").itertuples():
-        out[r.method] = base_label(r.formulation, json.loads(r.params) if isinstance(r.params, str) and r.params else {})
+        out[r.method] = base_label(
+            r.formulation, json.loads(r.params) if isinstance(r.params, str) and r.params else {}
+        )
     return out
 
 
@@ -67,7 +74,9 @@ def exponent_table(sizes: pd.DataFrame) -> tuple[list[str], list[list[str]]]:
             line.append("–" if slope is None else f"{slope:.2f}")
         line.append(f"{int(built['nodes'].max()):,}" if len(built) else "none")
         failed = mine[~mine["status"].isin(["built", "skipped", "not_supported"])]
-        line.append(f"n={int(failed.iloc[0]['nodes']):,}: {failed.iloc[0]['status'].replace('_', ' ')}" if len(failed) else "–")
+        line.append(
+            f"n={int(failed.iloc[0]['nodes']):,}: {failed.iloc[0]['status'].replace('_', ' ')}" if len(failed) else "–"
+        )
         rows.append(line)
     return header, rows
 
@@ -88,26 +97,46 @@ def model_size_figure(sizes: pd.DataFrame, out_dir: Path) -> list[Figure]:
             y = built[col].astype(float) / (2**20 if col == "peak_rss_bytes" else 1)
             slope = _fit(built, col)
             name = names[key]
-            ax.plot(built["nodes"], y, marker=style.marker(name), color=style.color(name), label=_label(name, slope),
-                    linewidth=1.2, markersize=5)
+            ax.plot(
+                built["nodes"],
+                y,
+                marker=style.marker(name),
+                color=style.color(name),
+                label=_label(name, slope),
+                linewidth=1.2,
+                markersize=5,
+            )
             failed = mine[~mine["status"].isin(["built", "skipped", "not_supported"])]
             if len(failed) and len(y):
-                ax.plot([failed.iloc[0]["nodes"]], [float(y.max())], marker="x", color=style.color(name), markersize=9,
-                        linestyle="none")
+                ax.plot(
+                    [failed.iloc[0]["nodes"]],
+                    [float(y.max())],
+                    marker="x",
+                    color=style.color(name),
+                    markersize=9,
+                    linestyle="none",
+                )
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("nodes n (log)")
         ax.set_title(title)
         ax.legend(fontsize=7, loc="upper left")
     fig.tight_layout()
-    return [save(fig, out_dir, "model-size", "Model size against graph size",
-                 "Each formulation's model built (not solved) on random layered graphs of growing n, log-log: variables, "
-                 "constraints, nonzeros (a MIP's nonzeros; for CP-SAT, the variable and literal references of every "
-                 "constraint), build seconds and the peak memory of the build's process (the interpreter and the solver "
-                 "library included). The legend gives each curve's fitted growth exponent (log-log slope, points with "
-                 f"n >= {FIT_FROM_NODES}; for memory, of what the build added, where it added at least "
-                 f"{MEMORY_FIT_FROM_BYTES >> 20} MiB). A cross marks the first size a builder did not finish within its "
-                 "caps (drawn at its largest value).")]
+    return [
+        save(
+            fig,
+            out_dir,
+            "model-size",
+            "Model size against graph size",
+            "Each formulation's model built (not solved) on random layered graphs of growing n, log-log: variables, "
+            "constraints, nonzeros (a MIP's nonzeros; for CP-SAT, the variable and literal references of every "
+            "constraint), build seconds and the peak memory of the build's process (the interpreter and the solver "
+            "library included). The legend gives each curve's fitted growth exponent (log-log slope, points with "
+            f"n >= {FIT_FROM_NODES}; for memory, of what the build added, where it added at least "
+            f"{MEMORY_FIT_FROM_BYTES >> 20} MiB). A cross marks the first size a builder did not finish within its "
+            "caps (drawn at its largest value).",
+        )
+    ]
 
 
 def effort_figure(a: Analysis, out_dir: Path) -> list[Figure]:
@@ -129,8 +158,10 @@ def effort_figure(a: Analysis, out_dir: Path) -> list[Figure]:
                 continue
             ns, med, lo, hi, reached_all = [], [], [], [], []
             for n, group in mine.groupby("nodes"):
-                secs = [r.seconds_to_1pct if r.valid and not math.isnan(r.seconds_to_1pct) else math.nan
-                        for r in group.itertuples()]
+                secs = [
+                    r.seconds_to_1pct if r.valid and not math.isnan(r.seconds_to_1pct) else math.nan
+                    for r in group.itertuples()
+                ]
                 limit = float(group["time_limit_seconds"].max())
                 values = np.array([s if not math.isnan(s) else limit for s in secs])
                 ns.append(n)
@@ -149,8 +180,15 @@ def effort_figure(a: Analysis, out_dir: Path) -> list[Figure]:
             miss_n = [x for x, ok in zip(ns, reached_all) if not ok]
             miss_y = [y for y, ok in zip(med, reached_all) if not ok]
             if miss_n:
-                ax.plot(miss_n, miss_y, linestyle="none", marker=style.marker(m), markerfacecolor="white",
-                        markeredgecolor=color, label=None if fit_n else _label(m, None))
+                ax.plot(
+                    miss_n,
+                    miss_y,
+                    linestyle="none",
+                    marker=style.marker(m),
+                    markerfacecolor="white",
+                    markeredgecolor=color,
+                    label=None if fit_n else _label(m, None),
+                )
         ax.set_xscale("log")
         ax.set_xlabel("nodes n (log)")
         ax.set_title(f"budget {100 * f:g} % of the reference peak")
@@ -158,11 +196,18 @@ def effort_figure(a: Analysis, out_dir: Path) -> list[Figure]:
         ax.legend(fontsize=7, loc="upper left")
     log_seconds_axis(axes[0][0], "y", "seconds to within 1 % of best known (log)")
     fig.tight_layout()
-    return [save(fig, out_dir, "scaling-effort", "Solve effort against graph size",
-                 "Seconds (log) until each method's cost was within 1 % of the best cost any method found for that graph "
-                 "and budget, against n (log): the median over the graphs of each size (seeds), the spread shaded. "
-                 "Hollow markers: at least one graph of that size was not within 1 % by the time limit (counted at the "
-                 "limit). Legend: the fitted log-log slope over the sizes every graph reached.")]
+    return [
+        save(
+            fig,
+            out_dir,
+            "scaling-effort",
+            "Solve effort against graph size",
+            "Seconds (log) until each method's cost was within 1 % of the best cost any method found for that graph "
+            "and budget, against n (log): the median over the graphs of each size (seeds), the spread shaded. "
+            "Hollow markers: at least one graph of that size was not within 1 % by the time limit (counted at the "
+            "limit). Legend: the fitted log-log slope over the sizes every graph reached.",
+        )
+    ]
 
 
 def edges_exponent(sizes: pd.DataFrame) -> float | None:

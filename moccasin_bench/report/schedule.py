@@ -8,9 +8,10 @@ that interval on the row of its node, rows ordered by first computation.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,7 +44,9 @@ def pick_default_run(a: Analysis) -> str | None:
     preferred = runs[runs["formulation"] == "moccasin"]
     pool = preferred if len(preferred) else runs
     pool = pool[pool["nodes"] == pool["nodes"].max()]
-    tight = pool.assign(_f=pool["budget_fraction"].fillna(math.inf)).sort_values(["_f", "budget", "total_duration", "seconds_to_best"])
+    tight = pool.assign(_f=pool["budget_fraction"].fillna(math.inf)).sort_values(
+        ["_f", "budget", "total_duration", "seconds_to_best"]
+    )
     return str(tight.iloc[0]["key"])
 
 
@@ -70,19 +73,28 @@ def from_store(a: Analysis, store_path: Path, key: str, data_dir: str | None = N
 
     match = a.runs[a.runs["key"].str.startswith(key)]
     if len(match) != 1:
-        raise UserError(f"run key {key!r} matches {len(match)} runs in the store; give more of it (see table.csv or `export`)")
+        raise UserError(
+            f"run key {key!r} matches {len(match)} runs in the store; give more of it (see table.csv or `export`)"
+        )
     row = next(match.itertuples())
     ids = load_schedule(store_path, row.key)
     if ids is None:
         raise UserError(f"run {row.key} has no stored schedule (status {row.status})")
     graph = graph_of_run(row, data_dir)
     if graph is None:
-        raise UserError(f"cannot rebuild graph {row.graph!r} of run {row.key} (source {row.graph_source!r}); "
-                        "pass --data-dir if it is one of the paper's graphs")
+        raise UserError(
+            f"cannot rebuild graph {row.graph!r} of run {row.key} (source {row.graph_source!r}); "
+            "pass --data-dir if it is one of the paper's graphs"
+        )
     ref = None if row.reference_peak is None or math.isnan(row.reference_peak) else int(row.reference_peak)
-    return ScheduleToDraw(graph=graph, schedule=ids, budget_bytes=int(row.budget), reference_peak=ref,
-                          title=f"{row.graph_label}, budget {row.budget_label}: {row.method}",
-                          stem=f"schedule-{slug(row.graph_label)}-{row.key[:8]}")
+    return ScheduleToDraw(
+        graph=graph,
+        schedule=ids,
+        budget_bytes=int(row.budget),
+        reference_peak=ref,
+        title=f"{row.graph_label}, budget {row.budget_label}: {row.method}",
+        stem=f"schedule-{slug(row.graph_label)}-{row.key[:8]}",
+    )
 
 
 def from_file(schedule_path: str, graph_spec: str, data_dir: str | None = None) -> ScheduleToDraw:
@@ -94,10 +106,16 @@ def from_file(schedule_path: str, graph_spec: str, data_dir: str | None = None) 
     ids, doc = read_schedule(schedule_path)
     method = doc.get("formulation", "schedule")
     budget = check_schedule_document(doc, graph.name, graph.content_hash, schedule_path)
-    return ScheduleToDraw(graph=graph, schedule=ids, budget_bytes=budget,
-                          reference_peak=peak if isinstance(peak := doc.get("reference_peak"), int) and not isinstance(peak, bool) else None,
-                          title=f"{graph.name}: {method} ({Path(schedule_path).name})",
-                          stem=f"schedule-{slug(Path(schedule_path).stem)}")
+    return ScheduleToDraw(
+        graph=graph,
+        schedule=ids,
+        budget_bytes=budget,
+        reference_peak=peak
+        if isinstance(peak := doc.get("reference_peak"), int) and not isinstance(peak, bool)
+        else None,
+        title=f"{graph.name}: {method} ({Path(schedule_path).name})",
+        stem=f"schedule-{slug(Path(schedule_path).stem)}",
+    )
 
 
 def draw(item: ScheduleToDraw, out_dir: Path) -> Figure:
@@ -118,17 +136,31 @@ def draw(item: ScheduleToDraw, out_dir: Path) -> Figure:
     steps = np.arange(sim.steps)
     n = g.n
     gantt_height = 2.5 + min(n, 600) / 110
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 2.8 + gantt_height), sharex=True,
-                                      gridspec_kw={"height_ratios": [2.8, gantt_height]})
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(10, 2.8 + gantt_height), sharex=True, gridspec_kw={"height_ratios": [2.8, gantt_height]}
+    )
     top.step(steps, sim.memory_per_step, where="mid", color="tab:blue", linewidth=1.0, label="memory in use")
     top.fill_between(steps, sim.memory_per_step, step="mid", color="tab:blue", alpha=0.15)
     if item.budget_bytes is not None:
-        top.axhline(item.budget_bytes, color="tab:red", linestyle="--", linewidth=1.3, label=f"budget {item.budget_bytes:,}")
+        top.axhline(
+            item.budget_bytes, color="tab:red", linestyle="--", linewidth=1.3, label=f"budget {item.budget_bytes:,}"
+        )
     if item.reference_peak:
-        top.axhline(item.reference_peak, color="grey", linestyle=":", linewidth=1.2,
-                    label=f"reference order's peak {item.reference_peak:,} (no recomputation)")
-    top.plot([sim.peak_step], [sim.peak_memory], marker="v", color="black", linestyle="none",
-             label=f"peak {sim.peak_memory:,} at step {sim.peak_step:,}")
+        top.axhline(
+            item.reference_peak,
+            color="grey",
+            linestyle=":",
+            linewidth=1.2,
+            label=f"reference order's peak {item.reference_peak:,} (no recomputation)",
+        )
+    top.plot(
+        [sim.peak_step],
+        [sim.peak_memory],
+        marker="v",
+        color="black",
+        linestyle="none",
+        label=f"peak {sim.peak_memory:,} at step {sim.peak_step:,}",
+    )
     top.set_ylabel("memory (graph units)")
     ymax = max(sim.peak_memory, item.budget_bytes or 0, item.reference_peak or 0)
     top.set_ylim(0, ymax * 1.35)  # headroom for the legend above the curve
@@ -153,13 +185,24 @@ def draw(item: ScheduleToDraw, out_dir: Path) -> Figure:
     bottom.set_ylim(n - 0.5, -0.5)
     bottom.set_ylabel("node (rows in order of first computation)")
     bottom.set_xlabel("step (one node computed per step)")
-    bottom.legend(handles=[Line2D([], [], color="tab:blue", linewidth=3, label="first computation: live interval"),
-                           Line2D([], [], color="tab:orange", linewidth=3, label="recomputation: live interval")],
-                  loc="lower left", frameon=True, framealpha=0.9)  # rows ordered by first computation: that corner is empty
+    bottom.legend(
+        handles=[
+            Line2D([], [], color="tab:blue", linewidth=3, label="first computation: live interval"),
+            Line2D([], [], color="tab:orange", linewidth=3, label="recomputation: live interval"),
+        ],
+        loc="lower left",
+        frameon=True,
+        framealpha=0.9,
+    )  # rows ordered by first computation: that corner is empty
     bottom.grid(False)
     fig.tight_layout()
-    return save(fig, out_dir, item.stem, f"Schedule: {item.title}",
-                "Top: memory in use at each step of the schedule (the simulator's figures) against the budget (dashed "
-                "red) and the peak of the reference order run without recomputation (dotted). Bottom: each computed "
-                "copy's retention interval — from the step that computes it to the last step that reads it — on its "
-                "node's row (rows ordered by first computation); orange intervals are recomputations.")
+    return save(
+        fig,
+        out_dir,
+        item.stem,
+        f"Schedule: {item.title}",
+        "Top: memory in use at each step of the schedule (the simulator's figures) against the budget (dashed "
+        "red) and the peak of the reference order run without recomputation (dotted). Bottom: each computed "
+        "copy's retention interval — from the step that computes it to the last step that reads it — on its "
+        "node's row (rows ordered by first computation); orange intervals are recomputations.",
+    )

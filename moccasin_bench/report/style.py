@@ -4,9 +4,10 @@ marker per method across every figure, PNG + SVG output, axis scales chosen from
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "<", ">")
 LINESTYLES = ("-", "--", ":", "-.")
@@ -31,8 +32,17 @@ def pyplot() -> Any:
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 
-    plt.rcParams.update({"figure.dpi": 100, "axes.grid": True, "grid.alpha": 0.3, "font.size": 9,
-                         "axes.titlesize": 10, "legend.fontsize": 8, "svg.fonttype": "none"})
+    plt.rcParams.update(
+        {
+            "figure.dpi": 100,
+            "axes.grid": True,
+            "grid.alpha": 0.3,
+            "font.size": 9,
+            "axes.titlesize": 10,
+            "legend.fontsize": 8,
+            "svg.fonttype": "none",
+        }
+    )
     return plt
 
 
@@ -98,8 +108,12 @@ def log_axis(ax: Any, which: str = "y") -> None:
     ticks: list[float] = []
     if lo > 0 and hi > lo:
         for subs in ((1,), (1, 2, 5), (1, 2, 3, 5), tuple(range(1, 10))):
-            ticks = [m * 10.0 ** e for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1) for m in subs
-                     if lo <= m * 10.0 ** e <= hi]
+            ticks = [
+                m * 10.0**e
+                for e in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1)
+                for m in subs
+                if lo <= m * 10.0**e <= hi
+            ]
             if len(ticks) >= 3:
                 break
     if ticks:

@@ -9,9 +9,10 @@ Only valid runs (optimal, feasible) give numbers; any other status is written as
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from moccasin_bench.report.analysis import Analysis
 from moccasin_bench.report.published import PAPER, PublishedTable
@@ -21,14 +22,16 @@ if TYPE_CHECKING:
 
 OPTIMAL_MARK = "*"
 END_OF_RUN_MARK = "†"
-CELL_LEGEND = (f"Each cell: TDI % / peak memory (in % of the reference order's peak) / seconds to best. "
-               f"{OPTIMAL_MARK} = proven optimal (within the method's own restrictions, e.g. fixed order); "
-               f"{END_OF_RUN_MARK} = the run recorded no trajectory point at its final cost, so the time shown is the end of the run. "
-               "gap = 100 x (cost - bound) / cost against the largest proven lower bound of that graph and budget whose "
-               "scope contains the schedule (a model's bound holds within its restrictions only: order, computations per "
-               "node); shown where such a bound exists. "
-               "Seconds count from the start of the run, model building included. "
-               "Statuses other than optimal/feasible are written as words, never as numbers.")
+CELL_LEGEND = (
+    f"Each cell: TDI % / peak memory (in % of the reference order's peak) / seconds to best. "
+    f"{OPTIMAL_MARK} = proven optimal (within the method's own restrictions, e.g. fixed order); "
+    f"{END_OF_RUN_MARK} = the run recorded no trajectory point at its final cost, so the time shown is the end of the run. "
+    "gap = 100 x (cost - bound) / cost against the largest proven lower bound of that graph and budget whose "
+    "scope contains the schedule (a model's bound holds within its restrictions only: order, computations per "
+    "node); shown where such a bound exists. "
+    "Seconds count from the start of the run, model building included. "
+    "Statuses other than optimal/feasible are written as words, never as numbers."
+)
 
 
 @dataclass(frozen=True)
@@ -131,8 +134,12 @@ def wide_rows(a: Analysis, skipped: Sequence[Skipped] = ()) -> tuple[list[str], 
     skip = {(s.graph_hash, round(s.budget_fraction, 6), s.method): s.reason for s in skipped}
     rows = []
     for g in a.graphs.itertuples():
-        budgets = a.runs[a.runs["graph_hash"] == g.graph_hash][["budget", "budget_fraction", "budget_label"]].drop_duplicates("budget")
-        budgets = budgets.assign(_f=budgets["budget_fraction"].fillna(-1.0)).sort_values(["_f", "budget"], ascending=[False, False])
+        budgets = a.runs[a.runs["graph_hash"] == g.graph_hash][
+            ["budget", "budget_fraction", "budget_label"]
+        ].drop_duplicates("budget")
+        budgets = budgets.assign(_f=budgets["budget_fraction"].fillna(-1.0)).sort_values(
+            ["_f", "budget"], ascending=[False, False]
+        )
         for b in budgets.itertuples():
             line = [graph_cell(g), b.budget_label]
             for m in a.methods:
@@ -157,32 +164,58 @@ def long_frame(a: Analysis, published: Sequence[PublishedTable] = (PAPER,)) -> p
     for c in a.cells.itertuples():
         theirs = {}
         for t in published:
-            cell = t.result(c.paper_graph or None, None if _isnan(c.budget_fraction) else c.budget_fraction,
-                            t.match(c.formulation, _params(c.params)))
-            theirs.update({f"{t.key}_tdi_percent": cell.tdi_percent if cell else None,
-                           f"{t.key}_peak": cell.peak if cell else None,
-                           f"{t.key}_seconds": cell.seconds if cell else None,
-                           f"{t.key}_note": cell.note if cell else None})
-        rows.append({
-            "graph": c.graph_label, "nodes": c.nodes, "edges": c.edges, "budget_fraction": c.budget_fraction, "budget": int(c.budget),
-            "reference_peak": c.reference_peak, "method": c.method, "formulation": c.formulation, "params": c.params,
-            "status": c.status, "runs": int(c.runs_in_cell), "valid_runs": int(c.valid_in_cell),
-            "tdi_median": c.tdi_median, "tdi_worst": c.tdi_worst,
-            "tdi_percent": c.tdi_percent if c.valid else None,
-            "peak_memory": c.peak_memory if c.valid else None,
-            "peak_percent_of_reference": c.peak_percent if c.valid else None,
-            "total_duration": c.total_duration if c.valid else None,
-            "best_known_cost": c.best_known_cost, "best_bound": c.best_bound,
-            "bound": getattr(c, "bound", None), "bound_method": getattr(c, "bound_method", ""),
-            "bound_scope": getattr(c, "bound_scope", ""), "gap_percent": getattr(c, "gap_percent", None),
-            "seconds_to_best": c.seconds_to_best, "seconds_to_best_from": c.seconds_to_best_from,
-            "seconds_to_within_1pct": c.seconds_to_1pct,
-            "wall_seconds": c.wall_seconds, "time_limit_seconds": c.time_limit_seconds, "threads": c.threads,
-            "message": c.message,
-            **theirs,
-            "_g": gorder.get(c.graph_hash, 0), "_m": order.get(c.method, 0),
-            "_f": -(c.budget_fraction if not _isnan(c.budget_fraction) else -1.0),
-        })
+            cell = t.result(
+                c.paper_graph or None,
+                None if _isnan(c.budget_fraction) else c.budget_fraction,
+                t.match(c.formulation, _params(c.params)),
+            )
+            theirs.update(
+                {
+                    f"{t.key}_tdi_percent": cell.tdi_percent if cell else None,
+                    f"{t.key}_peak": cell.peak if cell else None,
+                    f"{t.key}_seconds": cell.seconds if cell else None,
+                    f"{t.key}_note": cell.note if cell else None,
+                }
+            )
+        rows.append(
+            {
+                "graph": c.graph_label,
+                "nodes": c.nodes,
+                "edges": c.edges,
+                "budget_fraction": c.budget_fraction,
+                "budget": int(c.budget),
+                "reference_peak": c.reference_peak,
+                "method": c.method,
+                "formulation": c.formulation,
+                "params": c.params,
+                "status": c.status,
+                "runs": int(c.runs_in_cell),
+                "valid_runs": int(c.valid_in_cell),
+                "tdi_median": c.tdi_median,
+                "tdi_worst": c.tdi_worst,
+                "tdi_percent": c.tdi_percent if c.valid else None,
+                "peak_memory": c.peak_memory if c.valid else None,
+                "peak_percent_of_reference": c.peak_percent if c.valid else None,
+                "total_duration": c.total_duration if c.valid else None,
+                "best_known_cost": c.best_known_cost,
+                "best_bound": c.best_bound,
+                "bound": getattr(c, "bound", None),
+                "bound_method": getattr(c, "bound_method", ""),
+                "bound_scope": getattr(c, "bound_scope", ""),
+                "gap_percent": getattr(c, "gap_percent", None),
+                "seconds_to_best": c.seconds_to_best,
+                "seconds_to_best_from": c.seconds_to_best_from,
+                "seconds_to_within_1pct": c.seconds_to_1pct,
+                "wall_seconds": c.wall_seconds,
+                "time_limit_seconds": c.time_limit_seconds,
+                "threads": c.threads,
+                "message": c.message,
+                **theirs,
+                "_g": gorder.get(c.graph_hash, 0),
+                "_m": order.get(c.method, 0),
+                "_f": -(c.budget_fraction if not _isnan(c.budget_fraction) else -1.0),
+            }
+        )
     df = pd.DataFrame(rows)
     if len(df):
         df = df.sort_values(["_g", "_f", "budget", "_m"]).drop(columns=["_g", "_m", "_f"]).reset_index(drop=True)
@@ -195,11 +228,19 @@ def _params(value: Any) -> dict:
     return value if isinstance(value, dict) else json.loads(value) if isinstance(value, str) and value else {}
 
 
-def published_rows(a: Analysis, table: PublishedTable, skipped: Sequence[Skipped] = ()) -> tuple[list[str], list[list[str]]]:
+def published_rows(
+    a: Analysis, table: PublishedTable, skipped: Sequence[Skipped] = ()
+) -> tuple[list[str], list[list[str]]]:
     """Ours beside a publication's figures, on the paper graphs and the publication's methods (empty without them)."""
     skip = {(s.graph_hash, round(s.budget_fraction, 6), s.method): s.reason for s in skipped}
-    header = ["Graph", "Budget", "Method", "ours: TDI % / peak / s", f"{table.key}: TDI % / peak / s",
-              "best proven bound (TDI %, from)"]
+    header = [
+        "Graph",
+        "Budget",
+        "Method",
+        "ours: TDI % / peak / s",
+        f"{table.key}: TDI % / peak / s",
+        "best proven bound (TDI %, from)",
+    ]
     rows = []
     cells = a.cells
     matched = [table.match(f, _params(p)) or "" for f, p in zip(cells["formulation"], cells["params"])]
@@ -217,12 +258,28 @@ def published_rows(a: Analysis, table: PublishedTable, skipped: Sequence[Skipped
                     continue
                 blabel = f"{100 * f:g} %"
                 if not len(mine):
-                    why = next((r for (h, f2, m), r in skip.items() if h == g.graph_hash and f2 == round(f, 6)
-                                and m.startswith(name)), None)
-                    rows.append([g.graph_label, blabel, name, f"not run: {why}" if why else "not run", theirs.describe(), "–"])
+                    why = next(
+                        (
+                            r
+                            for (h, f2, m), r in skip.items()
+                            if h == g.graph_hash and f2 == round(f, 6) and m.startswith(name)
+                        ),
+                        None,
+                    )
+                    rows.append(
+                        [g.graph_label, blabel, name, f"not run: {why}" if why else "not run", theirs.describe(), "–"]
+                    )
                 for c in mine.itertuples():
-                    rows.append([g.graph_label, blabel, c.method, cell_text(c) + seeds_text(c),
-                                 theirs.describe() if theirs else "–", bound_text(c)])
+                    rows.append(
+                        [
+                            g.graph_label,
+                            blabel,
+                            c.method,
+                            cell_text(c) + seeds_text(c),
+                            theirs.describe() if theirs else "–",
+                            bound_text(c),
+                        ]
+                    )
     return header, rows
 
 
@@ -236,9 +293,21 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\,\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{",
-                  "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "–": "--", "†": r"$^\dagger$",
-                  "*": r"$^*$"}
+_LATEX_SPECIAL = {
+    "\\": r"\textbackslash{}",
+    "&": r"\&",
+    "%": r"\,\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "{": r"\{",
+    "}": r"\}",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+    "–": "--",
+    "†": r"$^\dagger$",
+    "*": r"$^*$",
+}
 
 
 def latex_escape(text: str) -> str:
@@ -249,8 +318,16 @@ def latex_escape(text: str) -> str:
 def latex_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: str, label: str = "tab:remat") -> str:
     """A booktabs table (needs \\usepackage{booktabs}); graph and budget left, methods centred."""
     spec = "ll" + "c" * (len(header) - 2)
-    lines = [r"\begin{table*}[t]", r"\centering", r"\small", r"\resizebox{\textwidth}{!}{%", rf"\begin{{tabular}}{{{spec}}}",
-             r"\toprule", " & ".join(latex_escape(h) for h in header) + r" \\", r"\midrule"]
+    lines = [
+        r"\begin{table*}[t]",
+        r"\centering",
+        r"\small",
+        r"\resizebox{\textwidth}{!}{%",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(latex_escape(h) for h in header) + r" \\",
+        r"\midrule",
+    ]
     previous = None
     for row in rows:
         graph = row[0] if row[0] != previous else ""
@@ -258,12 +335,23 @@ def latex_table(header: Sequence[str], rows: Sequence[Sequence[str]], caption: s
             lines.append(r"\addlinespace")
         previous = row[0]
         lines.append(" & ".join(latex_escape(c) for c in [graph, *row[1:]]) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}}", rf"\caption{{{latex_escape(caption)}}}", rf"\label{{{label}}}", r"\end{table*}"]
+    lines += [
+        r"\bottomrule",
+        r"\end{tabular}}",
+        rf"\caption{{{latex_escape(caption)}}}",
+        rf"\label{{{label}}}",
+        r"\end{table*}",
+    ]
     return "\n".join(lines) + "\n"
 
 
-def write_tables(a: Analysis, out_dir: Path, preamble: Sequence[str] = (), skipped: Sequence[Skipped] = (),
-                 published: Sequence[PublishedTable] = (PAPER,)) -> Mapping[str, Path]:
+def write_tables(
+    a: Analysis,
+    out_dir: Path,
+    preamble: Sequence[str] = (),
+    skipped: Sequence[Skipped] = (),
+    published: Sequence[PublishedTable] = (PAPER,),
+) -> Mapping[str, Path]:
     """Write table.md (self-contained: notes, wide table, published comparisons, details), table.tex and table.csv."""
     out_dir.mkdir(parents=True, exist_ok=True)
     header, rows = wide_rows(a, skipped)
@@ -275,9 +363,14 @@ def write_tables(a: Analysis, out_dir: Path, preamble: Sequence[str] = (), skipp
     return paths
 
 
-def table_markdown(a: Analysis, skipped: Sequence[Skipped], preamble: Sequence[str],
-                   wide: tuple[list[str], list[list[str]]] | None = None, long: pd.DataFrame | None = None,
-                   published: Sequence[PublishedTable] = (PAPER,)) -> str:
+def table_markdown(
+    a: Analysis,
+    skipped: Sequence[Skipped],
+    preamble: Sequence[str],
+    wide: tuple[list[str], list[list[str]]] | None = None,
+    long: pd.DataFrame | None = None,
+    published: Sequence[PublishedTable] = (PAPER,),
+) -> str:
     header, rows = wide or wide_rows(a, skipped)
     long = long_frame(a, published) if long is None else long
     parts = ["# Results table\n"]
@@ -286,24 +379,53 @@ def table_markdown(a: Analysis, skipped: Sequence[Skipped], preamble: Sequence[s
     for table in published:
         ph, pr = published_rows(a, table, skipped)
         if pr:
-            parts += [f"## {table.heading}\n\nFigures: {table.source}. {table.note}".rstrip() + "\n", markdown_table(ph, pr)]
+            parts += [
+                f"## {table.heading}\n\nFigures: {table.source}. {table.note}".rstrip() + "\n",
+                markdown_table(ph, pr),
+            ]
     parts.append(details_markdown(long))
     return "\n".join(parts)
 
 
 def details_markdown(long: pd.DataFrame) -> str:
     """The long table's main columns in markdown (the CSV has them all)."""
-    head = ["Graph", "Budget", "Method", "Status", "TDI %", "Gap %", "Peak", "Peak %", "s to best", "s to 1 %", "Limit s",
-            "Runs"]
+    head = [
+        "Graph",
+        "Budget",
+        "Method",
+        "Status",
+        "TDI %",
+        "Gap %",
+        "Peak",
+        "Peak %",
+        "s to best",
+        "s to 1 %",
+        "Limit s",
+        "Runs",
+    ]
     rows = []
     for r in long.itertuples():
         budget = f"{100 * r.budget_fraction:g} %" if not _isnan(r.budget_fraction) else f"{r.budget:,}"
         gap = getattr(r, "gap_percent", None)
-        rows.append([r.graph, budget, r.method, r.status, fmt_tdi(r.tdi_percent), fmt_tdi(gap), fmt_memory(r.peak_memory),
-                     "–" if _isnan(r.peak_percent_of_reference) else f"{r.peak_percent_of_reference:.1f}",
-                     fmt_seconds(r.seconds_to_best), fmt_seconds(r.seconds_to_within_1pct), f"{r.time_limit_seconds:g}",
-                     str(r.runs)])
-    return ("## Every cell\n\nOne row per graph × budget × method (the representative run: the best valid one). "
-            "`s to 1 %` = seconds until the run's cost was within 1 % of the best known cost of that graph and budget "
-            "(– = never). table.csv holds these and more columns (bounds, messages, published figures).\n\n"
-            + markdown_table(head, rows))
+        rows.append(
+            [
+                r.graph,
+                budget,
+                r.method,
+                r.status,
+                fmt_tdi(r.tdi_percent),
+                fmt_tdi(gap),
+                fmt_memory(r.peak_memory),
+                "–" if _isnan(r.peak_percent_of_reference) else f"{r.peak_percent_of_reference:.1f}",
+                fmt_seconds(r.seconds_to_best),
+                fmt_seconds(r.seconds_to_within_1pct),
+                f"{r.time_limit_seconds:g}",
+                str(r.runs),
+            ]
+        )
+    return (
+        "## Every cell\n\nOne row per graph × budget × method (the representative run: the best valid one). "
+        "`s to 1 %` = seconds until the run's cost was within 1 % of the best known cost of that graph and budget "
+        "(– = never). table.csv holds these and more columns (bounds, messages, published figures).\n\n"
+        + markdown_table(head, rows)
+    )

@@ -61,17 +61,20 @@ def child_main(argv: list[str]) -> int:
     spec = RunSpec.from_json(payload["spec"])
 
     from graphs.native import parse
-    from moccasin_bench.jsonio import dumps, write_text_atomically
     from moccasin_bench.budget import Budget
+    from moccasin_bench.jsonio import dumps, write_text_atomically
     from moccasin_bench.judge import max_rss_bytes, solve_in_process
 
     graph = parse(payload["graph"]["document"], name=spec.graph_name, origin=payload["graph"].get("origin", ""))
     if graph.content_hash != spec.graph_hash:
         print(f"graph content hash {graph.content_hash} differs from the run's {spec.graph_hash}", file=sys.stderr)
         return 4
-    budget = Budget(bytes=spec.budget_bytes, fraction=spec.budget_fraction,
-                    reference_order=spec.reference_order if spec.budget_fraction is not None else None,
-                    reference_peak=spec.reference_peak)
+    budget = Budget(
+        bytes=spec.budget_bytes,
+        fraction=spec.budget_fraction,
+        reference_order=spec.reference_order if spec.budget_fraction is not None else None,
+        reference_peak=spec.reference_peak,
+    )
     if payload.get("task") == "model_size":
         from moccasin_bench.judge import max_rss_bytes, measure_model_size
 
@@ -89,9 +92,19 @@ def child_main(argv: list[str]) -> int:
 
         progress = solve_progress_printer(graph.sum_duration)
     try:
-        result = solve_in_process(graph, budget, spec.formulation, spec.params, time_limit_seconds=spec.time_limit_seconds,
-                         threads=spec.threads, seed=spec.seed, relative_gap=spec.relative_gap,
-                         reference_order_name=spec.reference_order, progress=progress, initial=spec.initial)
+        result = solve_in_process(
+            graph,
+            budget,
+            spec.formulation,
+            spec.params,
+            time_limit_seconds=spec.time_limit_seconds,
+            threads=spec.threads,
+            seed=spec.seed,
+            relative_gap=spec.relative_gap,
+            reference_order_name=spec.reference_order,
+            progress=progress,
+            initial=spec.initial,
+        )
     except UserError as exc:
         print(f"moccasin-bench: error: {exc}", file=sys.stderr)
         return 2

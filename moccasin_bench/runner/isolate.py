@@ -22,9 +22,10 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from moccasin_bench.formulation import PLUGINS_ENV
 from moccasin_bench.runner.limits import check_grace, default_grace_seconds, default_memory_limit, format_size
@@ -66,7 +67,7 @@ def _kill_group(proc: subprocess.Popen) -> None:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def _tail(path: Path) -> str:
@@ -89,10 +90,20 @@ def _signal_name(number: int) -> str:
         return f"signal {number}"
 
 
-def run_isolated(spec: Mapping[str, Any], graph_text: str, *, memory_limit_bytes: int | None = None,
-                 grace_seconds: float | None = None, concurrent_runs: int = 1, plugins: str | None = None,
-                 stream_output: bool = False, progress: bool = False, worker: str = "local",
-                 should_stop: Callable[[], bool] | None = None, task: str = "solve") -> dict:
+def run_isolated(
+    spec: Mapping[str, Any],
+    graph_text: str,
+    *,
+    memory_limit_bytes: int | None = None,
+    grace_seconds: float | None = None,
+    concurrent_runs: int = 1,
+    plugins: str | None = None,
+    stream_output: bool = False,
+    progress: bool = False,
+    worker: str = "local",
+    should_stop: Callable[[], bool] | None = None,
+    task: str = "solve",
+) -> dict:
     """Run one spec (RunSpec.to_json()) in a child process; return an outcome dict.
 
     The outcome has `result` (the schedule JSON, or None), `status`, `message`,
@@ -108,17 +119,38 @@ def run_isolated(spec: Mapping[str, Any], graph_text: str, *, memory_limit_bytes
     limit = float(spec["time_limit_seconds"])
     grace = default_grace_seconds(limit) if grace_seconds is None else check_grace(grace_seconds, "grace_seconds")
     mem = default_memory_limit(concurrent_runs) if memory_limit_bytes is None else int(memory_limit_bytes)
-    payload = json.dumps({"spec": dict(spec), "progress": progress, "task": task,
-                          "plugins": os.environ.get(PLUGINS_ENV) if plugins is None else plugins})
+    payload = json.dumps(
+        {
+            "spec": dict(spec),
+            "progress": progress,
+            "task": task,
+            "plugins": os.environ.get(PLUGINS_ENV) if plugins is None else plugins,
+        }
+    )
     payload = payload[:-1] + ',"graph":' + graph_text + "}"  # graph text is already JSON: don't re-encode it
 
-    outcome: dict[str, Any] = {"result": None, "status": "error", "message": "", "stderr_tail": "",
-                               "memory_limit_bytes": mem or None, "grace_seconds": grace, "worker": worker,
-                               "provenance": provenance()}
+    outcome: dict[str, Any] = {
+        "result": None,
+        "status": "error",
+        "message": "",
+        "stderr_tail": "",
+        "memory_limit_bytes": mem or None,
+        "grace_seconds": grace,
+        "worker": worker,
+        "provenance": provenance(),
+    }
     with tempfile.TemporaryDirectory(prefix="moccasin-run-") as tmp:
         run_path, result_path, log_path = Path(tmp) / "run.json", Path(tmp) / "result.json", Path(tmp) / "output.log"
         run_path.write_text(payload)
-        cmd = [sys.executable, "-m", "moccasin_bench.runner.child", str(run_path), str(result_path), "--memory-limit", str(mem)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "moccasin_bench.runner.child",
+            str(run_path),
+            str(result_path),
+            "--memory-limit",
+            str(mem),
+        ]
         outcome["started_at"] = _now()
         t0 = time.perf_counter()
         with open(log_path, "wb") as log:
@@ -133,7 +165,9 @@ def run_isolated(spec: Mapping[str, Any], graph_text: str, *, memory_limit_bytes
                 while proc.poll() is None:
                     left = deadline - time.perf_counter()
                     if left <= 0:
-                        killed = f"killed: no result after {limit + grace:g} s (time limit {limit:g} s + grace {grace:g} s)"
+                        killed = (
+                            f"killed: no result after {limit + grace:g} s (time limit {limit:g} s + grace {grace:g} s)"
+                        )
                     elif should_stop is not None and should_stop():
                         killed = "killed: the run was cancelled"
                     if killed:
@@ -175,18 +209,24 @@ def run_isolated(spec: Mapping[str, Any], graph_text: str, *, memory_limit_bytes
     else:
         last = tail.splitlines()[-1] if tail else "no output"
         outcome["message"] = f"child process exited with status {code} without a result: {last}"
-    if outcome["status"] == "error" and mem and "memory limit" not in outcome["message"] \
-            and _MEMORY_FAILURE.search(f"{outcome['message']}\n{tail}"):
-        outcome["message"] += (f" (the run failed to allocate memory under its memory limit of {format_size(mem)}: "
-                               "raise --memory-limit / memory_limit)")
+    if (
+        outcome["status"] == "error"
+        and mem
+        and "memory limit" not in outcome["message"]
+        and _MEMORY_FAILURE.search(f"{outcome['message']}\n{tail}")
+    ):
+        outcome["message"] += (
+            f" (the run failed to allocate memory under its memory limit of {format_size(mem)}: "
+            "raise --memory-limit / memory_limit)"
+        )
     if outcome["status"] == "error" or outcome["status"] == "invalid":
         outcome["stderr_tail"] = tail
     return outcome
 
 
 # what a child that ran out of address space under RLIMIT_AS says (Python, glibc, C++, numpy, solver libraries)
-_MEMORY_FAILURE = re.compile(r"MemoryError|out of memory|cannot allocate|bad_alloc|Unable to allocate|failed to map|"
-                             r"returned NULL without setting an exception|mmap|ENOMEM|Resource temporarily unavailable",
-                             re.IGNORECASE)
-
-
+_MEMORY_FAILURE = re.compile(
+    r"MemoryError|out of memory|cannot allocate|bad_alloc|Unable to allocate|failed to map|"
+    r"returned NULL without setting an exception|mmap|ENOMEM|Resource temporarily unavailable",
+    re.IGNORECASE,
+)

@@ -34,8 +34,12 @@ MAX_GRACE_SECONDS = 1e6  # about 12 days past the time limit
 def check_grace(value: Any, what: str = "--grace") -> float:
     """Seconds past the time limit before the hard kill: a finite number in [0, 10^6]. NaN or
     infinity would disable the kill, a negative value would kill at once: both are refused."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not 0 <= value <= MAX_GRACE_SECONDS:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or not 0 <= value <= MAX_GRACE_SECONDS
+    ):
         raise UserError(f"{what} must be a number of seconds from 0 to {MAX_GRACE_SECONDS:g}, got {value!r}")
     return float(value)
 
@@ -71,8 +75,10 @@ def parse_memory_limit(value: Any, what: str = "memory limit") -> int:
     if size == 0:
         return 0
     if size < MIN_MEMORY_LIMIT:
-        raise UserError(f"{what} of {format_size(size)} is too small: a run needs at least {format_size(MIN_MEMORY_LIMIT)} "
-                        f"to start (0 or none for no cap)")
+        raise UserError(
+            f"{what} of {format_size(size)} is too small: a run needs at least {format_size(MIN_MEMORY_LIMIT)} "
+            f"to start (0 or none for no cap)"
+        )
     if size > 1 << 60:
         raise UserError(f"{what} of {value!r} is beyond any machine's memory (at most 1 EiB; 0 or none for no cap)")
     return size

@@ -12,8 +12,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from moccasin_bench.errors import UserError
 
@@ -51,10 +52,14 @@ class RunSpec:
         return run_key(self)
 
     def to_json(self) -> dict:
-        return {**asdict(self), "params": dict(self.params), "initial": None if self.initial is None else list(self.initial)}
+        return {
+            **asdict(self),
+            "params": dict(self.params),
+            "initial": None if self.initial is None else list(self.initial),
+        }
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> "RunSpec":
+    def from_json(cls, data: Mapping[str, Any]) -> RunSpec:
         data = dict(data)
         if data.get("initial") is not None:
             data["initial"] = tuple(data["initial"])
@@ -63,10 +68,12 @@ class RunSpec:
     def describe(self) -> str:
         budget = f"{self.budget_fraction:g}" if self.budget_fraction is not None else f"{self.budget_bytes:,}B"
         params = ",".join(f"{k}={v}" for k, v in sorted(self.params.items()))
-        return (f"{self.graph_name} budget={budget} ({self.budget_bytes:,}, {self.reference_order}) {self.formulation}"
-                f"{'[' + params + ']' if params else ''} limit={self.time_limit_seconds:g}s threads={self.threads} seed={self.seed}"
-                + (f" gap={self.relative_gap:g}" if self.relative_gap else "")
-                + (f" initial={len(self.initial)} steps" if self.initial is not None else ""))
+        return (
+            f"{self.graph_name} budget={budget} ({self.budget_bytes:,}, {self.reference_order}) {self.formulation}"
+            f"{'[' + params + ']' if params else ''} limit={self.time_limit_seconds:g}s threads={self.threads} seed={self.seed}"
+            + (f" gap={self.relative_gap:g}" if self.relative_gap else "")
+            + (f" initial={len(self.initial)} steps" if self.initial is not None else "")
+        )
 
 
 def _canonical(value: Any) -> Any:
@@ -89,8 +96,11 @@ def _keyed_params(spec: RunSpec) -> dict[str, Any]:
         unkeyed = {p.name: p.default for p in formulation_module(spec.formulation).PARAMS if not p.keyed_at_default}
     except UserError:  # a formulation not installed here: its parameters as stored
         unkeyed = {}
-    return {k: _canonical(v) for k, v in sorted(spec.params.items())
-            if not (k in unkeyed and _canonical(v) == _canonical(unkeyed[k]))}
+    return {
+        k: _canonical(v)
+        for k, v in sorted(spec.params.items())
+        if not (k in unkeyed and _canonical(v) == _canonical(unkeyed[k]))
+    }
 
 
 def run_key(spec: RunSpec) -> str:
@@ -120,9 +130,20 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def make_spec(graph: Graph, budget: Budget, formulation: str, params: Mapping[str, Any] | None = None, *, time_limit_seconds: float = 60.0,
-              threads: int = 1, seed: int = 0, relative_gap: float = 0.0, reference_order: str = "default",
-              graph_source: str = "", initial: Sequence[Any] | None = None) -> RunSpec:
+def make_spec(
+    graph: Graph,
+    budget: Budget,
+    formulation: str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    time_limit_seconds: float = 60.0,
+    threads: int = 1,
+    seed: int = 0,
+    relative_gap: float = 0.0,
+    reference_order: str = "default",
+    graph_source: str = "",
+    initial: Sequence[Any] | None = None,
+) -> RunSpec:
     """Resolve a run: validate the parameters against the formulation, name the reference order."""
     from moccasin_bench.budget import check_budget_bytes
     from moccasin_bench.formulation import check_params, formulation_module
@@ -133,7 +154,9 @@ def make_spec(graph: Graph, budget: Budget, formulation: str, params: Mapping[st
     values = resolve_params(module.PARAMS, dict(params or {}), f"formulation {formulation!r}")
     order = resolve_order_name(graph, budget.reference_order if budget.fraction is not None else reference_order)
     if not _number(time_limit_seconds) or not 0 < time_limit_seconds <= MAX_TIME_LIMIT:
-        raise UserError(f"time limit must be a positive number of seconds up to {MAX_TIME_LIMIT:g}, got {time_limit_seconds!r}")
+        raise UserError(
+            f"time limit must be a positive number of seconds up to {MAX_TIME_LIMIT:g}, got {time_limit_seconds!r}"
+        )
     if not _number(threads) or int(threads) != threads or not 1 <= threads <= MAX_THREADS:
         raise UserError(f"threads must be an integer from 1 to {MAX_THREADS}, got {threads!r}")
     if not _number(seed) or int(seed) != seed or not 0 <= seed <= MAX_SEED:
@@ -145,7 +168,19 @@ def make_spec(graph: Graph, budget: Budget, formulation: str, params: Mapping[st
     if initial is not None:
         graph.to_indices(initial)  # every id a node of this graph (a GraphError names the first that is not)
         initial = tuple(initial)
-    return RunSpec(graph_name=graph.name, graph_hash=graph.content_hash, formulation=formulation, params=values,
-                   budget_bytes=int(budget.bytes), budget_fraction=budget.fraction, reference_order=order,
-                   reference_peak=budget.reference_peak, time_limit_seconds=float(time_limit_seconds), threads=int(threads),
-                   seed=int(seed), relative_gap=float(relative_gap), graph_source=graph_source, initial=initial)
+    return RunSpec(
+        graph_name=graph.name,
+        graph_hash=graph.content_hash,
+        formulation=formulation,
+        params=values,
+        budget_bytes=int(budget.bytes),
+        budget_fraction=budget.fraction,
+        reference_order=order,
+        reference_peak=budget.reference_peak,
+        time_limit_seconds=float(time_limit_seconds),
+        threads=int(threads),
+        seed=int(seed),
+        relative_gap=float(relative_gap),
+        graph_source=graph_source,
+        initial=initial,
+    )

@@ -6,8 +6,22 @@
 """
 
 from moccasin_bench.sweep.config import FormulationEntry, Grid, SweepConfig, grid_size, load_config, parse_config
-from moccasin_bench.sweep.driver import SweepOutcome, Summary, drive, run_sweep
+from moccasin_bench.sweep.driver import Summary, SweepOutcome, drive, run_sweep
 from moccasin_bench.sweep.plan import Plan, describe_plan, plan, to_run
 
-__all__ = ["FormulationEntry", "Grid", "Plan", "Summary", "SweepConfig", "SweepOutcome", "describe_plan", "drive", "grid_size",
-           "load_config", "parse_config", "plan", "run_sweep", "to_run"]
+__all__ = [
+    "FormulationEntry",
+    "Grid",
+    "Plan",
+    "Summary",
+    "SweepConfig",
+    "SweepOutcome",
+    "describe_plan",
+    "drive",
+    "grid_size",
+    "load_config",
+    "parse_config",
+    "plan",
+    "run_sweep",
+    "to_run",
+]

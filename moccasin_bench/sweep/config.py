@@ -21,9 +21,10 @@ import difflib
 import itertools
 import math
 import tomllib
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 from moccasin_bench.budget import check_budget_bytes
 from moccasin_bench.errors import UserError
@@ -32,9 +33,25 @@ from moccasin_bench.runner import parse_memory_limit
 from moccasin_bench.runner.limits import check_grace
 from moccasin_bench.runner.spec import MAX_SEED, MAX_THREADS, MAX_TIME_LIMIT
 
-AXES = ("graphs", "budgets", "budget_bytes", "reference_orders", "formulations", "time_limits", "threads", "seeds", "gaps")
+AXES = (
+    "graphs",
+    "budgets",
+    "budget_bytes",
+    "reference_orders",
+    "formulations",
+    "time_limits",
+    "threads",
+    "seeds",
+    "gaps",
+)
 SETTINGS = ("name", "description", "memory_limit", "grace_seconds", "data_dir", "grid")
-DEFAULTS: dict[str, list] = {"reference_orders": [DEFAULT], "time_limits": [60.0], "threads": [1], "seeds": [0], "gaps": [0.0]}
+DEFAULTS: dict[str, list] = {
+    "reference_orders": [DEFAULT],
+    "time_limits": [60.0],
+    "threads": [1],
+    "seeds": [0],
+    "gaps": [0.0],
+}
 
 
 @dataclass(frozen=True)
@@ -168,8 +185,16 @@ def parse_config(data: Mapping[str, Any], path: Path, text: str = "") -> SweepCo
             if own & {"budgets", "budget_bytes"}:
                 own |= {"budgets", "budget_bytes"}
             grids.append(_parse_grid(merged, f"[[grid]] number {i}", f"grid[{i}].", own, check))
-    return SweepConfig(path=path, text=text, name=name, description=description, grids=tuple(grids),
-                       memory_limit_bytes=memory, grace_seconds=grace, data_dir=data_dir)
+    return SweepConfig(
+        path=path,
+        text=text,
+        name=name,
+        description=description,
+        grids=tuple(grids),
+        memory_limit_bytes=memory,
+        grace_seconds=grace,
+        data_dir=data_dir,
+    )
 
 
 def _parse_grid(table: Mapping[str, Any], where: str, prefix: str, own: set[str], check: _Checker) -> Grid:
@@ -184,13 +209,17 @@ def _parse_grid(table: Mapping[str, Any], where: str, prefix: str, own: set[str]
             return table[key]
         if key in DEFAULTS:
             return DEFAULTS[key]
-        raise check.fail(k(key), f"missing in {where}: every grid needs graphs, formulations and budgets (or budget_bytes)")
+        raise check.fail(
+            k(key), f"missing in {where}: every grid needs graphs, formulations and budgets (or budget_bytes)"
+        )
 
     graphs = check.listed(k("graphs"), axis("graphs"), (str,), "graph names, files or generator specs")
     fractions = check.listed(k("budgets"), table.get("budgets", []), (int, float), "budget fractions such as 0.9")
     for f in fractions:
         if not 0 < f <= 10:
-            raise check.fail(k("budgets"), f"a budget fraction must be in (0, 10], got {f!r}; absolute budgets go in budget_bytes")
+            raise check.fail(
+                k("budgets"), f"a budget fraction must be in (0, 10], got {f!r}; absolute budgets go in budget_bytes"
+            )
     absolute = check.listed(k("budget_bytes"), table.get("budget_bytes", []), (int,), "non-negative integers")
     for b in absolute:
         try:
@@ -202,10 +231,15 @@ def _parse_grid(table: Mapping[str, Any], where: str, prefix: str, own: set[str]
     orders = check.listed(k("reference_orders"), axis("reference_orders"), (str,), "reference order names")
     for o in orders:
         if o not in ORDER_CHOICES:
-            raise check.fail(k("reference_orders"), f"unknown reference order {o!r}; choose from {', '.join(ORDER_CHOICES)}")
+            raise check.fail(
+                k("reference_orders"), f"unknown reference order {o!r}; choose from {', '.join(ORDER_CHOICES)}"
+            )
     time_limits = check.listed(k("time_limits"), axis("time_limits"), (int, float), "seconds")
     if any(not 0 < t <= MAX_TIME_LIMIT for t in time_limits):
-        raise check.fail(k("time_limits"), f"time limits must be positive numbers of seconds up to {MAX_TIME_LIMIT:g}, got {time_limits!r}")
+        raise check.fail(
+            k("time_limits"),
+            f"time limits must be positive numbers of seconds up to {MAX_TIME_LIMIT:g}, got {time_limits!r}",
+        )
     threads = check.listed(k("threads"), axis("threads"), (int,), "positive integers")
     if any(not 1 <= t <= MAX_THREADS for t in threads):
         raise check.fail(k("threads"), f"threads must be from 1 to {MAX_THREADS}, got {threads!r}")
@@ -216,14 +250,29 @@ def _parse_grid(table: Mapping[str, Any], where: str, prefix: str, own: set[str]
     if any(not 0 <= g < 1 for g in gaps):
         raise check.fail(k("gaps"), "a relative gap must be in [0, 1)")
     formulations = _parse_formulations(axis("formulations"), k("formulations"), check)
-    for key, values in (("graphs", graphs), ("formulations", formulations), ("time_limits", time_limits), ("threads", threads),
-                        ("seeds", seeds), ("gaps", gaps), ("reference_orders", orders)):
+    for key, values in (
+        ("graphs", graphs),
+        ("formulations", formulations),
+        ("time_limits", time_limits),
+        ("threads", threads),
+        ("seeds", seeds),
+        ("gaps", gaps),
+        ("reference_orders", orders),
+    ):
         if not values:
             raise check.fail(k(key), "is empty: the grid would have no runs")
-    return Grid(where=where, key_names={a: k(a) for a in AXES}, graphs=tuple(graphs),
-                budgets=tuple([("fraction", float(f)) for f in fractions] + [("bytes", int(b)) for b in absolute]),
-                reference_orders=tuple(orders), formulations=tuple(formulations), time_limits=tuple(float(t) for t in time_limits),
-                threads=tuple(threads), seeds=tuple(seeds), gaps=tuple(float(g) for g in gaps))
+    return Grid(
+        where=where,
+        key_names={a: k(a) for a in AXES},
+        graphs=tuple(graphs),
+        budgets=tuple([("fraction", float(f)) for f in fractions] + [("bytes", int(b)) for b in absolute]),
+        reference_orders=tuple(orders),
+        formulations=tuple(formulations),
+        time_limits=tuple(float(t) for t in time_limits),
+        threads=tuple(threads),
+        seeds=tuple(seeds),
+        gaps=tuple(float(g) for g in gaps),
+    )
 
 
 def _parse_formulations(value: Any, key: str, check: _Checker) -> list[FormulationEntry]:
@@ -237,7 +286,9 @@ def _parse_formulations(value: Any, key: str, check: _Checker) -> list[Formulati
         if isinstance(item, str):
             item = {"name": item}
         if not isinstance(item, dict):
-            raise check.fail(where, f"expected a formulation name or a table {{name = ..., params = {{...}}}}, got {item!r}")
+            raise check.fail(
+                where, f"expected a formulation name or a table {{name = ..., params = {{...}}}}, got {item!r}"
+            )
         for k in item:
             if k not in ("name", "params"):
                 raise check.unknown(k, ("name", "params"), where)
@@ -273,6 +324,16 @@ def grid_size(config: SweepConfig) -> int:
     total = 0
     for g in config.grids:
         settings = sum(math.prod(len(v) for v in f.params.values()) for f in g.formulations)
-        total += math.prod((len(g.graphs), len(g.budgets), len(g.reference_orders), settings, len(g.time_limits),
-                            len(g.threads), len(g.seeds), len(g.gaps)))
+        total += math.prod(
+            (
+                len(g.graphs),
+                len(g.budgets),
+                len(g.reference_orders),
+                settings,
+                len(g.time_limits),
+                len(g.threads),
+                len(g.seeds),
+                len(g.gaps),
+            )
+        )
     return total

@@ -13,15 +13,17 @@ import contextlib
 import signal
 import sqlite3
 import sys
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from moccasin_bench.progress import SweepProgress
 from moccasin_bench.sweep.plan import Plan, to_run
 
 if TYPE_CHECKING:
     from moccasin_bench.cluster import Executor
+    from moccasin_bench.runner import RunSpec
     from moccasin_bench.store import Store
 
 EXIT_INVALID = 3  # some run returned a schedule the simulator rejects: a formulation bug
@@ -38,8 +40,9 @@ class Summary:
     elsewhere: int = 0  # runs left to another driver on the same store (claimed there, or stored meanwhile)
 
 
-def run_sweep(plan_: Plan, store: Store, executor: Executor, *, retry: Iterable[str] = (),
-              progress: SweepProgress | None = None) -> Summary:
+def run_sweep(
+    plan_: Plan, store: Store, executor: Executor, *, retry: Iterable[str] = (), progress: SweepProgress | None = None
+) -> Summary:
     """Run what the store lacks; write each result as it arrives (this process only).
 
     Each run is claimed in the store right before it is launched: a run another live driver
@@ -55,7 +58,7 @@ def run_sweep(plan_: Plan, store: Store, executor: Executor, *, retry: Iterable[
         return summary
     texts = {h: graph_document(plan_.graphs[h]) for h in {s.graph_hash for s in todo}}
 
-    def claim(spec) -> bool:
+    def claim(spec: RunSpec) -> bool:
         why = store.claim(spec.key, snapshot.get(spec.key))
         if why is None:
             return True
@@ -117,9 +120,18 @@ def plan_statuses(plan_: Plan, store_path: str | Path) -> dict[str, int]:
     return counts
 
 
-def drive(plan_: Plan, store_path: str | Path, make_executor: Callable[[], Executor], *, title: str,
-          config_path: str, config_text: str, command: str, retry: Iterable[str] = (),
-          progress: bool = True) -> SweepOutcome:
+def drive(
+    plan_: Plan,
+    store_path: str | Path,
+    make_executor: Callable[[], Executor],
+    *,
+    title: str,
+    config_path: str,
+    config_text: str,
+    command: str,
+    retry: Iterable[str] = (),
+    progress: bool = True,
+) -> SweepOutcome:
     """Run the plan's runs that `store_path` lacks (or holds with a status in `retry`).
 
     Runs another driver is running on the same store are left to it (claims, see store.py).
@@ -134,8 +146,11 @@ def drive(plan_: Plan, store_path: str | Path, make_executor: Callable[[], Execu
     if todo:
         executor = make_executor()
         with contextlib.closing(executor), Store(store_path) as store:
-            print(f"{title}: {len(plan_.runs)} runs, {summary.skipped} already in {store_path}, "
-                  f"{len(todo)} to run on {executor.describe()}", file=sys.stderr)
+            print(
+                f"{title}: {len(plan_.runs)} runs, {summary.skipped} already in {store_path}, "
+                f"{len(todo)} to run on {executor.describe()}",
+                file=sys.stderr,
+            )
             store.record_sweep(plan_.config.name, config_path, config_text, command)
             bar = SweepProgress(len(todo), enabled=progress)
             with sigterm_as_interrupt():
@@ -145,6 +160,9 @@ def drive(plan_: Plan, store_path: str | Path, make_executor: Callable[[], Execu
                     bar.close()
     counts = plan_statuses(plan_, store_path)
     if counts.get("invalid"):
-        print(f"WARNING: {counts['invalid']} run(s) returned an INVALID schedule (a formulation bug); see the store's "
-              "message column", file=sys.stderr)
+        print(
+            f"WARNING: {counts['invalid']} run(s) returned an INVALID schedule (a formulation bug); see the store's "
+            "message column",
+            file=sys.stderr,
+        )
     return SweepOutcome(summary=summary, counts=counts, exit_code=EXIT_INVALID if counts.get("invalid") else 0)

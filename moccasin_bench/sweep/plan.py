@@ -4,8 +4,9 @@ equal runs merged by key), what of it a store already holds, and the dry-run lis
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from moccasin_bench.errors import UserError
 from moccasin_bench.progress import clock
@@ -57,30 +58,59 @@ def plan(config: SweepConfig) -> Plan:
                 loaded[entry] = _load_graph(entry, config, grid.key_names["graphs"])
             graph = loaded[entry]
             graphs.setdefault(graph.content_hash, graph)
-            for (kind, value), order, fentry in itertools.product(grid.budgets, grid.reference_orders, grid.formulations):
+            for (kind, value), order, fentry in itertools.product(
+                grid.budgets, grid.reference_orders, grid.formulations
+            ):
                 bkey = (graph.content_hash, kind, value, order)
                 if bkey not in budgets:
                     try:
-                        budgets[bkey] = (resolve_budget(graph, fraction=value, order_name=order) if kind == "fraction"
-                                         else resolve_budget(graph, absolute=value))
+                        budgets[bkey] = (
+                            resolve_budget(graph, fraction=value, order_name=order)
+                            if kind == "fraction"
+                            else resolve_budget(graph, absolute=value)
+                        )
                     except UserError as exc:
-                        raise UserError(f"key '{grid.key_names['reference_orders']}': graph {entry!r}: {exc.problem}", str(config.path)) from None
+                        raise UserError(
+                            f"key '{grid.key_names['reference_orders']}': graph {entry!r}: {exc.problem}",
+                            str(config.path),
+                        ) from None
                 budget = budgets[bkey]
                 for params, limit, threads, seed, gap in itertools.product(
-                        list(fentry.settings()), grid.time_limits, grid.threads, grid.seeds, grid.gaps):
+                    list(fentry.settings()), grid.time_limits, grid.threads, grid.seeds, grid.gaps
+                ):
                     try:
-                        spec = make_spec(graph, budget, fentry.name, params, time_limit_seconds=limit, threads=threads,
-                                         seed=seed, relative_gap=gap, reference_order=order, graph_source=entry)
+                        spec = make_spec(
+                            graph,
+                            budget,
+                            fentry.name,
+                            params,
+                            time_limit_seconds=limit,
+                            threads=threads,
+                            seed=seed,
+                            relative_gap=gap,
+                            reference_order=order,
+                            graph_source=entry,
+                        )
                     except UserError as exc:
                         raise UserError(f"key '{fentry.where}': {exc.problem}", str(config.path)) from None
                     total += 1
                     runs.setdefault(spec.key, spec)
-                    for name, v in (("graphs", graph.content_hash), ("budgets", (kind, value)), ("seeds", seed),
-                                    ("formulations", (fentry.name, tuple(sorted(params.items())))),
-                                    ("time_limits", limit), ("threads", threads)):
+                    for name, v in (
+                        ("graphs", graph.content_hash),
+                        ("budgets", (kind, value)),
+                        ("seeds", seed),
+                        ("formulations", (fentry.name, tuple(sorted(params.items())))),
+                        ("time_limits", limit),
+                        ("threads", threads),
+                    ):
                         axes[name].add(v)
-    return Plan(config=config, runs=list(runs.values()), graphs=graphs, duplicates=total - len(runs),
-                axes={k: len(v) for k, v in axes.items()})
+    return Plan(
+        config=config,
+        runs=list(runs.values()),
+        graphs=graphs,
+        duplicates=total - len(runs),
+        axes={k: len(v) for k, v in axes.items()},
+    )
 
 
 def to_run(plan_: Plan, stored: Mapping[str, str], retry: Iterable[str] = ()) -> list[RunSpec]:
@@ -89,21 +119,30 @@ def to_run(plan_: Plan, stored: Mapping[str, str], retry: Iterable[str] = ()) ->
     return [s for s in plan_.runs if s.key not in stored or stored[s.key] in retry]
 
 
-def describe_plan(plan_: Plan, stored: Mapping[str, str], retry: Iterable[str] = (), store_path: str = "",
-                  jobs: int = 1) -> str:
+def describe_plan(
+    plan_: Plan, stored: Mapping[str, str], retry: Iterable[str] = (), store_path: str = "", jobs: int = 1
+) -> str:
     """The dry-run listing: the grid's size, then each run and whether it is done."""
     cfg = plan_.config
     todo = {s.key for s in to_run(plan_, stored, retry)}
     a = plan_.axes
-    lines = [f"sweep {cfg.name!r} ({cfg.path}): {len(plan_.runs)} runs"
-             + (f" ({plan_.duplicates} duplicates merged)" if plan_.duplicates else "")
-             + f" = {a['graphs']} graph(s) x {a['budgets']} budget(s) x {a['formulations']} formulation setting(s)"
-             + f" x {a['time_limits']} time limit(s) x {a['threads']} thread count(s) x {a['seeds']} seed(s)"
-             + (f" over {len(cfg.grids)} grids" if len(cfg.grids) > 1 else "")]
+    lines = [
+        f"sweep {cfg.name!r} ({cfg.path}): {len(plan_.runs)} runs"
+        + (f" ({plan_.duplicates} duplicates merged)" if plan_.duplicates else "")
+        + f" = {a['graphs']} graph(s) x {a['budgets']} budget(s) x {a['formulations']} formulation setting(s)"
+        + f" x {a['time_limits']} time limit(s) x {a['threads']} thread count(s) x {a['seeds']} seed(s)"
+        + (f" over {len(cfg.grids)} grids" if len(cfg.grids) > 1 else "")
+    ]
     limit_seconds = sum(s.time_limit_seconds for s in plan_.runs if s.key in todo)
-    lines.append(f"store {store_path}: {len(plan_.runs) - len(todo)} done, {len(todo)} to run"
-                 f" (at most {clock(limit_seconds / max(1, jobs))} of solver time limits with {jobs} job(s))")
-    mem = "default (80 % of RAM / concurrent runs)" if cfg.memory_limit_bytes is None else format_size(cfg.memory_limit_bytes)
+    lines.append(
+        f"store {store_path}: {len(plan_.runs) - len(todo)} done, {len(todo)} to run"
+        f" (at most {clock(limit_seconds / max(1, jobs))} of solver time limits with {jobs} job(s))"
+    )
+    mem = (
+        "default (80 % of RAM / concurrent runs)"
+        if cfg.memory_limit_bytes is None
+        else format_size(cfg.memory_limit_bytes)
+    )
     grace = "default (30 s + 25 % of the limit)" if cfg.grace_seconds is None else f"{cfg.grace_seconds:g} s"
     lines.append(f"limits per run: memory {mem}; kill at time limit + grace, grace {grace}")
     for s in plan_.runs:
