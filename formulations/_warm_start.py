@@ -301,21 +301,28 @@ def initial_start(problem: Problem, order: np.ndarray) -> tuple[CheckmateStart |
 
 
 def checkmate_start(
-    problem: Problem, order: np.ndarray, max_seconds: float = 30.0, heuristics: bool = True
+    problem: Problem, order: np.ndarray, max_seconds: float = 30.0, heuristics: bool = True, annealing: bool = False
 ) -> tuple[CheckmateStart | None, dict | None]:
     """The cheapest fitting start staged along `order`, without recomputations nobody reads, as Checkmate's
     R: the problem's initial schedule (when it has one the model can take) or, with `heuristics`, the
-    cheapest schedule `warm_start` finds; None when there is none. Also what became of the initial schedule."""
+    cheapest schedule `warm_start` finds, or with `annealing` the annealer's on the stage grid; None when
+    there is none. Also what became of the initial schedule (and of the annealer, under "annealing")."""
     from formulations._checkmate_model import prune_unread, r_from_schedule
 
     t0 = time.perf_counter()
     g, budget = problem.graph, problem.budget.bytes
     given, info = initial_start(problem, order) if problem.initial_schedule is not None else (None, None)
-    if not heuristics:
-        return given, info
-    deadline = t0 + min(max_seconds, 0.2 * max(0.0, problem.time_limit_seconds - problem.elapsed()))
-    found = warm_start(g, budget, order=order, deadline=deadline)
-    for name, schedule in found.fitting:
+    found_pool: list[tuple[str, np.ndarray]] = []
+    if annealing:
+        annealed, anneal_info = annealed_start(problem, True, 1 << 20, 0.2)
+        info = {**(info or {}), "annealing": anneal_info}
+        if annealed is not None:
+            found_pool.append(("annealing", annealed))
+    if heuristics:
+        deadline = t0 + min(max_seconds, 0.2 * max(0.0, problem.time_limit_seconds - problem.elapsed()))
+        found_pool += warm_start(g, budget, order=order, deadline=deadline).fitting
+    found_pool.sort(key=lambda x: int(g.duration[x[1]].sum()))
+    for name, schedule in found_pool:
         schedule = prune_unread(g, schedule)
         r = r_from_schedule(schedule, order)
         if r is not None:
@@ -326,3 +333,40 @@ def checkmate_start(
     if given is not None:
         given.seconds = time.perf_counter() - t0
     return given, info
+
+
+def annealed_start(
+    problem: Problem, fixed: bool, max_computations: int, share: float
+) -> tuple[np.ndarray | None, dict]:
+    """A fitting schedule from the `annealing` formulation, run through the engine (moccasin_bench.judge, so the
+    simulator checks it) for `share` of the time left: staged along the reference order when `fixed`, with at
+    most `max_computations` computations per node, so that a model with that many copies can express it.
+    (None, what happened) when it finds none."""
+    from moccasin_bench.formulation import VALID_STATUSES, registry
+    from moccasin_bench.judge import solve_in_process
+
+    if "annealing" not in registry():
+        return None, {"status": "error", "message": "the annealing formulation is not installed"}
+    seconds = max(0.5, share * (problem.time_limit_seconds - problem.elapsed()))
+    params = {"order": "fixed" if fixed else "free", "max_computations": int(max_computations)}
+    result = solve_in_process(
+        problem.graph,
+        problem.budget,
+        "annealing",
+        params,
+        time_limit_seconds=seconds,
+        threads=1,
+        seed=problem.seed,
+        reference_order_name=problem.reference_order_name,
+    )
+    info = {
+        "status": result.status,
+        "cost": result.total_duration,
+        "seconds": round(result.wall_seconds, 3),
+        "time_limit_seconds": round(seconds, 3),
+        **params,
+    }
+    if result.status not in VALID_STATUSES:
+        info["message"] = result.message
+        return None, info
+    return np.asarray(result.schedule, dtype=np.int64), info

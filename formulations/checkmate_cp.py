@@ -19,7 +19,11 @@ DESCRIPTION = "Checkmate's Boolean model (R, S, FREE, U; n stages along the refe
 LABEL = "Checkmate CP (CP-SAT)"
 PARAMS = (
     Param(
-        "warm_start", str, "heuristics", "hint the cheapest fitting staged heuristic schedule", ("heuristics", "none")
+        "warm_start",
+        str,
+        "heuristics",
+        "hint the cheapest fitting staged heuristic schedule, or the annealer's on the stage grid (annealing)",
+        ("heuristics", "none", "annealing"),
     ),
     Param("free_rule", str, "exact", "exact: FREE <=> no hazard; upper: only FREE => no hazard", ("exact", "upper")),
     Param("solver_log", bool, False, "print CP-SAT's search log"),
@@ -105,11 +109,16 @@ def solve(problem: Problem) -> SolverOutput:
     first_point = []
     start = None
     notes: list[str] = []
-    if p["warm_start"] == "heuristics" or problem.initial_schedule is not None:
+    if p["warm_start"] in ("heuristics", "annealing") or problem.initial_schedule is not None:
         from formulations._checkmate_model import least_checkpoints
         from formulations._warm_start import checkmate_start
 
-        start, initial = checkmate_start(problem, order, heuristics=p["warm_start"] == "heuristics")
+        start, initial = checkmate_start(
+            problem, order, heuristics=p["warm_start"] == "heuristics", annealing=p["warm_start"] == "annealing"
+        )
+        if initial is not None and "annealing" in initial:
+            variant["annealing"] = initial.pop("annealing")
+        initial = initial or None
         if initial is not None:
             variant["initial"] = initial
             if not initial["used"]:

@@ -75,8 +75,9 @@ PARAMS = (
         "warm_start",
         str,
         "heuristics",
-        "start HiGHS from the cheapest fitting staged schedule of formulations.heuristics (backend=highs)",
-        ("heuristics", "none"),
+        "start HiGHS from the cheapest fitting staged heuristic schedule, or from the annealer's on the stage grid "
+        "(annealing, a fifth of the time limit) (backend=highs)",
+        ("heuristics", "none", "annealing"),
     ),
     Param(
         "large_model",
@@ -155,13 +156,16 @@ def solve(problem: Problem) -> SolverOutput:
     start = None
     notes: list[str] = []
     heuristics = p["warm_start"] == "heuristics"
-    if p["backend"] == "highs" and (heuristics or problem.initial_schedule is not None):
-        start, initial = checkmate_start(problem, order, heuristics=heuristics)
+    annealing = p["warm_start"] == "annealing"
+    if p["backend"] == "highs" and (heuristics or annealing or problem.initial_schedule is not None):
+        start, initial = checkmate_start(problem, order, heuristics=heuristics, annealing=annealing)
         variant["warm_start"] = (
             "none found" if start is None else {"name": start.name, "cost": start.cost, "seconds": start.seconds}
         )
         first_point = [] if start is None else [(problem.elapsed(), float(start.cost))]
-        if initial is not None:
+        if initial is not None and "annealing" in initial:
+            variant["annealing"] = initial.pop("annealing")
+        if initial:
             variant["initial"] = initial
             if not initial["used"]:
                 notes.append(f"the initial schedule was not used: {initial['why']}")

@@ -60,8 +60,9 @@ PARAMS = (
         "warm_start",
         str,
         "heuristics",
-        "heuristics: hint the cheapest fitting heuristic schedule; none: no hint",
-        ("heuristics", "none"),
+        "heuristics: hint the cheapest fitting heuristic schedule; annealing: run the annealer (same order, at most "
+        "`copies` computations per node) for heuristic_share of the time and hint its schedule; none: no hint",
+        ("heuristics", "none", "annealing"),
     ),
     Param("horizon", int, 0, "free order: number of time steps (0 = total copies, which restricts nothing)", low=0),
     Param(
@@ -186,6 +187,17 @@ def solve(problem: Problem) -> SolverOutput:
     if problem.initial_schedule is not None:
         given, given_closest, copies = _use_initial(problem, copies, options, order, variant, notes)
     start = None
+    if p["warm_start"] == "annealing":
+        from formulations._warm_start import annealed_start
+
+        annealed, variant["annealing"] = annealed_start(problem, fixed, int(p["copies"]), p["heuristic_share"])
+        if annealed is not None:
+            given = min(
+                [x for x in (given, ("annealing", annealed)) if x is not None],
+                key=lambda x: int(g.duration[x[1]].sum()),
+            )
+        else:
+            notes.append(f"the annealer found no fitting schedule ({variant['annealing']['status']})")
     if p["warm_start"] == "heuristics":
         start = warm_start(
             g, budget, order, max_computations=copies, deadline=problem.started_at + p["heuristic_share"] * limit
@@ -204,7 +216,11 @@ def solve(problem: Problem) -> SolverOutput:
         options = mm.ModelOptions(**{**options.__dict__, "capacity_variable": True})
     model = mm.build(g, budget, copies, options, order, p["gcd"])
     # everything before the first solver call: warm-start heuristics plus model construction
-    build_seconds = watch.seconds() + (start.seconds if start is not None else 0.0)
+    build_seconds = (
+        watch.seconds()
+        + (start.seconds if start is not None else 0.0)
+        + variant.get("annealing", {}).get("seconds", 0.0)
+    )
     sc = model.scale
     variant.update(
         {
@@ -212,7 +228,7 @@ def solve(problem: Problem) -> SolverOutput:
             "modelled_copies": int(model.copies.sum()),
             "scaling": sc.to_json(),
             "heuristic_seconds": round(start.seconds, 3) if start is not None else 0.0,
-            "build_seconds_include": "warm-start heuristics and model construction",
+            "build_seconds_include": "warm start (heuristics or the annealer) and model construction",
             "warm_start_pool": len(start.fitting) if start is not None else 0,
             "warm_start": None if hint is None else {"name": hint[0], "cost": hint[2]},
             "phases": 2 if two_phase else 1,
