@@ -10,4 +10,5 @@ REGISTRY = {
     "checkmate-milp": "formulations.checkmate_milp",
     "checkmate-cp": "formulations.checkmate_cp",
     "checkmate-lp": "formulations.checkmate_lp",
+    "annealing": "formulations.annealing",
 }

@@ -1,0 +1,406 @@
+"""Simulated annealing over schedules with recomputation, in the spirit of FastSA
+(Imanishi et al., NeurIPS 2023), written from the method's description (docs/annealing.md).
+
+The schedule lives in a row of time slots, some empty, so that a computation can be added,
+removed or moved without shifting the others. Moves: add a computation of a node into an
+empty slot before one of its readers (after its inputs' first computations), remove a
+computation whose readers an earlier copy still serves, move a computation to another slot.
+Objective max(budget, peak) x cost: memory is driven under the budget first, then cost
+down. The peak is kept by a segment tree over the slots (range add, max), so a move costs
+O(degree x log T) instead of a simulation. Geometric cooling within each cycle; each
+restart resumes from the best schedule found. The move loop is compiled by numba
+(`formulations/_anneal_kernel.py`, which says why).
+
+`order=free` reorders; `order=fixed` keeps the reference order and only adds, removes and
+moves recomputations on the stage grid (the fixed-order Moccasin model's grid), so its
+schedules can warm-start that model. Deterministic for a seed and `max_moves` (unless the
+time limit stops the run first); never claims optimality.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from moccasin_bench.errors import UserError
+from moccasin_bench.formulation import Problem, SolverOutput
+from moccasin_bench.graph import Graph
+from moccasin_bench.params import Param
+
+NAME = "annealing"
+LABEL = "Annealing"
+KEY_PARAMS = ("order",)
+DESCRIPTION = "simulated annealing over slotted schedules (add/remove/move computations; numba): free order or the reference order's stage grid"
+STARTS = ("reference", "heuristics")
+PARAMS = (
+    Param("order", str, "free", "free: any order (the search reorders); fixed: the reference order's stage grid, "
+          "recomputations only", ("free", "fixed")),
+    Param("max_moves", int, 0, "stop after this many proposed moves (0 = run to the time limit); with it set the "
+          "schedule does not depend on wall time unless the time limit stops the run first"),
+    Param("restarts", int, 3, "restarts from the best schedule (cycles = restarts + 1; the temperature falls from "
+          "t_start to t_end in each)"),
+    Param("t_start", float, 1.0, "temperature at the start of a cycle, in mean node durations (an addition of a "
+          "mean-duration node within the budget is accepted with probability e^-1/t)"),
+    Param("t_end", float, 0.01, "temperature at the end of a cycle (0 < t_end <= t_start)"),
+    Param("p_add", float, 0.3, "share of proposals that add a computation"),
+    Param("p_remove", float, 0.3, "share of proposals that remove one (the rest move one)"),
+    Param("local", float, 0.7, "share of additions and moves that stay near the reader / the current slot"),
+    Param("span", int, 0, "reach of a local move: slots (free) or stages (fixed); 0 = automatic"),
+    Param("max_computations", int, 0, "at most this many computations per node (0 = up to %d)" % 64),
+    Param("slack", int, 4, "free order: slots per computation when the schedule is spread out (>= 2)"),
+    Param("start", str, "reference", "reference: the reference orders without recomputation (free: the one with the "
+          "lowest peak); heuristics: also the project's cheap staged heuristics, the cheapest that fits", STARTS),
+    Param("debug", bool, False, "check the incremental state against a from-scratch computation after every move (slow)"),
+)
+
+DEFAULT_MAX_COMPUTATIONS = 64
+CHUNK = 1 << 15  # moves per kernel call; the clock is read between calls
+
+
+def validate(p) -> None:
+    """Raise UserError (one line) for a parameter out of range."""
+    def bad(name: str, rule: str) -> None:
+        raise UserError(f"parameter {name!r} of formulation 'annealing' must be {rule}, got {p[name]!r}")
+
+    if p["max_moves"] < 0:
+        bad("max_moves", ">= 0")
+    if p["restarts"] < 0:
+        bad("restarts", ">= 0")
+    for name in ("t_start", "t_end"):
+        if not (math.isfinite(p[name]) and p[name] > 0):
+            bad(name, "a number > 0")
+    if p["t_end"] > p["t_start"]:
+        raise UserError(f"parameter 't_end' of formulation 'annealing' must be <= t_start ({p['t_start']!r}), got {p['t_end']!r}")
+    for name in ("p_add", "p_remove", "local"):
+        if not (0.0 <= p[name] <= 1.0):
+            bad(name, "in [0, 1]")
+    if p["p_add"] + p["p_remove"] > 1.0 + 1e-12:
+        raise UserError(f"parameters 'p_add' + 'p_remove' of formulation 'annealing' must be <= 1, got {p['p_add'] + p['p_remove']!r}")
+    if p["span"] < 0:
+        bad("span", ">= 0")
+    if p["max_computations"] < 0:
+        bad("max_computations", ">= 0 (0 = up to %d)" % DEFAULT_MAX_COMPUTATIONS)
+    if p["slack"] < 2:
+        bad("slack", ">= 2")
+
+
+# ---- the search state -------------------------------------------------------------------------------
+
+
+def _pow2_above(x: int) -> int:
+    size = 1
+    while size < x + 1:
+        size *= 2
+    return size
+
+
+@dataclass
+class Search:
+    """Arrays of one annealing run (see `_anneal_kernel` for what each holds)."""
+
+    graph: Graph
+    budget: int
+    fixed: bool
+    K: int
+    slack: int
+    order: np.ndarray | None  # fixed order: the reference order
+    pos: np.ndarray  # fixed order: position of each node in `order` (zeros in free order)
+    add_nodes: np.ndarray  # nodes with readers (the ones an addition can help)
+    slot: np.ndarray = None
+    copies: np.ndarray = None
+    ends: np.ndarray = None
+    cnt: np.ndarray = None
+    tr: np.ndarray = None
+    lz: np.ndarray = None
+    multi: np.ndarray = None
+    mpos: np.ndarray = None
+    sc: np.ndarray = None
+    bcopies: np.ndarray = None
+    bcnt: np.ndarray = None
+    bsc: np.ndarray = None
+    cn: np.ndarray = None
+
+    @classmethod
+    def create(cls, graph: Graph, budget: int, fixed: bool, K: int, slack: int, order: np.ndarray | None) -> "Search":
+        from formulations import _anneal_kernel as ak
+
+        n = graph.n
+        pos = np.zeros(n, dtype=np.int64)
+        if fixed:
+            pos[order] = np.arange(n, dtype=np.int64)
+        s = cls(graph=graph, budget=int(budget), fixed=fixed, K=K, slack=slack, order=order, pos=pos,
+                add_nodes=np.nonzero(graph.out_degree > 0)[0].astype(np.int64))
+        s.copies = np.zeros((n, K), dtype=np.int64)
+        s.ends = np.zeros((n, K), dtype=np.int64)
+        s.cnt = np.zeros(n, dtype=np.int64)
+        s.multi = np.zeros(n, dtype=np.int64)
+        s.mpos = np.full(n, -1, dtype=np.int64)
+        s.sc = np.zeros(8, dtype=np.int64)
+        s.sc[4], s.sc[5], s.sc[6], s.sc[7] = int(budget), K, int(fixed), n
+        s.bcopies = np.zeros((n, K), dtype=np.int64)
+        s.bcnt = np.zeros(n, dtype=np.int64)
+        s.bsc = np.array([0, 0, 0, np.iinfo(np.int64).max], dtype=np.int64)
+        s.cn = np.zeros(ak.N_COUNTERS, dtype=np.int64)
+        if fixed:
+            s._allocate(n * (n + 1) // 2)
+        return s
+
+    def _allocate(self, T: int) -> None:
+        size = _pow2_above(T)
+        if self.tr is None or len(self.tr) < 2 * size:
+            self.tr = np.zeros(2 * size, dtype=np.int64)
+            self.lz = np.zeros(2 * size, dtype=np.int64)
+            self.slot = np.full(size, -1, dtype=np.int64)
+            self.sc[3] = size
+        self.sc[2] = T
+
+    def load(self, schedule: np.ndarray) -> None:
+        """Load a valid schedule (dense indices): spread out over the slots (free order) or on
+        the stage grid (fixed order)."""
+        from formulations import _anneal_kernel as ak
+        from formulations.checkpointing import grid_positions, stage_event
+
+        s = np.asarray(schedule, dtype=np.int64)
+        L = len(s)
+        if self.fixed:
+            found = grid_positions(s, self.order)
+            if found is None:
+                raise ValueError("schedule is not on the stage grid of the reference order")
+            slots = stage_event(*found).astype(np.int64)
+        else:
+            T = max(self.slack * L, 2)
+            self._allocate(T)
+            slots = ((np.arange(L, dtype=np.int64) * 2 + 1) * T) // (2 * L)
+        g = self.graph
+        code = ak.build(s, slots, g.pred_ptr, g.pred_idx, g.succ_ptr, g.succ_idx, g.memory, g.duration, self.slot,
+                        self.copies, self.ends, self.cnt, self.tr, self.lz, self.multi, self.mpos, self.sc)
+        if code != 0:
+            raise ValueError(f"cannot load the schedule (code {code})")
+
+    def schedule(self, best: bool = False) -> np.ndarray:
+        """The current (or the best fitting) schedule as dense node indices."""
+        copies, cnt = (self.bcopies, self.bcnt) if best else (self.copies, self.cnt)
+        nodes = np.repeat(np.arange(self.graph.n, dtype=np.int64), cnt)
+        mask = np.arange(self.K)[None, :] < cnt[:, None]
+        slots = copies[mask]  # row-major: node by node, copies in order, like `nodes`
+        return nodes[np.argsort(slots, kind="stable")]
+
+    @property
+    def peak(self) -> int:
+        return int(self.tr[1])
+
+    @property
+    def cost(self) -> int:
+        return int(self.sc[0])
+
+    def respread(self) -> None:
+        """Free order: lay the schedule out again with even gaps (objective unchanged)."""
+        if not self.fixed:
+            self.load(self.schedule())
+
+    def check(self) -> int:
+        from formulations import _anneal_kernel as ak
+
+        g = self.graph
+        return int(ak.check(g.pred_ptr, g.pred_idx, g.succ_ptr, g.succ_idx, g.memory, g.duration, self.slot,
+                            self.copies, self.ends, self.cnt, self.tr, self.lz, self.sc))
+
+    def run(self, moves: int, temp_first: float, temp_last: float, fp: np.ndarray, ip: np.ndarray) -> None:
+        from formulations import _anneal_kernel as ak
+
+        g = self.graph
+        ak.anneal(moves, temp_first, temp_last, fp, ip, self.pos, self.add_nodes, g.pred_ptr, g.pred_idx, g.succ_ptr,
+                  g.succ_idx, g.memory, g.duration, self.slot, self.copies, self.ends, self.cnt, self.tr, self.lz,
+                  self.multi, self.mpos, self.sc, self.bcopies, self.bcnt, self.bsc, self.cn)
+
+
+# ---- start schedules --------------------------------------------------------------------------------
+
+
+def start_schedules(graph: Graph, budget: int, order: np.ndarray | None, which: str, max_computations: int,
+                    deadline: float) -> list[tuple[str, np.ndarray]]:
+    """Candidate start schedules. Free order: the reference orders (no recomputation);
+    fixed order: `order` itself. With which=heuristics also the project's staged schedules
+    that fit (along `order` in fixed mode), cheapest first."""
+    from formulations import heuristics
+
+    if order is not None:
+        out = [("no-recompute@reference", np.asarray(order, dtype=np.int64))]
+    else:
+        out = [(f"no-recompute@{name}", o) for name, o in heuristics.candidate_orders(graph).items()]
+    if which == "heuristics":
+        out += heuristics.fitting_schedules(graph, budget, order=order, max_computations=max_computations,
+                                            strategies=("staged-greedy", "staged-repair"), deadline=deadline)
+    return out
+
+
+def _pick_start(graph: Graph, budget: int, candidates: list[tuple[str, np.ndarray]], cap: int):
+    """The cheapest candidate that fits, else the one with the lowest peak."""
+    from moccasin_bench.simulate import simulate
+
+    best = None
+    for name, s in candidates:
+        if np.any(np.bincount(s, minlength=graph.n) > cap):
+            continue
+        sim = simulate(graph, s)
+        if not sim.valid:
+            continue
+        key = (0, sim.total_duration) if sim.peak_memory <= budget else (1, sim.peak_memory)
+        if best is None or key < best[0]:
+            best = (key, name, s, sim)
+    return best
+
+
+# ---- the formulation --------------------------------------------------------------------------------
+
+
+def solve(problem: Problem) -> SolverOutput:
+    p = problem.params
+    validate(p)
+    g, budget = problem.graph, int(problem.budget.bytes)
+    limit = float(problem.time_limit_seconds)
+    fixed = p["order"] == "fixed"
+    max_moves = int(p["max_moves"])
+    K = int(p["max_computations"]) or DEFAULT_MAX_COMPUTATIONS
+    variant: dict = {"order": p["order"], "max_computations": K, "restarts": int(p["restarts"]),
+                     "t_start": p["t_start"], "t_end": p["t_end"], "p_add": p["p_add"], "p_remove": p["p_remove"],
+                     "local": p["local"], "start": p["start"], "seed": problem.seed, "max_moves": max_moves}
+    order = None
+    if fixed:
+        from moccasin_bench.orders import default_order_name, reference_order
+
+        order_name = problem.reference_order_name
+        if order_name == "default":
+            order_name = default_order_name(g)
+        order = np.asarray(reference_order(g, order_name), dtype=np.int64)
+        variant["order_followed"] = order_name
+        restrictions = f"fixed order along the {order_name} order (stage grid), at most {K} computations per node; heuristic search: no optimality claim"
+    else:
+        restrictions = f"free order, at most {K} computations per node; heuristic search: no optimality claim"
+    # exact int64 costs: the largest schedule's cost must fit
+    if g.sum_duration > 0 and int(g.duration.max()) * K * g.n >= (1 << 62):
+        return SolverOutput(status="error", variant=variant, restrictions=restrictions,
+                            message="durations too large for exact 64-bit costs with this many computations per node")
+
+    # ---- start ------------------------------------------------------------------------------------------
+    t0 = time.perf_counter()
+    candidates = start_schedules(g, budget, order, p["start"], K,
+                                 deadline=problem.started_at + 0.2 * limit)
+    chosen = _pick_start(g, budget, candidates, K)
+    if chosen is None:
+        return SolverOutput(status="error", variant=variant, restrictions=restrictions, message="no valid start schedule")
+    (_, start_name, start, start_sim) = chosen
+    variant["start_schedule"] = {"name": start_name, "cost": start_sim.total_duration, "peak": start_sim.peak_memory}
+
+    t_import = time.perf_counter()
+    from formulations import _anneal_kernel as ak
+
+    search = Search.create(g, budget, fixed, K, int(p["slack"]), order)
+    search.load(start)
+    import_seconds = time.perf_counter() - t_import
+    trajectory: list[tuple[float, float]] = []
+    if start_sim.peak_memory <= budget:
+        ak.snapshot(search.copies, search.cnt, search.bcopies, search.bcnt, g.n)
+        search.bsc[:3] = (1, start_sim.total_duration, start_sim.peak_memory)
+        trajectory.append((problem.elapsed(), float(start_sim.total_duration)))
+        problem.notify(float(start_sim.total_duration))
+    search.bsc[3] = start_sim.peak_memory
+
+    mean = g.sum_duration / g.n if g.sum_duration > 0 else 1.0
+    span = int(p["span"]) or (8 if fixed else 3 * int(p["slack"]))
+    fp = np.array([p["p_add"], p["p_remove"], mean, p["local"]], dtype=np.float64)
+    ip = np.array([span, int(p["debug"])], dtype=np.int64)
+    variant["span"] = span
+
+    # compile (or load from the cache) with a zero-move call: its time is reported apart
+    t_jit = time.perf_counter()
+    ak.seed(int(problem.seed) & 0xFFFFFFFF)
+    search.run(0, 1.0, 1.0, fp, ip)
+    jit_seconds = time.perf_counter() - t_jit
+    variant["jit_seconds"] = round(jit_seconds + import_seconds, 3)
+    build_seconds = time.perf_counter() - t0
+
+    # ---- anneal ------------------------------------------------------------------------------------------
+    # Chunks of at most CHUNK moves; the clock is read between chunks. With max_moves, cycles
+    # last max_moves / cycles moves and chunks are cut at fixed move counts, so the schedule does
+    # not depend on wall time (unless the time limit stops the run first). Without it, the time
+    # left is split into equal cycles and the temperature follows the clock.
+    cycles = int(p["restarts"]) + 1
+    t_start, t_end = float(p["t_start"]), float(p["t_end"])
+    ratio = t_end / t_start
+    done = 0  # moves proposed so far
+    cycle = 0
+    cycle_len = -(-max_moves // cycles) if max_moves else 0
+    stopped_by = "moves"
+    rate = None  # moves per second, measured
+    anchor = None  # best schedule over budget (restart point while nothing fits): (objective, schedule)
+    t_solve = time.perf_counter()
+    anneal_begin = problem.elapsed()
+    window = max(1e-9, (limit - anneal_begin) / cycles)  # seconds per cycle without max_moves
+    last_best = int(search.bsc[1]) if search.bsc[0] else None
+    while max_moves == 0 or done < max_moves:
+        now = problem.elapsed()
+        if now >= limit or (max_moves and rate is not None and now + min(CHUNK, max_moves - done) / rate > limit):
+            stopped_by = "time"
+            break
+        if max_moves:
+            k = done // cycle_len
+            step = min(CHUNK, (k + 1) * cycle_len - done, max_moves - done)
+            frac_a = (done - k * cycle_len) / cycle_len
+            frac_b = (done + step - k * cycle_len) / cycle_len
+        else:
+            k = min(cycles - 1, int((now - anneal_begin) / window))
+            step = CHUNK if rate is None else max(1, min(CHUNK, int((limit - now) * rate)))
+            frac_a = min(1.0, (now - anneal_begin - k * window) / window)
+            frac_b = frac_a if rate is None else min(1.0, frac_a + step / rate / window)
+        if k > cycle:  # next cycle: restart from the best schedule
+            cycle = k
+            _restart(search, anchor)
+        c0 = time.perf_counter()
+        search.run(step, t_start * ratio ** frac_a, t_start * ratio ** frac_b, fp, ip)
+        seconds = time.perf_counter() - c0
+        done += step
+        if seconds > 0:
+            rate = step / seconds if rate is None else 0.7 * rate + 0.3 * step / seconds
+        if search.bsc[0] and (last_best is None or search.bsc[1] < last_best):
+            last_best = int(search.bsc[1])
+            trajectory.append((problem.elapsed(), float(last_best)))
+            problem.notify(float(last_best))
+        if not search.bsc[0]:
+            f = float(max(budget, search.peak)) * (search.cost + 1.0)
+            if anchor is None or f < anchor[0]:
+                anchor = (f, search.schedule())
+        search.respread()
+    solve_seconds = time.perf_counter() - t_solve
+
+    cn = search.cn
+    variant.update({
+        "moves_proposed": int(cn[ak.C_PROPOSED]), "moves_decided": int(cn[ak.C_DECIDED]),
+        "moves_applied": int(cn[ak.C_APPLIED]), "moves_accepted": int(cn[ak.C_ACCEPTED]),
+        "accepted_add_remove_move": [int(x) for x in cn[ak.C_ACCEPTED_KIND:ak.C_ACCEPTED_KIND + 3]],
+        "best_improvements": int(cn[ak.C_IMPROVED]), "cycles": cycle + 1, "stopped_by": stopped_by,
+        "moves_per_second": round(done / solve_seconds) if solve_seconds > 0 else None,
+        "least_peak": int(search.bsc[3]),
+    })
+    if p["debug"]:
+        variant["debug_failures"] = int(cn[ak.C_DEBUG_FAILURES])
+    common = dict(trajectory=tuple(trajectory), build_seconds=build_seconds, solve_seconds=solve_seconds,
+                  variant=variant, restrictions=restrictions, model_size={"slots": int(search.sc[2]), "nodes": g.n})
+    if not search.bsc[0]:
+        return SolverOutput(status="no_solution", message=f"no schedule within the budget {budget:,}; the smallest peak "
+                            f"reached was {int(search.bsc[3]):,} ({100.0 * int(search.bsc[3]) / max(budget, 1):.2f} % of the budget)",
+                            **common)
+    schedule = search.schedule(best=True)
+    cost = int(g.duration[schedule].sum())
+    return SolverOutput(status="feasible", schedule=schedule, objective=float(cost), **common)
+
+
+def _restart(search: Search, anchor) -> None:
+    """Resume from the best fitting schedule (or, while none fits, the best one over budget)."""
+    if search.bsc[0]:
+        search.load(search.schedule(best=True))
+    elif anchor is not None:
+        search.load(anchor[1])
