@@ -98,6 +98,47 @@ def seg_add(tr, lz, size, lo, hi, value):
 
 
 @_jit
+def seg_argmax(tr, lz, size, slot):
+    """The first occupied slot at the maximum (an empty slot never holds more than the next
+    occupied one, so the next occupied slot after a maximal empty one is maximal too)."""
+    p = 1
+    while p < size:
+        target = tr[p] - lz[p]
+        p = 2 * p if tr[2 * p] == target else 2 * p + 1
+    t = p - size
+    while slot[t] < 0:
+        t += 1
+    return t
+
+
+@_jit
+def seg_count_max(tr, lz, size, slot, stack):
+    """How many occupied slots hold the maximum: a descent into the subtrees that attain it
+    (O(count x log T)); `stack` is scratch space of at least 2 log2(size) + 2 entries."""
+    top = 0
+    stack[0] = 1
+    stack[1] = tr[1]
+    top = 2
+    count = 0
+    while top > 0:
+        target = stack[top - 1]
+        p = stack[top - 2]
+        top -= 2
+        if tr[p] != target:
+            continue
+        if p >= size:
+            if slot[p - size] >= 0:
+                count += 1
+            continue
+        stack[top] = 2 * p
+        stack[top + 1] = target - lz[p]
+        stack[top + 2] = 2 * p + 1
+        stack[top + 3] = target - lz[p]
+        top += 4
+    return count
+
+
+@_jit
 def seg_leaf(tr, lz, size, t):
     """Value of leaf t (the memory live at slot t): the leaf plus the lazy adds above it."""
     p = t + size
@@ -250,7 +291,7 @@ def build(seq_nodes, seq_slots, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur
     T = sc[2]
     size = sc[3]
     K = sc[5]
-    for t in range(T):
+    for t in range(size):
         slot[t] = -1
     for v in range(n):
         cnt[v] = 0
@@ -283,10 +324,10 @@ def build(seq_nodes, seq_slots, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur
         run += diff[t]
         tr[size + t] = run
     for p in range(size - 1, 0, -1):
+        lz[p] = 0
         x = tr[2 * p]
         y = tr[2 * p + 1]
         tr[p] = x if x > y else y
-        lz[p] = 0
     sc[0] = cost
     sc[1] = 0
     for v in range(n):
@@ -337,15 +378,24 @@ def check(pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, 
             diff[copies[v, j]] += mem[v]
             diff[ends[v, j] + 1] -= mem[v]
     run = 0
-    peak = 0
+    peak = -1
+    at_peak = 0
     for t in range(size):
         run += diff[t]
         if seg_leaf(tr, lz, size, t) != run:
             return 7
-        if slot[t] >= 0 and run > peak:
-            peak = run
+        if slot[t] >= 0:
+            if run > peak:
+                peak = run
+                at_peak = 1
+            elif run == peak:
+                at_peak += 1
     if peak != tr[1]:
         return 8
+    if at_peak != seg_count_max(tr, lz, size, slot, np.empty(2 * 64 + 4, dtype=np.int64)):
+        return 9
+    if slot[seg_argmax(tr, lz, size, slot)] < 0 or seg_leaf(tr, lz, size, seg_argmax(tr, lz, size, slot)) != peak:
+        return 10
     return 0
 
 
@@ -485,6 +535,109 @@ def _propose_fixed(kind, n, K, span, local, pos, add_nodes, succ_ptr, succ_idx, 
 
 
 @_jit
+def _min_reader(v, a, b, succ_ptr, succ_idx, copies, cnt):
+    """The first slot in (a, b) that computes a reader of v, or BIG."""
+    best = BIG
+    for k in range(succ_ptr[v], succ_ptr[v + 1]):
+        w = succ_idx[k]
+        for j in range(cnt[w]):
+            x = copies[w, j]
+            if x > a:
+                if x < b and x < best:
+                    best = x
+                break
+    return best
+
+
+@_jit
+def _propose_focus(n, K, span, local, fixed, tries, pos, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, add_nodes, slot,
+                   copies, ends, cnt, tr, lz, sc):
+    """Over budget: a move aimed at the (first) peak step ts. Among `tries` random nodes v live
+    across ts that ts does not read, the one whose departure frees the most at ts (its size
+    less its inputs that are not live across ts: a computation after ts keeps those alive)
+    gets a new computation after ts, before the first reader of that copy after ts (ADD), or
+    that copy itself is moved there when the readers before ts keep a copy (MOVE).
+    Returns (kind, v, copy index or -1, new slot), v = -1 when no such move was found."""
+    if len(add_nodes) == 0:
+        return ADD, -1, -1, -1
+    ts = seg_argmax(tr, lz, sc[3], slot)
+    x = slot[ts]
+    best_v = -1
+    best_j = -1
+    best_gain = 0
+    for _ in range(tries):
+        v = add_nodes[np.random.randint(len(add_nodes))]
+        if v == x:
+            continue
+        j = _prev_index(copies, cnt, v, ts)
+        if j < 0 or ends[v, j] <= ts:
+            continue  # not live across ts
+        gain = mem[v]  # what leaves ts, less the inputs a computation after ts keeps alive across it
+        for q in range(pred_ptr[v], pred_ptr[v + 1]):
+            u = pred_idx[q]
+            if u == x:
+                continue  # live at ts anyway (its own step)
+            k = _prev_index(copies, cnt, u, ts)
+            if ends[u, k] <= ts:
+                gain -= mem[u]
+        if gain <= best_gain:
+            continue
+        read_here = False
+        for q in range(pred_ptr[x], pred_ptr[x + 1]):
+            if pred_idx[q] == v:
+                read_here = True
+                break
+        if read_here:
+            continue
+        best_v = v
+        best_j = j
+        best_gain = gain
+    if best_v >= 0:
+        v = best_v
+        j = best_j
+        nxt = copies[v, j + 1] if j + 1 < cnt[v] else BIG
+        rf = _min_reader(v, ts, nxt, succ_ptr, succ_idx, copies, cnt)
+        movable = j > 0 or (not fixed and _max_reader(v, copies[v, 0], ts, succ_ptr, succ_idx, copies, cnt) < 0)
+        kind = MOVE if movable and np.random.random() < 0.5 else ADD
+        if kind == ADD and cnt[v] >= K:
+            if not movable:
+                return ADD, -1, -1, -1
+            kind = MOVE
+        i = j if kind == MOVE else -1
+        if fixed:
+            p = pos[v]
+            s_lo = _stage(ts, pos[x])
+            if p < pos[x]:
+                s_lo += 1  # event (s_lo, p) must come after ts
+            w = slot[rf]
+            s_hi = _stage(rf, pos[w])
+            if p > pos[w]:
+                s_hi -= 1  # event (s_hi, p) must come before rf
+            if s_lo > s_hi:
+                return kind, -1, -1, -1
+            if np.random.random() < local:
+                st = s_hi - np.random.randint(min(s_hi - s_lo + 1, span))
+            else:
+                st = s_lo + np.random.randint(s_hi - s_lo + 1)
+            return kind, v, i, st * (st + 1) // 2 + p
+        room = rf - ts - 1
+        if room < 1:
+            return kind, -1, -1, -1
+        if np.random.random() < local:
+            t = rf - 1 - np.random.randint(min(room, span))
+        else:
+            t = ts + 1 + np.random.randint(room)
+        steps = 0
+        while slot[t] >= 0:
+            t -= 1
+            steps += 1
+            if t <= ts or steps > 8:
+                return kind, -1, -1, -1
+        return kind, v, i, t
+    return ADD, -1, -1, -1
+
+
+@_jit
 def anneal(nmoves, temp_first, temp_last, fp, ip, pos, add_nodes, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur,
            slot, copies, ends, cnt, tr, lz, multi, mpos, sc, bcopies, bcnt, bsc, cn):
     """`nmoves` annealing moves at a temperature falling geometrically from `temp_first` to
@@ -493,9 +646,12 @@ def anneal(nmoves, temp_first, temp_last, fp, ip, pos, add_nodes, pred_ptr, pred
     cost / peak) satisfies d <= -temp ln(u). The best schedule within the budget is copied
     to bcopies/bcnt (bsc: 0 found, 1 cost, 2 peak, 3 least peak seen).
 
-    fp: 0 p_add, 1 p_remove, 2 mean duration, 3 share of local moves. ip: 0 local span
+    fp: 0 p_add, 1 p_remove, 2 mean duration, 3 share of local moves, 4 weight of memory
+    over the budget (omega: the objective is max(budget, peak)^omega x cost), 5 weight of one
+    more step at an unchanged peak over the budget (in mean durations), 6 share of moves aimed
+    at the peak step while over the budget. ip: 0 local span
     (slots in free order, stages in fixed order), 1 debug (check the state after every
-    applied move; failures counted in cn[C_DEBUG_FAILURES])."""
+    applied move; failures counted in cn[C_DEBUG_FAILURES]), 2 nodes tried per move aimed at the peak."""
     n = sc[7]
     T = sc[2]
     B = sc[4]
@@ -505,31 +661,45 @@ def anneal(nmoves, temp_first, temp_last, fp, ip, pos, add_nodes, pred_ptr, pred
     p_addrem = fp[0] + fp[1]
     mean = fp[2]
     local = fp[3]
+    omega = fp[4]
+    lam = fp[5]
+    p_focus = fp[6]
     span = ip[0]
     debug = ip[1] != 0
+    tries = ip[2]
+    size = sc[3]
+    stack = np.empty(2 * 64 + 4, dtype=np.int64)
     log_ratio = math.log(temp_last / temp_first)
     temp = temp_first
     for it in range(nmoves):
         if (it & 255) == 0:
             temp = temp_first * math.exp(log_ratio * it / nmoves)
         cn[C_PROPOSED] += 1
-        r = np.random.random()
-        kind = ADD if r < p_add else (REMOVE if r < p_addrem else MOVE)
-        if fixed:
-            v, i, t = _propose_fixed(kind, n, K, span, local, pos, add_nodes, succ_ptr, succ_idx, slot, copies, cnt,
-                                     multi, sc)
+        peak0 = tr[1]
+        if peak0 > B and np.random.random() < p_focus:
+            kind, v, i, t = _propose_focus(n, K, span, local, fixed, tries, pos, pred_ptr, pred_idx, succ_ptr,
+                                           succ_idx, mem, add_nodes, slot, copies, ends, cnt, tr, lz, sc)
         else:
-            v, i, t = _propose_free(kind, n, T, K, span, local, pred_ptr, pred_idx, succ_ptr, succ_idx, add_nodes,
-                                    slot, copies, ends, cnt, multi, sc)
+            r = np.random.random()
+            kind = ADD if r < p_add else (REMOVE if r < p_addrem else MOVE)
+            if fixed:
+                v, i, t = _propose_fixed(kind, n, K, span, local, pos, add_nodes, succ_ptr, succ_idx, slot, copies,
+                                         cnt, multi, sc)
+            else:
+                v, i, t = _propose_free(kind, n, T, K, span, local, pred_ptr, pred_idx, succ_ptr, succ_idx,
+                                        add_nodes, slot, copies, ends, cnt, multi, sc)
         if v < 0:
             continue
         cn[C_DECIDED] += 1
         cn[C_DECIDED_KIND + kind] += 1
         u = np.random.random()
         theta = -temp * math.log(u) if u > 0.0 else 1e300  # accept iff d <= theta
-        peak0 = tr[1]
         c0 = sc[0]
+        over = peak0 > B and lam > 0.0
+        at0 = seg_count_max(tr, lz, size, slot, stack) if over else 0
         M0 = B if peak0 < B else peak0
+        if M0 < 1:
+            M0 = 1
         if kind == ADD and peak0 <= B and dur[v] > theta * mean:
             continue  # within the budget an addition cannot lower the objective: rejected unseen
         cn[C_APPLIED] += 1
@@ -552,7 +722,11 @@ def anneal(nmoves, temp_first, temp_last, fp, ip, pos, add_nodes, pred_ptr, pred
         peak1 = tr[1]
         c1 = sc[0]
         M1 = B if peak1 < B else peak1
-        d = ((M1 - M0) * (c1 + 1.0) / M0 + (c1 - c0)) / mean
+        if M1 < 1:
+            M1 = 1
+        d = (omega * (M1 - M0) * (c1 + 1.0) / M0 + (c1 - c0)) / mean
+        if over and peak1 == peak0:  # same peak over budget: fewer steps at the peak is progress
+            d += lam * (seg_count_max(tr, lz, size, slot, stack) - at0)
         if d <= theta:
             cn[C_ACCEPTED] += 1
             cn[C_ACCEPTED_KIND + kind] += 1

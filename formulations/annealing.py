@@ -47,17 +47,23 @@ PARAMS = (
     Param("t_end", float, 0.01, "temperature at the end of a cycle (0 < t_end <= t_start)"),
     Param("p_add", float, 0.3, "share of proposals that add a computation"),
     Param("p_remove", float, 0.3, "share of proposals that remove one (the rest move one)"),
+    Param("memory_weight", float, 1.0, "omega: the objective is max(budget, peak)^omega x cost (1 = FastSA's "
+          "product); while nothing fits, omega doubles with every new cycle"),
+    Param("count_weight", float, 1.0, "over the budget, at an unchanged peak: cost of one more step at the peak, in "
+          "mean node durations (breaks the plateaus of the max)"),
+    Param("p_focus", float, 0.5, "over the budget: share of proposals aimed at the peak step"),
     Param("local", float, 0.7, "share of additions and moves that stay near the reader / the current slot"),
     Param("span", int, 0, "reach of a local move: slots (free) or stages (fixed); 0 = automatic"),
     Param("max_computations", int, 0, "at most this many computations per node (0 = up to %d)" % 64),
     Param("slack", int, 4, "free order: slots per computation when the schedule is spread out (>= 2)"),
-    Param("start", str, "reference", "reference: the reference orders without recomputation (free: the one with the "
-          "lowest peak); heuristics: also the project's cheap staged heuristics, the cheapest that fits", STARTS),
+    Param("start", str, "reference", "reference: the reference order without recomputation; heuristics: the "
+          "cheapest fitting schedule of the project's staged heuristics if one fits (slower start)", STARTS),
     Param("debug", bool, False, "check the incremental state against a from-scratch computation after every move (slow)"),
 )
 
 DEFAULT_MAX_COMPUTATIONS = 64
 CHUNK = 1 << 15  # moves per kernel call; the clock is read between calls
+FOCUS_TRIES = 16  # random nodes looked at per move aimed at the peak
 
 
 def validate(p) -> None:
@@ -74,7 +80,11 @@ def validate(p) -> None:
             bad(name, "a number > 0")
     if p["t_end"] > p["t_start"]:
         raise UserError(f"parameter 't_end' of formulation 'annealing' must be <= t_start ({p['t_start']!r}), got {p['t_end']!r}")
-    for name in ("p_add", "p_remove", "local"):
+    if not (math.isfinite(p["memory_weight"]) and p["memory_weight"] > 0):
+        bad("memory_weight", "a number > 0")
+    if not (math.isfinite(p["count_weight"]) and p["count_weight"] >= 0):
+        bad("count_weight", "a number >= 0")
+    for name in ("p_add", "p_remove", "local", "p_focus"):
         if not (0.0 <= p[name] <= 1.0):
             bad(name, "in [0, 1]")
     if p["p_add"] + p["p_remove"] > 1.0 + 1e-12:
@@ -133,14 +143,15 @@ class Search:
             pos[order] = np.arange(n, dtype=np.int64)
         s = cls(graph=graph, budget=int(budget), fixed=fixed, K=K, slack=slack, order=order, pos=pos,
                 add_nodes=np.nonzero(graph.out_degree > 0)[0].astype(np.int64))
-        s.copies = np.zeros((n, K), dtype=np.int64)
-        s.ends = np.zeros((n, K), dtype=np.int64)
+        # one column more than K: a move inserts the new copy before it deletes the old one
+        s.copies = np.zeros((n, K + 1), dtype=np.int64)
+        s.ends = np.zeros((n, K + 1), dtype=np.int64)
         s.cnt = np.zeros(n, dtype=np.int64)
         s.multi = np.zeros(n, dtype=np.int64)
         s.mpos = np.full(n, -1, dtype=np.int64)
         s.sc = np.zeros(8, dtype=np.int64)
         s.sc[4], s.sc[5], s.sc[6], s.sc[7] = int(budget), K, int(fixed), n
-        s.bcopies = np.zeros((n, K), dtype=np.int64)
+        s.bcopies = np.zeros((n, K + 1), dtype=np.int64)
         s.bcnt = np.zeros(n, dtype=np.int64)
         s.bsc = np.array([0, 0, 0, np.iinfo(np.int64).max], dtype=np.int64)
         s.cn = np.zeros(ak.N_COUNTERS, dtype=np.int64)
@@ -184,7 +195,7 @@ class Search:
         """The current (or the best fitting) schedule as dense node indices."""
         copies, cnt = (self.bcopies, self.bcnt) if best else (self.copies, self.cnt)
         nodes = np.repeat(np.arange(self.graph.n, dtype=np.int64), cnt)
-        mask = np.arange(self.K)[None, :] < cnt[:, None]
+        mask = np.arange(self.K + 1)[None, :] < cnt[:, None]
         slots = copies[mask]  # row-major: node by node, copies in order, like `nodes`
         return nodes[np.argsort(slots, kind="stable")]
 
@@ -220,20 +231,19 @@ class Search:
 # ---- start schedules --------------------------------------------------------------------------------
 
 
-def start_schedules(graph: Graph, budget: int, order: np.ndarray | None, which: str, max_computations: int,
-                    deadline: float) -> list[tuple[str, np.ndarray]]:
-    """Candidate start schedules. Free order: the reference orders (no recomputation);
-    fixed order: `order` itself. With which=heuristics also the project's staged schedules
-    that fit (along `order` in fixed mode), cheapest first."""
+def start_schedules(graph: Graph, budget: int, order: np.ndarray, which: str, max_computations: int,
+                    deadline: float, fixed: bool) -> list[tuple[str, np.ndarray]]:
+    """Candidate start schedules: the reference order without recomputation; with
+    which=heuristics also the project's staged schedules that fit (along the reference order
+    in fixed mode, along every reference order and a reordered one in free mode)."""
     from formulations import heuristics
 
-    if order is not None:
-        out = [("no-recompute@reference", np.asarray(order, dtype=np.int64))]
-    else:
-        out = [(f"no-recompute@{name}", o) for name, o in heuristics.candidate_orders(graph).items()]
+    out = [("no-recompute@reference", np.asarray(order, dtype=np.int64))]
     if which == "heuristics":
-        out += heuristics.fitting_schedules(graph, budget, order=order, max_computations=max_computations,
-                                            strategies=("staged-greedy", "staged-repair"), deadline=deadline)
+        out += heuristics.fitting_schedules(graph, budget, order=order if fixed else None,
+                                            max_computations=max_computations,
+                                            strategies=("no-recompute", "staged-greedy", "staged-repair"),
+                                            deadline=deadline)
     return out
 
 
@@ -267,15 +277,15 @@ def solve(problem: Problem) -> SolverOutput:
     K = int(p["max_computations"]) or DEFAULT_MAX_COMPUTATIONS
     variant: dict = {"order": p["order"], "max_computations": K, "restarts": int(p["restarts"]),
                      "t_start": p["t_start"], "t_end": p["t_end"], "p_add": p["p_add"], "p_remove": p["p_remove"],
+                     "memory_weight": p["memory_weight"], "count_weight": p["count_weight"], "p_focus": p["p_focus"],
                      "local": p["local"], "start": p["start"], "seed": problem.seed, "max_moves": max_moves}
-    order = None
-    if fixed:
-        from moccasin_bench.orders import default_order_name, reference_order
+    from moccasin_bench.orders import default_order_name, reference_order
 
-        order_name = problem.reference_order_name
-        if order_name == "default":
-            order_name = default_order_name(g)
-        order = np.asarray(reference_order(g, order_name), dtype=np.int64)
+    order_name = problem.reference_order_name
+    if order_name == "default":
+        order_name = default_order_name(g)
+    order = np.asarray(reference_order(g, order_name), dtype=np.int64)
+    if fixed:
         variant["order_followed"] = order_name
         restrictions = f"fixed order along the {order_name} order (stage grid), at most {K} computations per node; heuristic search: no optimality claim"
     else:
@@ -287,8 +297,8 @@ def solve(problem: Problem) -> SolverOutput:
 
     # ---- start ------------------------------------------------------------------------------------------
     t0 = time.perf_counter()
-    candidates = start_schedules(g, budget, order, p["start"], K,
-                                 deadline=problem.started_at + 0.2 * limit)
+    candidates = start_schedules(g, budget, order, p["start"], K, deadline=problem.started_at + 0.2 * limit,
+                                 fixed=fixed)
     chosen = _pick_start(g, budget, candidates, K)
     if chosen is None:
         return SolverOutput(status="error", variant=variant, restrictions=restrictions, message="no valid start schedule")
@@ -298,7 +308,7 @@ def solve(problem: Problem) -> SolverOutput:
     t_import = time.perf_counter()
     from formulations import _anneal_kernel as ak
 
-    search = Search.create(g, budget, fixed, K, int(p["slack"]), order)
+    search = Search.create(g, budget, fixed, K, int(p["slack"]), order if fixed else None)
     search.load(start)
     import_seconds = time.perf_counter() - t_import
     trajectory: list[tuple[float, float]] = []
@@ -311,8 +321,9 @@ def solve(problem: Problem) -> SolverOutput:
 
     mean = g.sum_duration / g.n if g.sum_duration > 0 else 1.0
     span = int(p["span"]) or (8 if fixed else 3 * int(p["slack"]))
-    fp = np.array([p["p_add"], p["p_remove"], mean, p["local"]], dtype=np.float64)
-    ip = np.array([span, int(p["debug"])], dtype=np.int64)
+    fp = np.array([p["p_add"], p["p_remove"], mean, p["local"], p["memory_weight"], p["count_weight"], p["p_focus"]],
+                  dtype=np.float64)
+    ip = np.array([span, int(p["debug"]), FOCUS_TRIES], dtype=np.int64)
     variant["span"] = span
 
     # compile (or load from the cache) with a zero-move call: its time is reported apart
@@ -336,7 +347,7 @@ def solve(problem: Problem) -> SolverOutput:
     cycle_len = -(-max_moves // cycles) if max_moves else 0
     stopped_by = "moves"
     rate = None  # moves per second, measured
-    anchor = None  # best schedule over budget (restart point while nothing fits): (objective, schedule)
+    anchor = None  # best schedule over budget (restart point while nothing fits): (log objective, schedule)
     t_solve = time.perf_counter()
     anneal_begin = problem.elapsed()
     window = max(1e-9, (limit - anneal_begin) / cycles)  # seconds per cycle without max_moves
@@ -359,6 +370,10 @@ def solve(problem: Problem) -> SolverOutput:
         if k > cycle:  # next cycle: restart from the best schedule
             cycle = k
             _restart(search, anchor)
+            if not search.bsc[0]:
+                anchor = None  # judged again with the new memory weight
+        # over budget with nothing fitting yet, memory weighs double in every new cycle
+        fp[4] = p["memory_weight"] * (1.0 if search.bsc[0] else 2.0 ** cycle)
         c0 = time.perf_counter()
         search.run(step, t_start * ratio ** frac_a, t_start * ratio ** frac_b, fp, ip)
         seconds = time.perf_counter() - c0
@@ -370,7 +385,7 @@ def solve(problem: Problem) -> SolverOutput:
             trajectory.append((problem.elapsed(), float(last_best)))
             problem.notify(float(last_best))
         if not search.bsc[0]:
-            f = float(max(budget, search.peak)) * (search.cost + 1.0)
+            f = fp[4] * math.log(max(budget, search.peak, 1)) + math.log(search.cost + 1.0)
             if anchor is None or f < anchor[0]:
                 anchor = (f, search.schedule())
         search.respread()
