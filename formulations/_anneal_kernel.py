@@ -98,6 +98,86 @@ def seg_add(tr, lz, size, lo, hi, value):
 
 
 @_jit
+def soft_mul(sx, mx, size, lo, hi, f):
+    """The smooth-peak tree: multiply the leaves lo..hi by f (sx[1] = sum of the leaves;
+    lazy factors in mx, never pushed down)."""
+    a = lo + size
+    b = hi + size + 1
+    p = a >> 1
+    q = (b - 1) >> 1
+    while a < b:
+        if a & 1:
+            sx[a] *= f
+            if a < size:
+                mx[a] *= f
+            a += 1
+        if b & 1:
+            b -= 1
+            sx[b] *= f
+            if b < size:
+                mx[b] *= f
+        a >>= 1
+        b >>= 1
+    while p != q:
+        sx[p] = (sx[2 * p] + sx[2 * p + 1]) * mx[p]
+        sx[q] = (sx[2 * q] + sx[2 * q + 1]) * mx[q]
+        p >>= 1
+        q >>= 1
+    while p >= 1:
+        sx[p] = (sx[2 * p] + sx[2 * p + 1]) * mx[p]
+        p >>= 1
+
+
+@_jit
+def soft_set(sx, mx, size, t, value):
+    """Set leaf t of the smooth-peak tree to `value` (its actual value: lazy factors included)."""
+    p = (t + size) >> 1
+    prod = 1.0
+    while p >= 1:
+        prod *= mx[p]
+        p >>= 1
+    sx[t + size] = value / prod if prod > 0.0 else 0.0
+    p = (t + size) >> 1
+    while p >= 1:
+        sx[p] = (sx[2 * p] + sx[2 * p + 1]) * mx[p]
+        p >>= 1
+
+
+@_jit
+def _soft_leaf(m, sf):
+    """exp((m - budget) / tau), the exponent kept within float range."""
+    x = (m - sf[2]) * sf[1]
+    if x > 700.0:
+        x = 700.0
+    elif x < -700.0:
+        x = -700.0
+    return math.exp(x)
+
+
+@_jit
+def soft_build(tr, lz, size, slot, sx, mx, sf):
+    """Rebuild the smooth-peak tree from the max tree: leaf t = exp((memory at t - budget) /
+    tau) for occupied slots, 0 for empty ones."""
+    # memory at every leaf: push the lazy adds down into a scratch copy
+    acc = np.zeros(2 * size, dtype=np.float64)
+    for p in range(2, 2 * size):
+        acc[p] = acc[p >> 1] + lz[p >> 1]
+    for t in range(size):
+        sx[t + size] = _soft_leaf(tr[t + size] + acc[t + size], sf) if slot[t] >= 0 else 0.0
+    for p in range(size - 1, 0, -1):
+        mx[p] = 1.0
+        sx[p] = sx[2 * p] + sx[2 * p + 1]
+
+
+@_jit
+def _radd(tr, lz, sx, mx, sf, size, lo, hi, value):
+    """Range add on the max tree, and on the smooth-peak tree when it is in use."""
+    seg_add(tr, lz, size, lo, hi, value)
+    if sf[0] != 0.0 and lo <= hi and value != 0:
+        soft_mul(sx, mx, size, lo, hi, math.exp(value * sf[1]))
+
+
+@_jit
 def seg_argmax(tr, lz, size, slot):
     """The first occupied slot at the maximum (an empty slot never holds more than the next
     occupied one, so the next occupied slot after a maximal empty one is maximal too)."""
@@ -194,7 +274,8 @@ def _multi_remove(v, multi, mpos, sc):
 
 
 @_jit
-def insert(v, t, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, multi, mpos, sc):
+def insert(v, t, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, sx, mx, sf, multi,
+           mpos, sc):
     """Compute v in the empty slot t (every input of v must have a copy before t)."""
     size = sc[3]
     c = cnt[v]
@@ -209,7 +290,7 @@ def insert(v, t, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies,
             ne = _max_reader(v, p, t, succ_ptr, succ_idx, copies, cnt)
             if ne < 0:
                 ne = p
-            seg_add(tr, lz, size, ne + 1, pe, -m)
+            _radd(tr, lz, sx, mx, sf, size, ne + 1, pe, -m)
             ends[v, i - 1] = ne
             e = pe
         else:
@@ -225,14 +306,16 @@ def insert(v, t, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies,
     copies[v, i] = t
     ends[v, i] = e
     cnt[v] = c + 1
-    seg_add(tr, lz, size, t, e, m)
+    _radd(tr, lz, sx, mx, sf, size, t, e, m)
     slot[t] = v
     for k in range(pred_ptr[v], pred_ptr[v + 1]):  # the inputs' copies read at t may live longer
         u = pred_idx[k]
         j = _prev_index(copies, cnt, u, t)
         if ends[u, j] < t:
-            seg_add(tr, lz, size, ends[u, j] + 1, t, mem[u])
+            _radd(tr, lz, sx, mx, sf, size, ends[u, j] + 1, t, mem[u])
             ends[u, j] = t
+    if sf[0] != 0.0:  # the slot is now occupied: its leaf counts in the smooth peak
+        soft_set(sx, mx, size, t, _soft_leaf(seg_leaf(tr, lz, size, t), sf))
     sc[0] += dur[v]
     if c + 1 == 2:
         _multi_add(v, multi, mpos, sc)
@@ -240,7 +323,8 @@ def insert(v, t, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies,
 
 
 @_jit
-def delete(v, i, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, multi, mpos, sc):
+def delete(v, i, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, sx, mx, sf, multi,
+           mpos, sc):
     """Remove v's copy i; its readers go to copy i-1 (the caller checks there is one when
     the copy has readers)."""
     size = sc[3]
@@ -248,16 +332,18 @@ def delete(v, i, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies,
     t = copies[v, i]
     e = ends[v, i]
     m = mem[v]
-    seg_add(tr, lz, size, t, e, -m)
+    _radd(tr, lz, sx, mx, sf, size, t, e, -m)
     if i > 0 and e > t:
         pe = ends[v, i - 1]
-        seg_add(tr, lz, size, pe + 1, e, m)
+        _radd(tr, lz, sx, mx, sf, size, pe + 1, e, m)
         ends[v, i - 1] = e
     for j in range(i, c - 1):
         copies[v, j] = copies[v, j + 1]
         ends[v, j] = ends[v, j + 1]
     cnt[v] = c - 1
     slot[t] = -1
+    if sf[0] != 0.0:
+        soft_set(sx, mx, size, t, 0.0)
     sc[0] -= dur[v]
     for k in range(pred_ptr[v], pred_ptr[v + 1]):  # the inputs' copies read at t may end earlier
         u = pred_idx[k]
@@ -267,7 +353,7 @@ def delete(v, i, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies,
             ne = _max_reader(u, copies[u, j], nxt, succ_ptr, succ_idx, copies, cnt)
             if ne < 0:
                 ne = copies[u, j]
-            seg_add(tr, lz, size, ne + 1, t, -mem[u])
+            _radd(tr, lz, sx, mx, sf, size, ne + 1, t, -mem[u])
             ends[u, j] = ne
     if c - 1 == 1:
         _multi_remove(v, multi, mpos, sc)
@@ -337,9 +423,10 @@ def build(seq_nodes, seq_slots, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur
 
 
 @_jit
-def check(pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, sc):
-    """Recompute ends, cost, the memory of every slot and the peak from scratch and compare
-    them with the incremental state. Returns 0 when all agree, else a code > 0."""
+def check(pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, sx, sf, sc):
+    """Recompute ends, cost, the memory of every slot, the peak, the steps at the peak and
+    (when in use) the smooth peak's sum from scratch and compare them with the incremental
+    state. Returns 0 when all agree, else a code > 0."""
     n = sc[7]
     T = sc[2]
     size = sc[3]
@@ -380,11 +467,13 @@ def check(pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, 
     run = 0
     peak = -1
     at_peak = 0
+    soft = 0.0
     for t in range(size):
         run += diff[t]
         if seg_leaf(tr, lz, size, t) != run:
             return 7
         if slot[t] >= 0:
+            soft += _soft_leaf(run, sf)
             if run > peak:
                 peak = run
                 at_peak = 1
@@ -394,6 +483,8 @@ def check(pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, 
         return 8
     if at_peak != seg_count_max(tr, lz, size, slot, np.empty(2 * 64 + 4, dtype=np.int64)):
         return 9
+    if sf[0] != 0.0 and abs(sx[1] - soft) > 1e-9 * soft:
+        return 11
     if slot[seg_argmax(tr, lz, size, slot)] < 0 or seg_leaf(tr, lz, size, seg_argmax(tr, lz, size, slot)) != peak:
         return 10
     return 0
@@ -639,19 +730,25 @@ def _propose_focus(n, K, span, local, fixed, tries, pos, pred_ptr, pred_idx, suc
 
 @_jit
 def anneal(nmoves, temp_first, temp_last, fp, ip, pos, add_nodes, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur,
-           slot, copies, ends, cnt, tr, lz, multi, mpos, sc, bcopies, bcnt, bsc, cn):
+           slot, copies, ends, cnt, tr, lz, sx, mx, sf, multi, mpos, sc, bcopies, bcnt, bsc, cn):
     """`nmoves` annealing moves at a temperature falling geometrically from `temp_first` to
-    `temp_last` (units: the mean node duration). Objective max(budget, peak) x (cost + 1);
-    a move is accepted when its change d (in mean durations, peak changes weighed at
-    cost / peak) satisfies d <= -temp ln(u). The best schedule within the budget is copied
-    to bcopies/bcnt (bsc: 0 found, 1 cost, 2 peak, 3 least peak seen).
+    `temp_last`, in mean node durations.
 
-    fp: 0 p_add, 1 p_remove, 2 mean duration, 3 share of local moves, 4 weight of memory
-    over the budget (omega: the objective is max(budget, peak)^omega x cost), 5 weight of one
-    more step at an unchanged peak over the budget (in mean durations), 6 share of moves aimed
-    at the peak step while over the budget. ip: 0 local span
-    (slots in free order, stages in fixed order), 1 debug (check the state after every
-    applied move; failures counted in cn[C_DEBUG_FAILURES]), 2 nodes tried per move aimed at the peak."""
+    Objective: max(budget, P)^omega x (cost + 1), where P is the peak, or, while the
+    smooth-peak tree is in use (sf[0] = 1), the smooth peak budget + tau ln(sum over steps of
+    exp((memory - budget) / tau)), which sees every step near the top, not only the highest
+    one. A move's change d is measured in mean node durations: d = (omega (M1 - M0) (cost1 +
+    1) / M0 + cost1 - cost0) / mean duration (the first-order change of the objective divided
+    by M0 x mean duration); it is accepted when d <= -temp ln(u), u uniform in (0, 1). The
+    best schedule within the budget is copied to bcopies/bcnt (bsc: 0 found, 1 cost, 2 peak,
+    3 least peak seen).
+
+    fp: 0 p_add, 1 p_remove, 2 mean duration, 3 share of local moves, 4 omega, 5 cost of one
+    more step at an unchanged peak over the budget (in mean durations; 0 = off), 6 share of
+    moves aimed at the peak step while over the budget. ip: 0 local span (slots in free
+    order, stages in fixed order), 1 debug (check the state after every applied move;
+    failures counted in cn[C_DEBUG_FAILURES]), 2 nodes tried per move aimed at the peak.
+    sf: 0 smooth peak in use, 1 1/tau, 2 budget."""
     n = sc[7]
     T = sc[2]
     B = sc[4]
@@ -668,6 +765,8 @@ def anneal(nmoves, temp_first, temp_last, fp, ip, pos, add_nodes, pred_ptr, pred
     debug = ip[1] != 0
     tries = ip[2]
     size = sc[3]
+    soft = sf[0] != 0.0
+    tau = 1.0 / sf[1]
     stack = np.empty(2 * 64 + 4, dtype=np.int64)
     log_ratio = math.log(temp_last / temp_first)
     temp = temp_first
@@ -695,37 +794,47 @@ def anneal(nmoves, temp_first, temp_last, fp, ip, pos, add_nodes, pred_ptr, pred
         u = np.random.random()
         theta = -temp * math.log(u) if u > 0.0 else 1e300  # accept iff d <= theta
         c0 = sc[0]
-        over = peak0 > B and lam > 0.0
-        at0 = seg_count_max(tr, lz, size, slot, stack) if over else 0
-        M0 = B if peak0 < B else peak0
-        if M0 < 1:
-            M0 = 1
-        if kind == ADD and peak0 <= B and dur[v] > theta * mean:
+        if not soft and kind == ADD and peak0 <= B and dur[v] > theta * mean:
             continue  # within the budget an addition cannot lower the objective: rejected unseen
+        if soft:
+            M0 = B + tau * math.log(sx[1]) if sx[1] > 0.0 else 0.0
+        else:
+            M0 = float(peak0)
+        if M0 < B:
+            M0 = float(B)
+        if M0 < 1.0:
+            M0 = 1.0
+        counting = lam > 0.0 and not soft and peak0 > B
+        at0 = seg_count_max(tr, lz, size, slot, stack) if counting else 0
         cn[C_APPLIED] += 1
         old_t = -1
         if kind == ADD:
-            insert(v, t, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, multi,
-                   mpos, sc)
+            insert(v, t, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, sx, mx, sf,
+                   multi, mpos, sc)
         elif kind == REMOVE:
             old_t = copies[v, i]
-            delete(v, i, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, multi,
-                   mpos, sc)
+            delete(v, i, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, sx, mx, sf,
+                   multi, mpos, sc)
         else:
             old_t = copies[v, i]
-            insert(v, t, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, multi,
-                   mpos, sc)
+            insert(v, t, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, sx, mx, sf,
+                   multi, mpos, sc)
             delete(v, _index_of(copies, cnt, v, old_t), pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot,
-                   copies, ends, cnt, tr, lz, multi, mpos, sc)
-        if debug and check(pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, sc) != 0:
+                   copies, ends, cnt, tr, lz, sx, mx, sf, multi, mpos, sc)
+        if debug and check(pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, sx, sf, sc) != 0:
             cn[C_DEBUG_FAILURES] += 1
         peak1 = tr[1]
         c1 = sc[0]
-        M1 = B if peak1 < B else peak1
-        if M1 < 1:
-            M1 = 1
+        if soft:
+            M1 = B + tau * math.log(sx[1]) if sx[1] > 0.0 else 0.0
+        else:
+            M1 = float(peak1)
+        if M1 < B:
+            M1 = float(B)
+        if M1 < 1.0:
+            M1 = 1.0
         d = (omega * (M1 - M0) * (c1 + 1.0) / M0 + (c1 - c0)) / mean
-        if over and peak1 == peak0:  # same peak over budget: fewer steps at the peak is progress
+        if counting and peak1 == peak0:  # same peak over budget: fewer steps at the peak is progress
             d += lam * (seg_count_max(tr, lz, size, slot, stack) - at0)
         if d <= theta:
             cn[C_ACCEPTED] += 1
@@ -742,16 +851,16 @@ def anneal(nmoves, temp_first, temp_last, fp, ip, pos, add_nodes, pred_ptr, pred
         # rejected: undo
         if kind == ADD:
             delete(v, _index_of(copies, cnt, v, t), pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies,
-                   ends, cnt, tr, lz, multi, mpos, sc)
+                   ends, cnt, tr, lz, sx, mx, sf, multi, mpos, sc)
         elif kind == REMOVE:
-            insert(v, old_t, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, multi,
-                   mpos, sc)
+            insert(v, old_t, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, sx, mx,
+                   sf, multi, mpos, sc)
         else:
-            insert(v, old_t, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, multi,
-                   mpos, sc)
+            insert(v, old_t, pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, sx, mx,
+                   sf, multi, mpos, sc)
             delete(v, _index_of(copies, cnt, v, t), pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies,
-                   ends, cnt, tr, lz, multi, mpos, sc)
-        if debug and check(pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, sc) != 0:
+                   ends, cnt, tr, lz, sx, mx, sf, multi, mpos, sc)
+        if debug and check(pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur, slot, copies, ends, cnt, tr, lz, sx, sf, sc) != 0:
             cn[C_DEBUG_FAILURES] += 1
 
 

@@ -34,7 +34,7 @@ NAME = "annealing"
 LABEL = "Annealing"
 KEY_PARAMS = ("order",)
 DESCRIPTION = "simulated annealing over slotted schedules (add/remove/move computations; numba): free order or the reference order's stage grid"
-STARTS = ("reference", "heuristics")
+STARTS = ("auto", "reference", "heuristics")
 PARAMS = (
     Param("order", str, "free", "free: any order (the search reorders); fixed: the reference order's stage grid, "
           "recomputations only", ("free", "fixed")),
@@ -49,15 +49,19 @@ PARAMS = (
     Param("p_remove", float, 0.3, "share of proposals that remove one (the rest move one)"),
     Param("memory_weight", float, 1.0, "omega: the objective is max(budget, peak)^omega x cost (1 = FastSA's "
           "product); while nothing fits, omega doubles with every new cycle"),
-    Param("count_weight", float, 1.0, "over the budget, at an unchanged peak: cost of one more step at the peak, in "
+    Param("smooth", float, 1.0, "while nothing fits, judge memory by a smooth peak, budget + tau ln(sum of "
+          "exp((memory - budget) / tau)) over the steps, tau = this many mean node sizes (0 = the plain peak)"),
+    Param("count_weight", float, 0.0, "over the budget, at an unchanged peak: cost of one more step at the peak, in "
           "mean node durations (breaks the plateaus of the max)"),
-    Param("p_focus", float, 0.5, "over the budget: share of proposals aimed at the peak step"),
+    Param("p_focus", float, 0.0, "over the budget: share of proposals aimed at the peak step (recompute or move "
+          "a value live across it to after it)"),
     Param("local", float, 0.7, "share of additions and moves that stay near the reader / the current slot"),
     Param("span", int, 0, "reach of a local move: slots (free) or stages (fixed); 0 = automatic"),
     Param("max_computations", int, 0, "at most this many computations per node (0 = up to %d)" % 64),
     Param("slack", int, 4, "free order: slots per computation when the schedule is spread out (>= 2)"),
-    Param("start", str, "reference", "reference: the reference order without recomputation; heuristics: the "
-          "cheapest fitting schedule of the project's staged heuristics if one fits (slower start)", STARTS),
+    Param("start", str, "auto", "reference: the reference order without recomputation; heuristics: the cheapest "
+          "fitting schedule of the project's staged heuristics if one fits (slower start); auto: reference, and the "
+          "heuristics' schedule at the first restart if nothing fits by then", STARTS),
     Param("debug", bool, False, "check the incremental state against a from-scratch computation after every move (slow)"),
 )
 
@@ -82,6 +86,8 @@ def validate(p) -> None:
         raise UserError(f"parameter 't_end' of formulation 'annealing' must be <= t_start ({p['t_start']!r}), got {p['t_end']!r}")
     if not (math.isfinite(p["memory_weight"]) and p["memory_weight"] > 0):
         bad("memory_weight", "a number > 0")
+    if not (math.isfinite(p["smooth"]) and p["smooth"] >= 0):
+        bad("smooth", "a number >= 0")
     if not (math.isfinite(p["count_weight"]) and p["count_weight"] >= 0):
         bad("count_weight", "a number >= 0")
     for name in ("p_add", "p_remove", "local", "p_focus"):
@@ -125,6 +131,9 @@ class Search:
     cnt: np.ndarray = None
     tr: np.ndarray = None
     lz: np.ndarray = None
+    sx: np.ndarray = None  # smooth-peak tree (sums of exp((memory - budget) / tau)) and its lazy factors
+    mx: np.ndarray = None
+    sf: np.ndarray = None  # 0 smooth peak in use, 1 1/tau, 2 budget
     multi: np.ndarray = None
     mpos: np.ndarray = None
     sc: np.ndarray = None
@@ -155,6 +164,7 @@ class Search:
         s.bcnt = np.zeros(n, dtype=np.int64)
         s.bsc = np.array([0, 0, 0, np.iinfo(np.int64).max], dtype=np.int64)
         s.cn = np.zeros(ak.N_COUNTERS, dtype=np.int64)
+        s.sf = np.array([0.0, 1.0, float(budget)], dtype=np.float64)
         if fixed:
             s._allocate(n * (n + 1) // 2)
         return s
@@ -164,6 +174,8 @@ class Search:
         if self.tr is None or len(self.tr) < 2 * size:
             self.tr = np.zeros(2 * size, dtype=np.int64)
             self.lz = np.zeros(2 * size, dtype=np.int64)
+            self.sx = np.zeros(2 * size, dtype=np.float64)
+            self.mx = np.ones(2 * size, dtype=np.float64)
             self.slot = np.full(size, -1, dtype=np.int64)
             self.sc[3] = size
         self.sc[2] = T
@@ -190,6 +202,18 @@ class Search:
                         self.copies, self.ends, self.cnt, self.tr, self.lz, self.multi, self.mpos, self.sc)
         if code != 0:
             raise ValueError(f"cannot load the schedule (code {code})")
+        if self.sf[0]:
+            self.smooth(True)
+
+    def smooth(self, on: bool, tau: float | None = None) -> None:
+        """Use (and rebuild) the smooth-peak tree, or stop maintaining it."""
+        from formulations import _anneal_kernel as ak
+
+        if tau is not None:
+            self.sf[1] = 1.0 / tau
+        self.sf[0] = float(on)
+        if on:
+            ak.soft_build(self.tr, self.lz, self.sc[3], self.slot, self.sx, self.mx, self.sf)
 
     def schedule(self, best: bool = False) -> np.ndarray:
         """The current (or the best fitting) schedule as dense node indices."""
@@ -217,7 +241,7 @@ class Search:
 
         g = self.graph
         return int(ak.check(g.pred_ptr, g.pred_idx, g.succ_ptr, g.succ_idx, g.memory, g.duration, self.slot,
-                            self.copies, self.ends, self.cnt, self.tr, self.lz, self.sc))
+                            self.copies, self.ends, self.cnt, self.tr, self.lz, self.sx, self.sf, self.sc))
 
     def run(self, moves: int, temp_first: float, temp_last: float, fp: np.ndarray, ip: np.ndarray) -> None:
         from formulations import _anneal_kernel as ak
@@ -225,7 +249,7 @@ class Search:
         g = self.graph
         ak.anneal(moves, temp_first, temp_last, fp, ip, self.pos, self.add_nodes, g.pred_ptr, g.pred_idx, g.succ_ptr,
                   g.succ_idx, g.memory, g.duration, self.slot, self.copies, self.ends, self.cnt, self.tr, self.lz,
-                  self.multi, self.mpos, self.sc, self.bcopies, self.bcnt, self.bsc, self.cn)
+                  self.sx, self.mx, self.sf, self.multi, self.mpos, self.sc, self.bcopies, self.bcnt, self.bsc, self.cn)
 
 
 # ---- start schedules --------------------------------------------------------------------------------
@@ -277,7 +301,8 @@ def solve(problem: Problem) -> SolverOutput:
     K = int(p["max_computations"]) or DEFAULT_MAX_COMPUTATIONS
     variant: dict = {"order": p["order"], "max_computations": K, "restarts": int(p["restarts"]),
                      "t_start": p["t_start"], "t_end": p["t_end"], "p_add": p["p_add"], "p_remove": p["p_remove"],
-                     "memory_weight": p["memory_weight"], "count_weight": p["count_weight"], "p_focus": p["p_focus"],
+                     "memory_weight": p["memory_weight"], "smooth": p["smooth"],
+                     "count_weight": p["count_weight"], "p_focus": p["p_focus"],
                      "local": p["local"], "start": p["start"], "seed": problem.seed, "max_moves": max_moves}
     from moccasin_bench.orders import default_order_name, reference_order
 
@@ -325,6 +350,12 @@ def solve(problem: Problem) -> SolverOutput:
                   dtype=np.float64)
     ip = np.array([span, int(p["debug"]), FOCUS_TRIES], dtype=np.int64)
     variant["span"] = span
+    sizes = g.memory[g.memory > 0]
+    tau = max(float(p["smooth"]) * (float(sizes.mean()) if len(sizes) else 1.0),
+              (start_sim.peak_memory - budget) / 500.0, 1.0)  # exp((memory - budget) / tau) stays in float range
+    search.sf[1] = 1.0 / tau
+    if p["smooth"] > 0:
+        variant["smooth_tau"] = round(tau, 3)
 
     # compile (or load from the cache) with a zero-move call: its time is reported apart
     t_jit = time.perf_counter()
@@ -352,6 +383,7 @@ def solve(problem: Problem) -> SolverOutput:
     anneal_begin = problem.elapsed()
     window = max(1e-9, (limit - anneal_begin) / cycles)  # seconds per cycle without max_moves
     last_best = int(search.bsc[1]) if search.bsc[0] else None
+    rescued = False
     while max_moves == 0 or done < max_moves:
         now = problem.elapsed()
         if now >= limit or (max_moves and rate is not None and now + min(CHUNK, max_moves - done) / rate > limit):
@@ -369,11 +401,18 @@ def solve(problem: Problem) -> SolverOutput:
             frac_b = frac_a if rate is None else min(1.0, frac_a + step / rate / window)
         if k > cycle:  # next cycle: restart from the best schedule
             cycle = k
+            if not search.bsc[0] and p["start"] == "auto" and not rescued:
+                rescued = True  # nothing fits: try the heuristics once, and go on from their schedule
+                variant["rescue"] = _rescue(search, g, budget, order if fixed else None, K,
+                                            deadline=time.perf_counter() + 0.2 * limit, problem=problem,
+                                            trajectory=trajectory)
+                last_best = int(search.bsc[1]) if search.bsc[0] else None
             _restart(search, anchor)
             if not search.bsc[0]:
                 anchor = None  # judged again with the new memory weight
         # over budget with nothing fitting yet, memory weighs double in every new cycle
         fp[4] = p["memory_weight"] * (1.0 if search.bsc[0] else 2.0 ** cycle)
+        search.smooth(p["smooth"] > 0 and not search.bsc[0])  # rebuilt every chunk while in use (no drift)
         c0 = time.perf_counter()
         search.run(step, t_start * ratio ** frac_a, t_start * ratio ** frac_b, fp, ip)
         seconds = time.perf_counter() - c0
@@ -411,6 +450,31 @@ def solve(problem: Problem) -> SolverOutput:
     schedule = search.schedule(best=True)
     cost = int(g.duration[schedule].sum())
     return SolverOutput(status="feasible", schedule=schedule, objective=float(cost), **common)
+
+
+def _rescue(search: Search, g: Graph, budget: int, order, K: int, deadline: float, problem: Problem,
+            trajectory: list) -> dict:
+    """The project's staged heuristics (along `order` in fixed mode), until `deadline`
+    (perf_counter); the cheapest fitting schedule becomes the best one found (the search goes
+    on from it)."""
+    from formulations import _anneal_kernel as ak
+    from formulations import heuristics
+
+    t0 = time.perf_counter()
+    found = heuristics.fitting_schedules(g, budget, order=order, max_computations=K,
+                                         strategies=("no-recompute", "staged-greedy", "staged-repair"),
+                                         deadline=deadline)
+    out = {"seconds": round(time.perf_counter() - t0, 3), "fitting": len(found)}
+    if found:
+        name, s = found[0]
+        search.load(s)  # the caller restarts from the best schedule: this one
+        ak.snapshot(search.copies, search.cnt, search.bcopies, search.bcnt, g.n)
+        search.bsc[:3] = (1, search.cost, search.peak)
+        search.bsc[3] = min(int(search.bsc[3]), search.peak)
+        out.update({"schedule": name, "cost": int(search.bsc[1])})
+        trajectory.append((problem.elapsed(), float(search.bsc[1])))
+        problem.notify(float(search.bsc[1]))
+    return out
 
 
 def _restart(search: Search, anchor) -> None:
