@@ -145,10 +145,10 @@ def soft_set(sx, mx, size, t, value):
 
 @_jit
 def _soft_leaf(m, sf):
-    """exp((m - budget) / tau), the exponent kept within float range."""
+    """exp((m - budget) / tau), the exponent clamped so that sums over a million slots stay finite."""
     x = (m - sf[2]) * sf[1]
-    if x > 700.0:
-        x = 700.0
+    if x > 600.0:
+        x = 600.0
     elif x < -700.0:
         x = -700.0
     return math.exp(x)
@@ -834,6 +834,8 @@ def anneal(nmoves, temp_first, temp_last, fp, ip, pos, add_nodes, pred_ptr, pred
         if M1 < 1.0:
             M1 = 1.0
         d = (omega * (M1 - M0) * (c1 + 1.0) / M0 + (c1 - c0)) / mean
+        if not math.isfinite(d):
+            d = 1e300  # cannot happen with the clamped smooth peak; rejected if it did
         if counting and peak1 == peak0:  # same peak over budget: fewer steps at the peak is progress
             d += lam * (seg_count_max(tr, lz, size, slot, stack) - at0)
         if d <= theta:

@@ -41,7 +41,7 @@ PARAMS = (
     Param("max_moves", int, 0, "stop after this many proposed moves (0 = run to the time limit); with it set the "
           "schedule does not depend on wall time unless the time limit stops the run first"),
     Param("restarts", int, 3, "restarts from the best schedule (cycles = restarts + 1; the temperature falls from "
-          "t_start to t_end in each)"),
+          "t_start to t_end in each; the first cycle gets 40 % of the moves or time, the others equal shares)"),
     Param("t_start", float, 1.0, "temperature at the start of a cycle, in mean node durations (an addition of a "
           "mean-duration node within the budget is accepted with probability e^-1/t)"),
     Param("t_end", float, 0.01, "temperature at the end of a cycle (0 < t_end <= t_start)"),
@@ -60,14 +60,16 @@ PARAMS = (
     Param("max_computations", int, 0, "at most this many computations per node (0 = up to %d)" % 64),
     Param("slack", int, 4, "free order: slots per computation when the schedule is spread out (>= 2)"),
     Param("start", str, "auto", "reference: the reference order without recomputation; heuristics: the cheapest "
-          "fitting schedule of the project's staged heuristics if one fits (slower start); auto: reference, and the "
-          "heuristics' schedule at the first restart if nothing fits by then", STARTS),
+          "fitting schedule of the project's staged heuristics if one fits (slower start); auto: reference, and "
+          "staged repair at the first restart if nothing fits by then", STARTS),
     Param("debug", bool, False, "check the incremental state against a from-scratch computation after every move (slow)"),
 )
 
 DEFAULT_MAX_COMPUTATIONS = 64
 CHUNK = 1 << 15  # moves per kernel call; the clock is read between calls
 FOCUS_TRIES = 16  # random nodes looked at per move aimed at the peak
+FIRST_SHARE = 0.4  # share of the moves (or time) of the first cycle, which also brings memory under the budget
+RESCUE_SHARE = 0.15  # at most this share of the time limit for the staged-repair rescue
 
 
 def validate(p) -> None:
@@ -366,46 +368,56 @@ def solve(problem: Problem) -> SolverOutput:
     build_seconds = time.perf_counter() - t0
 
     # ---- anneal ------------------------------------------------------------------------------------------
-    # Chunks of at most CHUNK moves; the clock is read between chunks. With max_moves, cycles
-    # last max_moves / cycles moves and chunks are cut at fixed move counts, so the schedule does
-    # not depend on wall time (unless the time limit stops the run first). Without it, the time
-    # left is split into equal cycles and the temperature follows the clock.
+    # Chunks of at most CHUNK moves; the clock is read between chunks. Progress x runs from 0 to 1
+    # over the moves (max_moves) or over the time left; the first cycle, which has to bring memory
+    # under the budget, gets FIRST_SHARE of it, the others equal shares. With max_moves, chunks are
+    # cut at fixed move counts, so the schedule does not depend on wall time (unless the time limit
+    # stops the run first); without it, the temperature follows the clock.
     cycles = int(p["restarts"]) + 1
+    edges = cycle_edges(cycles)
     t_start, t_end = float(p["t_start"]), float(p["t_end"])
     ratio = t_end / t_start
     done = 0  # moves proposed so far
     cycle = 0
-    cycle_len = -(-max_moves // cycles) if max_moves else 0
+    bounds = [int(round(e * max_moves)) for e in edges] if max_moves else None  # cycle edges in moves
     stopped_by = "moves"
     rate = None  # moves per second, measured
     anchor = None  # best schedule over budget (restart point while nothing fits): (log objective, schedule)
     t_solve = time.perf_counter()
     anneal_begin = problem.elapsed()
-    window = max(1e-9, (limit - anneal_begin) / cycles)  # seconds per cycle without max_moves
+    span_seconds = max(1e-9, limit - anneal_begin)
     last_best = int(search.bsc[1]) if search.bsc[0] else None
     rescued = False
+
+    def where(x: float) -> tuple[int, float]:
+        """Cycle index and progress within it at overall progress x."""
+        k = min(cycles - 1, int(np.searchsorted(edges, x, side="right")) - 1)
+        return k, min(1.0, (x - edges[k]) / (edges[k + 1] - edges[k]))
+
     while max_moves == 0 or done < max_moves:
         now = problem.elapsed()
         if now >= limit or (max_moves and rate is not None and now + min(CHUNK, max_moves - done) / rate > limit):
             stopped_by = "time"
             break
         if max_moves:
-            k = done // cycle_len
-            step = min(CHUNK, (k + 1) * cycle_len - done, max_moves - done)
-            frac_a = (done - k * cycle_len) / cycle_len
-            frac_b = (done + step - k * cycle_len) / cycle_len
+            k = int(np.searchsorted(bounds, done, side="right")) - 1
+            step = min(CHUNK, bounds[k + 1] - done)
+            frac_a = (done - bounds[k]) / (bounds[k + 1] - bounds[k])
+            frac_b = (done + step - bounds[k]) / (bounds[k + 1] - bounds[k])
         else:
-            k = min(cycles - 1, int((now - anneal_begin) / window))
+            k, frac_a = where((now - anneal_begin) / span_seconds)
             step = CHUNK if rate is None else max(1, min(CHUNK, int((limit - now) * rate)))
-            frac_a = min(1.0, (now - anneal_begin - k * window) / window)
-            frac_b = frac_a if rate is None else min(1.0, frac_a + step / rate / window)
+            frac_b = frac_a if rate is None else where((now + step / rate - anneal_begin) / span_seconds)[1]
+            if rate is not None and where((now + step / rate - anneal_begin) / span_seconds)[0] != k:
+                frac_b = 1.0
         if k > cycle:  # next cycle: restart from the best schedule
             cycle = k
             if not search.bsc[0] and p["start"] == "auto" and not rescued:
-                rescued = True  # nothing fits: try the heuristics once, and go on from their schedule
-                variant["rescue"] = _rescue(search, g, budget, order if fixed else None, K,
-                                            deadline=time.perf_counter() + 0.2 * limit, problem=problem,
-                                            trajectory=trajectory)
+                rescued = True  # nothing fits: try staged repair once, and go on from its schedule
+                left = limit - problem.elapsed()
+                variant["rescue"] = _rescue(search, g, budget, order, fixed, anchor, K,
+                                            deadline=time.perf_counter() + min(RESCUE_SHARE * limit, 0.3 * left),
+                                            problem=problem, trajectory=trajectory)
                 last_best = int(search.bsc[1]) if search.bsc[0] else None
             _restart(search, anchor)
             if not search.bsc[0]:
@@ -452,29 +464,54 @@ def solve(problem: Problem) -> SolverOutput:
     return SolverOutput(status="feasible", schedule=schedule, objective=float(cost), **common)
 
 
-def _rescue(search: Search, g: Graph, budget: int, order, K: int, deadline: float, problem: Problem,
-            trajectory: list) -> dict:
-    """The project's staged heuristics (along `order` in fixed mode), until `deadline`
-    (perf_counter); the cheapest fitting schedule becomes the best one found (the search goes
-    on from it)."""
+def _rescue(search: Search, g: Graph, budget: int, order: np.ndarray, fixed: bool, anchor, K: int, deadline: float,
+            problem: Problem, trajectory: list) -> dict:
+    """Staged repair (formulations/checkpointing.py) until `deadline` (perf_counter), along
+    the reference order and, in free order, along the order of first computations of the
+    best schedule over budget the search found; the cheapest fitting schedule becomes the
+    best one found (the search goes on from it)."""
     from formulations import _anneal_kernel as ak
-    from formulations import heuristics
+    from formulations.checkpointing import staged_repair
+    from moccasin_bench.simulate import simulate
 
     t0 = time.perf_counter()
-    found = heuristics.fitting_schedules(g, budget, order=order, max_computations=K,
-                                         strategies=("no-recompute", "staged-greedy", "staged-repair"),
-                                         deadline=deadline)
-    out = {"seconds": round(time.perf_counter() - t0, 3), "fitting": len(found)}
-    if found:
-        name, s = found[0]
-        search.load(s)  # the caller restarts from the best schedule: this one
+    orders = [("reference", order)]
+    if not fixed and anchor is not None:
+        s = anchor[1]
+        first = np.zeros(g.n, dtype=bool)
+        keep = np.zeros(len(s), dtype=bool)
+        for j, v in enumerate(s.tolist()):  # first computation of each node, in schedule order
+            if not first[v]:
+                first[v] = keep[j] = True
+        orders.insert(0, ("search", s[keep]))
+    best = None
+    tried = []
+    for name, o in orders:
+        if time.perf_counter() > deadline:
+            break
+        r = staged_repair(g, o, budget, K, deadline=deadline, cleanup=False)
+        sim = simulate(g, r.schedule)
+        fits = sim.fits(budget) and np.bincount(r.schedule, minlength=g.n).max() <= K
+        tried.append(name)
+        if fits and (best is None or sim.total_duration < best[2]):
+            best = (name, r.schedule, sim.total_duration)
+    out = {"seconds": round(time.perf_counter() - t0, 3), "orders": tried, "fits": best is not None}
+    if best is not None:
+        search.load(best[1])  # the caller restarts from the best schedule: this one
         ak.snapshot(search.copies, search.cnt, search.bcopies, search.bcnt, g.n)
         search.bsc[:3] = (1, search.cost, search.peak)
         search.bsc[3] = min(int(search.bsc[3]), search.peak)
-        out.update({"schedule": name, "cost": int(search.bsc[1])})
+        out.update({"order": best[0], "cost": int(search.bsc[1])})
         trajectory.append((problem.elapsed(), float(search.bsc[1])))
         problem.notify(float(search.bsc[1]))
     return out
+
+
+def cycle_edges(cycles: int) -> np.ndarray:
+    """Where each cycle starts, as a share of the run (FIRST_SHARE for the first of several)."""
+    if cycles == 1:
+        return np.array([0.0, 1.0])
+    return np.concatenate(([0.0], FIRST_SHARE + (1.0 - FIRST_SHARE) * np.arange(cycles) / (cycles - 1)))
 
 
 def _restart(search: Search, anchor) -> None:
