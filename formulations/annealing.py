@@ -45,6 +45,8 @@ PARAMS = (
     Param("t_start", float, 1.0, "temperature at the start of a cycle, in mean node durations (an addition of a "
           "mean-duration node within the budget is accepted with probability e^-1/t)"),
     Param("t_end", float, 0.01, "temperature at the end of a cycle (0 < t_end <= t_start)"),
+    Param("heat", float, 4.0, "temperatures are multiplied by this while nothing fits (memory moves need more "
+          "heat to climb out of a peak than cost moves)"),
     Param("p_add", float, 0.3, "share of proposals that add a computation"),
     Param("p_remove", float, 0.3, "share of proposals that remove one (the rest move one)"),
     Param("memory_weight", float, 1.0, "omega: the objective is max(budget, peak)^omega x cost (1 = FastSA's "
@@ -61,7 +63,7 @@ PARAMS = (
     Param("slack", int, 4, "free order: slots per computation when the schedule is spread out (>= 2)"),
     Param("start", str, "auto", "reference: the reference order without recomputation; heuristics: the cheapest "
           "fitting schedule of the project's staged heuristics if one fits (slower start); auto: reference, and "
-          "staged repair at the first restart if nothing fits by then", STARTS),
+          "staged repair before the last cycle if nothing fits by then", STARTS),
     Param("debug", bool, False, "check the incremental state against a from-scratch computation after every move (slow)"),
 )
 
@@ -81,7 +83,7 @@ def validate(p) -> None:
         bad("max_moves", ">= 0")
     if p["restarts"] < 0:
         bad("restarts", ">= 0")
-    for name in ("t_start", "t_end"):
+    for name in ("t_start", "t_end", "heat"):
         if not (math.isfinite(p[name]) and p[name] > 0):
             bad(name, "a number > 0")
     if p["t_end"] > p["t_start"]:
@@ -302,7 +304,7 @@ def solve(problem: Problem) -> SolverOutput:
     max_moves = int(p["max_moves"])
     K = int(p["max_computations"]) or DEFAULT_MAX_COMPUTATIONS
     variant: dict = {"order": p["order"], "max_computations": K, "restarts": int(p["restarts"]),
-                     "t_start": p["t_start"], "t_end": p["t_end"], "p_add": p["p_add"], "p_remove": p["p_remove"],
+                     "t_start": p["t_start"], "t_end": p["t_end"], "heat": p["heat"], "p_add": p["p_add"], "p_remove": p["p_remove"],
                      "memory_weight": p["memory_weight"], "smooth": p["smooth"],
                      "count_weight": p["count_weight"], "p_focus": p["p_focus"],
                      "local": p["local"], "start": p["start"], "seed": problem.seed, "max_moves": max_moves}
@@ -412,8 +414,8 @@ def solve(problem: Problem) -> SolverOutput:
                 frac_b = 1.0
         if k > cycle:  # next cycle: restart from the best schedule
             cycle = k
-            if not search.bsc[0] and p["start"] == "auto" and not rescued:
-                rescued = True  # nothing fits: try staged repair once, and go on from its schedule
+            if not search.bsc[0] and p["start"] == "auto" and not rescued and cycle == cycles - 1:
+                rescued = True  # nothing fits before the last cycle: staged repair, and go on from its schedule
                 left = limit - problem.elapsed()
                 variant["rescue"] = _rescue(search, g, budget, order, fixed, anchor, K,
                                             deadline=time.perf_counter() + min(RESCUE_SHARE * limit, 0.3 * left),
@@ -426,7 +428,8 @@ def solve(problem: Problem) -> SolverOutput:
         fp[4] = p["memory_weight"] * (1.0 if search.bsc[0] else 2.0 ** cycle)
         search.smooth(p["smooth"] > 0 and not search.bsc[0])  # rebuilt every chunk while in use (no drift)
         c0 = time.perf_counter()
-        search.run(step, t_start * ratio ** frac_a, t_start * ratio ** frac_b, fp, ip)
+        heat = 1.0 if search.bsc[0] else float(p["heat"])  # hotter while nothing fits
+        search.run(step, heat * t_start * ratio ** frac_a, heat * t_start * ratio ** frac_b, fp, ip)
         seconds = time.perf_counter() - c0
         done += step
         if seconds > 0:
