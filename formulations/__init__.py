@@ -13,5 +13,6 @@ REGISTRY = {
     "checkmate-cp": "formulations.checkmate_cp",
     "checkmate-lp": "formulations.checkmate_lp",
     "heuristic": "formulations.heuristics",
+    "annealing": "formulations.annealing",
     "oracle": "formulations.oracle",
 }

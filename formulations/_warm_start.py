@@ -314,7 +314,7 @@ def checkmate_start(
     given, info = initial_start(problem, order) if problem.initial_schedule is not None else (None, None)
     found_pool: list[tuple[str, np.ndarray]] = []
     if annealing:
-        annealed, anneal_info = annealed_start(problem, True, 1 << 20, 0.2)
+        annealed, anneal_info = annealed_start(problem, True, 0, 0.2)  # 0: the annealer's own cap
         info = {**(info or {}), "annealing": anneal_info}
         if annealed is not None:
             found_pool.append(("annealing", annealed))

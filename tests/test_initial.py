@@ -132,3 +132,16 @@ def test_solve_initial_from_the_command_line(tmp_path, demo):
     unknown.write_text(json.dumps([0, 1, "no-such-node"]))
     bad = run_cli("solve", "demo", "--formulation", "moccasin", "--budget", "0.8", "--initial", unknown, "-o", out)
     assert bad.returncode == 2 and "no-such-node" in bad.stderr and bad.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    "formulation,params",
+    [("moccasin", {}), ("moccasin", {"order": "free"}), ("checkmate-milp", {}), ("checkmate-cp", {})],
+)
+def test_the_annealer_warm_starts_the_exact_models(demo, formulation, params):
+    g, budget, _ = demo
+    r = solve_in_process(g, budget, formulation, {**params, "warm_start": "annealing"}, time_limit_seconds=8)
+    info = r.output.variant["annealing"]
+    assert info["status"] == "feasible" and info["order"] == params.get("order", "fixed")
+    assert r.output.variant["warm_start"]["name"] == "annealing"  # the heuristics do not run with warm_start=annealing
+    assert r.status in ("optimal", "feasible") and r.total_duration <= info["cost"]

@@ -1,0 +1,347 @@
+"""The annealing formulation: its incremental state against the simulator, its schedules
+against the exact oracle on tiny graphs, determinism, the fixed-order grid, the time limit
+and its parameters. Move budgets are small: the whole file runs in a few seconds once the
+kernels are compiled (the first run on a machine compiles them, about 10-30 s, and caches
+the machine code)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from moccasin_bench.budget import Budget
+from moccasin_bench.errors import UserError
+from moccasin_bench.graph import Graph
+from moccasin_bench.judge import solve_in_process as execute
+from moccasin_bench.orders import reference_order
+from moccasin_bench.params import resolve_params
+from moccasin_bench.simulate import simulate
+from tests.strategies import dags
+from tests.test_crosscheck import training_graphs
+
+pytest.importorskip("numba")
+
+from formulations import _anneal_kernel as ak  # noqa: E402
+from formulations import annealing  # noqa: E402
+
+
+def params(**kw) -> dict:
+    return resolve_params(annealing.PARAMS, kw, "formulation 'annealing'")
+
+
+@st.composite
+def instances(draw, tight: bool = True):
+    g = draw(st.one_of(dags(min_nodes=1, max_nodes=6, max_duration=6, max_memory=6), training_graphs()))
+    lo = g.min_feasible_budget
+    peak = simulate(g, reference_order(g)).peak_memory
+    hi = max(lo, (lo + peak) // 2) if tight else peak
+    return g, draw(st.integers(lo, hi))
+
+
+# ---- the data structures -------------------------------------------------------------------------
+
+
+def test_segment_tree_matches_a_plain_array():
+    rng = np.random.default_rng(1)
+    stack = np.empty(132, dtype=np.int64)
+    for T in (1, 2, 5, 63, 64, 100):
+        size = annealing._pow2_above(T)
+        tr = np.zeros(2 * size, dtype=np.int64)
+        lz = np.zeros(2 * size, dtype=np.int64)
+        slot = np.full(size, -1, dtype=np.int64)
+        slot[:T] = 0  # the slots in use; the padding leaves stay at 0, below every used one
+        ak.seg_add(tr, lz, size, 0, T - 1, 10_000)
+        plain = np.full(T, 10_000, dtype=np.int64)
+        for _ in range(300):
+            lo, hi = sorted(rng.integers(0, T, 2).tolist())
+            value = int(rng.integers(-5, 6))
+            ak.seg_add(tr, lz, size, lo, hi, value)
+            plain[lo : hi + 1] += value
+            assert tr[1] == plain.max()
+            assert ak.seg_count_max(tr, lz, size, slot, stack) == int((plain == plain.max()).sum())
+            assert ak.seg_argmax(tr, lz, size, slot) == int(np.argmax(plain))
+            t = int(rng.integers(0, T))
+            assert ak.seg_leaf(tr, lz, size, t) == plain[t]
+
+
+def _search(g: Graph, budget: int, fixed: bool, schedule=None):
+    order = reference_order(g)
+    s = annealing.Search.create(g, budget, fixed, 8, 4, order if fixed else None)
+    s.load(order if schedule is None else schedule)
+    return s
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(tight=False), st.booleans(), st.integers(0, 2**31 - 1))
+def test_incremental_state_equals_the_simulator(case, fixed, seed):
+    """After every applied move the kernel re-derives ends, cost, every slot's memory, the
+    peak and the count at the peak from scratch (debug); and the schedule it holds, simulated,
+    has the peak and cost of the incremental state."""
+    g, b = case
+    s = _search(g, b, fixed)
+    fp = np.array([0.3, 0.3, max(1.0, g.sum_duration / g.n), 0.7, 4.0, 1.0, 0.5])
+    ip = np.array([3, 1, 8], dtype=np.int64)
+    ak.seed(seed)
+    for temp in (5.0, 0.5, 0.05):
+        s.run(300, temp, temp, fp, ip)
+        assert s.cn[ak.C_DEBUG_FAILURES] == 0
+        sim = simulate(g, s.schedule())
+        assert sim.valid
+        assert (sim.peak_memory, sim.total_duration) == (s.peak, s.cost)
+        assert s.check() == 0
+        s.respread()
+        assert s.check() == 0 and s.peak == sim.peak_memory
+    if s.bsc[0]:
+        best = simulate(g, s.schedule(best=True))
+        assert best.valid and best.peak_memory <= b and best.total_duration == s.bsc[1]
+
+
+def test_kernel_state_on_a_paper_sized_graph():
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph("rl1-gen")
+    budget = int(0.75 * simulate(g, reference_order(g)).peak_memory)
+    for fixed in (False, True):
+        s = _search(g, budget, fixed)
+        fp = np.array([0.3, 0.3, g.sum_duration / g.n, 0.7, 4.0, 1.0, 0.5])
+        ak.seed(3)
+        s.run(20_000, 1.0, 0.05, fp, np.array([8, 0, 16], dtype=np.int64))
+        assert s.check() == 0
+        sim = simulate(g, s.schedule())
+        assert sim.valid and (sim.peak_memory, sim.total_duration) == (s.peak, s.cost)
+
+
+# ---- against the oracle ---------------------------------------------------------------------------
+
+
+def _check(res, budget: int) -> None:
+    assert res.status in ("feasible", "no_solution"), (res.status, res.message)
+    if res.status == "feasible":
+        sim = simulate(res.graph, res.schedule)
+        assert sim.valid and sim.peak_memory <= budget
+        assert res.output.objective == sim.total_duration == res.total_duration
+        for _, cost in res.output.trajectory:
+            assert cost >= sim.total_duration
+    else:
+        assert res.schedule is None and "smallest peak" in res.message
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances())
+def test_never_below_the_oracle(case):
+    g, b = case
+    budget = Budget(bytes=b)
+    free = execute(g, budget, "oracle", {"order": "free"}, time_limit_seconds=60)
+    res = execute(g, budget, "annealing", {"max_moves": 20_000}, time_limit_seconds=60)
+    _check(res, b)
+    if free.status == "infeasible":
+        assert res.status == "no_solution"
+    elif res.status == "feasible":
+        assert res.total_duration >= free.total_duration
+    fixed = execute(g, budget, "oracle", {"order": "fixed"}, time_limit_seconds=60)
+    res = execute(g, budget, "annealing", {"max_moves": 20_000, "order": "fixed"}, time_limit_seconds=60)
+    _check(res, b)
+    if res.status == "feasible":
+        from formulations._stage_grid import grid_positions
+
+        assert grid_positions(res.schedule, reference_order(g)) is not None
+        assert fixed.status == "optimal" and res.total_duration >= fixed.total_duration
+    elif fixed.status == "infeasible":
+        assert res.status == "no_solution"
+
+
+def _tiny_instances(count: int, seed: int):
+    """Forward/backward chains with extra edges and budgets in the tighter half (where
+    recomputation pays), as in the cross-check tests, drawn with numpy."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < count:
+        k = int(rng.integers(2, 4))
+        n = 2 * k + 1
+        edges = [(i, i + 1) for i in range(2 * k)] + [(k - 1 - i, k + 1 + i) for i in range(k)]
+        extra = [(u, v) for v in range(n) for u in range(v - 1) if (u, v) not in edges]
+        edges += [extra[j] for j in rng.choice(len(extra), size=int(rng.integers(0, 3)), replace=False)]
+        g = Graph.build("tiny", list(range(n)), rng.integers(0, 7, n).tolist(), rng.integers(1, 7, n).tolist(), edges)
+        lo, peak = g.min_feasible_budget, simulate(g, reference_order(g)).peak_memory
+        out.append((g, int(rng.integers(lo, max(lo, (lo + peak) // 2) + 1))))
+    return out
+
+
+def test_finds_the_optimum_on_tiny_graphs_most_of_the_time():
+    hits = optimal = 0
+    for g, b in _tiny_instances(30, seed=11):
+        oracle = execute(g, Budget(b), "oracle", {"order": "free"}, time_limit_seconds=60)
+        res = execute(g, Budget(b), "annealing", {"max_moves": 100_000}, time_limit_seconds=60, seed=1)
+        _check(res, b)
+        if oracle.status == "optimal":
+            optimal += 1
+            hits += res.status == "feasible" and res.total_duration == oracle.total_duration
+    assert optimal >= 20
+    assert hits >= 0.9 * optimal, (hits, optimal)
+
+
+def test_fixed_order_finds_the_grid_optimum_most_of_the_time():
+    hits = optimal = 0
+    for g, b in _tiny_instances(20, seed=12):
+        oracle = execute(g, Budget(b), "oracle", {"order": "fixed"}, time_limit_seconds=60)
+        res = execute(g, Budget(b), "annealing", {"max_moves": 100_000, "order": "fixed"}, time_limit_seconds=60)
+        _check(res, b)
+        if oracle.status == "optimal":
+            optimal += 1
+            hits += res.status == "feasible" and res.total_duration == oracle.total_duration
+    assert optimal >= 10
+    assert hits >= 0.9 * optimal, (hits, optimal)
+
+
+def test_no_schedule_fits_names_the_smallest_peak():
+    # d reads b and c, which both read a: at c's step (or b's) a, b and c are live: 12 > 8
+    g = Graph.build(
+        "diamond", ["a", "b", "c", "d"], [1, 1, 1, 1], [4, 4, 4, 0], [("a", "b"), ("a", "c"), ("b", "d"), ("c", "d")]
+    )
+    assert g.min_feasible_budget == 8
+    res = execute(g, Budget(8), "annealing", {"max_moves": 5_000}, time_limit_seconds=30)
+    assert res.status == "no_solution" and "smallest peak reached was 12" in res.message
+
+
+# ---- determinism, the fixed grid, the time limit --------------------------------------------------
+
+
+def test_deterministic_for_a_seed_and_a_move_budget():
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph("rl1-gen")
+    budget = Budget(int(0.8 * simulate(g, reference_order(g)).peak_memory))
+    runs = [
+        execute(g, budget, "annealing", {"max_moves": 120_000, "order": o}, time_limit_seconds=60, seed=s)
+        for o, s in (("free", 5), ("free", 5), ("free", 6), ("fixed", 5), ("fixed", 5))
+    ]
+    for r in runs:
+        _check(r, budget.bytes)
+    assert runs[0].status == "feasible"
+    assert np.array_equal(runs[0].schedule, runs[1].schedule)
+    assert runs[0].output.variant["moves_accepted"] == runs[1].output.variant["moves_accepted"]
+    assert runs[2].output.variant["moves_accepted"] != runs[0].output.variant["moves_accepted"]
+    assert (runs[3].schedule is None) == (runs[4].schedule is None)
+    if runs[3].schedule is not None:
+        assert np.array_equal(runs[3].schedule, runs[4].schedule)
+    assert runs[0].output.variant["stopped_by"] == "moves" and runs[0].output.variant["moves_proposed"] == 120_000
+
+
+def test_fixed_mode_stays_on_the_stage_grid():
+    from formulations._stage_grid import grid_positions
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph("rl1-gen")
+    order = reference_order(g)
+    budget = Budget(int(0.8 * simulate(g, order).peak_memory))
+    res = execute(g, budget, "annealing", {"max_moves": 200_000, "order": "fixed"}, time_limit_seconds=60, seed=2)
+    _check(res, budget.bytes)
+    assert res.status == "feasible"
+    assert grid_positions(res.schedule, order) is not None
+    assert "fixed order" in res.output.restrictions and res.output.variant["order_followed"] == "stored"
+
+
+def test_time_limit_is_honoured():
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph("rl2-gen")
+    budget = Budget(int(0.75 * simulate(g, reference_order(g)).peak_memory))
+    execute(g, budget, "annealing", {"max_moves": 1_000}, time_limit_seconds=30)  # compile / load the kernels first
+    for limit in (0.5, 1.5):
+        t0 = time.perf_counter()
+        res = execute(g, budget, "annealing", {}, time_limit_seconds=limit, seed=3)
+        wall = time.perf_counter() - t0
+        _check(res, budget.bytes)
+        assert res.output.variant["stopped_by"] == "time"
+        assert wall < limit + 0.5, wall
+        assert all(0 <= t <= limit + 0.1 for t, _ in res.output.trajectory)
+        costs = [c for _, c in res.output.trajectory]
+        assert costs == sorted(costs, reverse=True) and len(set(costs)) == len(costs)
+
+
+def test_improvements_are_notified():
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph("rl1-gen")
+    budget = Budget(int(0.7 * simulate(g, reference_order(g)).peak_memory))
+    seen = []
+    res = execute(
+        g, budget, "annealing", {"max_moves": 100_000}, time_limit_seconds=60, progress=lambda s, c, b: seen.append(c)
+    )
+    assert res.status == "feasible"
+    assert seen == [c for _, c in res.output.trajectory] and seen[-1] == res.total_duration
+
+
+# ---- parameters and registration ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"t_start": 0}, "t_start"),
+        ({"t_end": -1.0}, "t_end"),
+        ({"t_start": 0.1, "t_end": 0.2}, "t_end"),
+        ({"restarts": -1}, "restarts"),
+        ({"max_moves": -5}, "max_moves"),
+        ({"p_add": 1.5}, "p_add"),
+        ({"p_add": 0.6, "p_remove": 0.6}, "p_add"),
+        ({"local": -0.1}, "local"),
+        ({"slack": 1}, "slack"),
+        ({"max_computations": -1}, "max_computations"),
+        ({"memory_weight": 0}, "memory_weight"),
+        ({"count_weight": -1}, "count_weight"),
+        ({"p_focus": 2}, "p_focus"),
+        ({"span": -3}, "span"),
+    ],
+)
+def test_bad_parameters_are_user_errors(bad, match):
+    with pytest.raises(UserError, match=match) as info:
+        annealing.validate(params(**bad))
+    assert "\n" not in str(info.value)
+    g = Graph.build("chain", ["a", "b"], [1, 1], [1, 1], [("a", "b")])
+    res = execute(g, Budget(2), "annealing", bad, time_limit_seconds=5)
+    assert res.status == "error" and match in res.message
+    with pytest.raises(UserError):
+        execute(g, Budget(2), "annealing", {"restarts": "many"}, time_limit_seconds=5)
+
+
+def test_registered_with_its_display_attributes():
+    from moccasin_bench.formulation import formulation_module
+
+    module = formulation_module("annealing")
+    assert module is annealing
+    assert annealing.LABEL == "Annealing" and annealing.KEY_PARAMS == ("order",)
+    assert {p.name for p in annealing.PARAMS} >= {"order", "max_moves", "restarts", "t_start", "t_end"}
+
+
+def test_the_engine_does_not_import_numba():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, moccasin_bench.judge, moccasin_bench.formulation as f; f.formulation_module('annealing'); "
+        "print('numba' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_jit_falls_back_when_no_cache_location_is_writable(monkeypatch):
+    import numba
+
+    calls = []
+    real = numba.njit
+
+    def njit(**kw):
+        calls.append(kw.get("cache"))
+        if kw.get("cache"):
+            raise RuntimeError("cannot cache function 'f': no locator available for file 'x.py'")
+        return real(**kw)
+
+    monkeypatch.setattr(numba, "njit", njit)
+    f = ak._jit(lambda x: x + 1)
+    assert calls == [True, False] and f(1) == 2
