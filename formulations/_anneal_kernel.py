@@ -393,7 +393,6 @@ def build(
     Returns 0, or -1 (a read before any computation), -2 (more than K copies of a node),
     -3 (a node never computed)."""
     n = sc[7]
-    T = sc[2]
     size = sc[3]
     K = sc[5]
     for t in range(size):

@@ -104,7 +104,7 @@ PARAMS = (
     ),
     Param("local", float, 0.7, "share of additions and moves that stay near the reader / the current slot"),
     Param("span", int, 0, "reach of a local move: slots (free) or stages (fixed); 0 = automatic"),
-    Param("max_computations", int, 0, "at most this many computations per node (0 = up to %d)" % 64),
+    Param("max_computations", int, 0, "at most this many computations per node (0 = up to 64)"),
     Param("slack", int, 4, "free order: slots per computation when the schedule is spread out (>= 2)"),
     Param(
         "start",
@@ -160,7 +160,7 @@ def validate(p) -> None:
     if p["span"] < 0:
         bad("span", ">= 0")
     if p["max_computations"] < 0:
-        bad("max_computations", ">= 0 (0 = up to %d)" % DEFAULT_MAX_COMPUTATIONS)
+        bad("max_computations", f">= 0 (0 = up to {DEFAULT_MAX_COMPUTATIONS})")
     if p["slack"] < 2:
         bad("slack", ">= 2")
 
