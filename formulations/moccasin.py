@@ -149,6 +149,30 @@ def _restrictions(p, order_name: str, copies: np.ndarray, horizon: int) -> str:
 
 
 def solve(problem: Problem) -> SolverOutput:
+    """The model solved within the time limit. When CP-SAT runs out of memory (a run's memory cap on a very
+    large model), the best fitting warm start already found is reported, not lost."""
+    salvage: dict[str, Any] = {}
+    try:
+        return _solve(problem, salvage)
+    except MemoryError:
+        hint = salvage.get("hint")
+        if hint is None:
+            raise
+        variant = {**salvage.get("variant", {}), "out_of_memory": True}
+        return SolverOutput(
+            status="feasible",
+            schedule=hint[1],
+            objective=float(hint[2]),
+            trajectory=((salvage.get("at_seconds", 0.0), float(hint[2])),),
+            build_seconds=salvage.get("build_seconds", 0.0),
+            model_size=salvage.get("size", {}),
+            variant=variant,
+            message=f"the model ran out of memory after {problem.elapsed():.0f} s (building or solving it); the schedule is the warm start's "
+            f"({hint[0]}), not improved by the model",
+        )
+
+
+def _solve(problem: Problem, salvage: dict[str, Any]) -> SolverOutput:
     from formulations import _cpsat
     from formulations import _moccasin_model as mm
     from formulations._warm_start import warm_start
@@ -210,6 +234,7 @@ def solve(problem: Problem) -> SolverOutput:
     for name, s in sorted(pool, key=lambda x: int(g.duration[x[1]].sum())):  # the cheapest the model can express
         if mm.expressible(g, s, copies, options, order):
             hint = (name, s, schedule_cost(g, s))
+            salvage.update(hint=hint, variant=variant, at_seconds=problem.elapsed())
             break
     two_phase = p["phases"] == "2" or (p["phases"] == "auto" and hint is None)
     if two_phase:
@@ -236,6 +261,7 @@ def solve(problem: Problem) -> SolverOutput:
     )
     restrictions = _restrictions(p, order_name, model.copies, model.horizon)
     size = {**_cpsat.model_size(model.model), "intervals": int(model.copies.sum())}
+    salvage.update(build_seconds=build_seconds, size=size)
     if size["variables"] <= LARGE_MODEL_VARIABLES and "cp_model_probing_level" not in extra:
         # probing in presolve costs more than it saves on these models (CM1 90 %: 0.16 -> 0.07 s to the
         # proven optimum; RL1 80 %: 0.70 -> 0.50 s; RL2 90 %: the same proof time, the optimum found sooner)

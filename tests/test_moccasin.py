@@ -261,3 +261,32 @@ def test_per_node_copies_and_bad_values():
         solve_in_process(g, Budget(3), "moccasin", {"copies": 0}, time_limit_seconds=5)
     with pytest.raises(UserError):  # a value of the wrong type is refused before the formulation runs
         solve_in_process(g, Budget(3), "moccasin", {"copies": "two"}, time_limit_seconds=5)
+
+
+def test_out_of_memory_in_the_model_keeps_the_warm_start(monkeypatch):
+    """Out of memory (a run's cap on a huge model) after a fitting warm start was found: the warm
+    start is reported as feasible, not lost in an error."""
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph("random-layered:n=30,seed=3")
+    budget = resolve_budget(g, 1.0)  # the reference order fits: a warm start exists
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(mm, "build", no_memory)
+    result = solve_in_process(g, budget, "moccasin", {}, time_limit_seconds=10, threads=1)
+    assert result.status == "feasible", result.message
+    assert "out of memory" in result.message and result.output.variant["out_of_memory"] is True
+    assert simulate(g, g.to_indices(result.schedule)).peak_memory <= budget.bytes
+
+
+def test_out_of_memory_without_a_warm_start_is_an_error(monkeypatch):
+    g = Graph.build("chain", [0, 1, 2], [1, 1, 1], [1, 1, 1], [(0, 1), (1, 2)])
+
+    def no_memory(*args, **kwargs):
+        raise MemoryError
+
+    monkeypatch.setattr(mm, "build", no_memory)
+    result = solve_in_process(g, Budget(3), "moccasin", {"warm_start": "none"}, time_limit_seconds=5, threads=1)
+    assert result.status == "error" and "out of memory" in result.message
