@@ -15,4 +15,5 @@ REGISTRY = {
     "heuristic": "formulations.heuristics",
     "annealing": "formulations.annealing",
     "oracle": "formulations.oracle",
+    "torch-checkpoint": "formulations.torch_checkpoint",
 }
