@@ -31,7 +31,7 @@ from moccasin_bench.errors import UserError
 from moccasin_bench.graph import Graph
 
 BACKWARD_SUFFIX = " (backward)"
-KNAPSACK_SOLVERS = ("greedy", "dp", "ilp")  # torch._functorch.config.activation_memory_budget_solver values used
+KNAPSACK_SOLVERS = ("dp", "greedy", "ilp")  # torch._functorch.config.activation_memory_budget_solver values used
 
 
 @dataclass(frozen=True)
