@@ -99,7 +99,7 @@ def solve(problem: Problem) -> SolverOutput:
                 f"partitioner schedule (knob {knob:g}, {solver}) is not valid: {sim.violation.describe()}"
             )
         entry = {
-            "knob": knob,
+            "knob": round(knob, 6),
             "solver": solver if knob < 1 else "(none: knob 1 runs no knapsack)",
             "peak": int(sim.peak_memory),
             "cost": int(sim.total_duration),
