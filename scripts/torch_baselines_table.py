@@ -57,9 +57,7 @@ def _load(store: Path):
 def _setting(method: str, cell: dict) -> str:
     v = cell["variant"]
     if cell["status"] not in ("optimal", "feasible"):
-        if method == "torch-partitioner" and "smallest_peak" in v:
-            return f"smallest peak {100 * v['smallest_peak'] / cell['reference_peak']:.1f} %"
-        if method == "torch-checkpoint" and "smallest_peak" in v:
+        if "smallest_peak" in v and v["smallest_peak"] is not None:
             return f"smallest peak {100 * v['smallest_peak'] / cell['reference_peak']:.1f} %"
         return ""
     if method == "torch-partitioner":
@@ -110,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-limit", type=float, default=30.0, help="seconds per --same-peak solve")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--csv", type=Path, help="write every figure to this CSV file too")
+    ap.add_argument(
+        "--figure", type=Path, help="draw TDI against simulated peak, one panel per model, into this PNG/SVG file"
+    )
     args = ap.parse_args(argv)
     if not args.store.is_file():
         print(f"no such store: {args.store}", file=sys.stderr)
@@ -178,7 +179,56 @@ def main(argv: list[str] | None = None) -> int:
         import pandas as pd
 
         pd.DataFrame(flat).to_csv(args.csv, index=False)
+    if args.figure:
+        draw(flat, args.figure)
     return 0
+
+
+LABELS = {
+    "moccasin-fixed": ("Moccasin (fixed)", "o"),
+    "moccasin-free": ("Moccasin (free)", "s"),
+    "torch-partitioner": ("PyTorch partitioner", "^"),
+    "torch-checkpoint": ("PyTorch checkpoint", "v"),
+}
+
+
+def draw(flat: list[dict], path: Path) -> None:
+    """TDI against the simulated peak (% of the reference peak), one panel per model: where each
+    method's schedules land (a baseline usually lands below the budget it was given), the
+    budgets as dotted lines."""
+    import math
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    graphs = list(dict.fromkeys(r["graph"] for r in flat))
+    cols = 3
+    rows = math.ceil(len(graphs) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+    for ax in axes.flat[len(graphs) :]:
+        ax.set_visible(False)
+    for ax, graph in zip(axes.flat, graphs):
+        here = [r for r in flat if r["graph"] == graph]
+        for budget in sorted({r["budget_fraction"] for r in here}):
+            ax.axvline(100 * budget, color="0.8", linestyle=":", linewidth=1)
+        for method, (label, marker) in LABELS.items():
+            pts = sorted(
+                (r["peak_percent"], r["tdi_percent"])
+                for r in here
+                if r["method"] == method and r["status"] in ("optimal", "feasible")
+            )
+            if pts:
+                ax.plot(*zip(*pts), marker=marker, linestyle="-", linewidth=0.8, label=label)
+        ax.set_title(graph)
+        ax.set_xlabel("simulated peak (% of the plain step's)")
+        ax.set_ylabel("TDI (%)")
+        ax.set_yscale("symlog", linthresh=0.1)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    fig.savefig(path, dpi=120)
 
 
 if __name__ == "__main__":
