@@ -15,4 +15,6 @@ REGISTRY = {
     "heuristic": "formulations.heuristics",
     "annealing": "formulations.annealing",
     "oracle": "formulations.oracle",
+    "torch-partitioner": "formulations.torch_partitioner",
+    "torch-checkpoint": "formulations.torch_checkpoint",
 }

@@ -38,6 +38,9 @@ class Mode:
     jobs: int  # runs at once
     threads: int  # solver threads per run
     caps: Mapping[str, float] = field(default_factory=dict)  # formulation -> at most this many seconds
+    floors: Mapping[str, float] = field(
+        default_factory=dict
+    )  # formulation -> at least this many seconds (one whose setup alone outlasts the mode's limit)
     skip: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (graph, method key) -> why not (a table cell)
     skip_note: str = ""  # the same, in a sentence for the report
     grace_seconds: float | None = None  # None: the runner's default

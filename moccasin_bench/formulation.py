@@ -8,7 +8,15 @@ A formulation module (in `formulations/`, registered in `formulations/__init__.p
   simulates (moccasin_bench/judge.py): a formulation never reports peak memory or cost as final;
 - optionally, how reports name it: `LABEL` (default: NAME), `KEY_PARAMS` (parameters whose
   values are part of the method's name, e.g. moccasin's `order` -> "Moccasin (fixed)"), and
-  `label(params) -> str` when the name needs more than that.
+  `label(params) -> str` when the name needs more than that;
+- optionally, `check(params, graph)` (raise UserError for parameter values that cannot work on
+  this graph; called when a run is planned) and `model_size(problem)` (build without solving);
+- optionally, `REQUIRES`: what the graph must be for the formulation to run at all, one of
+  REQUIREMENTS (`"pytorch"`: a graph extracted from PyTorch by `moccasin-bench graphs extract`,
+  which records how to trace its step again). The engine checks it before planning a run
+  (`check_params`: a sweep, even `--dry-run`, or `solve` refuses the run with one line) and
+  before solving (`judge.solve_in_process`: an `error` result of one line), so the
+  formulation's `solve` never sees another graph.
 
 tests/test_formulation_contract.py checks every registered formulation against this
 contract. docs/architecture.md describes the path of a run.
@@ -85,6 +93,28 @@ class SolverOutput:
 
 PLUGINS_ENV = "MOCCASIN_BENCH_PLUGINS"
 
+PYTORCH_SOURCE_KIND = "pytorch-training-step"  # graph.source["kind"] of `graphs extract` (graphs/pytorch/build.py)
+# What a formulation's REQUIRES may name: requirement -> (what it means, in words; test on a graph).
+REQUIREMENTS: dict[str, tuple[str, Callable[[Graph], bool]]] = {
+    "pytorch": (
+        "graphs extracted from PyTorch (`moccasin-bench graphs extract`, e.g. the catalogue's pt-* graphs)",
+        lambda g: (g.source or {}).get("kind") == PYTORCH_SOURCE_KIND,
+    ),
+}
+
+
+def requirement_problem(name: str, module: ModuleType, graph: Graph) -> str | None:
+    """One line saying why formulation `name` cannot run on `graph` (its REQUIRES), or None."""
+    needs = getattr(module, "REQUIRES", None)
+    if needs is None:
+        return None
+    if needs not in REQUIREMENTS:
+        return f"formulation {name!r} declares REQUIRES = {needs!r}, which is none of {', '.join(REQUIREMENTS)}"
+    what, test = REQUIREMENTS[needs]
+    if test(graph):
+        return None
+    return f"formulation {name!r} runs only on {what}; graph {graph.name!r} is not one"
+
 
 def registry() -> dict[str, str]:
     """Built-in formulations plus plug-ins named in $MOCCASIN_BENCH_PLUGINS ("name=module.path,...")."""
@@ -110,8 +140,12 @@ def plugin_formulations(builtin: Mapping[str, str]) -> dict[str, str]:
 
 
 def check_params(module: ModuleType, values: Mapping[str, Any], graph: Graph) -> None:
-    """The formulation's own checks of resolved parameters on a graph (optional `check(params,
-    graph)`): what would fail inside a run fails here, before it is planned (UserError)."""
+    """The formulation's requirement on the graph (`REQUIRES`) and its own checks of resolved
+    parameters on it (optional `check(params, graph)`): what would fail inside a run fails
+    here, before it is planned (UserError)."""
+    problem = requirement_problem(getattr(module, "NAME", module.__name__), module, graph)
+    if problem is not None:
+        raise UserError(problem)
     check = getattr(module, "check", None)
     if check is not None:
         check(values, graph)

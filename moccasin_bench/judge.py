@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from moccasin_bench.budget import Budget
-from moccasin_bench.formulation import Problem, SolverOutput, formulation_module
+from moccasin_bench.formulation import Problem, SolverOutput, formulation_module, requirement_problem
 from moccasin_bench.graph import Graph
 from moccasin_bench.orders import DEFAULT
 from moccasin_bench.params import resolve_params
@@ -171,6 +171,9 @@ def solve_in_process(
         progress=progress,
         initial_schedule=None if initial is None else graph.to_indices(initial),
     )
+    unmet = requirement_problem(formulation, module, graph)
+    if unmet is not None:  # e.g. a PyTorch baseline on a generated graph: one line, no solver run
+        return judge(problem, formulation, SolverOutput(status="error", message=unmet), problem.elapsed())
     if budget.bytes < graph.min_feasible_budget:
         out = SolverOutput(
             status="infeasible",

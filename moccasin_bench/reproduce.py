@@ -139,6 +139,9 @@ def build_grid(opts: Options) -> Grid:
                 continue
             cap = mode.caps.get(m.formulation)
             seconds = float(limit if cap is None else min(limit, opts.time_limit or cap))
+            floor = mode.floors.get(m.formulation)
+            if floor is not None and not opts.time_limit:  # --time-limit is the user's word for every run
+                seconds = max(seconds, float(floor))
             groups.setdefault((seconds, mode.method_seeds.get(m.key)), []).append(m)
         for (seconds, seeds), group in groups.items():
             if group:

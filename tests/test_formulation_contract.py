@@ -79,6 +79,10 @@ def test_solve_on_a_tiny_graph_gives_a_judged_status(name, fraction):
     g = tiny_graph()
     budget = resolve_budget(g, fraction=fraction, order_name="topological")
     result = solve_in_process(g, budget, name, {}, time_limit_seconds=20, threads=1)
+    if getattr(formulation_module(name), "REQUIRES", None) is not None:  # not its kind of graph: one line
+        assert result.status == "error" and result.schedule is None, (result.status, result.message)
+        assert "runs only on" in result.message and "\n" not in result.message
+        return
     assert result.status in STATUSES and result.status not in ("invalid", "error"), (result.status, result.message)
     if fraction == 1.0:  # the reference order itself fits: every formulation must find a schedule
         assert result.status in ("optimal", "feasible"), (result.status, result.message)
@@ -101,6 +105,26 @@ def test_the_time_limit_is_honoured(name):
     wall = time.perf_counter() - t0
     assert result.status in STATUSES and result.status != "invalid", (result.status, result.message)
     assert wall <= 2 * limit + 4.0, f"{name} took {wall:.1f} s with a {limit:g} s limit"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_requirement_is_known_and_checked_when_planning(name):
+    """REQUIRES names one of the engine's requirements; a graph that does not meet it is refused
+    when the run is planned (make_spec: what `sweep --dry-run` and `solve` do), with one line."""
+    from moccasin_bench.errors import UserError
+    from moccasin_bench.formulation import REQUIREMENTS
+    from moccasin_bench.runner import make_spec
+
+    needs = getattr(formulation_module(name), "REQUIRES", None)
+    assert needs is None or needs in REQUIREMENTS, needs
+    g = tiny_graph()
+    budget = resolve_budget(g, fraction=0.9, order_name="topological")
+    if needs is None:
+        make_spec(g, budget, name, {})
+        return
+    with pytest.raises(UserError, match="runs only on") as info:
+        make_spec(g, budget, name, {})
+    assert "\n" not in str(info.value)
 
 
 # ---- layering ---------------------------------------------------------------------------------

@@ -137,3 +137,22 @@ def test_time_of_an_interrupted_grid_is_added_up(tmp_path):
     assert _add_earlier_time(meta, "g1", 5.0) == 105.0
     assert _add_earlier_time(meta, "g1", None) == 100.0  # nothing left to run: the earlier time stands
     assert _add_earlier_time(meta, "other grid", 5.0) == 5.0
+
+
+def test_catalogue_floors_give_the_partitioner_its_search_time(tmp_path):
+    """Mode.floors: the quick catalogue gives every run 15 s but the PyTorch partitioner 60 s;
+    --time-limit is the user's word for every run."""
+    from moccasin_bench.experiments.catalogue import QUICK as CAT_QUICK
+
+    def limits(grid):
+        out = {}
+        for t in grid.config["grid"]:
+            for f in t["formulations"]:
+                out.setdefault(f["name"], set()).add(t["time_limits"])
+        return out
+
+    quick = limits(build_grid(Options(out_dir=tmp_path, grid="catalogue", quick=True)))
+    assert quick["torch-partitioner"] == {float(CAT_QUICK.floors["torch-partitioner"])}
+    assert quick["moccasin"] == {float(CAT_QUICK.other_limit)} and "torch-checkpoint" in quick
+    forced = limits(build_grid(Options(out_dir=tmp_path, grid="catalogue", quick=True, time_limit=20)))
+    assert forced["torch-partitioner"] == {20.0}

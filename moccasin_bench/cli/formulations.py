@@ -23,7 +23,8 @@ def run(args: argparse.Namespace) -> int:
     names = [args.name] if args.name else sorted(registry())
     for name in names:
         module = formulation_module(name)  # an unknown name is a UserError listing the known ones
-        print(f"{name:<16} {module.DESCRIPTION}")
+        needs = getattr(module, "REQUIRES", None)
+        print(f"{name:<16} {module.DESCRIPTION}" + (f" [needs a {needs} graph]" if needs else ""))
         if args.name or args.params:
             print(describe_params(module.PARAMS))
             print()
