@@ -55,6 +55,7 @@ class SizeSeries:
     budget_fraction: float = 0.9
     memory_cap_bytes: int = 16 << 30
     seconds_cap: float = 600.0
+    grace_seconds: float = 5.0  # after the time cap, before the build's process is killed
 
 
 def _read(path: Path) -> list[dict[str, str]]:
@@ -128,7 +129,7 @@ def measure(
                 spec.to_json(),
                 graph_document(g),
                 memory_limit_bytes=series.memory_cap_bytes,
-                grace_seconds=5.0,
+                grace_seconds=series.grace_seconds,
                 task="model_size",
             )
             result = outcome.get("result") or {}
