@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -163,6 +165,11 @@ def validate(p) -> None:
         bad("max_computations", f">= 0 (0 = up to {DEFAULT_MAX_COMPUTATIONS})")
     if p["slack"] < 2:
         bad("slack", ">= 2")
+
+
+def check(params: Mapping[str, Any], graph: Graph) -> None:
+    """Parameter ranges, checked when a run is planned (so `solve` and `sweep --dry-run` refuse them)."""
+    validate(params)
 
 
 # ---- the search state -------------------------------------------------------------------------------

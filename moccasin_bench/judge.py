@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from moccasin_bench.budget import Budget
+from moccasin_bench.errors import UserError
 from moccasin_bench.formulation import Problem, SolverOutput, formulation_module, requirement_problem
 from moccasin_bench.graph import Graph
 from moccasin_bench.orders import DEFAULT
@@ -189,6 +190,8 @@ def solve_in_process(
         out = module.solve(solved)
     except MemoryError:
         out = SolverOutput(status="error", message="out of memory")
+    except UserError as exc:  # a formulation's own one-line refusal: no traceback
+        out = SolverOutput(status="error", message=str(exc))
     except Exception as exc:  # a formulation bug becomes an error row, not a crash of the harness
         tail = "".join(traceback.format_exception(exc)[-3:]).strip()
         out = SolverOutput(status="error", message=f"{type(exc).__name__}: {exc} | {tail}")

@@ -305,6 +305,11 @@ def test_bad_parameters_are_user_errors(bad, match):
     g = Graph.build("chain", ["a", "b"], [1, 1], [1, 1], [("a", "b")])
     res = execute(g, Budget(2), "annealing", bad, time_limit_seconds=5)
     assert res.status == "error" and match in res.message
+    assert "\n" not in res.message and "File " not in res.message  # one line, no traceback
+    from moccasin_bench.formulation import check_params
+
+    with pytest.raises(UserError, match=match):  # refused when a run is planned (solve, sweep --dry-run)
+        check_params(annealing, params(**bad), g)
     with pytest.raises(UserError):
         execute(g, Budget(2), "annealing", {"restarts": "many"}, time_limit_seconds=5)
 
