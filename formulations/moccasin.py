@@ -149,8 +149,8 @@ def _restrictions(p, order_name: str, copies: np.ndarray, horizon: int) -> str:
 
 
 def solve(problem: Problem) -> SolverOutput:
-    """The model solved within the time limit. When CP-SAT runs out of memory (a run's memory cap on a very
-    large model), the best fitting warm start already found is reported, not lost."""
+    """The model solved within the time limit. When building or solving it runs out of memory (a run's memory
+    cap on a very large model), the fitting warm start already found is reported, not lost."""
     salvage: dict[str, Any] = {}
     try:
         return _solve(problem, salvage)
@@ -167,8 +167,8 @@ def solve(problem: Problem) -> SolverOutput:
             build_seconds=salvage.get("build_seconds", 0.0),
             model_size=salvage.get("size", {}),
             variant=variant,
-            message=f"the model ran out of memory after {problem.elapsed():.0f} s (building or solving it); the schedule is the warm start's "
-            f"({hint[0]}), not improved by the model",
+            message=f"the model ran out of memory after {problem.elapsed():.0f} s (building or solving it); the schedule "
+            f"reported is the warm start's ({hint[0]}): whatever the model had found was lost with it",
         )
 
 
