@@ -119,8 +119,10 @@ def test_kernel_state_on_a_paper_sized_graph():
 
 
 def _check(res, budget: int) -> None:
-    assert res.status in ("feasible", "no_solution"), (res.status, res.message)
-    if res.status == "feasible":
+    assert res.status in ("optimal", "feasible", "no_solution"), (res.status, res.message)
+    if res.status == "optimal":  # claimed only for a schedule without recomputation
+        assert res.total_duration == res.graph.sum_duration
+    if res.status in ("optimal", "feasible"):
         sim = simulate(res.graph, res.schedule)
         assert sim.valid and sim.peak_memory <= budget
         assert res.output.objective == sim.total_duration == res.total_duration
@@ -140,12 +142,13 @@ def test_never_below_the_oracle(case):
     _check(res, b)
     if free.status == "infeasible":
         assert res.status == "no_solution"
-    elif res.status == "feasible":
+    elif res.status in ("optimal", "feasible"):
         assert res.total_duration >= free.total_duration
+        assert (res.status == "optimal") == (res.total_duration == g.sum_duration)
     fixed = execute(g, budget, "oracle", {"order": "fixed"}, time_limit_seconds=60)
     res = execute(g, budget, "annealing", {"max_moves": 20_000, "order": "fixed"}, time_limit_seconds=60)
     _check(res, b)
-    if res.status == "feasible":
+    if res.status in ("optimal", "feasible"):
         from formulations._stage_grid import grid_positions
 
         assert grid_positions(res.schedule, reference_order(g)) is not None
@@ -179,7 +182,7 @@ def test_finds_the_optimum_on_tiny_graphs_most_of_the_time():
         _check(res, b)
         if oracle.status == "optimal":
             optimal += 1
-            hits += res.status == "feasible" and res.total_duration == oracle.total_duration
+            hits += res.status in ("optimal", "feasible") and res.total_duration == oracle.total_duration
     assert optimal >= 20
     assert hits >= 0.9 * optimal, (hits, optimal)
 
@@ -192,7 +195,7 @@ def test_fixed_order_finds_the_grid_optimum_most_of_the_time():
         _check(res, b)
         if oracle.status == "optimal":
             optimal += 1
-            hits += res.status == "feasible" and res.total_duration == oracle.total_duration
+            hits += res.status in ("optimal", "feasible") and res.total_duration == oracle.total_duration
     assert optimal >= 10
     assert hits >= 0.9 * optimal, (hits, optimal)
 
@@ -229,6 +232,20 @@ def test_deterministic_for_a_seed_and_a_move_budget():
     if runs[3].schedule is not None:
         assert np.array_equal(runs[3].schedule, runs[4].schedule)
     assert runs[0].output.variant["stopped_by"] == "moves" and runs[0].output.variant["moves_proposed"] == 120_000
+
+
+def test_a_schedule_without_recomputation_is_optimal_and_ends_the_run():
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph("rl1-gen")
+    budget = Budget(simulate(g, reference_order(g)).peak_memory)  # the reference order itself fits
+    for order in ("free", "fixed"):
+        t0 = time.perf_counter()
+        res = execute(g, budget, "annealing", {"order": order}, time_limit_seconds=30)
+        assert time.perf_counter() - t0 < 15  # stops at once, not at the limit
+        _check(res, budget.bytes)
+        assert res.status == "optimal" and res.output.best_bound == g.sum_duration
+        assert res.output.variant["moves_proposed"] == 0 and "no recomputation" in res.message
 
 
 def test_fixed_mode_stays_on_the_stage_grid():

@@ -142,6 +142,6 @@ def test_the_annealer_warm_starts_the_exact_models(demo, formulation, params):
     g, budget, _ = demo
     r = solve_in_process(g, budget, formulation, {**params, "warm_start": "annealing"}, time_limit_seconds=8)
     info = r.output.variant["annealing"]
-    assert info["status"] == "feasible" and info["order"] == params.get("order", "fixed")
+    assert info["status"] in ("optimal", "feasible") and info["order"] == params.get("order", "fixed")
     assert r.output.variant["warm_start"]["name"] == "annealing"  # the heuristics do not run with warm_start=annealing
     assert r.status in ("optimal", "feasible") and r.total_duration <= info["cost"]

@@ -456,3 +456,26 @@ def test_gaps_use_only_bounds_whose_scope_contains_the_schedule():
     assert math.isnan(out.loc["heur3", "bound"]) and math.isnan(
         out.loc["heur3", "gap_percent"]
     )  # 3 copies: no bound covers it
+
+
+def test_a_schedule_without_recomputation_is_proven_optimal_with_no_bound_run():
+    """TDI 0 needs no solver's bound (every schedule computes each node once); TDI > 0 without a covering bound
+    stays without a gap, whatever the schedule's computations per node."""
+    from moccasin_bench.report.bounds import NO_RECOMPUTATION, with_gaps
+
+    common = dict(graph_hash="g", budget=100, reference_order="stored", sum_duration=1000, best_bound=float("nan"))
+    runs = pd.DataFrame(
+        [
+            dict(key="zero", formulation="annealing", params="{}", method="Annealing", **common),
+            dict(key="more", formulation="annealing", params="{}", method="Annealing", **common),
+            dict(key="broken", formulation="heuristic", params="{}", method="Heuristic", **common),
+        ]
+    )
+    cells = runs.assign(valid=[True, True, False], total_duration=[1000, 1003, 990])
+    out = with_gaps(runs, cells, {"zero": 1, "more": 5, "broken": 1}).set_index("key")
+    assert out.loc["zero", "bound"] == 1000.0 and out.loc["zero", "gap_percent"] == 0.0
+    assert out.loc["zero", "bound_method"] == NO_RECOMPUTATION and out.loc["zero", "bound_scope"] == (
+        "any order, any recomputation"
+    )
+    assert math.isnan(out.loc["more", "bound"]) and math.isnan(out.loc["more", "gap_percent"])
+    assert math.isnan(out.loc["broken", "bound"])  # an invalid schedule proves nothing

@@ -8,4 +8,5 @@ REGISTRY = {
     "scaling": "moccasin_bench.experiments.scaling",
     "fastsa": "moccasin_bench.experiments.fastsa",
     "catalogue": "moccasin_bench.experiments.catalogue",
+    "bounds": "moccasin_bench.experiments.bounds",
 }

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from moccasin_bench.report.analysis import Analysis
+from moccasin_bench.report.bounds import NO_RECOMPUTATION
 from moccasin_bench.report.published import PAPER, PublishedTable
 
 if TYPE_CHECKING:
@@ -101,7 +102,8 @@ def cell_text(row: Any) -> str:
         peak += f" ({row.peak_percent:.1f} %)"
     secs = fmt_seconds(row.seconds_to_best) + (END_OF_RUN_MARK if row.seconds_to_best_from == "end of run" else "")
     gap = getattr(row, "gap_percent", float("nan"))
-    shown = "" if _isnan(gap) or row.status == "optimal" else f" / gap {gap:.2f} %"
+    trivial = getattr(row, "bound_method", "") == NO_RECOMPUTATION  # TDI 0.00 says it already
+    shown = "" if _isnan(gap) or row.status == "optimal" or trivial else f" / gap {gap:.2f} %"
     return f"{tdi} / {peak} / {secs}{shown}"
 
 
