@@ -469,13 +469,17 @@ def test_a_schedule_without_recomputation_is_proven_optimal_with_no_bound_run():
             dict(key="zero", formulation="annealing", params="{}", method="Annealing", **common),
             dict(key="more", formulation="annealing", params="{}", method="Annealing", **common),
             dict(key="broken", formulation="heuristic", params="{}", method="Heuristic", **common),
+            dict(
+                key="old", formulation="heuristic", params="{}", method="Heuristic", **{**common, "sum_duration": None}
+            ),
         ]
     )
-    cells = runs.assign(valid=[True, True, False], total_duration=[1000, 1003, 990])
-    out = with_gaps(runs, cells, {"zero": 1, "more": 5, "broken": 1}).set_index("key")
+    cells = runs.assign(valid=[True, True, False, True], total_duration=[1000, 1003, 990, 1000])
+    out = with_gaps(runs, cells, {"zero": 1, "more": 5, "broken": 1, "old": 1}).set_index("key")
     assert out.loc["zero", "bound"] == 1000.0 and out.loc["zero", "gap_percent"] == 0.0
     assert out.loc["zero", "bound_method"] == NO_RECOMPUTATION and out.loc["zero", "bound_scope"] == (
         "any order, any recomputation"
     )
     assert math.isnan(out.loc["more", "bound"]) and math.isnan(out.loc["more", "gap_percent"])
     assert math.isnan(out.loc["broken", "bound"])  # an invalid schedule proves nothing
+    assert math.isnan(out.loc["old", "bound"])  # a run stored without the graph's total duration: nothing to compare

@@ -46,6 +46,13 @@ class Scope:
 NO_RECOMPUTATION = "each node computed once"  # the bound every schedule meets
 
 
+def _same_int(a: Any, b: Any) -> bool:
+    """a == b as integers; False when either is missing (None or NaN)."""
+    if a is None or b is None or (isinstance(a, float) and math.isnan(a)) or (isinstance(b, float) and math.isnan(b)):
+        return False
+    return int(a) == int(b)
+
+
 def _params(value: Any) -> dict:
     return value if isinstance(value, dict) else json.loads(value) if isinstance(value, str) and value else {}
 
@@ -102,7 +109,7 @@ def with_gaps(runs: pd.DataFrame, cells: pd.DataFrame, max_computations: Mapping
                 if covers(scope, max_computations.get(c.key), order) and (best is None or b > best[0]):
                     best = (b, method, scope)
         cost = float(c.total_duration) if c.valid else math.nan
-        if best is None and c.valid and int(c.total_duration) == int(c.sum_duration):
+        if best is None and c.valid and _same_int(c.total_duration, getattr(c, "sum_duration", None)):
             best = (float(c.sum_duration), NO_RECOMPUTATION, Scope(None, None))
         out["bound"].append(best[0] if best else math.nan)
         out["bound_method"].append(best[1] if best else "")
