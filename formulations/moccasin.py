@@ -325,6 +325,15 @@ def _solve(problem: Problem, salvage: dict[str, Any]) -> SolverOutput:
         problem.notify(float(schedule_cost(g, outcome)))
     elif hint is not None:
         incumbent = (hint[1], objective_of(hint[1]))
+        if hint[2] == g.sum_duration:  # the start recomputes nothing: no schedule costs less
+            variant["search_stages"] = []
+            return finish(
+                "optimal",
+                hint[1],
+                float(hint[2]),
+                float(hint[2]),
+                f"the start ({hint[0]}) recomputes nothing: optimal among all schedules, no search needed",
+            )
 
     # ---- cost phase ---------------------------------------------------------------------------------
     if isinstance(model.cost, int):

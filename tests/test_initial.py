@@ -145,3 +145,15 @@ def test_the_annealer_warm_starts_the_exact_models(demo, formulation, params):
     assert info["status"] in ("optimal", "feasible") and info["order"] == params.get("order", "fixed")
     assert r.output.variant["warm_start"]["name"] == "annealing"  # the heuristics do not run with warm_start=annealing
     assert r.status in ("optimal", "feasible") and r.total_duration <= info["cost"]
+
+
+@pytest.mark.parametrize("order", ["fixed", "free"])
+def test_a_start_without_recomputation_ends_the_solve_as_optimal(order):
+    """A warm start that recomputes nothing cannot be beaten: Moccasin returns it as optimal without searching,
+    even on a model large enough for the window search (which proves no bound)."""
+    g = load_graph("rl3-gen")
+    budget = resolve_budget(g, fraction=1.0)  # the reference order fits as it is
+    r = solve_in_process(g, budget, "moccasin", {"order": order, "search": "lns"}, time_limit_seconds=60)
+    assert r.status == "optimal" and r.total_duration == g.sum_duration == r.output.best_bound
+    assert r.output.variant["search_stages"] == [] and "recomputes nothing" in r.message
+    assert r.wall_seconds < 30  # not the time limit

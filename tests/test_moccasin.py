@@ -213,12 +213,18 @@ def test_huge_durations_are_rounded_and_never_claimed_optimal():
         "huge", [0, 1, 2, 3], [big + 1, big + 3, big + 7, 5], [4, 4, 4, 4], [(0, 1), (1, 2), (0, 3), (2, 3)]
     )
     budget = g.min_feasible_budget
-    result = solve_in_process(g, Budget(budget), "moccasin", {}, time_limit_seconds=10, threads=1)
+    # without a start, CP-SAT's rounded objective decides: no optimality claim
+    result = solve_in_process(g, Budget(budget), "moccasin", {"warm_start": "none"}, time_limit_seconds=10, threads=1)
     assert result.status == "feasible"
     assert result.output.variant["scaling"]["exact_durations"] is False
     assert "rounded" in result.message
     assert result.total_duration == int(g.duration[result.schedule].sum())
     assert result.peak_memory <= budget
+    # a start that recomputes nothing is optimal on exact integers, whatever the model rounds
+    start = solve_in_process(g, Budget(budget), "moccasin", {}, time_limit_seconds=10, threads=1)
+    assert (
+        start.status == "optimal" and start.total_duration == g.sum_duration and "recomputes nothing" in start.message
+    )
 
 
 def test_solutions_the_simulator_rejects_are_discarded_loudly(monkeypatch):
