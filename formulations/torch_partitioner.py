@@ -57,6 +57,15 @@ def label(params: Mapping[str, Any]) -> str:
     return LABEL if solver == "all" else f"{LABEL} ({solver})"
 
 
+def check(params: Mapping[str, Any], graph) -> None:
+    """Refuse at plan time a graph whose factory may not be imported (graphs/pytorch/trust.py):
+    the partitioner re-traces the step by calling it."""
+    from graphs.pytorch.trust import check_factory
+
+    source = graph.source if isinstance(graph.source, dict) else {}
+    check_factory(source.get("factory"), source.get("factory_kwargs"), graph.origin or graph.name)
+
+
 def solve(problem: Problem) -> SolverOutput:
     from formulations._torch_remat import (
         Partitioner,

@@ -45,3 +45,25 @@ class DataDependent(nn.Module):
 
 def untraceable():
     return DataDependent(), (torch.randn(2, 4),)
+
+
+class ConvBN(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.bn = nn.BatchNorm2d(8)
+        self.fc = nn.Linear(8, 5)
+
+    def forward(self, x):
+        h = torch.relu(self.bn(self.conv(x)))
+        return self.fc(h.mean(dim=(2, 3)))
+
+
+def conv_bn(batch: int = 4):
+    """Convolution, batch norm (buffer updates), ReLU, linear, cross-entropy; no dropout, so
+    the interpreted step can be checked against an eager autograd step."""
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(1)
+    x = torch.randn(batch, 3, 8, 8, generator=g)
+    y = torch.randint(0, 5, (batch,), generator=g)
+    return ConvBN(), (x,), (y,), nn.functional.cross_entropy

@@ -7,7 +7,8 @@ import time
 from graphs.pytorch import require_torch
 from graphs.pytorch.costs import COST_MODELS, flops_costs, profile_costs
 from graphs.pytorch.extract import OPTIMIZER_STATES, plan_graph
-from graphs.pytorch.trace import is_factory_spec, make_setup, trace_joint
+from graphs.pytorch.trace import make_setup, trace_joint
+from graphs.pytorch.trust import check_factory
 from moccasin_bench.errors import UserError
 from moccasin_bench.graph import Graph
 
@@ -29,7 +30,9 @@ def extract(
     name: str | None = None,
     command: str | None = None,
 ) -> Graph:
-    """Trace MODULE:FACTORY's training step and build its graph (see docs/pytorch.md)."""
+    """Trace MODULE:FACTORY's training step and build its graph (see docs/pytorch.md).
+
+    `spec` is the user's own choice (the command line): it is imported and called."""
     torch = require_torch()
     from moccasin_bench import __version__
 
@@ -41,7 +44,7 @@ def extract(
         raise UserError(f"--batch must be at least 1, got {batch}")
     started = time.perf_counter()
     torch.set_num_threads(int(threads))
-    setup = make_setup(spec, batch=batch, input_shape=input_shape, fake=True)
+    setup = make_setup(spec, batch=batch, input_shape=input_shape, fake=True, named_by_user=True)
     joint = trace_joint(setup)
     plan = plan_graph(joint, optimizer)
     if plan.n == 0:
@@ -51,7 +54,14 @@ def extract(
     else:
         from graphs.pytorch.execute import StepRunner
 
-        real = make_setup(spec, batch=batch, input_shape=input_shape, fake=False, factory_kwargs=setup.factory_kwargs)
+        real = make_setup(
+            spec,
+            batch=batch,
+            input_shape=input_shape,
+            fake=False,
+            factory_kwargs=setup.factory_kwargs,
+            named_by_user=True,
+        )
         durations, detail = profile_costs(StepRunner(joint, plan, real, optimizer), profile_runs)
     params = [p for p in setup.step.parameters()]
     fixed = dict(plan.fixed)
@@ -100,14 +110,14 @@ def extract(
 def retrace(graph: Graph, real: bool = True, optimizer: str = "adam"):
     """Trace the graph's step again (from its source block) and check it is the same graph.
 
-    Returns (joint, plan, setup), the setup holding real tensors when `real`.
+    Returns (joint, plan, setup), the setup holding real tensors when `real`. The factory the
+    graph names is imported only if it is trusted (graphs/pytorch/trust.py), checked first.
     """
-    source = graph.source or {}
-    spec = source.get("factory")
-    if source.get("kind") != SOURCE_KIND or not spec or not is_factory_spec(spec):
+    source = graph.source if isinstance(graph.source, dict) else {}
+    if source.get("kind") != SOURCE_KIND or not source.get("factory"):
         raise UserError(f"graph {graph.name!r} does not record the PyTorch factory it was extracted from")
+    spec, kwargs = check_factory(source.get("factory"), source.get("factory_kwargs"), graph.origin or graph.name)
     torch = require_torch()
-    kwargs = dict(source.get("factory_kwargs") or {})
     if "input_shape" in kwargs and kwargs["input_shape"] is not None:
         kwargs["input_shape"] = tuple(kwargs["input_shape"])
     shape = source.get("input_shape")

@@ -35,6 +35,7 @@ import numpy as np
 from graphs.pytorch import require_torch
 from graphs.pytorch.extract import OPTIMIZER_STATES, OUT_BUFFER, OUT_GRADIENT, OUT_LOSS, Plan
 from graphs.pytorch.trace import ROLE_BUFFER, ROLE_INPUT, ROLE_PARAMETER, ROLE_SEED, ROLE_TARGET, Joint, Setup
+from graphs.pytorch.trust import check_factory
 from moccasin_bench.errors import UserError
 
 RNG_SEED = 20230725
@@ -315,29 +316,68 @@ class _quiet_stderr:
         return False
 
 
+def _bits(t):
+    """The tensor's bytes as a flat uint8 tensor: equality of these is equality of bits
+    (NaN payloads and the sign of zero included)."""
+    return t.detach().reshape(-1).contiguous().view(require_torch().uint8)
+
+
+def bitwise_equal(x, y) -> bool:
+    """Same dtype, same shape, same bits (so a NaN equals itself and -0.0 is not 0.0)."""
+    return x.dtype == y.dtype and x.shape == y.shape and require_torch().equal(_bits(x), _bits(y))
+
+
+def _float_diff(x, y):
+    """|x - y| per element in float64, where NaN against NaN (any payload) and an infinity
+    against the same infinity count 0, and any other pair with a non-finite side counts inf."""
+    torch = require_torch()
+    a, b = x.detach().double(), y.detach().double()
+    both_nan = torch.isnan(a) & torch.isnan(b)
+    same_inf = torch.isinf(a) & (a == b)
+    finite = torch.isfinite(a) & torch.isfinite(b)
+    diff = torch.where(finite, (a - b).abs(), torch.full_like(a, float("inf")))
+    return torch.where(both_nan | same_inf, torch.zeros_like(a), diff)
+
+
 def compare_states(a: State, b: State, outputs) -> dict:
-    """Bitwise equality of every step output, with the largest absolute difference."""
+    """Compare every step output of two runs: bitwise, and else within tolerance.
+
+    Bitwise: the same bits (NaN payloads, signed zeros). Within tolerance (floats only):
+    |x - y| <= ATOL + RTOL * |y| elementwise for finite values, NaN only where the other
+    run has NaN (any payload), an infinity only where the other has the same infinity."""
     torch = require_torch()
     bitwise = True
     close = True
     worst = 0.0
     names = []
+    nonzero = 0
+    elements = 0
     for name, role, target in outputs:
         x, y = a.slots[name], b.slots[name]
-        if not torch.equal(x, y):
-            bitwise = False
-            names.append(target or role)
-            if x.is_floating_point():
-                diff = float((x.double() - y.double()).abs().max())
-                worst = max(worst, diff)
-                close = close and bool(torch.allclose(x, y, rtol=RTOL, atol=ATOL))
-            else:
-                close = False
+        elements += x.numel()
+        nonzero += bool(torch.count_nonzero(x)) if x.numel() else 0
+        if bitwise_equal(x, y):
+            continue
+        bitwise = False
+        names.append(target or role)
+        if x.shape == y.shape and x.dtype == y.dtype and (x.is_floating_point() or x.is_complex()):
+            diff = _float_diff(
+                torch.view_as_real(x) if x.is_complex() else x, torch.view_as_real(y) if y.is_complex() else y
+            )
+            top = float(diff.max()) if diff.numel() else 0.0
+            worst = max(worst, top)
+            bound = ATOL + RTOL * (torch.view_as_real(y) if y.is_complex() else y).detach().double().abs()
+            close = close and bool((diff <= torch.where(torch.isfinite(bound), bound, torch.zeros_like(bound))).all())
+        else:
+            close = False
+            worst = float("inf")
     return {
         "bitwise_equal": bitwise,
         "equal_within_tolerance": close,
         "max_abs_diff": worst,
         "tensors_compared": len(outputs),
+        "elements_compared": elements,
+        "nonzero_tensors": nonzero,
         "differing": names[:10],
         "rtol": RTOL,
         "atol": ATOL,
@@ -358,6 +398,7 @@ def execute(
         raise UserError(
             f"graph {graph.name!r} was not extracted from PyTorch (it has no pytorch source block); execute needs a graph made by `moccasin-bench graphs extract`"
         )
+    check_factory(source.get("factory"), source.get("factory_kwargs"), graph.origin or graph.name)
     schedule = graph.to_indices(schedule_ids)
     sim = simulate(graph, schedule)
     if not sim.valid:
@@ -429,4 +470,4 @@ def execute(
     }
 
 
-__all__ = ["StepRunner", "execute", "compare_states", "OUT_BUFFER"]
+__all__ = ["StepRunner", "execute", "compare_states", "bitwise_equal", "OUT_BUFFER"]

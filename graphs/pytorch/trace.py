@@ -22,7 +22,6 @@ import contextlib
 import importlib
 import inspect
 import os
-import re
 import sys
 import time
 from collections.abc import Callable
@@ -30,16 +29,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from graphs.pytorch import require_torch
+from graphs.pytorch.trust import is_trusted, parse_spec
 from moccasin_bench.errors import UserError
-
-FACTORY_RE = re.compile(r"^([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*):([A-Za-z_][\w]*)$")
 
 ROLE_PARAMETER, ROLE_BUFFER, ROLE_INPUT, ROLE_TARGET, ROLE_SEED = "parameter", "buffer", "input", "target", "loss_seed"
 OUT_LOSS, OUT_GRADIENT, OUT_BUFFER = "loss", "gradient", "buffer_update"
 
 
 def is_factory_spec(text: str) -> bool:
-    return bool(FACTORY_RE.match(str(text)))
+    return parse_spec(text) is not None
 
 
 def _one_line(exc: BaseException) -> str:
@@ -49,10 +47,10 @@ def _one_line(exc: BaseException) -> str:
 
 def load_factory(spec: str) -> Callable[..., Any]:
     """The callable named by MODULE:FACTORY (the working directory is importable, as with python -m)."""
-    m = FACTORY_RE.match(str(spec))
-    if not m:
+    parts = parse_spec(spec)
+    if parts is None:
         raise UserError(f"{spec!r} is not MODULE:FACTORY (e.g. graphs.pytorch.models:resnet18 or mymodels:make_net)")
-    module_name, attr = m.groups()
+    module_name, attr = parts
     if os.getcwd() not in sys.path and "" not in sys.path:
         sys.path.insert(0, os.getcwd())
     try:
@@ -166,8 +164,14 @@ def make_setup(
     input_shape: tuple[int, ...] | None = None,
     fake: bool = True,
     factory_kwargs: dict | None = None,
+    named_by_user: bool = False,
 ) -> Setup:
-    """Call the factory (under a FakeTensorMode when `fake`) and wrap model + loss as one module."""
+    """Call the factory (under a FakeTensorMode when `fake`) and wrap model + loss as one module.
+
+    `named_by_user`: the caller got `spec` from the user (the command line); otherwise
+    (a graph file's source) it must be trusted (graphs/pytorch/trust.py) or nothing runs."""
+    if not named_by_user and not is_trusted(spec):
+        raise UserError(f"refused to import and call the untrusted factory {spec!r} (see docs/security.md)")
     torch = require_torch()
     from torch._subclasses.fake_tensor import FakeTensorMode
 

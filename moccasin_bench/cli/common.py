@@ -31,3 +31,23 @@ def memory_figure(schedulable: int, fixed: int) -> str:
     if not fixed:
         return f"{schedulable:,}"
     return f"{schedulable:,} schedulable ({human_bytes(schedulable)}) + {human_bytes(fixed)} fixed = {human_bytes(schedulable + fixed)}"
+
+
+def add_trust_argument(parser: argparse.ArgumentParser) -> None:
+    """--trust-factory: the user's permission to import and call a factory a graph file names."""
+    parser.add_argument(
+        "--trust-factory",
+        action="append",
+        default=[],
+        metavar="MODULE:FACTORY",
+        help="a PyTorch graph file may make this factory be imported and called (repeatable; "
+        "the catalogue's own are always allowed; see docs/security.md)",
+    )
+
+
+def apply_trust(specs: list[str] | None) -> None:
+    """Record the factories named with --trust-factory (child runs inherit them)."""
+    if specs:
+        from graphs.pytorch.trust import trust
+
+        trust(specs)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from moccasin_bench.cli.common import human_bytes
+from moccasin_bench.cli.common import add_trust_argument, apply_trust, human_bytes
 from moccasin_bench.errors import ScheduleError, UserError
 from moccasin_bench.jsonio import write_json
 
@@ -51,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
     parser.add_argument("-o", "--output", metavar="FILE", help="also write the JSON report here")
+    add_trust_argument(parser)
 
 
 def parse_shape(text: str | None) -> tuple[int, ...] | None:
@@ -76,6 +77,7 @@ def _load(args: argparse.Namespace) -> Graph:
             raise
     from graphs.pytorch.build import extract
 
+    apply_trust([args.graph])  # named on the command line: the user's own choice
     return extract(
         args.graph, batch=args.batch, input_shape=parse_shape(args.input_shape), costs=args.costs, threads=args.threads
     )
@@ -106,11 +108,16 @@ def check_schedule(graph: Graph, path: str) -> list:
 def run(args: argparse.Namespace) -> int:
     if args.repeat < 1 or args.threads < 1:
         raise UserError("--repeat and --threads must be at least 1")
+    apply_trust(args.trust_factory)
     graph = _load(args)
     if (graph.source or {}).get("kind") != "pytorch-training-step":
         raise UserError(
             f"graph {graph.name!r} was not extracted from PyTorch; execute needs a graph made by `moccasin-bench graphs extract` (or MODULE:FACTORY)"
         )
+    from graphs.pytorch.trust import check_factory
+
+    source = graph.source
+    check_factory(source.get("factory"), source.get("factory_kwargs"), graph.origin or graph.name)
     ids = check_schedule(graph, args.schedule)
     from graphs.pytorch import require_torch
 

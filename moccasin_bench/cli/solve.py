@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from moccasin_bench.cli.common import add_graph_argument
+from moccasin_bench.cli.common import add_graph_argument, add_trust_argument, apply_trust
 from moccasin_bench.jsonio import write_json
 from moccasin_bench.orders import DEFAULT, ORDER_CHOICES
 
@@ -85,6 +85,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="solve in this process, without the child, kill or memory cap (for debugging)",
     )
+    add_trust_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -93,6 +94,7 @@ def run(args: argparse.Namespace) -> int:
     from moccasin_bench.runner import check_grace, make_spec, parse_memory_limit
     from moccasin_bench.sources import load_graph
 
+    apply_trust(args.trust_factory)
     graph = load_graph(args.graph, args.data_dir)
     budget = resolve_budget(graph, fraction=args.budget, absolute=args.budget_bytes, order_name=args.reference_order)
     params = split_assignments(args.param)

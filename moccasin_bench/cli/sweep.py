@@ -8,6 +8,7 @@ import shlex
 import sys
 from pathlib import Path
 
+from moccasin_bench.cli.common import add_trust_argument, apply_trust
 from moccasin_bench.formulation import STATUSES
 
 LARGE_GRID = 10_000  # a grid larger than this is refused without --yes (its size is said first)
@@ -91,6 +92,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="where the paper's graph files are (default: config data_dir, $MOCCASIN_BENCH_DATA, ../shared/paper-graphs)",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress line (failures are still printed)")
+    add_trust_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,6 +114,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(
             f"--worker-timeout must be a number of seconds from 0 to 604800 (a week), got {args.worker_timeout!r}"
         )
+    apply_trust(args.trust_factory)
     config = load_config(args.config)
     if args.data_dir:
         config = dataclasses.replace(config, data_dir=args.data_dir)
