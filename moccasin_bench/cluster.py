@@ -21,6 +21,7 @@ the run when it returns False: the driver's claim in the store (another driver h
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import sys
@@ -159,6 +160,14 @@ def check_scheduler_address(address: str) -> str:
     return address
 
 
+def _discard(client: object) -> None:
+    """Make a Client whose constructor failed inert: its __del__ would otherwise try to close
+    the connection it never made and print a TimeoutError traceback at exit, a minute later."""
+    with contextlib.suppress(Exception):
+        client.status = "closed"  # close() returns at once on a closed client
+        client._loop_runner.stop()
+
+
 POLL_SECONDS = 2.0  # how often the driver looks at the cluster while runs are pending
 RESUBMIT_LIMIT = 20  # a run whose task the cluster lost this many times is recorded as an error
 
@@ -181,10 +190,13 @@ class DaskExecutor:
         check_scheduler_address(address)
         self.address, self.memory_limit_bytes, self.grace_seconds = address, memory_limit_bytes, grace_seconds
         self.worker_timeout = worker_timeout_seconds
+        client = Client.__new__(Client)
         try:
-            self.client = Client(address, timeout=connect_timeout_seconds, set_as_default=False)
+            client.__init__(address, timeout=connect_timeout_seconds, set_as_default=False)
         except Exception as exc:  # OSError, TimeoutError, ValueError (a bad address), ...
+            _discard(client)
             raise UserError(f"cannot reach the Dask scheduler at {address}: {type(exc).__name__}: {exc}") from None
+        self.client = client
 
     def describe(self) -> str:
         workers = self._nthreads() or {}

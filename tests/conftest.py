@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -36,3 +37,12 @@ def run_cli(*args: str, cwd: Path | None = None, timeout: float = 300) -> subpro
         cwd=cwd or REPO,
         timeout=timeout,
     )
+
+
+def assert_outputs_were_compared(report: dict) -> None:
+    """An equality of outputs means something: every output was compared, they are not all
+    zero (a run that wrote nothing to its slots compares zeros with zeros) and the loss is finite."""
+    check = report["check"]
+    assert check["tensors_compared"] >= 3 and check["elements_compared"] > check["tensors_compared"], check
+    assert check["nonzero_tensors"] >= 0.9 * check["tensors_compared"], check
+    assert report["loss"] is not None and math.isfinite(report["loss"]) and report["loss"] > 0

@@ -25,6 +25,7 @@ from moccasin_bench.graph import Graph
 from moccasin_bench.judge import solve_in_process as solve
 from moccasin_bench.simulate import simulate
 from moccasin_bench.sources import load_graph, read_graph_file
+from tests.conftest import assert_outputs_were_compared
 
 REPO = Path(__file__).resolve().parent.parent
 BLOCK_TORCH = "import sys; sys.modules['torch'] = None; "  # `import torch` now raises ImportError
@@ -256,6 +257,7 @@ def test_moccasin_schedule_executes_like_the_plain_step(small_gpt):
     assert result.status in ("optimal", "feasible") and len(result.schedule) > g.n  # it recomputes
     report = execute(g, g.to_ids(result.schedule), repeat=1)
     assert report["check"]["bitwise_equal"], report["check"]  # same ops on the same values: bitwise
+    assert_outputs_were_compared(report)
     assert report["random_nodes"] > 0  # dropout, replayed per node
     sim, meas = report["simulated"], report["measured"]
     assert meas["scheduled"]["resident_bytes"] == g.fixed_bytes  # the allocator sees exactly the fixed bytes
@@ -278,6 +280,7 @@ def test_recomputed_dropout_draws_the_same_mask(small_gpt):
     assert len(order) == g.n + len(g.source["random_nodes"]) and simulate(g, order).valid
     report = execute(g, order, repeat=1)
     assert report["recomputations"] == len(g.source["random_nodes"]) and report["check"]["bitwise_equal"]
+    assert_outputs_were_compared(report)
 
 
 def test_retrace_mismatch_is_one_clear_error(small_gpt):

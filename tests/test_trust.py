@@ -181,7 +181,9 @@ def test_catalogue_factories_are_trusted_and_the_user_can_trust_more(monkeypatch
     )
     with pytest.raises(UserError, match="--trust-factory mymodels:make_net"):
         check_factory("mymodels:make_net", {}, "f.json")
-    assert main(["solve", "demo", "-f", "heuristic", "--budget", "1", "-q", "--trust-factory", "mymodels:make_net"]) == 0
+    assert (
+        main(["solve", "demo", "-f", "heuristic", "--budget", "1", "-q", "--trust-factory", "mymodels:make_net"]) == 0
+    )
     assert os.environ[TRUST_ENV] == "mymodels:make_net"
     assert check_factory("mymodels:make_net", None, "f.json") == ("mymodels:make_net", {})
     with pytest.raises(UserError, match="os:system"):  # trusting one factory trusts no other
