@@ -67,3 +67,49 @@ def conv_bn(batch: int = 4):
     x = torch.randn(batch, 3, 8, 8, generator=g)
     y = torch.randint(0, 5, (batch,), generator=g)
     return ConvBN(), (x,), (y,), nn.functional.cross_entropy
+
+
+def exits(batch: int = 2):
+    """A factory that ends the process."""
+    import sys
+
+    sys.exit(7)
+
+
+def prints(batch: int = 2):
+    """A factory that talks on stdout (Python and C level) while it builds the model."""
+    import os
+
+    print("hello from the factory")
+    os.write(1, b"raw bytes on fd 1\n")
+    torch.manual_seed(0)
+    return nn.Linear(4, 2), (torch.randn(batch, 4),)
+
+
+class DictOut(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return {"logits": self.lin(x)}
+
+
+def dict_output():
+    """A model whose output is a dict, and no loss to make a scalar of it."""
+    torch.manual_seed(0)
+    return DictOut(), (torch.randn(2, 4),)
+
+
+class NaNLoss(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 2)
+
+    def forward(self, x):
+        return torch.sqrt(self.lin(x) - 100.0).sum()  # sqrt of negatives: NaN loss and gradients
+
+
+def nan_loss(batch: int = 2):
+    torch.manual_seed(0)
+    return NaNLoss(), (torch.randn(batch, 4),)

@@ -374,7 +374,7 @@ def compare_states(a: State, b: State, outputs) -> dict:
     return {
         "bitwise_equal": bitwise,
         "equal_within_tolerance": close,
-        "max_abs_diff": worst,
+        "max_abs_diff": worst if np.isfinite(worst) else None,  # None: a non-finite value differs (JSON has no inf)
         "tensors_compared": len(outputs),
         "elements_compared": elements,
         "nonzero_tensors": nonzero,
@@ -421,6 +421,9 @@ def execute(
     check = compare_states(plain_state, sched_state, plan.outputs)
     loss_name = next((name for name, role, _ in plan.outputs if role == OUT_LOSS), None)
     loss = None if loss_name is None else float(sched_state.slots[loss_name])
+    loss_text = "none" if loss is None else f"{loss:.6g}"
+    if loss is not None and not np.isfinite(loss):
+        loss = None  # JSON has no NaN or infinity; loss_text says which
     del plain_state, sched_state
 
     say("memory (profiler) ...")
@@ -445,6 +448,7 @@ def execute(
         "steps": sim.steps,
         "recomputations": sim.steps - graph.n,
         "loss": loss,
+        "loss_text": loss_text,
         "check": check,
         "random_nodes": len(plan.random),
         "rng": f"per-node seeds ({RNG_SEED} + node id), restored after each random op",

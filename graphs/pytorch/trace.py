@@ -55,6 +55,8 @@ def load_factory(spec: str) -> Callable[..., Any]:
         sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
+    except SystemExit as exc:
+        raise UserError(f"importing module {module_name!r} of {spec!r} called sys.exit({exc.code!r})") from None
     except Exception as exc:  # an ImportError, or any error the module raises on import
         raise UserError(f"cannot import module {module_name!r} of {spec!r}: {_one_line(exc)}") from None
     try:
@@ -64,6 +66,13 @@ def load_factory(spec: str) -> Callable[..., Any]:
     if not callable(factory):
         raise UserError(f"{spec!r} is not callable (it is a {type(factory).__name__})")
     return factory
+
+
+def _called_with(kwargs: dict) -> str:
+    if not kwargs:
+        return ""
+    text = ", ".join(f"{k}={v!r}" for k, v in kwargs.items())
+    return f" (called with {text if len(text) <= 80 else text[:77] + '...'})"
 
 
 def _accepts(fn: Callable, name: str) -> bool:
@@ -130,6 +139,34 @@ def _split_result(result, spec: str):
     )
 
 
+def _what(value) -> str:
+    if isinstance(value, dict):
+        return f"a dict (keys {sorted(map(str, value))[:5]})"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} whose first item is {_what(value[0]) if value else 'missing'}"
+    return f"a {type(value).__name__}"
+
+
+def _tool_batch(spec: str, batch: int | None, input_shape: tuple[int, ...]):
+    """The batch the tool makes for a factory that returns only the model."""
+    torch = require_torch()
+    n = int(batch or 1)
+    elements = n
+    for d in input_shape:
+        elements *= int(d)
+    if elements >= 2**40:  # 4 TiB of float32: no machine this runs on holds it, and torch overflows near 2**63
+        raise UserError(
+            f"--batch {n:,} with --input-shape {','.join(map(str, input_shape))} makes a batch of {elements:,} "
+            f"elements, too large for a tensor here (the batch is made by this tool, not by {spec})"
+        )
+    try:
+        return torch.randn(n, *input_shape, generator=torch.Generator().manual_seed(0))
+    except Exception as exc:
+        raise UserError(
+            f"cannot make the batch torch.randn({n}, {', '.join(map(str, input_shape))}) for {spec}: {_one_line(exc)}"
+        ) from None
+
+
 def make_step_module(model, loss, n_inputs: int):
     """The training step as one module: loss(model(*inputs), *targets) -> a scalar."""
     torch = require_torch()
@@ -142,9 +179,13 @@ def make_step_module(model, loss, n_inputs: int):
         def forward(self, out, *targets):
             if self.fn is not None:
                 return self.fn(out, *targets)
-            if isinstance(out, (tuple, list)):
-                out = out[0]
-            return out.sum() if out.numel() == 1 else out.float().square().mean()
+            first = out[0] if isinstance(out, (tuple, list)) and out else out
+            if not isinstance(first, torch.Tensor):
+                raise UserError(
+                    f"the model returned {_what(out)}, not a tensor, and the factory gave no loss: "
+                    "return (model, inputs, targets, loss) or a dict with a 'loss' that makes a scalar of it"
+                )
+            return first.sum() if first.numel() == 1 else first.float().square().mean()
 
     class TrainingStep(torch.nn.Module):
         def __init__(self):
@@ -195,23 +236,27 @@ def make_setup(
             if inputs is None:
                 if input_shape is None:
                     raise UserError(f"factory {spec!r} returned no example inputs; give --input-shape (and --batch)")
-                inputs = torch.randn(int(batch or 1), *input_shape, generator=torch.Generator().manual_seed(0))
             elif batch is not None and "batch" not in kwargs:
                 raise UserError(f"factory {spec!r} returns its own inputs and takes no 'batch' argument; drop --batch")
             elif input_shape is not None and "input_shape" not in kwargs:
                 raise UserError(
                     f"factory {spec!r} returns its own inputs and takes no 'input_shape' argument; drop --input-shape"
                 )
-            inputs = _as_tensors(inputs, "inputs", spec)
+            inputs = _as_tensors(inputs, "inputs", spec) if inputs is not None else None
             targets = _as_tensors(targets, "targets", spec)
             if loss is not None and not callable(loss):
                 raise UserError(f"factory {spec!r} returned a loss that is not callable")
-            step = make_step_module(model, loss, len(inputs))
-            step.train()
     except UserError:
         raise
+    except SystemExit as exc:  # a factory may not end the process: it is one line like any failure
+        raise UserError(f"factory {spec!r} called sys.exit({exc.code!r}){_called_with(kwargs)}") from None
     except Exception as exc:
-        raise UserError(f"factory {spec!r} raised {_one_line(exc)}") from None
+        raise UserError(f"factory {spec!r} raised {_one_line(exc)}{_called_with(kwargs)}") from None
+    with mode:
+        if inputs is None:  # made here, not by the factory: its failure is not the factory's
+            inputs = (_tool_batch(spec, batch, tuple(input_shape)),)
+        step = make_step_module(model, loss, len(inputs))
+        step.train()
     return Setup(
         spec=spec,
         factory_kwargs=kwargs,
@@ -299,6 +344,8 @@ def trace_joint(setup: Setup) -> Joint:
             gm = joint.graph_module
     except UserError:
         raise
+    except SystemExit as exc:
+        raise UserError(f"the model ({setup.spec}) called sys.exit({exc.code!r}) while tracing") from None
     except Exception as exc:
         raise UserError(f"the model does not trace ({setup.spec}): {_one_line(exc)}") from None
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import sys
+from collections.abc import Iterator
 
 
 def add_graph_argument(
@@ -51,3 +55,30 @@ def apply_trust(specs: list[str] | None) -> None:
         from graphs.pytorch.trust import trust
 
         trust(specs)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """While inside, whatever is written to stdout (print, and C code writing to fd 1: a
+    user's model factory, a solver) goes to stderr, so that a command's stdout holds only
+    the document it writes afterwards (one JSON object)."""
+    sys.stdout.flush()
+    try:
+        saved = os.dup(1)
+    except OSError:  # no fd 1 (closed): Python-level redirection only
+        saved = None
+    if saved is not None:
+        os.dup2(2, 1)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stdout.flush()
+        with contextlib.suppress(Exception):  # C stdio buffers too, before fd 1 is given back
+            import ctypes
+
+            ctypes.CDLL(None).fflush(None)
+        if saved is not None:
+            os.dup2(saved, 1)
+            os.close(saved)

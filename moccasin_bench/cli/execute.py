@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from moccasin_bench.cli.common import add_trust_argument, apply_trust, human_bytes
+from moccasin_bench.cli.common import add_trust_argument, apply_trust, human_bytes, stdout_to_stderr
 from moccasin_bench.errors import ScheduleError, UserError
 from moccasin_bench.jsonio import write_json
 
@@ -109,6 +109,19 @@ def run(args: argparse.Namespace) -> int:
     if args.repeat < 1 or args.threads < 1:
         raise UserError("--repeat and --threads must be at least 1")
     apply_trust(args.trust_factory)
+    with stdout_to_stderr():  # a factory's prints must not reach stdout: it holds the report only
+        report = _execute(args)
+    if args.output:
+        write_json(report, args.output)
+    if args.json:
+        write_json(report, None)
+    else:
+        print_report(report)
+    check = report["check"]
+    return 0 if check["bitwise_equal"] or check["equal_within_tolerance"] else 1
+
+
+def _execute(args: argparse.Namespace) -> dict:
     graph = _load(args)
     if (graph.source or {}).get("kind") != "pytorch-training-step":
         raise UserError(
@@ -124,21 +137,13 @@ def run(args: argparse.Namespace) -> int:
     require_torch()
     from graphs.pytorch.execute import execute
 
-    report = execute(
+    return execute(
         graph,
         ids,
         repeat=args.repeat,
         threads=args.threads,
         progress=None if args.json else (lambda text: print(f"  {text}", file=sys.stderr, flush=True)),
     )
-    if args.output:
-        write_json(report, args.output)
-    if args.json:
-        write_json(report, None)
-    else:
-        print_report(report)
-    check = report["check"]
-    return 0 if check["bitwise_equal"] or check["equal_within_tolerance"] else 1
 
 
 def print_report(r: dict) -> None:
@@ -150,10 +155,12 @@ def print_report(r: dict) -> None:
     if check["bitwise_equal"]:
         verdict = "bitwise equal to the plain step"
     elif check["equal_within_tolerance"]:
-        verdict = f"equal to the plain step within rtol {check['rtol']:g}, atol {check['atol']:g} (not bitwise: max |diff| {check['max_abs_diff']:.3g})"
+        verdict = f"equal to the plain step within rtol {check['rtol']:g}, atol {check['atol']:g} (not bitwise: max |diff| {_diff(check)})"
     else:
-        verdict = f"DIFFERENT from the plain step (max |diff| {check['max_abs_diff']:.3g}; {', '.join(map(str, check['differing']))})"
-    print(f"  outputs (loss {r['loss']:.6g}, {check['tensors_compared']} tensors): {verdict}")
+        verdict = (
+            f"DIFFERENT from the plain step (max |diff| {_diff(check)}; {', '.join(map(str, check['differing']))})"
+        )
+    print(f"  outputs (loss {r['loss_text']}, {check['tensors_compared']} tensors): {verdict}")
     if r["random_nodes"]:
         print(f"  random ops: {r['random_nodes']} (dropout), {r['rng']}")
     print(
@@ -170,3 +177,8 @@ def print_report(r: dict) -> None:
         f"  time (median of {r['repeat']}): plain {meas['plain']['seconds_median']:.3f} s, scheduled {meas['scheduled']['seconds_median']:.3f} s: "
         f"{meas['time_increase_percent']:+.1f} % (predicted TDI {sim['predicted_tdi_percent']:.1f} %)"
     )
+
+
+def _diff(check: dict) -> str:
+    d = check["max_abs_diff"]
+    return "inf (a non-finite value differs)" if d is None else f"{d:.3g}"

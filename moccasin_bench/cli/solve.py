@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from moccasin_bench.cli.common import add_graph_argument, add_trust_argument, apply_trust
+from moccasin_bench.cli.common import add_graph_argument, add_trust_argument, apply_trust, stdout_to_stderr
 from moccasin_bench.jsonio import write_json
 from moccasin_bench.orders import DEFAULT, ORDER_CHOICES
 
@@ -124,19 +124,20 @@ def run(args: argparse.Namespace) -> int:
         from moccasin_bench.judge import solve_in_process
         from moccasin_bench.progress import solve_progress_printer
 
-        doc = solve_in_process(
-            graph,
-            budget,
-            args.formulation,
-            params,
-            time_limit_seconds=args.time_limit,
-            threads=args.threads,
-            seed=args.seed,
-            relative_gap=args.gap,
-            reference_order_name=spec.reference_order,
-            initial=initial,
-            progress=None if args.quiet else solve_progress_printer(graph.sum_duration),
-        ).to_json()
+        with stdout_to_stderr():  # stdout holds the result document only
+            doc = solve_in_process(
+                graph,
+                budget,
+                args.formulation,
+                params,
+                time_limit_seconds=args.time_limit,
+                threads=args.threads,
+                seed=args.seed,
+                relative_gap=args.gap,
+                reference_order_name=spec.reference_order,
+                initial=initial,
+                progress=None if args.quiet else solve_progress_printer(graph.sum_duration),
+            ).to_json()
     else:
         doc = _solve_isolated(graph, budget, spec, memory, grace, progress=not args.quiet)
     if graph.fixed_bytes:  # peak and budget are schedulable bytes; say what stays resident on top
