@@ -45,6 +45,39 @@ def test_paper_budgets():
     assert fraction_of_peak(1, 10) == 10
 
 
+@pytest.mark.parametrize(
+    "fraction, peak, exact",
+    [
+        (0.55, 100, 55),  # 0.55 * 100 = 55.00000000000001 in floats: ceil would give 56
+        (0.7, 10, 7),  # 7.000000000000001
+        (1.1, 100, 110),  # 110.00000000000001
+        (0.07, 100, 7),  # 7.000000000000001
+        (0.57, 100, 57),  # 56.99999999999999: floats' ceil is right here, floor would not be
+        (0.9, 46_319, 41_688),  # 41,687.1 rounds up
+        (0.000001, 2**62, 4_611_686_018_428),  # 4,611,686,018,427.388 rounds up, past float precision
+    ],
+)
+def test_budget_rounding_is_exact_where_floats_are_not(fraction, peak, exact):
+    assert fraction_of_peak(fraction, peak) == exact
+
+
+def test_exact_rounding_reaches_the_run_key():
+    """0.55 of a peak of 100 is a budget of 55 bytes in the run (and its key), not 56."""
+    import dataclasses
+
+    from moccasin_bench.runner import make_spec
+    from moccasin_bench.runner.spec import run_key
+
+    g = Graph.build("t", [0, 1], [1, 1], [40, 60], [(0, 1)])  # peak 100 in its only order
+    budget = resolve_budget(g, fraction=0.55)
+    assert (budget.bytes, budget.reference_peak) == (55, 100)
+    spec = make_spec(g, budget, "heuristic", {})
+    assert spec.budget_bytes == 55
+    assert run_key(spec) != run_key(dataclasses.replace(spec, budget_bytes=56))
+    assert run_key(spec) == run_key(make_spec(g, resolve_budget(g, fraction=0.55), "heuristic", {}))
+    assert solve_in_process(g, budget, "heuristic", {}).status == "infeasible"  # 55 < 100: below any schedule
+
+
 def test_budget_kinds_and_errors():
     g = Graph.build("t", [0, 1, 2], [1, 1, 1], [4, 5, 6], [(0, 1), (1, 2)])
     b = resolve_budget(g, fraction=0.5)
