@@ -246,11 +246,9 @@ def test_lp_rounding_returns_a_fitting_schedule_and_a_valid_bound():
     res = solve_in_process(g, budget, "checkmate-lp", {}, time_limit_seconds=30)
     oracle = solve_in_process(g, budget, "oracle", {"order": "fixed"}, time_limit_seconds=30)
     assert res.output.best_bound is not None and res.output.best_bound <= oracle.total_duration
-    if res.status == "feasible":
-        assert res.peak_memory <= budget.bytes and res.output.objective == res.total_duration
-        assert res.total_duration >= oracle.total_duration
-    else:
-        assert res.status == "no_solution" and "over" in res.message
+    assert res.status == "feasible", res.message  # deterministic: a rounding of this relaxation fits
+    assert res.peak_memory <= budget.bytes and res.output.objective == res.total_duration
+    assert oracle.status == "optimal" and res.total_duration >= oracle.total_duration > g.sum_duration
 
 
 def test_lp_reports_no_solution_with_the_closest_excess():

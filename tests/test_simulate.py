@@ -14,7 +14,8 @@ from tests.strategies import dags
 
 
 def reference_simulation(graph: Graph, schedule: list[int]):
-    """A literal reading of the semantics, one step at a time: (memory per step, first violation)."""
+    """A literal reading of the semantics, one step at a time: (memory per step, first
+    violation, last step each step's output is live)."""
     T = len(schedule)
     live_end = list(range(T))
     violation = None
@@ -30,7 +31,7 @@ def reference_simulation(graph: Graph, schedule: list[int]):
         never = [v for v in range(graph.n) if v not in schedule]
         if never:
             violation = ("never_computed", None, never[0])
-    return memory, violation
+    return memory, violation, live_end
 
 
 @st.composite
@@ -109,9 +110,16 @@ def test_rejects_indices_out_of_range():
 def test_matches_reference_on_any_schedule(case):
     g, sched = case
     sim = simulate(g, sched)
-    memory, violation = reference_simulation(g, sched)
+    memory, violation, live_end = reference_simulation(g, sched)
     assert sim.memory_per_step.tolist() == memory
+    assert sim.live_until.tolist() == live_end
+    peak = max(memory, default=0)
+    assert sim.peak_memory == peak
+    assert sim.peak_step == (memory.index(peak) if memory else 0)  # the first step at the peak
     assert sim.total_duration == sum(int(g.duration[v]) for v in sched)
+    assert sim.tdi_percent == pytest.approx(
+        100.0 * (sim.total_duration - g.sum_duration) / g.sum_duration if g.sum_duration else 0.0
+    )
     if violation is None:
         assert sim.valid
     else:
