@@ -262,20 +262,57 @@ def test_fixed_mode_stays_on_the_stage_grid():
     assert "fixed order" in res.output.restrictions and res.output.variant["order_followed"] == "stored"
 
 
-def test_time_limit_is_honoured():
+class WorkClock:
+    """A clock that moves only with work: each annealing move takes `move_seconds`, each
+    reading of the clock `read_seconds`. Deterministic, whatever the machine's speed or load."""
+
+    def __init__(self, move_seconds: float = 1e-5, read_seconds: float = 1e-6) -> None:
+        self.now, self.move_seconds, self.read_seconds = 0.0, move_seconds, read_seconds
+
+    def __call__(self) -> float:
+        self.now += self.read_seconds
+        return self.now
+
+
+def test_time_limit_is_honoured(monkeypatch):
+    """The annealer stops at its limit on its clock: a chunk is started only when it should end
+    in time, and never after the limit. Time here is counted in work (WorkClock), so the test
+    says the same on any machine."""
     from moccasin_bench.sources import load_graph
 
     g = load_graph("rl2-gen")
     budget = Budget(int(0.75 * simulate(g, reference_order(g)).peak_memory))
     execute(g, budget, "annealing", {"max_moves": 1_000}, time_limit_seconds=30)  # compile / load the kernels first
+    real_run = annealing.Search.run
+
+    def run(self, moves, *args):
+        clock.now += moves * clock.move_seconds
+        return real_run(self, moves, *args)
+
+    from moccasin_bench.formulation import Problem
+
+    real_post_init = Problem.__post_init__
+
+    def post_init(self):  # the problem's clock starts on the work clock too (its default_factory is the real one)
+        real_post_init(self)
+        object.__setattr__(self, "started_at", time.perf_counter())
+
+    clock = WorkClock()
+    monkeypatch.setattr(annealing.Search, "run", run)
+    monkeypatch.setattr(time, "perf_counter", clock)
+    monkeypatch.setattr(Problem, "__post_init__", post_init)
     for limit in (0.5, 1.5):
-        t0 = time.perf_counter()
+        before = clock.now
         res = execute(g, budget, "annealing", {}, time_limit_seconds=limit, seed=3)
-        wall = time.perf_counter() - t0
+        spent = clock.now - before
         _check(res, budget.bytes)
-        assert res.output.variant["stopped_by"] == "time"
-        assert wall < limit + 0.5, wall
-        assert all(0 <= t <= limit + 0.1 for t, _ in res.output.trajectory)
+        v = res.output.variant
+        assert v["stopped_by"] == "time"
+        # it used the time (moves worth 90 % of the limit at least) and overran by less than one
+        # chunk of moves plus the clock readings of the run
+        assert v["moves_proposed"] * clock.move_seconds >= 0.8 * limit, v
+        assert spent <= limit + annealing.CHUNK * clock.move_seconds + 0.05, spent
+        assert all(0 <= t <= limit for t, _ in res.output.trajectory)
         costs = [c for _, c in res.output.trajectory]
         assert costs == sorted(costs, reverse=True) and len(set(costs)) == len(costs)
 
