@@ -21,6 +21,7 @@ PARAMS = (
     Param("fault", str, "none", "what goes wrong", ("none", "slow", "raise", "crash", "hang", "hog")),
     Param("seconds", float, 0.0, "slow: sleep this long, then behave", low=0),
     Param("pid_file", str, "", "hang: write the pid of a grandchild process here"),
+    Param("from_nodes", int, 0, "model_size: misbehave only on graphs of at least this many nodes", low=0),
 )
 MARKER = "faulty formulation about to"
 
@@ -57,6 +58,15 @@ def solve(problem: Problem) -> SolverOutput:
         while True:  # allocates (and touches) memory without bound
             chunks.append(b"x" * (64 << 20))
     return _behave(problem)
+
+
+def model_size(problem: Problem) -> dict:
+    """A model "built" at once, or (fault hang, on graphs of at least from_nodes nodes) never:
+    a builder over any time cap, on any machine."""
+    if problem.params["fault"] == "hang" and problem.graph.n >= problem.params["from_nodes"]:
+        while True:
+            time.sleep(0.1)
+    return {"variables": problem.graph.n, "constraints": problem.graph.m, "nonzeros": 2 * problem.graph.m}
 
 
 # ---- helpers for the runner, sweep and Dask tests --------------------------------------------
