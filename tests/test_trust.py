@@ -214,3 +214,20 @@ def test_a_trusted_factory_does_run(hostile_dir, monkeypatch, capsys):
     argv = ["solve", str(graph), "-f", "torch-partitioner", "--budget", "1", "--in-process", "-q"]
     assert main([*argv, "--trust-factory", "os:system"]) == 1  # it ran, then returned an int: an error run
     assert marker.exists()
+
+
+def test_every_layer_refuses_on_its_own(hostile_dir):
+    """The re-trace (any caller) and the factory call itself refuse an untrusted factory, not
+    only the commands' early checks (a new caller of either is covered too)."""
+    pytest.importorskip("torch")
+    from graphs.pytorch.build import retrace
+    from graphs.pytorch.trace import make_setup
+    from moccasin_bench.sources import load_graph
+
+    tmp, marker = hostile_dir
+    path = pytorch_graph_file(tmp / "g.json", "os:system", {"command": f"touch {marker}"})
+    with pytest.raises(UserError, match=f"{path}: refused to import and call factory 'os:system'"):
+        retrace(load_graph(str(path)), real=False)
+    with pytest.raises(UserError, match="untrusted factory 'os:system'"):
+        make_setup("os:system", factory_kwargs={"command": f"touch {marker}"})
+    assert not marker.exists()
