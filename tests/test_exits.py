@@ -16,6 +16,14 @@ from tests.conftest import run_cli
 TRUST = "--trust-factory"
 
 
+@pytest.fixture(autouse=True)
+def no_trust_left_behind(monkeypatch):
+    """main() records --trust-factory (and execute's MODULE:FACTORY) in the environment: undo it."""
+    from graphs.pytorch.trust import TRUST_ENV
+
+    monkeypatch.delenv(TRUST_ENV, raising=False)
+
+
 @pytest.fixture
 def torch_ok():
     pytest.importorskip("torch")
