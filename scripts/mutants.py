@@ -61,7 +61,7 @@ MUTANTS = (
         "local[name]",
         EXECUTE_TESTS,
         "step outputs never reach their slots: zeros compared with zeros",
-        count=2,
+        count=3,
     ),
     Mutant(
         "execute-bitwise-by-value",
