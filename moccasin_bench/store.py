@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from moccasin_bench.graph import Graph
     from moccasin_bench.runner import RunSpec
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 CLAIMS_TABLE = (
     "CREATE TABLE IF NOT EXISTS claims (run_key TEXT PRIMARY KEY, owner TEXT NOT NULL, host TEXT NOT NULL, "
     "pid INTEGER NOT NULL, claimed_at TEXT NOT NULL, expires REAL NOT NULL)"
@@ -57,6 +57,7 @@ CLAIMS_TABLE = (
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: ("ALTER TABLE runs RENAME COLUMN n TO nodes", "ALTER TABLE runs RENAME COLUMN m TO edges"),
     2: (CLAIMS_TABLE,),
+    3: (lambda conn: _add_scopes(conn),),
 }
 LEASE_SECONDS = 120.0  # a claim not renewed for this long is stale (its driver is gone)
 RENEW_SECONDS = 30.0  # how often a driver renews its claims
@@ -123,9 +124,11 @@ RUN_COLUMNS: tuple[tuple[str, str], ...] = (
     ("started_at", "TEXT"),
     ("finished_at", "TEXT"),
     *((name, "INTEGER" if name == "cpu_count" else "TEXT") for name in PROVENANCE_COLUMNS),
+    ("bound_scope", "TEXT"),  # JSON {order, max_computations}: the schedules best_bound holds for (version 4)
+    ("staged_order", "TEXT"),  # the reference order the schedule is staged along by construction (version 4)
 )
 RUN_COLUMN_NAMES = tuple(name for name, _ in RUN_COLUMNS)
-JSON_COLUMNS = ("params", "variant", "model_size", "violation")
+JSON_COLUMNS = ("params", "variant", "model_size", "violation", "bound_scope")
 
 SCHEMA = f"""
 CREATE TABLE runs ({", ".join(f"{name} {sql}" for name, sql in RUN_COLUMNS)});
@@ -198,6 +201,8 @@ def make_row(
         "max_rss_bytes",
     ):
         row[name] = result.get(name)
+    row["bound_scope"] = _json(result.get("bound_scope"))
+    row["staged_order"] = result.get("staged_order")
     row["model_size"] = _json(result.get("model_size"))
     row["violation"] = _json(result.get("violation"))
     for name in ("process_seconds", "memory_limit_bytes", "grace_seconds", "worker", "started_at", "finished_at"):
@@ -442,7 +447,7 @@ def _check_or_create(conn: sqlite3.Connection, path: Path) -> None:
             )
         while version < SCHEMA_VERSION:
             for statement in MIGRATIONS[version]:
-                conn.execute(statement)
+                statement(conn) if callable(statement) else conn.execute(statement)
             version += 1
             conn.execute(f"PRAGMA user_version = {version}")
         missing = [c for c in RUN_COLUMN_NAMES if c not in _columns(conn, "runs")]
@@ -457,6 +462,46 @@ def _check_or_create(conn: sqlite3.Connection, path: Path) -> None:
         if conn.in_transaction:
             conn.rollback()
         raise
+
+
+def legacy_scope(
+    formulation: str, params: Mapping[str, Any], reference_order: str | None
+) -> tuple[dict | None, str | None]:
+    """(bound_scope, staged_order) of a run stored before version 4, when formulations did not report them:
+    the rules of the formulations of that time, frozen here so that old stores keep their gaps."""
+    fixed_order = formulation in ("checkmate-milp", "checkmate-cp", "checkmate-lp") or (
+        formulation in ("moccasin", "annealing")
+        and params.get("order", "fixed" if formulation == "moccasin" else "") == "fixed"
+    )
+    staged = reference_order if fixed_order else None
+    scope: dict | None = None
+    if formulation == "moccasin":
+        if not (
+            params.get("copies_per_node") or params.get("lengths") == "paper" or int(params.get("horizon") or 0) > 0
+        ):
+            scope = {"order": staged, "max_computations": int(params.get("copies", 2))}
+    elif formulation in ("checkmate-milp", "checkmate-cp", "checkmate-lp"):
+        scope = {"order": reference_order, "max_computations": None}
+    elif formulation == "oracle":
+        cap = int(params.get("max_computations") or 0)
+        scope = {
+            "order": reference_order if params.get("order", "free") == "fixed" else None,
+            "max_computations": cap or None,
+        }
+    return scope, staged
+
+
+def _add_scopes(conn: sqlite3.Connection) -> None:
+    """Migration 3 -> 4: the columns of bound scopes, filled for the runs stored before formulations reported them."""
+    have = _columns(conn, "runs")
+    for name in ("bound_scope", "staged_order"):
+        if name not in have:
+            conn.execute(f"ALTER TABLE runs ADD COLUMN {name} TEXT")
+    found = conn.execute("SELECT key, formulation, params, reference_order FROM runs").fetchall()
+    for key, formulation, params, order in found:
+        scope, staged = legacy_scope(formulation, json.loads(params) if params else {}, order)
+        if scope is not None or staged is not None:
+            conn.execute("UPDATE runs SET bound_scope = ?, staged_order = ? WHERE key = ?", (_json(scope), staged, key))
 
 
 def _reading(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -534,6 +579,13 @@ def load_runs(path: str | Path, expand: bool = True) -> pd.DataFrame:
         df = pd.read_sql_query("SELECT * FROM runs ORDER BY finished_at, key", conn)
     conn.close()
     df = df.rename(columns=RENAMED_COLUMNS)
+    if "bound_scope" not in df.columns:  # a store of version 3 or older, read as it is
+        pairs = [
+            legacy_scope(f, json.loads(p) if isinstance(p, str) and p else {}, o)
+            for f, p, o in zip(df["formulation"], df["params"], df.get("reference_order", [None] * len(df)))
+        ]
+        df["bound_scope"] = [_json(s) for s, _ in pairs]
+        df["staged_order"] = [o for _, o in pairs]
     for col in ("started_at", "finished_at"):
         df[col] = pd.to_datetime(df[col], utc=True, format="ISO8601")
     if expand and len(df):

@@ -93,6 +93,36 @@ def test_solve_on_a_tiny_graph_gives_a_judged_status(name, fraction):
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_a_bound_reaches_the_reports_gap(name, tmp_path):
+    """A bound a formulation returns says its scope, is stored with the run and becomes the gap of the run's own
+    cell in the report (a bound without a scope would never reach the gap column)."""
+    from moccasin_bench.report.analysis import analyse
+    from moccasin_bench.report.build import _with_gaps
+    from moccasin_bench.runner import make_spec
+    from moccasin_bench.store import Store, load_runs, load_trajectories, make_row
+
+    g = tiny_graph()
+    budget = resolve_budget(g, fraction=0.8, order_name="topological")
+    result = solve_in_process(g, budget, name, {}, time_limit_seconds=20, threads=1)
+    if result.output.best_bound is None:
+        assert result.output.bound_scope is None
+        return
+    assert result.output.bound_scope is not None, f"{name} returns a bound but not its scope (SolverOutput.bound_scope)"
+    spec = make_spec(g, budget, name, {}, time_limit_seconds=20)
+    store = tmp_path / "runs.sqlite"
+    with Store(store) as s:
+        doc = result.to_json()
+        s.write(make_row(spec, {"status": result.status, "result": doc}, graph=g), doc)
+    analysis = _with_gaps(analyse(load_runs(store), load_trajectories(store)), store)
+    cell = analysis.cells.set_index("key").loc[spec.key]
+    if result.status in ("optimal", "feasible"):
+        assert cell["bound"] == pytest.approx(result.output.best_bound), (cell["bound"], cell["bound_method"])
+        assert cell["bound_method"] == analysis.runs.set_index("key").loc[spec.key, "method"]
+        expected = 100 * max(0.0, result.total_duration - result.output.best_bound) / result.total_duration
+        assert cell["gap_percent"] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_the_time_limit_is_honoured(name):
     """On a graph too large to finish on (or refused), a 2 s limit ends the solve within a few seconds."""
     from moccasin_bench.sources import load_graph
