@@ -1,4 +1,4 @@
-"""`reproduce`: an experiment's grid (moccasin_bench/experiments), run through the sweep driver, then the report.
+"""`reproduce`: an experiment's grid (the `experiments/` plug-ins), run through the sweep driver, then the report.
 
 The default experiment is the Moccasin paper's Table 2 (`--grid paper`). Each paper graph
 (rl1..rl4, cm1, cm2) is read from its file when a data directory holds it, else replaced
@@ -29,11 +29,11 @@ class Options:
     """What the user asked `reproduce` for; None and empty mean the experiment's own choice."""
 
     out_dir: Path
-    grid: str = "paper"  # the experiment (moccasin_bench/experiments)
+    grid: str = "paper"  # the experiment (experiments.REGISTRY)
     quick: bool = False
     data_dir: str | None = None
     graphs: Sequence[str] = ()  # () = the experiment's graphs
-    methods: Sequence[str] = ()  # () = the experiment's methods (their keys)
+    methods: Sequence[str] = ()  # () = the experiment's methods (their identities, e.g. moccasin[order=free])
     stand_ins: bool = False  # use the generated stand-ins even when the paper's files are found
     jobs: int | None = None  # None = the mode's
     threads: int | None = None
@@ -62,8 +62,8 @@ class Grid:
     choices: list[GraphChoice]
     experiment: Experiment
     mode: Mode
-    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (graph entry, method key, reason)
-    unavailable: dict[str, str] = field(default_factory=dict)  # method key -> why
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (graph entry, method identity, reason)
+    unavailable: dict[str, str] = field(default_factory=dict)  # method identity -> why
 
 
 def choose_graphs(names: Sequence[str], data_dir: str | None, stand_ins: bool) -> list[GraphChoice]:
@@ -103,12 +103,12 @@ def build_grid(opts: Options) -> Grid:
     """The sweep config (as a dict) of the reproduction."""
     exp = experiment(opts.grid)
     mode = exp.mode(opts.quick)
-    wanted = tuple(opts.methods) or exp.method_keys
-    unknown = [m for m in wanted if m not in exp.method_keys]
+    unknown = [m for m in opts.methods if exp.find_method(m) is None]
     if unknown:
         raise UserError(
             f"unknown method {unknown[0]!r} for grid {exp.name!r}; choose from {', '.join(exp.method_keys)}"
         )
+    wanted = {exp.find_method(m).key for m in opts.methods} or set(exp.method_keys)
     graphs = tuple(opts.graphs) or exp.graphs_of(mode)
     if not graphs:
         raise UserError("no graphs to run")
@@ -133,7 +133,7 @@ def build_grid(opts: Options) -> Grid:
         limit = opts.time_limit or mode.time_limits.get(c.paper or c.entry, mode.other_limit)
         groups: dict[tuple, list] = {(float(limit), None): []}  # uncapped methods first, then each cap or seed set
         for m in methods:
-            reason = mode.skip.get((c.paper or c.entry, m.key))
+            reason = m.lookup(mode.skip, c.paper or c.entry)
             if reason:
                 grid.skipped.append((c.entry, m.key, reason))
                 continue
@@ -142,13 +142,13 @@ def build_grid(opts: Options) -> Grid:
             floor = mode.floors.get(m.formulation)
             if floor is not None and not opts.time_limit:  # --time-limit is the user's word for every run
                 seconds = max(seconds, float(floor))
-            groups.setdefault((seconds, mode.method_seeds.get(m.key)), []).append(m)
+            groups.setdefault((seconds, m.lookup(mode.method_seeds)), []).append(m)
         for (seconds, seeds), group in groups.items():
             if group:
                 table = {
                     "graphs": [c.entry],
                     "time_limits": seconds,
-                    "formulations": [{"name": m.formulation, "params": dict(m.params)} for m in group],
+                    "formulations": [{"name": m.formulation, "params": m.run_params} for m in group],
                 }
                 if seeds is not None:
                     table["seeds"] = list(seeds)
@@ -211,7 +211,7 @@ def _duration(seconds: float) -> str:
 
 def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None) -> list[str]:
     """What the report says first about this reproduction."""
-    from moccasin_bench.report.methods import base_label
+    from moccasin_bench.method import label
 
     exp, mode = grid.experiment, grid.mode
     threads = grid.config["threads"]
@@ -225,7 +225,7 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
         limits: dict[float, list[str]] = {}
         for t in grid.config["grid"]:
             if t["graphs"] == [c.entry]:
-                names = [base_label(f["name"], f["params"]) for f in t["formulations"]]
+                names = [label(f["name"], f["params"]) for f in t["formulations"]]
                 limits.setdefault(t["time_limits"], []).extend(names)
         if len(limits) == 1:
             per_graph.append(f"{c.entry}: {next(iter(limits)):g} s")
@@ -245,9 +245,7 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
         lines.append(mode.skip_note)
     for key, why in grid.unavailable.items():
         m = next(x for x in exp.methods if x.key == key)
-        lines.append(
-            f"{base_label(m.formulation, m.params)} was not run: the formulation is not available here ({why})."
-        )
+        lines.append(f"{m.label()} was not run: the formulation is not available here ({why}).")
     return lines
 
 
@@ -277,7 +275,6 @@ def run(opts: Options) -> int:
     from graphs.catalog import STAND_INS
     from moccasin_bench.cluster import LocalExecutor
     from moccasin_bench.report import ReportRequest, build_report
-    from moccasin_bench.report.methods import base_label
     from moccasin_bench.report.table import Skipped
     from moccasin_bench.store import stored_statuses
     from moccasin_bench.sweep import describe_plan, drive, load_config, plan
@@ -374,7 +371,7 @@ def run(opts: Options) -> int:
         m = next(x for x in exp.methods if x.key == key)
         if entry in hashes:
             for f in exp.budgets:
-                skipped.append(Skipped(hashes[entry], f, base_label(m.formulation, m.params), reason))
+                skipped.append(Skipped(hashes[entry], f, m.label(), reason))
     t0 = time.monotonic()
     result = build_report(
         ReportRequest(

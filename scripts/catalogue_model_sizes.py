@@ -15,8 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from experiments.scaling import BUILT
 from moccasin_bench.errors import UserError
-from moccasin_bench.experiments.scaling import BUILT
 from moccasin_bench.model_sizes import SizeSeries, load_sizes, measure
 from moccasin_bench.runner.limits import parse_memory_limit
 from moccasin_bench.sources import load_graph

@@ -107,9 +107,10 @@ def test_method_names_say_what_differs():
         < ranks["Checkmate LP+rounding"]
         < ranks["Heuristic (chen-greedy)"]
     )
-    from moccasin_bench.report.published import PAPER
+    from moccasin_bench.report.published import published_table
 
-    keys = [PAPER.match(f, json.loads(p)) or "" for f, p in zip(runs["formulation"], runs["params"])]
+    paper = published_table("paper")
+    keys = [paper.method_key(f, json.loads(p)) or "" for f, p in zip(runs["formulation"], runs["params"])]
     assert keys == ["moccasin-fixed", "moccasin-fixed", "", "checkmate-milp", "checkmate-milp", "", "checkmate-lp"]
 
 

@@ -9,15 +9,16 @@ The report fits the growth exponent (log-log slope) of every curve.
 
 from __future__ import annotations
 
-from moccasin_bench.experiment import Experiment, Method, Mode
+from moccasin_bench.experiment import Experiment, Mode
+from moccasin_bench.method import Method
 from moccasin_bench.model_sizes import SizeSeries
 
 METHODS = (
-    Method("moccasin-fixed", "moccasin", {"order": "fixed"}, "the paper's model: fixed order, C = 2"),
-    Method("moccasin-free", "moccasin", {"order": "free"}, "Moccasin without the fixed order"),
-    Method("checkmate-milp", "checkmate-milp", {"backend": "highs"}, "Checkmate's O(n^2) MILP on HiGHS"),
-    Method("checkmate-cp", "checkmate-cp", {}, "Checkmate's O(n^2) Boolean model in CP-SAT"),
-    Method("heuristic", "heuristic", {"strategy": "best"}, "every heuristic, the cheapest schedule that fits"),
+    Method("moccasin[order=fixed]", {}, "the paper's model: fixed order, C = 2"),
+    Method("moccasin[order=free]", {}, "Moccasin without the fixed order"),
+    Method("checkmate-milp[backend=highs]", {}, "Checkmate's O(n^2) MILP on HiGHS"),
+    Method("checkmate-cp", {}, "Checkmate's O(n^2) Boolean model in CP-SAT"),
+    Method("heuristic[strategy=best]", {}, "every heuristic, the cheapest schedule that fits"),
 )
 BUILT = tuple(m for m in METHODS if m.formulation != "heuristic")  # the methods that build a model
 
@@ -43,7 +44,7 @@ QUICK = Mode(
     caps={"heuristic": 5},
     skip={
         **{(graph(n, 1), "checkmate-cp"): "quick mode" for n in QUICK_SOLVE_SIZES if n >= 400},
-        **{(graph(n, 1), "checkmate-milp"): "quick mode" for n in QUICK_SOLVE_SIZES if n >= 800},
+        **{(graph(n, 1), "checkmate-milp[backend=highs]"): "quick mode" for n in QUICK_SOLVE_SIZES if n >= 800},
     },
     skip_note="Quick mode solves Checkmate's CP-SAT model only up to n = 200 and its MILP up to n = 400 (building "
     "them takes most of the 10 s limit beyond); their model sizes are measured further.",
