@@ -11,6 +11,8 @@ REGISTRY = {
     "fastsa": "experiments.fastsa",
     "catalogue": "experiments.catalogue",
     "bounds": "experiments.bounds",
+    "anytime": "experiments.anytime",
+    "budgets": "experiments.budgets",
 }
 
 TABLES = {

@@ -14,7 +14,7 @@ import json
 import shlex
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any
 
 from moccasin_bench.errors import UserError
 from moccasin_bench.experiment import Experiment, Mode, experiment
+from moccasin_bench.sweep.config import dump_config as to_toml  # noqa: F401  (the name tests and scripts use)
 
 
 @dataclass(frozen=True)
@@ -172,34 +173,6 @@ def build_grid(opts: Options) -> Grid:
     return grid
 
 
-# ---- TOML (the few types a sweep config uses) ------------------------------------------------
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)  # a JSON string is a valid TOML basic string
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, Mapping):
-        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }" if v else "{}"
-    raise TypeError(f"no TOML form for {type(v).__name__}")
-
-
-def to_toml(config: Mapping[str, Any], header: Sequence[str] = ()) -> str:
-    lines = [f"# {h}" for h in header]
-    for k, v in config.items():
-        if k != "grid":
-            lines.append(f"{k} = {_toml_value(v)}")
-    for table in config.get("grid", ()):
-        lines += ["", "[[grid]]"]
-        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
-    return "\n".join(lines) + "\n"
-
-
 # ---- running -----------------------------------------------------------------------------------
 
 
@@ -278,6 +251,7 @@ def run(opts: Options) -> int:
     from moccasin_bench.report.table import Skipped
     from moccasin_bench.store import stored_statuses
     from moccasin_bench.sweep import describe_plan, drive, load_config, plan
+    from moccasin_bench.sweep.config import dump_config
 
     grid = build_grid(opts)
     exp, mode = grid.experiment, grid.mode
@@ -294,7 +268,7 @@ def run(opts: Options) -> int:
         f"Written by `{command_of(opts)}` ({mode.name} mode).",
         f"Re-run just the grid: moccasin-bench sweep {config_path.name} --store {store_path.name} --jobs {jobs}",
     ]
-    config_path.write_text(to_toml(grid.config, header))
+    config_path.write_text(dump_config(grid.config, header))
     config = load_config(config_path)
     the_plan = plan(config)
     stored = stored_statuses(store_path)
