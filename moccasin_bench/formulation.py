@@ -39,7 +39,7 @@ import numpy as np
 
 from moccasin_bench.budget import Budget
 from moccasin_bench.errors import UserError
-from moccasin_bench.graph import Graph
+from moccasin_bench.graph import PYTORCH_SOURCE_KIND, Graph
 
 STATUSES = ("optimal", "feasible", "infeasible", "no_solution", "invalid", "error")  # docs/semantics.md
 VALID_STATUSES = ("optimal", "feasible")  # the statuses that carry a schedule that fits
@@ -131,7 +131,6 @@ class SolverOutput:
 
 PLUGINS_ENV = "MOCCASIN_BENCH_PLUGINS"
 
-PYTORCH_SOURCE_KIND = "pytorch-training-step"  # graph.source["kind"] of `graphs extract` (graphs/pytorch/build.py)
 # What a formulation's REQUIRES may name: requirement -> (what it means, in words; test on a graph).
 REQUIREMENTS: dict[str, tuple[str, Callable[[Graph], bool]]] = {
     "pytorch": (

@@ -2,7 +2,7 @@
 
 The default experiment is the Moccasin paper's Table 2 (`--grid paper`). Each paper graph
 (rl1..rl4, cm1, cm2) is read from its file when a data directory holds it, else replaced
-by its generated stand-in (graphs.catalog.STAND_INS), and the report says so at the top.
+by its generated stand-in (moccasin_bench.catalog.STAND_INS), and the report says so at the top.
 The grid is written as a sweep config (DIR/grid.toml) and run into DIR/runs.sqlite, so
 re-running resumes: finished runs are skipped. `--quick` uses the experiment's quick mode.
 """
@@ -69,7 +69,7 @@ class Grid:
 
 def choose_graphs(names: Sequence[str], data_dir: str | None, stand_ins: bool) -> list[GraphChoice]:
     """Each paper graph from its file when found (and not `stand_ins`), else its generated stand-in."""
-    from graphs.catalog import STAND_INS
+    from moccasin_bench.catalog import STAND_INS
     from moccasin_bench.sources import find_paper_file
 
     out = []
@@ -245,7 +245,7 @@ def _add_earlier_time(meta_path: Path, grid_id: str, seconds: float | None) -> f
 
 def run(opts: Options) -> int:
     """Build the grid, run what the store lacks, write the report. Returns an exit status."""
-    from graphs.catalog import STAND_INS
+    from moccasin_bench.catalog import STAND_INS
     from moccasin_bench.cluster import LocalExecutor
     from moccasin_bench.report import ReportRequest, build_report
     from moccasin_bench.report.table import Skipped

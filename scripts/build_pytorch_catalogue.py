@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from graphs.catalog import CATALOGUE_DIR, PYTORCH_GRAPHS  # noqa: E402
 from moccasin_bench.budget import reference_peak  # noqa: E402
+from moccasin_bench.catalog import CATALOGUE_DIR, PYTORCH_GRAPHS  # noqa: E402
 from moccasin_bench.cli.common import human_bytes  # noqa: E402
 from moccasin_bench.sources import read_graph_file  # noqa: E402
 

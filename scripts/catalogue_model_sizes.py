@@ -24,7 +24,7 @@ from moccasin_bench.sources import load_graph
 
 def catalogue_graphs() -> list[str]:
     """The pt-* graphs, smallest first (a build that fails is not tried on larger ones)."""
-    from graphs.catalog import PYTORCH_GRAPHS
+    from moccasin_bench.catalog import PYTORCH_GRAPHS
 
     return sorted(PYTORCH_GRAPHS, key=lambda name: load_graph(name).n)
 

@@ -204,6 +204,73 @@ def test_the_engine_does_not_reach_up():
         assert not any(m.startswith("moccasin_bench.cli") for m in used), f"{rel} imports the CLI"
 
 
+PLUGIN_PACKAGES = ("formulations", "graphs", "experiments")  # their registries (the packages) the engine may read
+# The CLI verbs that are PyTorch's own (`graphs extract`, `execute`) call the PyTorch graph plug-in by name.
+CLI_PLUGIN_IMPORTS = {"graphs.pytorch", "graphs.pytorch.build", "graphs.pytorch.execute", "graphs.pytorch.trace"}
+
+
+def _project_modules() -> dict[str, Path]:
+    out = {}
+    for pkg in ("moccasin_bench", *PLUGIN_PACKAGES):
+        for path in (REPO / pkg).rglob("*.py"):
+            parts = list(path.relative_to(REPO).with_suffix("").parts)
+            out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return out
+
+
+def _imports_of(path: Path, known: set[str]) -> set[str]:
+    """The project modules a file imports at any depth (`from pkg import sub` counts as importing pkg.sub)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name in known)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            subs = {f"{node.module}.{a.name}" for a in node.names} & known
+            out.update(subs or ({node.module} & known))
+    return out
+
+
+def test_the_engine_imports_no_plug_in_module():
+    """The engine reads the plug-in registries (`formulations`, `graphs`, `experiments`) and nothing below them:
+    the native graph format and the catalogue of named graphs are the engine's own (moccasin_bench/native.py,
+    moccasin_bench/catalog.py). Only the PyTorch verbs of the CLI name the PyTorch graph plug-in."""
+    modules = _project_modules()
+    for name, path in sorted(modules.items()):
+        if not name.startswith("moccasin_bench"):
+            continue
+        used = {m for m in _imports_of(path, set(modules)) if m.split(".")[0] in PLUGIN_PACKAGES}
+        plugins = used - set(PLUGIN_PACKAGES)
+        if name.startswith("moccasin_bench.cli"):
+            plugins -= CLI_PLUGIN_IMPORTS
+        assert not plugins, f"{name} imports the plug-in module(s) {sorted(plugins)}: the engine names no plug-in"
+
+
+def test_no_import_cycles():
+    """No two project modules import each other, directly or round a circle, even inside functions (an import
+    inside a function hides a circle; it does not break it)."""
+    import networkx as nx
+
+    modules = _project_modules()
+    graph = nx.DiGraph()
+    for name, path in modules.items():
+        for used in _imports_of(path, set(modules)):
+            if used != name and not name.startswith(used + "."):  # a module importing its own package: not a circle
+                graph.add_edge(name, used)
+    circles = [sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    assert not circles, f"import circles: {circles}"
+
+
+def test_source_kind_is_defined_once():
+    """The kind of a PyTorch-extracted graph is the engine's constant, spelled nowhere else."""
+    spelled = [
+        p.relative_to(REPO)
+        for pkg in ("moccasin_bench", *PLUGIN_PACKAGES)
+        for p in (REPO / pkg).rglob("*.py")
+        if '"pytorch-training-step"' in p.read_text()
+    ]
+    assert [str(p) for p in spelled] == ["moccasin_bench/graph.py"], spelled
+
+
 def test_the_engine_imports_no_solver_at_module_level():
     code = (
         "import importlib, pkgutil, sys, moccasin_bench\n"

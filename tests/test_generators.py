@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphs
-from graphs.catalog import PAPER_GRAPHS, PRESETS
 from moccasin_bench.budget import reference_peak
+from moccasin_bench.catalog import PAPER_GRAPHS, PRESETS
 from moccasin_bench.errors import UserError
 from moccasin_bench.graph import Graph
 from moccasin_bench.params import resolve_params
