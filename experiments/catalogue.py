@@ -10,10 +10,11 @@ gradients, optimizer state) are resident on top (the report's graph table says h
 
 from __future__ import annotations
 
+from moccasin_bench.catalog import PYTORCH_GRAPHS
 from moccasin_bench.experiment import Experiment, Mode
 from moccasin_bench.method import Method
 
-GRAPHS = ("pt-resnet18", "pt-resnet50", "pt-mobilenetv2", "pt-unet", "pt-gpt", "pt-vit-b16")
+GRAPHS = tuple(PYTORCH_GRAPHS)  # every model of the catalogue (moccasin_bench/catalog.py)
 METHODS = (
     Method("moccasin[order=fixed]", {}, "the paper's model along the traced step's order"),
     Method("moccasin[order=free]", {}, "Moccasin without the fixed order"),

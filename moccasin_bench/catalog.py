@@ -107,15 +107,22 @@ STAND_INS = {"rl1": "rl1-gen", "rl2": "rl2-gen", "rl3": "rl3-gen", "rl4": "rl4-g
 
 @dataclass(frozen=True)
 class CatalogueGraph:
-    """A PyTorch training step extracted by `graphs extract`, shipped as graphs/catalogue/NAME.json.gz.
+    """A PyTorch training step extracted by `graphs extract`, shipped as graphs/catalogue/NAME.json.gz: one
+    declaration per model, from which the build script (scripts/build_pytorch_catalogue.py), `graphs list`,
+    the README's and docs/pytorch.md's tables and the catalogue grid (experiments/catalogue.py) all read.
 
-    Loads without torch; scripts/build_pytorch_catalogue.py remakes the file with the
-    command `moccasin-bench graphs extract FACTORY --batch BATCH --costs flops -o FILE`."""
+    Loads without torch; the file is remade by `command()`:
+    `moccasin-bench graphs extract FACTORY --batch BATCH --costs flops -o FILE`."""
 
     name: str
-    factory: str
-    batch: int
-    description: str
+    factory: str  # MODULE:FACTORY (graphs/pytorch/models.py)
+    batch: int  # the batch the graph is extracted at (the factory's own default does not count)
+    model: str  # what it is, e.g. "ResNet-18"
+    input: str = ""  # the input's size, e.g. "224x224"
+
+    @property
+    def description(self) -> str:
+        return f"{self.model} training step, batch {self.batch}" + (f", {self.input}" if self.input else "")
 
     @property
     def filename(self) -> str:
@@ -133,27 +140,16 @@ CATALOGUE_DIR = Path(__file__).resolve().parent.parent / "graphs" / "catalogue" 
 PYTORCH_GRAPHS = {
     g.name: g
     for g in (
-        CatalogueGraph(
-            "pt-resnet18", "graphs.pytorch.models:resnet18", 32, "ResNet-18 training step, batch 32, 224x224"
-        ),
-        CatalogueGraph(
-            "pt-resnet50", "graphs.pytorch.models:resnet50", 32, "ResNet-50 training step, batch 32, 224x224"
-        ),
-        CatalogueGraph(
-            "pt-mobilenetv2", "graphs.pytorch.models:mobilenet_v2", 32, "MobileNetV2 training step, batch 32, 224x224"
-        ),
-        CatalogueGraph(
-            "pt-unet",
-            "graphs.pytorch.models:unet",
-            8,
-            "U-Net (depth 4, width 64, batch norm) training step, batch 8, 256x256",
-        ),
+        CatalogueGraph("pt-resnet18", "graphs.pytorch.models:resnet18", 32, "ResNet-18", "224x224"),
+        CatalogueGraph("pt-resnet50", "graphs.pytorch.models:resnet50", 32, "ResNet-50", "224x224"),
+        CatalogueGraph("pt-mobilenetv2", "graphs.pytorch.models:mobilenet_v2", 32, "MobileNetV2", "224x224"),
+        CatalogueGraph("pt-unet", "graphs.pytorch.models:unet", 8, "U-Net (depth 4, width 64, batch norm)", "256x256"),
         CatalogueGraph(
             "pt-gpt",
             "graphs.pytorch.models:gpt",
             4,
-            "GPT-2-style decoder (12 layers, d=768, 12 heads, seq 512, vocab 50304) training step, batch 4",
+            "GPT-2-style decoder (12 layers, d=768, 12 heads, seq 512, vocab 50304)",
         ),
-        CatalogueGraph("pt-vit-b16", "graphs.pytorch.models:vit_b16", 16, "ViT-B/16 training step, batch 16, 224x224"),
+        CatalogueGraph("pt-vit-b16", "graphs.pytorch.models:vit_b16", 16, "ViT-B/16", "224x224"),
     )
 }
