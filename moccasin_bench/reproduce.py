@@ -252,6 +252,14 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
     return lines
 
 
+def _effort_pairs(exp: Experiment) -> tuple[tuple[str, str], ...]:
+    """The experiment's effort-ratio pairs, from method keys to the labels the report uses."""
+    from moccasin_bench.report.methods import base_label
+
+    label = {m.key: base_label(m.formulation, m.params) for m in exp.methods}
+    return tuple((label[a], label[b]) for a, b in exp.effort_ratios if a in label and b in label)
+
+
 def command_of(opts: Options) -> str:
     """The reproduce command line, as the report shows it."""
     return (
@@ -388,6 +396,7 @@ def run(opts: Options) -> int:
             data_dir=opts.data_dir,
             published=exp.published,
             model_sizes=sizes_path if mode.sizes is not None else None,
+            effort_ratios=_effort_pairs(exp),
         )
     )
     report_seconds = time.monotonic() - t0
