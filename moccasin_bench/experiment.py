@@ -57,6 +57,9 @@ class Experiment:
     quick: Mode
     full: Mode
     published: tuple[str, ...] = ()  # keys of experiments.TABLES (published tables to print beside ours)
+    more_modes: tuple[Mode, ...] = ()  # modes besides quick and full, chosen with `reproduce --mode NAME`
+    # (numerator, denominator) method identities whose solve-effort ratio the report draws against n
+    effort_ratios: tuple[tuple[str, str], ...] = ()
 
     @property
     def method_keys(self) -> tuple[str, ...]:
@@ -71,8 +74,18 @@ class Experiment:
             found = same[0] if len(same) == 1 else None
         return found
 
-    def mode(self, quick: bool) -> Mode:
-        return self.quick if quick else self.full
+    @property
+    def modes(self) -> tuple[Mode, ...]:
+        return (self.quick, self.full, *self.more_modes)
+
+    def mode(self, quick: bool, name: str | None = None) -> Mode:
+        """The named mode (`reproduce --mode NAME`), else quick or full."""
+        if name is None:
+            return self.quick if quick else self.full
+        for m in self.modes:
+            if m.name == name:
+                return m
+        raise UserError(f"grid {self.name!r} has no mode {name!r}; its modes: {', '.join(m.name for m in self.modes)}")
 
     def graphs_of(self, mode: Mode) -> tuple[str, ...]:
         return mode.graphs or self.graphs

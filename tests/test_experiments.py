@@ -35,6 +35,8 @@ def test_an_experiment_is_a_valid_sweep(tmp_path, name, quick):
         assert set(dict(m.id.params)) <= set(getattr(formulation_module(m.formulation), "KEY_PARAMS", ())), m.key
     for key in exp.published:
         assert published_table(key).key == key
+    for pair in exp.effort_ratios:
+        assert all(exp.find_method(k) is not None for k in pair), pair
     if grid.mode.sizes is not None:  # every method of a size series can build its model without solving
         for m in grid.mode.sizes.methods:
             assert callable(getattr(formulation_module(m.formulation), "model_size", None)), m.key
