@@ -98,7 +98,8 @@ def measure(
         stopped: str | None = None
         for entry in series.graphs:
             count += 1
-            previous = done.get((entry, method.key))
+            # a table written before method identities names the method by its earlier key (alias or slug)
+            previous = next((done[(entry, k)] for k in method.names if (entry, k) in done), None)
             if previous is not None:
                 if previous["status"] != "built":
                     stopped = stopped or f"not built: {previous['status']} on {entry}"
