@@ -106,7 +106,7 @@ MUTANTS = (
     ),
     Mutant(
         "trust-no-retrace-check",
-        "graphs/pytorch/build.py",
+        "graphs/pytorch/retrace.py",
         'spec, kwargs = check_factory(source.get("factory"), source.get("factory_kwargs"), graph.origin or graph.name)',
         'spec, kwargs = source.get("factory"), dict(source.get("factory_kwargs") or {})',
         TRUST_TESTS,

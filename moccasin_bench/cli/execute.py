@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from moccasin_bench.cli.common import add_trust_argument, apply_trust, human_bytes, stdout_to_stderr
 from moccasin_bench.errors import ScheduleError, UserError
+from moccasin_bench.graph import PYTORCH_SOURCE_KIND
 from moccasin_bench.jsonio import write_json
 
 if TYPE_CHECKING:
@@ -123,7 +124,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _execute(args: argparse.Namespace) -> dict:
     graph = _load(args)
-    if (graph.source or {}).get("kind") != "pytorch-training-step":
+    if (graph.source or {}).get("kind") != PYTORCH_SOURCE_KIND:
         raise UserError(
             f"graph {graph.name!r} was not extracted from PyTorch; execute needs a graph made by `moccasin-bench graphs extract` (or MODULE:FACTORY)"
         )

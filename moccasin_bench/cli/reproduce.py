@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from pathlib import Path
 
 HELP = "run an experiment's grid (default: the Moccasin paper's table), quick or full, and write its report"
@@ -30,6 +31,7 @@ examples:
   moccasin-bench reproduce --quick --stand-ins -o results/quick-generated
   moccasin-bench reproduce --quick --graphs rl1,cm1 --methods moccasin-fixed,checkmate-milp -o results/small
   moccasin-bench reproduce -o results/paper --dry-run
+  moccasin-bench reproduce --grid scaling --mode middle -o results/scaling-middle
   moccasin-bench reproduce --grid list"""
 
 
@@ -47,6 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--quick", action="store_true", help="short limits: the whole grid and report in about 10 minutes on 2 cores"
     )
     parser.add_argument(
+        "--mode",
+        metavar="NAME",
+        help="a mode by name: quick, full, or one of the grid's own (`--grid list` shows them; e.g. scaling's middle)",
+    )
+    parser.add_argument(
         "--data-dir",
         metavar="DIR",
         help="where the paper's graph files are (default: $MOCCASIN_BENCH_DATA, then ../shared/paper-graphs)",
@@ -60,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--methods",
         metavar="LIST",
-        help="comma-separated method keys (default: all of the experiment's; `--grid list` shows them)",
+        help="comma-separated method identities such as 'moccasin[order=free]' (or the dashed moccasin-free; "
+        "default: all of the experiment's; `--grid list` shows them)",
     )
     parser.add_argument("--jobs", "-j", type=int, metavar="N", help="concurrent runs (default: 2 with --quick, else 1)")
     parser.add_argument(
@@ -79,7 +87,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _list(text: str | None) -> list[str] | None:
-    return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
+    """Comma-separated items; a comma inside brackets belongs to a method identity (name[p=v,q=w])."""
+    if text is None:
+        return None
+    return [x.strip() for x in re.split(r",(?![^\[]*\])", text) if x.strip()]
 
 
 def _list_grids() -> int:
@@ -90,6 +101,7 @@ def _list_grids() -> int:
         print(f"{name:<12} {exp.description}")
         print(f"{'':<12} graphs: {', '.join(exp.graphs)}; budgets: {', '.join(f'{100 * b:g} %' for b in exp.budgets)}")
         print(f"{'':<12} methods: {', '.join(exp.method_keys)}")
+        print(f"{'':<12} modes: {', '.join(m.name for m in exp.modes)}")
     return 0
 
 
@@ -116,6 +128,7 @@ def run(args: argparse.Namespace) -> int:
         out_dir=Path(args.output_dir),
         grid=args.grid,
         quick=args.quick,
+        mode=args.mode,
         data_dir=args.data_dir,
         graphs=_list(args.graphs) or (),
         methods=_list(args.methods) or (),
