@@ -203,13 +203,16 @@ MUTANTS = (
         MOCCASIN_TESTS,
         "the cumulative allows one memory unit over the budget",
     ),
+    # (An earlier mutant, `start[u][0] + 1 <= start[v][0]` -> `<=` on the free-order first copies,
+    # survived as an equivalent mutant: the unit intervals' no-overlap already forbids equal starts,
+    # and the precedence cover implies the cut. Kept out of the list.)
     Mutant(
-        "moccasin-precedence-same-time",
+        "moccasin-cover-ends-at-the-read",
         "formulations/_moccasin_model.py",
-        "m.add(start[u][0] + 1 <= start[v][0])",
-        "m.add(start[u][0] <= start[v][0])",
+        "                at_most(svj + 1, end[u][i], lits)",
+        "                at_most(svj, end[u][i], lits)",
         MOCCASIN_TESTS,
-        "a node may start with its input (latest precedence)",
+        "the input's covering copy may end when its reader starts (latest precedence)",
     ),
     Mutant(
         "checkmate-carry-over-free",
