@@ -433,6 +433,28 @@ def _pick_start(graph: Graph, budget: int, candidates: list[tuple[str, np.ndarra
     return best
 
 
+def _with_initial(problem: Problem, candidates: list, cap: int, order: np.ndarray | None) -> tuple[list, dict]:
+    """The initial schedule as one more start candidate when the search can load it: valid, at most `cap`
+    computations per node, and (fixed order) staged along the reference order. The dict says what became of it."""
+    from formulations._stage_grid import grid_positions
+    from moccasin_bench.simulate import simulate
+
+    g = problem.graph
+    s = np.asarray(problem.initial_schedule, dtype=np.int64)
+    sim = simulate(g, s)
+    info: dict = {"steps": int(len(s)), "cost": int(sim.total_duration), "peak": int(sim.peak_memory)}
+    most = int(np.bincount(s, minlength=g.n).max()) if len(s) else 0
+    if not sim.valid:
+        why = f"not executable: {sim.violation.describe()}"
+    elif most > cap:
+        why = f"it computes a node {most} times, more than max_computations = {cap}"
+    elif order is not None and grid_positions(s, order) is None:
+        why = f"it is not staged along the {problem.reference_order_name} order (the fixed-order grid)"
+    else:
+        return [("initial", s), *candidates], {**info, "used": True}
+    return candidates, {**info, "used": False, "why": why}
+
+
 # ---- the formulation --------------------------------------------------------------------------------
 
 
@@ -489,12 +511,16 @@ def solve(problem: Problem) -> SolverOutput:
     candidates = start_schedules(
         g, budget, order, p["start"], K, deadline=problem.started_at + 0.2 * limit, fixed=fixed
     )
+    if problem.initial_schedule is not None:
+        candidates, variant["initial"] = _with_initial(problem, candidates, K, order if fixed else None)
     chosen = _pick_start(g, budget, candidates, K)
     if chosen is None:
         return SolverOutput(
             status="error", variant=variant, restrictions=restrictions, message="no valid start schedule"
         )
     (_, start_name, start, start_sim) = chosen
+    if "initial" in variant:
+        variant["initial"]["chosen"] = start_name == "initial"
     variant["start_schedule"] = {"name": start_name, "cost": start_sim.total_duration, "peak": start_sim.peak_memory}
 
     t_import = time.perf_counter()
