@@ -1,7 +1,7 @@
 """The Moccasin formulation: retention intervals in CP-SAT, started from the best schedule the harness finds.
 
 Pipeline (`_Run`): (1) starts: by default a portfolio (formulations/_portfolio: heuristics, the annealer,
-PyTorch's own rematerialisation on PyTorch graphs, the user's initial schedule) within heuristic_share of
+PyTorch's own rematerialisation on PyTorch graphs, the user's initial schedule) within portfolio_share of
 the limit; the cheapest fitting start the model can express (staged along the fixed order, at most C
 computations per node) is the hint, and the cheapest fitting start of all is the floor of the result;
 (2) with no fitting start the model can take, or with `phases=2`, a first phase minimises the
@@ -66,7 +66,7 @@ PARAMS = (
         "warm_start",
         str,
         "portfolio",
-        "portfolio: within heuristic_share of the limit, the initial schedule, the staged heuristics, every "
+        "portfolio: within portfolio_share of the limit, the initial schedule, the staged heuristics, every "
         "heuristic, PyTorch's partitioner and checkpointing (PyTorch graphs) and the annealer started from the best "
         "of them; the cheapest the model can express is the hint, the cheapest of all the floor of the result; "
         "heuristics (the paper's): hint the cheapest fitting staged heuristic schedule; annealing: run the annealer "
@@ -106,6 +106,15 @@ PARAMS = (
         "at most this share of the time limit goes to the start (heuristics, annealer or portfolio)",
         low=0,
         high=1,
+    ),
+    Param(
+        "portfolio_share",
+        float,
+        0.5,
+        "warm_start=portfolio: at most this share of the time limit goes to the portfolio (the rest to the model)",
+        low=0,
+        high=1,
+        keyed_at_default=False,
     ),
     Param(
         "search",
@@ -345,7 +354,7 @@ class _Run:
         return given
 
     def _starts(self, given) -> None:
-        """Fill the start pool as `warm_start` says, within heuristic_share of the limit."""
+        """Fill the start pool as `warm_start` says, within heuristic_share (portfolio_share) of the limit."""
         from formulations._portfolio import Portfolio
 
         problem, g, p = self.problem, self.g, self.p
@@ -360,10 +369,10 @@ class _Run:
             fitting_initial = None
             if given is None and self.problem.initial_schedule is not None:
                 fitting_initial = self.problem.initial_schedule  # not in the model, yet a start to beat
-            found = run_portfolio(problem, self.order, self.copies, p["heuristic_share"], initial=fitting_initial)
+            found = run_portfolio(problem, self.order, self.copies, p["portfolio_share"], initial=fitting_initial)
             pool.starts = sorted(pool.starts + found.starts, key=lambda x: (x.cost, len(x.schedule)))
             self.closest = self.closest if self.closest is not None else (found.closest[1] if found.closest else None)
-            self.variant["portfolio"] = {**found.members, "share": p["heuristic_share"]}
+            self.variant["portfolio"] = {**found.members, "share": p["portfolio_share"]}
         elif mode == "annealing":
             from formulations._warm_start import annealed_start
 
@@ -402,21 +411,35 @@ class _Run:
 
     def _follow_best_start(self) -> None:
         """Fixed order, portfolio: when the cheapest start is not staged along the reference order but is
-        along its own order of first computations, the model follows that order (its grid holds the start,
-        so the search improves the best schedule, not a worse one); its bound then covers that order only."""
-        b = self.pool[0] if self.pool else None
-        if not self.fixed or b is None or self.p["warm_start"] != "portfolio" or self.p["lengths"] == "paper":
+        along its own order of first computations (after sorting each stage's recomputations by that
+        order, when the simulator still accepts it), the model follows that order: its grid holds the
+        start, so the search improves the best schedule, not a worse one. Its bound covers that order only."""
+        if not self.fixed or not self.pool or self.p["warm_start"] != "portfolio" or self.p["lengths"] == "paper":
             return
         from formulations import _moccasin_model as mm
+        from formulations._portfolio import Start
 
-        if mm.expressible(self.g, b.schedule, self.copies, self.options, self.order):
-            return
-        _, first = np.unique(b.schedule, return_index=True)
-        own = b.schedule[np.sort(first)]
-        if len(own) == self.g.n and mm.expressible(self.g, b.schedule, self.copies, self.options, own):
-            self.order = own
-            self.follows_start = b.name
-            self.variant["order_followed"] = f"the first computations of the start ({b.name})"
+        for i, b in enumerate(self.pool[:3]):  # the cheapest few: a cheaper start the model can take wins
+            if mm.expressible(self.g, b.schedule, self.copies, self.options, self.order):
+                return
+            _, first = np.unique(b.schedule, return_index=True)
+            own = b.schedule[np.sort(first)]
+            for s in (b.schedule, _staged_along(b.schedule, own)):
+                if s is None or not mm.expressible(self.g, s, self.copies, self.options, own):
+                    continue
+                if not np.array_equal(s, b.schedule):
+                    from moccasin_bench.simulate import simulate
+
+                    sim = simulate(self.g, s)
+                    if not sim.fits(self.problem.budget.bytes) or sim.total_duration > b.cost:
+                        continue
+                    self.pool[i] = b = Start(b.name, s, int(sim.total_duration), b.found_at_seconds)
+                self.order = own
+                self.follows_start = b.name
+                self.variant["order_followed"] = f"the first computations of the start ({b.name})"
+                self.pool.sort(key=lambda x: (x.cost, len(x.schedule)))
+                self.best_start = self.pool[0]
+                return
 
     # ---- results --------------------------------------------------------------------------------------
 
@@ -488,6 +511,29 @@ class _Run:
             message=f"the model ran out of memory after {self.problem.elapsed():.0f} s (building or solving it); the "
             f"schedule reported is the start's ({b.name}): whatever the model had found was lost with it",
         )
+
+
+def _staged_along(schedule: np.ndarray, order: np.ndarray) -> np.ndarray | None:
+    """`schedule` with each stage's recomputations sorted by position in `order` (a node recomputed twice
+    in one stage keeps its later copy); None when a first computation comes out of `order`."""
+    n = len(order)
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    out: list[int] = []
+    pending: dict[int, int] = {}
+    stage = 0
+    for v in schedule.tolist():
+        k = int(position[v])
+        if k == stage:  # the stage's first computation closes it
+            out.extend(sorted(pending, key=pending.__getitem__))
+            out.append(v)
+            pending.clear()
+            stage += 1
+        elif k < stage:
+            pending[v] = k
+        else:
+            return None
+    return np.asarray(out, dtype=np.int64) if stage == n else None
 
 
 def _use_initial(
