@@ -446,7 +446,7 @@ class _Run:
     def finish(self, status: str, schedule=None, objective=None, bound=None, message="") -> SolverOutput:
         """The result, never costlier than the best start: the start is returned when the search ended
         above it (or found nothing); its bound then no longer applies (the start may lie outside the model)."""
-        if self.follows_start is not None and bound is not None:
+        if self.follows_start is not None and bound is not None and objective != self.g.sum_duration:
             # a bound over schedules staged along the start's order, not the reference order: kept apart
             self.variant["model_bound"] = bound
             if status == "optimal":
@@ -578,7 +578,7 @@ def _use_initial(
         info["used"] = True
         info["copies_raised"] = int(raised.sum())
         return (("initial", s), None, wider) if info["fits"] else (None, s, wider)
-    notes.append(f"the initial schedule was not used by the model: {info['why']}")
+    notes.append(f"the initial schedule was not used: {info['why']}")
     return None, None, copies
 
 

@@ -17,18 +17,21 @@ from moccasin_bench.simulate import simulate
 from tests.conftest import paper_graph
 from tests.strategies import dags
 
+# The model and its searches against the oracle: started from the staged heuristics (the paper's start),
+# whose schedules stay within the model's restrictions (the portfolio's may not: tested apart below)
+HEURISTICS = {"warm_start": "heuristics"}
 VARIANTS = [
     # (order mode, precedence, extra params)
-    ("fixed", "latest", {}),
-    ("fixed", "literals", {}),
-    ("fixed", "reservoir", {}),
-    ("fixed", "latest", {"time_axis": "triangular", "end_domain": "readers", "symmetry": False}),
+    ("fixed", "latest", HEURISTICS),
+    ("fixed", "literals", HEURISTICS),
+    ("fixed", "reservoir", {**HEURISTICS, "search": "auto"}),
+    ("fixed", "latest", {**HEURISTICS, "time_axis": "triangular", "end_domain": "readers", "symmetry": False}),
     ("fixed", "latest", {"warm_start": "none", "phases": "1"}),
-    ("fixed", "latest", {"search": "lns"}),
-    ("free", "latest", {"search": "lns", "phases": "2"}),
-    ("free", "latest", {}),
+    ("fixed", "latest", {**HEURISTICS, "search": "lns"}),
+    ("free", "latest", {**HEURISTICS, "search": "lns", "phases": "2"}),
+    ("free", "latest", HEURISTICS),
     ("free", "literals", {"warm_start": "none"}),
-    ("free", "reservoir", {"phases": "2"}),
+    ("free", "reservoir", {**HEURISTICS, "phases": "2"}),
 ]
 
 
@@ -87,6 +90,31 @@ def test_proven_optimum_equals_the_oracle(instance, variant, copies):
     assert result.output.variant["order"] == mode and result.output.variant["precedence"] == precedence
 
 
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.sampled_from(["fixed", "free"]), st.integers(1, 2))
+def test_default_portfolio_never_loses_to_its_start_nor_beats_the_optimum(instance, mode, copies):
+    """The default start (the portfolio): the result is never costlier than the start it reports,
+    never cheaper than the free-order optimum with as many copies, and found whenever a start fits;
+    an `optimal` along the reference order is the fixed-order oracle's optimum."""
+    g, budget = instance
+    result = solve_in_process(
+        g, Budget(budget), "moccasin", {"order": mode, "copies": copies}, time_limit_seconds=4, threads=1
+    )
+    free = oracle_cost(g, budget, "free", copies)
+    start = result.output.variant.get("start")
+    if start is not None:
+        assert result.status in ("optimal", "feasible"), result.message
+        assert result.total_duration <= start["cost"]
+    if result.status in ("optimal", "feasible"):
+        assert free is not None and result.total_duration >= free
+        assert result.peak_memory <= budget
+        assert np.bincount(result.schedule, minlength=g.n).max() <= copies
+    if result.status == "optimal" and not str(result.output.variant.get("order_followed")).startswith("the first"):
+        assert result.total_duration == oracle_cost(g, budget, mode, copies)
+    if result.status == "infeasible":
+        assert oracle_cost(g, budget, mode, copies) is None
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(), st.sampled_from(["fixed", "free"]), st.integers(1, 3))
 def test_hint_of_every_fitting_schedule_is_a_model_solution(instance, mode, copies):
@@ -120,7 +148,7 @@ def test_hint_of_every_fitting_schedule_is_a_model_solution(instance, mode, copi
 def test_paper_lengths_restrict_the_model_and_stay_valid(instance):
     g, budget = instance
     result = solve_in_process(
-        g, Budget(budget), "moccasin", {"lengths": "paper", "search": "cpsat"}, time_limit_seconds=20, threads=1
+        g, Budget(budget), "moccasin", {**HEURISTICS, "lengths": "paper", "search": "cpsat"}, time_limit_seconds=20, threads=1
     )
     expected = oracle_cost(g, budget, "fixed", 2)
     if result.status == "infeasible":
