@@ -225,6 +225,9 @@ class _Run:
         self.bounds: list[tuple[float, float]] = []
         self.restrictions = ""
         self.follows_start = None  # the start whose order the fixed-order model follows instead of the reference
+        # warm_start=portfolio: the cheapest start is the result's floor; the other modes report the model's
+        # result, as they always did (their runs' keys keep their meaning)
+        self.portfolio = p["warm_start"] == "portfolio"
 
     # ---- phases ---------------------------------------------------------------------------------------
 
@@ -276,10 +279,14 @@ class _Run:
             extra["cp_model_probing_level"] = 0
             self.variant["cpsat_defaults"] = "cp_model_probing_level=0"
         self.solve_watch = _cpsat.Stopwatch()
-        for start in self.pool:  # the best known schedule over time, starts included
+        # the best known schedule over time: the portfolio's starts (the result's floor), else the hint
+        floor = [s for s in self.pool if self.portfolio] or [
+            s for s in self.pool if self.hint is not None and s.name == self.hint[0] and s.cost == self.hint[2]
+        ][:1]
+        for start in floor:
             self.trajectory.append((start.found_at_seconds, float(start.cost)))
-        if self.pool:
-            problem.notify(float(self.pool[0].cost))
+        if floor:
+            problem.notify(float(floor[0].cost))
 
         def to_cost(objective: float) -> float:  # exact unless durations had to be rounded (see Scaling)
             return (model.base_cost + objective) * sc.duration_factor
@@ -453,7 +460,7 @@ class _Run:
                 status = "feasible"
                 message = "; ".join(filter(None, [f"optimal along the order of the start ({self.follows_start})", message]))
             bound = None
-        b = self.best_start
+        b = self.best_start if self.portfolio else None
         if b is not None:
             in_model = self.hint is not None and b.name == self.hint[0] and b.cost == self.hint[2]
             self.variant["start"]["in_model"] = in_model
