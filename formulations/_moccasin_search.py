@@ -93,7 +93,10 @@ def window_search(
     position = np.empty(n, dtype=np.int64)
     if fixed_mode:
         position[model.order] = np.arange(n)
+    if kinds is not None:  # tight budgets: small neighbourhoods first (a timed-out one teaches little)
+        initial_width = min(initial_width, 24)
     width = [float(min(n, max(4, initial_width)))]
+    shrink = 0.85 if kinds is None else 0.7
 
     usable = [k for k in (kinds or ()) if k != "order" or fixed_mode]
     for k in usable:
@@ -173,6 +176,9 @@ def window_search(
             solver.parameters.num_workers = 1
             solver.parameters.random_seed = int(rng.integers(0, 1 << 30))
             solver.parameters.max_time_in_seconds = max(0.01, min(sub_limit_seconds, left))
+            if kinds is not None:  # most variables are fixed: presolve's probing and symmetry cost, not help
+                solver.parameters.cp_model_probing_level = 0
+                solver.parameters.symmetry_level = 0
             status = solver.solve(sub)
             with incumbent.lock:
                 incumbent.iterations += 1
@@ -184,7 +190,7 @@ def window_search(
                     incumbent.closed += 1
                     width[0] = min(float(n), width[0] * 1.15 + 1)
                 elif status in (cp_model.FEASIBLE, cp_model.UNKNOWN):
-                    width[0] = max(4.0, width[0] * 0.85)
+                    width[0] = max(4.0, width[0] * shrink)
                 if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                     value = int(round(solver.objective_value))
                     found = model.schedule_from(solver.value) if value < incumbent.objective else None
