@@ -21,14 +21,14 @@ from moccasin_bench.simulate import simulate
 
 # Share of the portfolio's time each member may use (of what is left when it starts); the annealer,
 # started from the best schedule found before it, takes the rest.
-SLICES = {"staged": 0.1, "heuristic": 0.45, "torch-checkpoint": 0.3, "torch-partitioner": 0.5}
+SLICES = {"staged": 0.1, "heuristic": 0.3, "torch-checkpoint": 0.3, "torch-partitioner": 0.5}
 # PyTorch's baselines join only when the portfolio has this many seconds: one trace of a catalogue model
 # takes 10-30 s and cannot be cut short (pt-resnet50: 31 s for the partitioner's first knob setting).
 TORCH_MEMBERS_SECONDS = 60.0
 TORCH_MEMBERS = ("torch-checkpoint", "torch-partitioner")
 # No member runs longer than this many seconds per node (plus half a second): on a small graph the model
-# proves in moments what the annealer would search its whole slice for (n = 30: 2 s; pt-resnet50: 17 s).
-MEMBER_SECONDS_PER_NODE = 0.05
+# proves in moments what the annealer would search its whole slice for (n = 6: 3.5 s; n = 30: 15.5 s).
+MEMBER_SECONDS_PER_NODE = 0.5
 
 
 @dataclass(frozen=True)
