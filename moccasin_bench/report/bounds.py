@@ -75,10 +75,12 @@ def run_scope(formulation: str, params: Mapping[str, Any], reference_order: str 
 
 def staged_order(formulation: str, params: Mapping[str, Any], reference_order: str | None) -> str | None:
     """The order a formulation's schedules are staged along by construction (None: not known)."""
+    # moccasin's start portfolio may return a start, or follow a start's order: not staged by construction
+    portfolio = formulation == "moccasin" and params.get("warm_start", "portfolio") == "portfolio"
     fixed = (
         formulation in ("checkmate-milp", "checkmate-cp", "checkmate-lp")
-        or (formulation in ("moccasin", "annealing") and params.get("order") == "fixed")
-        or (formulation == "moccasin" and "order" not in params)
+        or (formulation in ("moccasin", "annealing") and params.get("order") == "fixed" and not portfolio)
+        or (formulation == "moccasin" and "order" not in params and not portfolio)
     )
     return reference_order if fixed else None
 
