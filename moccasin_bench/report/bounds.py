@@ -76,7 +76,8 @@ def run_scope(formulation: str, params: Mapping[str, Any], reference_order: str 
 def staged_order(formulation: str, params: Mapping[str, Any], reference_order: str | None) -> str | None:
     """The order a formulation's schedules are staged along by construction (None: not known)."""
     # moccasin's start portfolio may return a start, or follow a start's order: not staged by construction
-    portfolio = formulation == "moccasin" and params.get("warm_start", "portfolio") == "portfolio"
+    # (stored runs carry every parameter; one without warm_start predates the portfolio)
+    portfolio = formulation == "moccasin" and params.get("warm_start") == "portfolio"
     fixed = (
         formulation in ("checkmate-milp", "checkmate-cp", "checkmate-lp")
         or (formulation in ("moccasin", "annealing") and params.get("order") == "fixed" and not portfolio)
