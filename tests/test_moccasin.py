@@ -324,3 +324,40 @@ def test_out_of_memory_without_a_warm_start_is_an_error(monkeypatch):
     monkeypatch.setattr(mm, "build", no_memory)
     result = solve_in_process(g, Budget(3), "moccasin", {"warm_start": "none"}, time_limit_seconds=5, threads=1)
     assert result.status == "error" and "out of memory" in result.message
+
+
+@pytest.mark.parametrize("mode", ["fixed", "free"])
+def test_neighbourhood_search_of_every_kind_keeps_valid_schedules_and_never_worsens(mode):
+    """The hybrid search's neighbourhoods (order and step windows, the memory peak, recomputed blocks)
+    from a fitting start: every accepted schedule passes the simulator, the objective never rises,
+    each kind is tried, and the final schedule's cost is the model's objective."""
+    from formulations._moccasin_search import Incumbent, window_search
+    from formulations._warm_start import warm_start
+    from formulations.moccasin import NEIGHBOURHOODS
+    from moccasin_bench.formulation import Problem
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph("demo")
+    budget = resolve_budget(g, 0.8).bytes
+    order = reference_order(g) if mode == "fixed" else None
+    start = warm_start(g, budget, order, max_computations=2).fitting
+    assert start, "the staged heuristics fit the demo at 80 %"
+    model = mm.build(g, budget, np.full(g.n, 2), mm.ModelOptions(order_mode=mode), order)
+    model.model.minimize(model.cost)
+    schedule = start[0][1]
+    state = Incumbent(schedule=schedule, objective=model.objective_of(schedule))
+    problem = Problem(graph=g, budget=Budget(budget), params={}, time_limit_seconds=3.0)
+    seen: list[int] = [state.objective]
+
+    def accept(s):
+        ok = simulate(g, s).fits(budget) and np.bincount(s, minlength=g.n).max() <= 2
+        seen.append(model.objective_of(s))
+        return ok
+
+    window_search(model, problem, state, float, 3.0, threads=1, seed=1, accept=accept, kinds=NEIGHBOURHOODS)
+    assert state.rejected == 0 and state.iterations > 0
+    assert state.objective <= seen[0] and all(b <= a for a, b in zip(seen, seen[1:]))
+    expected = set(NEIGHBOURHOODS) - ({"order"} if mode == "free" else set())
+    assert set(state.by_kind) >= expected and sum(t for t, _ in state.by_kind.values()) == state.iterations
+    assert simulate(g, state.schedule).fits(budget)
+    assert model.base_cost + state.objective == simulate(g, state.schedule).total_duration
