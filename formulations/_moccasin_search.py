@@ -116,7 +116,9 @@ def window_search(
         return memo["memory"], memo["again"]
 
     def around(rng: np.random.Generator, schedule: np.ndarray, centre: int, span: int) -> np.ndarray:
-        lo = int(np.clip(centre - span // 2 + int(rng.integers(-span // 4, span // 4 + 1)), 0, max(0, len(schedule) - span)))
+        lo = int(
+            np.clip(centre - span // 2 + int(rng.integers(-span // 4, span // 4 + 1)), 0, max(0, len(schedule) - span))
+        )
         return np.unique(schedule[lo : lo + span])
 
     def pick_kind(rng: np.random.Generator) -> str:

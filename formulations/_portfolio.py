@@ -123,7 +123,10 @@ def run_portfolio(
             out.members[member] = {"status": "skipped", "why": "the portfolio's share was used up"}
             continue
         if member in TORCH_MEMBERS and total < TORCH_MEMBERS_SECONDS:
-            out.members[member] = {"status": "skipped", "why": f"the portfolio has less than {TORCH_MEMBERS_SECONDS:g} s"}
+            out.members[member] = {
+                "status": "skipped",
+                "why": f"the portfolio has less than {TORCH_MEMBERS_SECONDS:g} s",
+            }
             continue
         share_of_left = (1.0 if not queue or tight else ANNEALER_FIRST) if member == "annealing" else SLICES[member]
         seconds = min(share_of_left * left, 0.5 + MEMBER_SECONDS_PER_NODE * g.n)

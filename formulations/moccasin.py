@@ -330,7 +330,8 @@ class _Run:
             status = self.variant.get("cost_phase_status")
             if status == "infeasible":
                 return self.finish(
-                    "infeasible", message="CP-SAT proved that no schedule within the model's restrictions fits the budget"
+                    "infeasible",
+                    message="CP-SAT proved that no schedule within the model's restrictions fits the budget",
                 )
             if status == "error":
                 return self.finish("error", message=message)
@@ -458,7 +459,9 @@ class _Run:
             self.variant["model_bound"] = bound
             if status == "optimal":
                 status = "feasible"
-                message = "; ".join(filter(None, [f"optimal along the order of the start ({self.follows_start})", message]))
+                message = "; ".join(
+                    filter(None, [f"optimal along the order of the start ({self.follows_start})", message])
+                )
             bound = None
         b = self.best_start if self.portfolio else None
         if b is not None:
@@ -468,7 +471,9 @@ class _Run:
                 why = "found nothing" if schedule is None else f"ended at {schedule_cost(self.g, schedule):,}"
                 keep_bound = in_model and status != "infeasible"
                 message = "; ".join(
-                    filter(None, [f"the start ({b.name}, cost {b.cost:,}) is reported: the model's search {why}", message])
+                    filter(
+                        None, [f"the start ({b.name}, cost {b.cost:,}) is reported: the model's search {why}", message]
+                    )
                 )
                 status = "optimal" if status == "optimal" and keep_bound else "feasible"
                 schedule, objective = b.schedule, float(b.cost)

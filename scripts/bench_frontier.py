@@ -104,7 +104,9 @@ def table(rows: list[dict]) -> str:
         starts = [r.get("start") or {} for r in by.get("moccasin", [])]
         gains = [r.get("cpsat_improved") for r in by.get("moccasin", [])]
         improved += any(gains)
-        start_text = ", ".join(f"{s.get('name')} {s.get('tdi_percent', 0):.2f} @{s.get('found_at_seconds', 0):.0f}s" for s in starts if s)
+        start_text = ", ".join(
+            f"{s.get('name')} {s.get('tdi_percent', 0):.2f} @{s.get('found_at_seconds', 0):.0f}s" for s in starts if s
+        )
         gain_text = ", ".join("–" if not x else f"−{x['tdi_points']:.2f} pt @{x['first_at_seconds']}s" for x in gains)
         lines.append(
             f"| {g} | {f:.0%} | {show(worst(by.get('moccasin-paper', [])))} | {show(ours)} | {start_text or '–'} | "
@@ -112,7 +114,9 @@ def table(rows: list[dict]) -> str:
             f"{show(best)} | {'–' if ok is None else 'yes' if ok else 'no'} | {gain_text or '–'} |"
         )
     lines.append("")
-    lines.append(f"default moccasin at most the best single method in {met} of {counted} cells; CP-SAT improved its start in {improved}")
+    lines.append(
+        f"default moccasin at most the best single method in {met} of {counted} cells; CP-SAT improved its start in {improved}"
+    )
     return "\n".join(lines)
 
 
@@ -151,7 +155,10 @@ def main() -> int:
                 with out.open("a") as fh:
                     fh.write(json.dumps(r) + "\n")
                 rows.append(r)
-                print(f"{r['graph']} {r['fraction']:.0%} {r['method']} seed {r['seed']}: {r['status']} {r['tdi']} ({r['wall']} s, load {r['load']:.1f})", flush=True)
+                print(
+                    f"{r['graph']} {r['fraction']:.0%} {r['method']} seed {r['seed']}: {r['status']} {r['tdi']} ({r['wall']} s, load {r['load']:.1f})",
+                    flush=True,
+                )
 
         with ThreadPoolExecutor(max(1, args.jobs)) as pool:
             list(pool.map(go, todo))

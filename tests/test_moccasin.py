@@ -148,7 +148,12 @@ def test_hint_of_every_fitting_schedule_is_a_model_solution(instance, mode, copi
 def test_paper_lengths_restrict_the_model_and_stay_valid(instance):
     g, budget = instance
     result = solve_in_process(
-        g, Budget(budget), "moccasin", {**HEURISTICS, "lengths": "paper", "search": "cpsat"}, time_limit_seconds=20, threads=1
+        g,
+        Budget(budget),
+        "moccasin",
+        {**HEURISTICS, "lengths": "paper", "search": "cpsat"},
+        time_limit_seconds=20,
+        threads=1,
     )
     expected = oracle_cost(g, budget, "fixed", 2)
     if result.status == "infeasible":

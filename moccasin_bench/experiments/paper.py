@@ -18,7 +18,9 @@ METHODS = (
         {"order": "fixed", "copies": 2, **PAPER_START},
         "the paper's model: fixed order, C = 2",
     ),
-    Method("moccasin-free", "moccasin", {"order": "free", "copies": 2, **PAPER_START}, "Moccasin without the fixed order"),
+    Method(
+        "moccasin-free", "moccasin", {"order": "free", "copies": 2, **PAPER_START}, "Moccasin without the fixed order"
+    ),
     Method("checkmate-milp", "checkmate-milp", {"backend": "highs"}, "Checkmate's MILP on HiGHS"),
     Method("checkmate-lp", "checkmate-lp", {}, "Checkmate's LP relaxation + rounding"),
     Method("heuristic", "heuristic", {"strategy": "best"}, "every heuristic, the cheapest schedule that fits"),
