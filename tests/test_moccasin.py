@@ -222,7 +222,7 @@ def test_cm1_at_90_percent_reaches_the_paper_value():
     """Paper: CM1 (fcn_8_vgg) at 90 %: TDI <= 0.03 %. Durations are ~1e13: exercises the GCD scaling."""
     g = paper_graph("cm1")
     budget = resolve_budget(g, 0.9)
-    result = solve_in_process(g, budget, "moccasin", {}, time_limit_seconds=60, threads=2)
+    result = solve_in_process(g, budget, "moccasin", HEURISTICS, time_limit_seconds=60, threads=2)
     assert result.status in ("optimal", "feasible")
     assert result.tdi_percent <= 0.03
     assert result.peak_memory <= budget.bytes
@@ -233,7 +233,7 @@ def test_rl1_at_90_percent_reaches_the_paper_optimum():
     g = paper_graph("rl1")
     budget = resolve_budget(g, 0.9)
     assert budget.bytes == 41_688
-    result = solve_in_process(g, budget, "moccasin", {}, time_limit_seconds=60, threads=2)
+    result = solve_in_process(g, budget, "moccasin", HEURISTICS, time_limit_seconds=60, threads=2)
     assert result.total_duration == 48_146
     assert result.status == "optimal"
 
