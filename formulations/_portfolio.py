@@ -97,7 +97,7 @@ def run_portfolio(
     share: float,
     initial: np.ndarray | None = None,
     members: tuple[str, ...] = ("staged", "heuristic", "torch-checkpoint", "torch-partitioner", "annealing"),
-    tight_share: float = 0.7,
+    tight_share: float = 0.5,
 ) -> Portfolio:
     """The portfolio within `share` of the time left. Schedules computing a node more often than
     `copies` allows are not kept (a model with that many copies could not take them); `order` (fixed
