@@ -13,6 +13,7 @@ search in `_moccasin_search`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from moccasin_bench.errors import UserError
-from moccasin_bench.formulation import Problem, SolverOutput
+from moccasin_bench.formulation import BoundScope, Problem, SolverOutput
 from moccasin_bench.graph import TOTAL_LIMIT, Graph
 from moccasin_bench.params import Param
 from moccasin_bench.simulate import schedule_cost
@@ -175,12 +176,25 @@ def solve(problem: Problem) -> SolverOutput:
     reported, not lost."""
     run = _Run(problem)
     try:
-        return run.solve()
+        return _scoped(problem, run.solve(), run)
     except MemoryError:
         out = run.out_of_memory()
         if out is None:
             raise
-        return out
+        return _scoped(problem, out, run)
+
+
+def _scoped(problem: Problem, out: SolverOutput, run: _Run) -> SolverOutput:
+    """`out` with the scope of its bound: at most C computations per node, staged along the reference order in
+    fixed order (any order in free order); none with per-node copies, the authors' lengths or a horizon, whose
+    scopes are narrower than the report checks. A schedule that is a start outside the model, or that follows
+    a start's own order, is staged along no reference order (and carries no bound: `_Run.finish`)."""
+    p = problem.params
+    fixed_reference = p["order"] == "fixed" and run.follows_start is None and run.result_in_model
+    staged = problem.reference_order_name if fixed_reference else None
+    narrower = bool(p["copies_per_node"]) or p["lengths"] == "paper" or int(p["horizon"]) > 0
+    scope = None if narrower or out.best_bound is None else BoundScope(staged, int(p["copies"]))
+    return dataclasses.replace(out, bound_scope=scope, staged_order=staged)
 
 
 class _Run:
@@ -225,6 +239,7 @@ class _Run:
         self.bounds: list[tuple[float, float]] = []
         self.restrictions = ""
         self.follows_start = None  # the start whose order the fixed-order model follows instead of the reference
+        self.result_in_model = True  # False when the result is a start the model could not express
         # warm_start=portfolio: the cheapest start is the result's floor; the other modes report the model's
         # result, as they always did (their runs' keys keep their meaning)
         self.portfolio = p["warm_start"] == "portfolio"
@@ -478,6 +493,7 @@ class _Run:
                 status = "optimal" if status == "optimal" and keep_bound else "feasible"
                 schedule, objective = b.schedule, float(b.cost)
                 bound = bound if keep_bound else None
+                self.result_in_model = in_model
             self.variant["cpsat_improved"] = self._improvement(float(objective))
         return SolverOutput(
             status=status,
@@ -512,6 +528,7 @@ class _Run:
         if b is None:
             return None
         self.variant["out_of_memory"] = True
+        self.result_in_model = self.hint is not None and b.name == self.hint[0] and b.cost == self.hint[2]
         return SolverOutput(
             status="feasible",
             schedule=b.schedule,
