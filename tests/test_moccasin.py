@@ -109,8 +109,13 @@ def test_default_portfolio_never_loses_to_its_start_nor_beats_the_optimum(instan
         assert free is not None and result.total_duration >= free
         assert result.peak_memory <= budget
         assert np.bincount(result.schedule, minlength=g.n).max() <= copies
-    if result.status == "optimal" and not str(result.output.variant.get("order_followed")).startswith("the first"):
+    follows_start = str(result.output.variant.get("order_followed")).startswith("the first")
+    if result.status == "optimal" and not follows_start:
         assert result.total_duration == oracle_cost(g, budget, mode, copies)
+    outside = start is not None and not start.get("in_model") and result.total_duration == start["cost"]
+    if mode == "fixed" and (follows_start or outside):  # not staged along the reference order: no fixed bound
+        assert result.output.staged_order is None
+        assert result.output.best_bound is None or result.total_duration == g.sum_duration
     if result.status == "infeasible":
         assert oracle_cost(g, budget, mode, copies) is None
 

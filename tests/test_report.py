@@ -475,12 +475,6 @@ def test_gaps_use_only_bounds_whose_scope_contains_the_schedule():
     assert math.isnan(out.loc["heur3", "bound"]) and math.isnan(
         out.loc["heur3", "gap_percent"]
     )  # 3 copies: no bound covers it
-    # moccasin's start portfolio: a fixed-order run's schedule may be a start in another order
-    portfolio = runs.assign(
-        params=[runs.params[0], json.dumps({"order": "fixed", "warm_start": "portfolio"}), "{}", "{}"]
-    )
-    out = with_gaps(portfolio, cells.assign(params=portfolio.params), {"free": 2, "fixed": 2, "heur": 2, "heur3": 3})
-    assert out.set_index("key").loc["fixed", "bound"] == 1010.0  # only the free-order bound covers it
 
 
 def test_a_schedule_without_recomputation_is_proven_optimal_with_no_bound_run():
