@@ -64,7 +64,14 @@ PARAMS = (
         "`copies` computations per node) for heuristic_share of the time and hint its schedule; none: no hint",
         ("heuristics", "none", "annealing"),
     ),
-    Param("horizon", int, 0, "free order: number of time steps (0 = total copies, which restricts nothing)", low=0),
+    Param(
+        "horizon",
+        int,
+        0,
+        "free order: number of time steps (0 = total copies, which restricts nothing)",
+        low=0,
+        high=10**9,
+    ),
     Param(
         "end_domain",
         str,

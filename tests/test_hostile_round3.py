@@ -49,3 +49,129 @@ def test_extract_keeps_accepting_real_training_steps_at_the_edges(tmp_path, fact
 
     g = extract(f"tests.round3_factories:{factory}")
     assert g.n >= 1 and g.source["fixed"]["parameters"] > 0
+
+
+# ---- item 5: a PyTorch graph the baselines cannot read, parameters past their range -------------------
+
+
+def _pytorch_graph_variants(tmp_path):
+    """pt-resnet18 as extracted, without its stored order, and with labels edited."""
+    import json
+
+    from graphs.native import to_data
+    from moccasin_bench.sources import load_graph
+
+    data = to_data(load_graph("pt-resnet18"))
+    files = {}
+    plain = dict(data)
+    plain.pop("order")
+    files["no-order"] = plain
+    contradicting = json.loads(json.dumps(data))
+    contradicting["nodes"][0]["label"] += " (backward)"  # the first forward op, read by forward ops
+    files["contradicting"] = contradicting
+    forward_only = json.loads(json.dumps(data))
+    for node in forward_only["nodes"]:
+        node["label"] = node["label"].removesuffix(" (backward)")
+    files["forward-only"] = forward_only
+    unlabelled = json.loads(json.dumps(data))
+    for node in unlabelled["nodes"]:
+        node.pop("label")
+    files["unlabelled"] = unlabelled
+    paths = {}
+    for name, doc in files.items():
+        paths[name] = tmp_path / f"{name}.json"
+        paths[name].write_text(json.dumps(doc))
+    return paths
+
+
+def test_the_pytorch_baselines_schedule_a_graph_without_its_stored_order(tmp_path):
+    """The topological order stands in for the stored one (was: TypeError in step_parts)."""
+    from formulations._torch_remat import step_parts
+    from moccasin_bench.budget import resolve_budget
+    from moccasin_bench.judge import solve_in_process
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph(str(_pytorch_graph_variants(tmp_path)["no-order"]))
+    assert g.stored_order is None
+    parts = step_parts(g)
+    assert sorted(parts.order) == list(range(g.n))
+    result = solve_in_process(g, resolve_budget(g, fraction=0.9), "torch-checkpoint", {}, time_limit_seconds=30)
+    assert result.status == "feasible", result.message
+
+
+@pytest.mark.parametrize(
+    "variant, fragment",
+    [
+        ("contradicting", "is labelled forward but reads backward node 0"),
+        ("forward-only", "no node is labelled as a backward op"),
+        ("unlabelled", "has no node labels"),
+    ],
+)
+@pytest.mark.parametrize("formulation", ["torch-checkpoint", "torch-partitioner"])
+def test_the_pytorch_baselines_refuse_labels_that_do_not_split_the_step(
+    tmp_path, capsys, variant, fragment, formulation
+):
+    """Refused when the run is planned (solve and sweep --dry-run), in one line."""
+    path = _pytorch_graph_variants(tmp_path)[variant]
+    argv = ["solve", str(path), "-f", formulation, "--budget", "0.9", "--time-limit", "5"]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and len(err.splitlines()) == 1, err
+    config = tmp_path / "grid.toml"
+    config.write_text(f'graphs = "{path}"\nbudgets = 0.9\nformulations = "{formulation}"\ntime_limits = 5\n')
+    assert main(["sweep", str(config), "--store", str(tmp_path / "s.sqlite"), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert fragment in err and len(err.splitlines()) == 1, err
+
+
+PAST_THE_RANGE = [
+    ("annealing", "restarts=1000000"),
+    ("annealing", "max_moves=1000000000000000000000"),
+    ("annealing", "smooth=1e308"),
+    ("annealing", "slack=1000000000000"),
+    ("annealing", "max_computations=1000000000"),
+    ("annealing", "t_start=1e-300"),
+    ("annealing", "heat=1e300"),
+    ("annealing", "memory_weight=1e300"),
+    ("annealing", "span=1000000000000000000"),
+    ("heuristic", "max_computations=100000000000000000000"),
+    ("oracle", "max_computations=100000000000000000000"),
+    ("oracle", "max_nodes=100000000000000000000"),
+    ("moccasin", "horizon=100000000000000000000"),
+]
+
+
+@pytest.mark.parametrize("formulation, param", PAST_THE_RANGE, ids=[f"{f}-{p}" for f, p in PAST_THE_RANGE])
+def test_a_parameter_past_its_range_is_refused_when_planned(tmp_path, capsys, formulation, param):
+    name = param.partition("=")[0]
+    assert main(["solve", "demo", "-f", formulation, "--budget", "0.9", "--param", param, "--time-limit", "5"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"parameter {name!r} of formulation {formulation!r} must be in [" in err and len(err.splitlines()) == 1
+    config = tmp_path / "grid.toml"
+    key, _, value = param.partition("=")
+    config.write_text(
+        f'graphs = "demo"\nbudgets = 0.9\ntime_limits = 5\n'
+        f'formulations = [{{name = "{formulation}", params = {{{key} = {value}}}}}]\n'
+    )
+    assert main(["sweep", str(config), "--store", str(tmp_path / "s.sqlite"), "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{name!r}" in err and "must be in [" in err and len(err.splitlines()) == 1, err
+
+
+def test_the_annealer_at_the_ends_of_its_ranges_finishes_within_the_limit():
+    """The largest restarts with few moves (was: OverflowError, or 70 s past a 5 s limit), the
+    coldest and the hottest temperatures, the largest smoothing (was: ZeroDivisionError)."""
+    from moccasin_bench.budget import resolve_budget
+    from moccasin_bench.judge import solve_in_process
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph("random-layered:n=60,seed=3")
+    budget = resolve_budget(g, fraction=0.7)
+    for params in (
+        {"restarts": 1000, "max_moves": 1000},
+        {"t_start": 1e-6, "t_end": 1e-6, "heat": 1e-3, "smooth": 1000.0, "memory_weight": 100.0},
+        {"t_start": 1e6, "t_end": 1e6, "heat": 1000.0, "memory_weight": 1e-3, "count_weight": 1e6, "p_focus": 1.0},
+        {"max_computations": 1000, "slack": 256, "span": 10**6, "max_moves": 20000},
+    ):
+        result = solve_in_process(g, budget, "annealing", params, time_limit_seconds=2)
+        assert result.status in ("feasible", "no_solution"), (params, result.status, result.message)
