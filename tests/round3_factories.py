@@ -250,3 +250,8 @@ def loss_is_parameter():
 def tuple_loss():
     lin = nn.Linear(4, 4)
     return lin, (torch.randn(2, 4),), (lambda out: (out.sum(), out.mean()))
+
+
+def bare_linear():
+    """A bare model and no keyword arguments: the batch comes from --input-shape."""
+    return nn.Linear(4, 3)

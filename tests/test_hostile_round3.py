@@ -175,3 +175,17 @@ def test_the_annealer_at_the_ends_of_its_ranges_finishes_within_the_limit():
     ):
         result = solve_in_process(g, budget, "annealing", params, time_limit_seconds=2)
         assert result.status in ("feasible", "no_solution"), (params, result.status, result.message)
+
+
+def test_a_batch_that_does_not_fit_the_model_is_one_line_without_torch_logs(tmp_path, capfd):
+    """Was: 20 lines of fake-tensor traceback logged by torch before the one-line error. capfd,
+    not capsys: torch's log handler writes to the stderr it found at import."""
+    pytest.importorskip("torch")
+    argv = ["graphs", "extract", "tests.round3_factories:bare_linear", "--input-shape", "7", "-o", str(tmp_path / "g")]
+    assert main(argv) == 2
+    err = capfd.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert (
+        "does not trace (tests.round3_factories:bare_linear) on the batch torch.randn(1, 7) made from --input-shape"
+        in err
+    )

@@ -76,6 +76,21 @@ def _accepts(fn: Callable, name: str) -> bool:
     return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
+@contextlib.contextmanager
+def _no_torch_logs():
+    """Keep torch's log records off stderr while the factory runs and the step is traced: an op
+    that fails on fake tensors is logged with its whole traceback (fake_tensor.py) before it is
+    raised, and the raised error is what we report, in one line."""
+    import logging
+
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
 @dataclass
 class Setup:
     """One training step ready to trace or run: the step module and its batch."""
@@ -89,6 +104,7 @@ class Setup:
     loss_given: bool
     fake: bool
     seconds: float = 0.0
+    generated: bool = False  # the batch is torch.randn(batch, *input_shape), not the factory's
 
     @property
     def batch(self) -> tuple:
@@ -180,8 +196,9 @@ def make_setup(
         if input_shape is not None and _accepts(factory, "input_shape"):
             kwargs["input_shape"] = tuple(input_shape)
     mode = FakeTensorMode(allow_non_fake_inputs=True) if fake else contextlib.nullcontext()
+    generated = False
     try:
-        with mode:
+        with mode, _no_torch_logs():
             result = factory(**kwargs)
             model, inputs, targets, loss = _split_result(result, spec)
             if not isinstance(model, torch.nn.Module):
@@ -192,6 +209,7 @@ def make_setup(
                 if input_shape is None:
                     raise UserError(f"factory {spec!r} returned no example inputs; give --input-shape (and --batch)")
                 inputs = torch.randn(int(batch or 1), *input_shape, generator=torch.Generator().manual_seed(0))
+                generated = True
             elif batch is not None and "batch" not in kwargs:
                 raise UserError(f"factory {spec!r} returns its own inputs and takes no 'batch' argument; drop --batch")
             elif input_shape is not None and "input_shape" not in kwargs:
@@ -218,6 +236,7 @@ def make_setup(
         loss_given=loss is not None,
         fake=fake,
         seconds=time.perf_counter() - started,
+        generated=generated,
     )
 
 
@@ -365,13 +384,18 @@ def trace_joint(setup: Setup) -> Joint:
     started = time.perf_counter()
     n_inputs = len(setup.inputs)
     try:
-        with contextlib.ExitStack() as stack, _module_stack_recorder(setup.step):
+        with contextlib.ExitStack() as stack, _module_stack_recorder(setup.step), _no_torch_logs():
             joint = aot_export_joint_with_descriptors(stack, setup.step, setup.batch)
             gm = joint.graph_module
     except UserError:
         raise
     except Exception as exc:
-        raise UserError(f"the model does not trace ({setup.spec}): {_one_line(exc)}") from None
+        batch = (
+            f" on the batch torch.randn{tuple(setup.inputs[0].shape)} made from --input-shape"
+            if setup.generated
+            else ""
+        )
+        raise UserError(f"the model does not trace ({setup.spec}){batch}: {_one_line(exc)}") from None
 
     inputs: dict[str, tuple[str, Any]] = {}
     for node in gm.graph.nodes:
