@@ -58,7 +58,7 @@ def profile_param(shaped: str, shaped_help: str) -> Param:
     )
 
 
-SEED_PARAM = Param("seed", int, 0, "random seed (>= 0)", high=2**63 - 1)
+SEED_PARAM = Param("seed", int, 0, "random seed (>= 0)")
 
 
 def require(ok: bool, family: str, message: str) -> None:

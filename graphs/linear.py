@@ -24,13 +24,7 @@ DESCRIPTION = "a chain of layers + loss + mirrored backward pass (Checkmate-styl
 SHAPED = "conv"
 PARAMS = (
     Param("layers", int, 32, "number of forward layers (>= 1); the graph has 2 x layers + 1 nodes", high=1_000_000),
-    Param(
-        "residual",
-        int,
-        0,
-        "0 = plain chain; k >= 2 = every k-th layer also reads the layer k before it",
-        high=1_000_000,
-    ),
+    Param("residual", int, 0, "0 = plain chain; k >= 2 = every k-th layer also reads the layer k before it"),
     profile_param(SHAPED, "memory halves and compute grows stage by stage"),
     SEED_PARAM,
 )

@@ -61,7 +61,7 @@ PARAMS = (
     Param("nlv", float, 0.75, "layer size variation in [0, 1): sizes vary by up to +-nlv around the mean"),
     Param("ed", float, 0.2, "edge density in [0, 1] between consecutive layers"),
     Param("scd", float, 0.14, "skip-connection density in [0, 1): share of skip edges among all edges"),
-    Param("seed", int, 0, "random seed (>= 0)", high=2**63 - 1),
+    Param("seed", int, 0, "random seed (>= 0)"),
 )
 
 # Memory law fitted to the paper's files (see the module docstring).

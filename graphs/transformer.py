@@ -26,9 +26,9 @@ DESCRIPTION = "a stack of transformer blocks (attention + MLP, residual links) +
 SHAPED = "shapes"
 PARAMS = (
     Param("blocks", int, 4, "number of transformer blocks (>= 1)", high=100_000),
-    Param("seq", int, 512, "sequence length, for the 'shapes' profile (>= 1)", high=10**7),
-    Param("dim", int, 768, "model width, for the 'shapes' profile (>= 1)", high=10**6),
-    Param("heads", int, 12, "attention heads, for the 'shapes' profile (1..dim)", high=10**6),
+    Param("seq", int, 512, "sequence length, for the 'shapes' profile (>= 1)"),
+    Param("dim", int, 768, "model width, for the 'shapes' profile (>= 1)"),
+    Param("heads", int, 12, "attention heads, for the 'shapes' profile (1..dim)"),
     profile_param(SHAPED, "sizes from seq, dim and heads"),
     SEED_PARAM,
 )

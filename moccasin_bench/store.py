@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from moccasin_bench.errors import Incomplete, UserError
+from moccasin_bench.store_check import check_store
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -288,6 +289,7 @@ class Store:
             self.conn = sqlite3.connect(self.path, timeout=60)
             self.conn.execute("PRAGMA foreign_keys = ON")
             with _guard(self.path, "opening it"):
+                check_store(self.path, self.conn)  # a sweep starts no run it could not store
                 _check_or_create(self.conn, self.path)
         except UserError:
             with contextlib.suppress(Exception):
@@ -477,6 +479,8 @@ def _reading(func: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:
             if isinstance(exc, sqlite3.Error) or type(exc).__name__ == "DatabaseError":
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                if first.startswith("Could not decode to UTF-8"):  # junk inside a value; not echoed
+                    first = first.split(" with text", 1)[0] + " (text that is not UTF-8: junk inside a value)"
                 raise UserError(
                     f"cannot read the results store (damaged, or not a results store): {first}", str(path)
                 ) from None
@@ -495,6 +499,11 @@ def _read_connection(path: str | Path, allow_empty: bool = False) -> sqlite3.Con
         raise UserError("no such results store", str(p))
     try:
         conn = sqlite3.connect(f"file:{p.resolve()}?mode=ro", uri=True, timeout=60)
+        try:
+            check_store(p, conn)
+        except UserError:
+            conn.close()
+            raise
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:

@@ -189,3 +189,106 @@ def test_a_batch_that_does_not_fit_the_model_is_one_line_without_torch_logs(tmp_
         "does not trace (tests.round3_factories:bare_linear) on the batch torch.randn(1, 7) made from --input-shape"
         in err
     )
+
+
+# ---- item 6: a damaged store is named before anything trusts it -------------------------------------
+
+GRID = 'graphs = "demo"\nbudgets = [0.8, 0.9]\nformulations = "heuristic"\ntime_limits = 5\n'
+MORE = 'graphs = "demo"\nbudgets = [0.8, 0.9, 1.0]\nformulations = "heuristic"\ntime_limits = 5\n'
+
+
+@pytest.fixture(scope="module")
+def real_store(tmp_path_factory):
+    """A store written by a real sweep (two heuristic runs), with a finished claim-free state."""
+    root = tmp_path_factory.mktemp("store")
+    (root / "grid.toml").write_text(GRID)
+    assert main(["sweep", str(root / "grid.toml"), "--store", str(root / "real.sqlite"), "--jobs", "2"]) == 0
+    return root / "real.sqlite"
+
+
+def _pages(store, name):
+    import sqlite3
+
+    with sqlite3.connect(store) as conn:
+        return [r[0] for r in conn.execute("SELECT pageno FROM dbstat WHERE name = ? ORDER BY pageno", (name,))]
+
+
+def _damage(store, target, tmp_path):
+    """A copy of the store with one page overwritten by junk; the page: the first of a table or
+    index, or the page a third of the way into the file."""
+    import random
+    import sqlite3
+
+    with sqlite3.connect(store) as conn:
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        count = conn.execute("PRAGMA page_count").fetchone()[0]
+    page = count // 3 + 1 if target == "a third in" else _pages(store, target)[0]
+    copy = tmp_path / "damaged.sqlite"
+    data = bytearray(store.read_bytes())
+    data[(page - 1) * page_size : page * page_size] = random.Random(page).randbytes(page_size)
+    copy.write_bytes(bytes(data))
+    return copy
+
+
+DAMAGE = [
+    ("claims", "damaged in table claims"),
+    ("sqlite_autoindex_schedules_1", "damaged in index sqlite_autoindex_schedules_1 of table schedules"),
+    ("a third in", "damaged in "),
+    ("runs", "damaged in table runs"),
+    ("trajectories", "damaged in table trajectories"),
+    ("sweeps", "damaged in table sweeps"),
+]
+
+
+@pytest.mark.parametrize("target, fragment", DAMAGE, ids=[d[0] for d in DAMAGE])
+def test_every_command_that_reads_a_store_names_its_damage(real_store, tmp_path, capsys, target, fragment):
+    damaged = _damage(real_store, target, tmp_path)
+    before = damaged.read_bytes()
+    (tmp_path / "more.toml").write_text(MORE)
+    commands = [
+        ["export", "--store", str(damaged), "--format", "csv", "-o", str(tmp_path / "exp")],
+        ["report", "--store", str(damaged), "-o", str(tmp_path / "rep"), "--no-figures"],
+        ["sweep", str(tmp_path / "more.toml"), "--store", str(damaged), "--dry-run"],
+        ["sweep", str(tmp_path / "more.toml"), "--store", str(damaged)],  # one run to do: never started
+    ]
+    for argv in commands:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and f"{damaged}: cannot read the results store: " in err, (argv, err)
+        assert fragment in err and "integrity check" in err, (argv, err)
+    assert damaged.read_bytes() == before  # nothing written, no run started
+    assert not (tmp_path / "exp").exists()
+
+
+def test_the_damaged_part_is_told_from_the_rest_page_by_page(real_store, tmp_path):
+    """Junk over each page in turn: the check names the table or index the page belongs to (or
+    the schema, for page 1), or the store still reads whole (a page nothing uses)."""
+    import sqlite3
+
+    from moccasin_bench.errors import UserError
+    from moccasin_bench.store import load_runs, load_trajectories, stored_statuses
+
+    with sqlite3.connect(real_store) as conn:
+        owner = dict(conn.execute("SELECT pageno, name FROM dbstat"))
+        page_size, count = (
+            conn.execute("PRAGMA page_size").fetchone()[0],
+            conn.execute("PRAGMA page_count").fetchone()[0],
+        )
+    named = 0
+    for page in range(1, count + 1):
+        data = bytearray(real_store.read_bytes())
+        data[(page - 1) * page_size : page * page_size] = bytes(range(256)) * (page_size // 256)
+        copy = tmp_path / f"p{page}.sqlite"
+        copy.write_bytes(bytes(data))
+        try:
+            stored_statuses(copy)
+        except UserError as exc:
+            text = str(exc)
+            assert "\n" not in text and str(copy) in text
+            name = owner.get(page)
+            expected = "SQLite's header" if page == 1 else f" {name}" if name else "damaged in"
+            assert expected in text, (page, name, text)
+            named += 1
+            continue
+        load_runs(copy), load_trajectories(copy)  # not reported damaged: it must read whole
+    assert named >= count - 1

@@ -1,0 +1,126 @@
+"""SQLite's own integrity check of a results store, run before any command trusts the store.
+
+`check_store(path, conn)` runs `PRAGMA integrity_check` (the full check: pages, records and
+that every index matches its table; `quick_check` skips the last, and on the damage tried in
+tests/test_hostile_round3.py it missed about a tenth of what the full check finds, for half
+the time). A damaged store is one UserError naming the store and the damaged tables and
+indexes, found by checking each table and reading each of its indexes on its own. A store
+found intact is remembered for this process until the file changes (size, mtime), so a
+command that opens it several times pays once.
+
+What no check of SQLite's can see: junk that lands inside a value and leaves a well-formed
+record (a changed digit, text that is no longer UTF-8). The readers report text that does
+not decode as one line (store._reading); a changed digit goes unnoticed (SQLite keeps no
+checksums of pages).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from moccasin_bench.errors import UserError
+
+_INTACT: set[tuple] = set()  # (resolved path, device, inode, size, mtime_ns) of stores found intact
+SQLITE_HEADER = b"SQLite format 3\x00"
+MAX_PROBLEMS = 20  # integrity_check stops after this many problems (the first is shown)
+
+
+def _identity(path: Path) -> tuple | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (str(path.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _integrity(conn: sqlite3.Connection, table: str | None = None) -> list[str]:
+    """The problems SQLite's integrity check reports ([] = intact); a check that cannot even
+    walk the file (SQLite raises "malformed") is one problem, its message."""
+    pragma = f"PRAGMA integrity_check({_quote(table)})" if table else f"PRAGMA integrity_check({MAX_PROBLEMS})"
+    try:
+        rows = [str(r[0]) for r in conn.execute(pragma)]
+    except sqlite3.DatabaseError as exc:
+        return [str(exc) or type(exc).__name__]
+    return [] if rows == ["ok"] else rows
+
+
+def _reads(conn: sqlite3.Connection, sql: str) -> bool:
+    try:
+        for _ in conn.execute(sql):
+            pass
+    except sqlite3.DatabaseError:
+        return False
+    return True
+
+
+def _index_reads(conn: sqlite3.Connection, table: str, index: str) -> bool:
+    """Whether every entry of an index can be read (a scan of the index alone, not the table)."""
+    try:
+        columns = [r[2] for r in conn.execute(f"PRAGMA index_info({_quote(index)})") if r[2] is not None]
+    except sqlite3.DatabaseError:
+        return False
+    total = " + ".join(f"length({_quote(c)})" for c in columns) or "1"
+    return _reads(conn, f"SELECT sum({total}) FROM {_quote(table)} INDEXED BY {_quote(index)}")
+
+
+def damaged_parts(conn: sqlite3.Connection) -> list[str]:
+    """The tables and indexes of a damaged store that fail on their own ("table claims",
+    "index sqlite_autoindex_schedules_1 of table schedules"); ["its schema"] when the list of
+    tables itself cannot be read."""
+    try:
+        master = conn.execute(
+            "SELECT type, name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')"
+        ).fetchall()
+    except sqlite3.DatabaseError:
+        return ["its schema (the list of tables, page 1)"]
+    parts: list[str] = []
+    for kind, name, _ in master:
+        if kind != "table" or not _integrity(conn, name):
+            continue
+        found = []
+        if not _reads(conn, f"SELECT * FROM {_quote(name)} NOT INDEXED"):
+            found.append(f"table {name}")
+        for index in (n for k, n, t in master if k == "index" and t == name):
+            if not _index_reads(conn, name, index):
+                found.append(f"index {index} of table {name}")
+        parts += found or [f"table {name} (its rows or indexes disagree)"]
+    return parts
+
+
+def check_store(path: str | Path, conn: sqlite3.Connection) -> None:
+    """Raise UserError naming the store and what is damaged unless SQLite's integrity check
+    passes; `conn` is an open connection to it (read-only is enough)."""
+    p = Path(path)
+    identity = _identity(p)
+    if identity is not None and identity in _INTACT:
+        return
+    problems = _integrity(conn)
+    if not problems:
+        if identity is not None:
+            _INTACT.add(identity)
+        return
+    try:
+        with open(p, "rb") as f:
+            header = f.read(16)
+    except OSError:
+        header = SQLITE_HEADER
+    if header != SQLITE_HEADER:
+        raise UserError(
+            "cannot read the results store: the file does not start with SQLite's header (not a results store, "
+            "or one damaged at its start)",
+            str(p),
+        )
+    parts = damaged_parts(conn) or ["pages outside any table (the free list)"]
+    first = " ".join(problems[0].replace("*** in database main ***", "").split())
+    more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""
+    raise UserError(
+        f"cannot read the results store: damaged in {', '.join(parts)} (SQLite's integrity check: "
+        f"{first[:160]}{more}); restore it from a copy, or save what is readable with the sqlite3 shell's .recover",
+        str(p),
+    )
