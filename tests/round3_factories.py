@@ -255,3 +255,49 @@ def tuple_loss():
 def bare_linear():
     """A bare model and no keyword arguments: the batch comes from --input-shape."""
     return nn.Linear(4, 3)
+
+
+class InplaceParamView(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        with torch.no_grad():
+            self.lin.weight[0].zero_()  # a view of a parameter changed in place
+        return self.lin(x).sum()
+
+
+def inplace_param_view():
+    return InplaceParamView(), (torch.randn(2, 4),)
+
+
+class OptimizerInside(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+        self.opt = torch.optim.SGD(self.lin.parameters(), lr=0.1)
+
+    def forward(self, x):
+        loss = self.lin(x).square().mean()
+        self.opt.step()  # an optimizer step inside the step (no gradients yet: a no-op update)
+        return loss
+
+
+def optimizer_inside():
+    return OptimizerInside(), (torch.randn(2, 4),)
+
+
+class GradInside(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(4, 4)
+
+    def forward(self, x):
+        loss = self.lin(x).square().mean()
+        (g,) = torch.autograd.grad(loss, self.lin.weight, create_graph=True)
+        return loss + g.square().sum()
+
+
+def grad_inside():
+    return GradInside(), (torch.randn(2, 4),)

@@ -262,7 +262,11 @@ CASES = [
         "must be in [0, 1]",
         2,
     ),
-    (["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "horizon=-1"], "must be in [0, 1000000000]", 2),
+    (
+        ["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "horizon=-1"],
+        "must be in [0, 1000000000]",
+        2,
+    ),
     (["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "copies=100000"], "must be in [1, 1000]", 2),
     (["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "copies=" + "9" * 5000], "must be int", 2),
     (

@@ -14,6 +14,7 @@ NOT_TRAINING = [
     ("inplace_param", "changes parameter 'lin.weight' in place"),
     ("inplace_param_no_grad", "changes parameter 'lin.weight' in place"),
     ("inplace_param_data", "changes parameter 'lin.weight' in place"),
+    ("inplace_param_view", "changes parameter 'lin.weight' in place"),
     ("inplace_input", "changes its batch input 0 in place"),
     ("buffer_with_grad", "updates buffer 'stat' from values that require grad"),
     ("vector_loss", "has shape (3,), not one value"),
@@ -40,10 +41,14 @@ def test_extract_refuses_a_step_that_is_not_a_training_step(tmp_path, capsys, fa
     assert not out.exists()
 
 
-@pytest.mark.parametrize("factory", ["inplace_buffer", "nan_shape_loss", "int_parameter", "loss_is_parameter"])
+@pytest.mark.parametrize(
+    "factory",
+    ["inplace_buffer", "nan_shape_loss", "int_parameter", "loss_is_parameter", "optimizer_inside", "grad_inside"],
+)
 def test_extract_keeps_accepting_real_training_steps_at_the_edges(tmp_path, factory):
     """A buffer updated in place (as batch norm's statistics), a one-element loss (eager backward
-    takes it), a frozen integer parameter beside trained ones, a loss that is a parameter."""
+    takes it), a frozen integer parameter beside trained ones, a loss that is a parameter, an
+    optimizer step before any gradient exists (changes nothing), a gradient penalty."""
     pytest.importorskip("torch")
     from graphs.pytorch.build import extract
 
