@@ -107,15 +107,27 @@ def check_store(path: str | Path, conn: sqlite3.Connection) -> None:
         return
     try:
         with open(p, "rb") as f:
-            header = f.read(16)
+            header = f.read(100)
+        size = p.stat().st_size
     except OSError:
-        header = SQLITE_HEADER
-    if header != SQLITE_HEADER:
+        header, size = SQLITE_HEADER, 0
+    if header[:16] != SQLITE_HEADER:
         raise UserError(
             "cannot read the results store: the file does not start with SQLite's header (not a results store, "
             "or one damaged at its start)",
             str(p),
         )
+    if len(header) == 100:
+        page_size = int.from_bytes(header[16:18], "big")
+        page_size = 65536 if page_size == 1 else page_size
+        expected = page_size * int.from_bytes(header[28:32], "big")
+        if 0 < size < expected:
+            raise UserError(
+                f"cannot read the results store: it is cut short ({size:,} of the {expected:,} bytes its header "
+                "names: truncated by a copy or a full disk); restore it from a copy, or save what is readable "
+                "with the sqlite3 shell's .recover",
+                str(p),
+            )
     parts = damaged_parts(conn) or ["pages outside any table (the free list)"]
     first = " ".join(problems[0].replace("*** in database main ***", "").split())
     more = f" and {len(problems) - 1} more" if len(problems) > 1 else ""

@@ -297,3 +297,16 @@ def test_the_damaged_part_is_told_from_the_rest_page_by_page(real_store, tmp_pat
             continue
         load_runs(copy), load_trajectories(copy)  # not reported damaged: it must read whole
     assert named >= count - 1
+
+
+def test_a_store_cut_short_says_so(real_store, tmp_path, capsys):
+    cut = tmp_path / "cut.sqlite"
+    cut.write_bytes(real_store.read_bytes()[: real_store.stat().st_size // 3])
+    for argv in (
+        ["export", "--store", str(cut), "--format", "csv", "-o", str(tmp_path / "exp")],
+        ["sweep", str(tmp_path / "g.toml"), "--store", str(cut), "--dry-run"],
+    ):
+        (tmp_path / "g.toml").write_text(GRID)
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert f"{cut}: cannot read the results store: it is cut short (" in err and len(err.splitlines()) == 1, err
