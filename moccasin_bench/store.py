@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from moccasin_bench.errors import Incomplete, UserError
-from moccasin_bench.store_check import check_store
+from moccasin_bench.store_check import check_store, roll_back_unfinished_write
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -498,6 +498,7 @@ def _read_connection(path: str | Path, allow_empty: bool = False) -> sqlite3.Con
     if not p.is_file():
         raise UserError("no such results store", str(p))
     try:
+        roll_back_unfinished_write(p)
         conn = sqlite3.connect(f"file:{p.resolve()}?mode=ro", uri=True, timeout=60)
         try:
             check_store(p, conn)

@@ -93,6 +93,24 @@ def damaged_parts(conn: sqlite3.Connection) -> list[str]:
     return parts
 
 
+def roll_back_unfinished_write(path: Path) -> None:
+    """A driver killed while writing leaves a hot journal (`STORE-journal`); a read-only
+    connection cannot roll it back and fails ("attempt to write a readonly database"). Opening
+    the store read-write once lets SQLite roll it back (only when no live writer holds it);
+    if that fails, the check below says what happened."""
+    journal = Path(str(path) + "-journal")
+    try:
+        if not journal.is_file() or journal.stat().st_size == 0:
+            return
+        conn = sqlite3.connect(path, timeout=60)
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()
+        finally:
+            conn.close()
+    except (OSError, sqlite3.Error):
+        pass
+
+
 def check_store(path: str | Path, conn: sqlite3.Connection) -> None:
     """Raise UserError naming the store and what is damaged unless SQLite's integrity check
     passes; `conn` is an open connection to it (read-only is enough)."""
@@ -101,6 +119,13 @@ def check_store(path: str | Path, conn: sqlite3.Connection) -> None:
     if identity is not None and identity in _INTACT:
         return
     problems = _integrity(conn)
+    if problems and "readonly" in problems[0] and Path(str(p) + "-journal").exists():
+        raise UserError(
+            f"cannot read the results store: a driver stopped while writing left {p.name}-journal, and this "
+            "process cannot roll it back (no write access?); a sweep on the store, or any sqlite3 session "
+            "with write access, rolls it back",
+            str(p),
+        )
     if not problems:
         if identity is not None:
             _INTACT.add(identity)

@@ -310,3 +310,29 @@ def test_a_store_cut_short_says_so(real_store, tmp_path, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()
         assert f"{cut}: cannot read the results store: it is cut short (" in err and len(err.splitlines()) == 1, err
+
+
+def test_a_store_left_mid_write_by_a_killed_driver_is_rolled_back_by_a_reader(real_store, tmp_path):
+    """Was: every reader failed ("attempt to write a readonly database") until a driver opened
+    the store. The killed transaction is rolled back; nothing it did is seen."""
+    import os
+    import signal
+    import sqlite3
+
+    from moccasin_bench.store import load_runs, load_trajectories
+
+    store = tmp_path / "hot.sqlite"
+    store.write_bytes(real_store.read_bytes())
+    runs, traj = len(load_runs(real_store)), len(load_trajectories(real_store))
+    pid = os.fork()
+    if pid == 0:  # a writer killed in the middle of its transaction, its journal left behind
+        conn = sqlite3.connect(store)
+        conn.execute("PRAGMA cache_size = 1")
+        conn.execute("BEGIN")
+        conn.execute("UPDATE runs SET status = 'error'")
+        conn.execute("DELETE FROM trajectories")
+        os.kill(os.getpid(), signal.SIGKILL)
+    os.waitpid(pid, 0)
+    assert (tmp_path / "hot.sqlite-journal").stat().st_size > 0
+    df = load_runs(store)
+    assert len(df) == runs and "error" not in set(df["status"]) and len(load_trajectories(store)) == traj
