@@ -316,7 +316,7 @@ def check_training_step(gm, setup: Setup, d) -> None:
     out_node = gm.graph.output_node()
     values = out_node.args[0]
     descs = out_node.meta.get("desc") or [None] * len(values)
-    for value, desc in zip(values, descs):
+    for desc in descs:
         if not isinstance(desc, d.InputMutationAOTOutput):
             continue
         mutated = desc.mutated_input
