@@ -215,7 +215,8 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
 
     exp, mode = grid.experiment, grid.mode
     threads = grid.config["threads"]
-    lines = [
+    lines = [*([why] if (why := stand_in_reason(opts, grid)) else [])]
+    lines += [
         f"`{command_of(opts)}`: {exp.description}, in {mode.name} mode, "
         f"{jobs} run(s) at a time with {threads} solver thread(s) each"
         + (f"; running the grid took {_duration(elapsed_seconds)} in all." if elapsed_seconds is not None else ".")
@@ -251,6 +252,23 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
     return lines
 
 
+def stand_in_reason(opts: Options, grid: Grid) -> str | None:
+    """Which stand-ins replace paper graphs and why, naming every place the files were looked for."""
+    from graphs.catalog import STAND_INS
+    from moccasin_bench.sources import describe_search
+
+    replaced = [c for c in grid.choices if c.is_stand_in and c.requested.lower() in STAND_INS]  # not asked for by name
+    if not replaced:
+        return None
+    used = ", ".join(f"{c.entry} for {c.paper.upper()}" for c in replaced)
+    if opts.stand_ins:
+        return f"Using the generated stand-ins {used}, as asked (--stand-ins)."
+    return (
+        f"Using the generated stand-ins {used}: the paper's files for them were not found. Looked at: "
+        f"{describe_search(opts.data_dir)}. `moccasin-bench graphs download` fetches them into the user data directory."
+    )
+
+
 def command_of(opts: Options) -> str:
     """The reproduce command line, as the report shows it."""
     return (
@@ -274,7 +292,6 @@ def _add_earlier_time(meta_path: Path, grid_id: str, seconds: float | None) -> f
 
 def run(opts: Options) -> int:
     """Build the grid, run what the store lacks, write the report. Returns an exit status."""
-    from graphs.catalog import STAND_INS
     from moccasin_bench.cluster import LocalExecutor
     from moccasin_bench.report import ReportRequest, build_report
     from moccasin_bench.report.methods import base_label
@@ -301,20 +318,9 @@ def run(opts: Options) -> int:
     config = load_config(config_path)
     the_plan = plan(config)
     stored = stored_statuses(store_path)
-    stand_ins = [
-        c for c in grid.choices if c.is_stand_in and c.requested.lower() in STAND_INS
-    ]  # replaced, not asked for
-    if stand_ins:
-        why = (
-            "as asked (--stand-ins)"
-            if opts.stand_ins
-            else "because the paper's graph files were not found for " + ", ".join(c.paper.upper() for c in stand_ins)
-        )
-        print(
-            f"reproduce: using the generated stand-ins {', '.join(c.entry for c in stand_ins)} {why}; the report says so. "
-            "Pass --data-dir DIR with the paper's files to reproduce the paper itself.",
-            file=sys.stderr,
-        )
+    why = stand_in_reason(opts, grid)
+    if why:
+        print(f"reproduce: {why} The report says so at its top.", file=sys.stderr)
     if opts.dry_run:
         print(describe_plan(the_plan, stored, (), str(store_path), jobs))
         if mode.sizes is not None:

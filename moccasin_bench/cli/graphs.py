@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from moccasin_bench.cli.common import add_graph_argument, human_bytes, memory_figure
 from moccasin_bench.errors import UserError
 from moccasin_bench.jsonio import write_json
+from moccasin_bench.sources import DATA_DIR_HELP
 
 if TYPE_CHECKING:
     from moccasin_bench.graph import Graph
@@ -32,7 +33,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="registered graphs and generator families",
         description="Registered graphs (the paper's files and generated presets) and generator families with their parameters.",
     )
-    p.add_argument("--data-dir", metavar="DIR", help="where the paper's graph files are")
+    p.add_argument("--data-dir", metavar="DIR", help=DATA_DIR_HELP)
     p.set_defaults(_action=_list)
 
     p = sub.add_parser(
@@ -134,12 +135,16 @@ def run(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from graphs.catalog import PAPER_GRAPHS, PRESETS, PYTORCH_GRAPHS
     from moccasin_bench.params import describe_params
-    from moccasin_bench.sources import _registry, find_paper_file, generator_module
+    from moccasin_bench.sources import _registry, describe_search, find_paper_file, generator_module
 
-    print("The paper's graphs (files from github.com/haoming-codes/moccasin, folder data/):")
+    print("The paper's graphs (files from github.com/haoming-codes/moccasin, folder data/, GPL-3.0):")
+    missing = 0
     for g in PAPER_GRAPHS.values():
         where = find_paper_file(g.name, args.data_dir)
+        missing += where is None
         print(f"  {g.name:<18} {g.description}  [{'found: ' + str(where) if where else 'file not found'}]")
+    if missing:
+        print(f"  (looked at: {describe_search(args.data_dir)}; `moccasin-bench graphs download` fetches them)")
     print("\nGenerated presets (always available):")
     for p in PRESETS.values():
         params = ",".join(f"{k}={v}" for k, v in p.params.items())

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from moccasin_bench.sources import DATA_DIR_HELP
 import math
 from pathlib import Path
 
@@ -10,9 +12,10 @@ HELP = "run an experiment's grid (default: the Moccasin paper's table), quick or
 EPILOG = """--grid paper (the default): RL1-RL4, CM1, CM2 x budgets 90 % / 80 % x Moccasin (fixed
 order, as the paper), Moccasin (free order), Checkmate MILP (HiGHS), Checkmate LP+rounding
 and the heuristics. `--grid list` lists every experiment and its method keys. The paper's
-graphs are read from --data-dir (or $MOCCASIN_BENCH_DATA, or ../shared/paper-graphs); a
-graph whose file is missing is replaced by its generated stand-in (rl1-gen ... cm2-gen),
-and the report says so at its top.
+graphs are read from --data-dir, else $MOCCASIN_BENCH_DATA, else the user data directory
+(`moccasin-bench graphs download` fills it), else shared/paper-graphs beside a source
+checkout; a graph whose file is missing is replaced by its generated stand-in (rl1-gen ...
+cm2-gen), and the command's output and the report's top say so and where they looked.
 
 Writes DIR/grid.toml (the grid as a sweep config), DIR/runs.sqlite (every run: re-running
 the same command skips finished runs, so an interrupted reproduction resumes),
@@ -49,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
-        help="where the paper's graph files are (default: $MOCCASIN_BENCH_DATA, then ../shared/paper-graphs)",
+        help=DATA_DIR_HELP,
     )
     parser.add_argument(
         "--stand-ins", action="store_true", help="use the generated stand-ins even where the paper's files are found"

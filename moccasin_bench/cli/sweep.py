@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+
+from moccasin_bench.sources import DATA_DIR_HELP
 import math
 import shlex
 import sys
@@ -88,7 +90,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
-        help="where the paper's graph files are (default: config data_dir, $MOCCASIN_BENCH_DATA, ../shared/paper-graphs)",
+        help="overrides the config's data_dir; " + DATA_DIR_HELP,
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress line (failures are still printed)")
 
