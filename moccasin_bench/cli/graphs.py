@@ -1,4 +1,4 @@
-"""`moccasin-bench graphs list | info | generate | export | extract`."""
+"""`moccasin-bench graphs list | info | generate | export | download | extract`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ EPILOG = """examples:
   moccasin-bench graphs generate random-layered n=100 w=0.27 seed=3 -o rl100.json
   moccasin-bench graphs generate unet depth=4 -o unet.json
   moccasin-bench graphs export "ResNet50.json" -o resnet50.native.json
+  moccasin-bench graphs download                    # the paper's files (GPL-3.0) into the user data directory
   moccasin-bench graphs extract graphs.pytorch.models:resnet18 --batch 32 -o resnet18.json.gz"""
 
 
@@ -68,6 +69,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.add_argument("--format", choices=("native", "node-link"), default="native")
     p.set_defaults(_action=_export)
+
+    p = sub.add_parser(
+        "download",
+        help="fetch the paper's graph files (GPL-3.0) into the user data directory, each checked by SHA-256",
+        description="Fetch the paper's graph files from the authors' repository (github.com/haoming-codes/moccasin, "
+        "folder data/; the data are licensed GPL-3.0), check each against the SHA-256 recorded in this project, "
+        "and write them atomically. Files already present and valid are skipped.",
+        epilog="""Without --to, the files go to the user data directory, where every command looks for them.
+Exit status: 0 done; 2 a file does not match its recorded SHA-256 (nothing of it written) or
+cannot be written; 75 the source cannot be reached (the files fetched so far are kept).
+
+examples:
+  moccasin-bench graphs download
+  moccasin-bench graphs download --to ~/moccasin/data
+  moccasin-bench graphs download --from file:///mnt/mirror/moccasin-data/""",
+        formatter_class=__import__("argparse").RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--to", metavar="DIR", help="where to put the files (default: the user data directory)")
+    p.add_argument(
+        "--from",
+        dest="source",
+        metavar="URL",
+        help="another location serving the same files (https://, http:// or file://; default: the authors' repository)",
+    )
+    p.set_defaults(_action=_download)
 
     p = sub.add_parser(
         "extract",
@@ -163,6 +189,25 @@ def _list(args: argparse.Namespace) -> int:
             continue
         print(f"  {family:<18} {module.DESCRIPTION}")
         print(describe_params(module.PARAMS).replace("\n  ", "\n      ").replace("  ", "      ", 1))
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from moccasin_bench.download import FILES, LICENCE, SOURCE_NAME, SOURCE_URL, download
+    from moccasin_bench.sources import DATA_ENV, data_dirs, user_data_dir
+
+    to_dir = Path(args.to).expanduser().resolve() if args.to else user_data_dir()
+    source = args.source or SOURCE_URL
+    print(
+        f"The paper's {len(FILES)} graph files are the authors' ({SOURCE_NAME}), licensed {LICENCE}: "
+        f"they are not part of this project. Fetching from {source} into {to_dir}:"
+    )
+    counts = download(to_dir, source)
+    print(f"done: {counts['fetched']} fetched, {counts['present']} already present and valid, in {to_dir}.")
+    if all(d.path != to_dir for d in data_dirs()):
+        print(f"Commands look there only when told: pass --data-dir {to_dir} or set {DATA_ENV}={to_dir}.")
     return 0
 
 
