@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-
-from moccasin_bench.sources import DATA_DIR_HELP
 import math
 from pathlib import Path
+
+from moccasin_bench.sources import DATA_DIR_HELP
 
 HELP = "run an experiment's grid (default: the Moccasin paper's table), quick or full, and write its report"
 EPILOG = """--grid paper (the default): RL1-RL4, CM1, CM2 x budgets 90 % / 80 % x Moccasin (fixed

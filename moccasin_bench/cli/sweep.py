@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import argparse
-
-from moccasin_bench.sources import DATA_DIR_HELP
 import math
 import shlex
 import sys
 from pathlib import Path
 
 from moccasin_bench.formulation import STATUSES
+from moccasin_bench.sources import DATA_DIR_HELP
 
 LARGE_GRID = 10_000  # a grid larger than this is refused without --yes (its size is said first)
 
