@@ -14,6 +14,7 @@ import json
 import shlex
 import sys
 import time
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -38,7 +39,8 @@ class Options:
     jobs: int | None = None  # None = the mode's
     threads: int | None = None
     time_limit: float | None = None  # one limit for every run (overrides the mode's)
-    dry_run: bool = False
+    dry_run: bool = False  # plan and print; write nothing
+    force: bool = False  # run into a store that holds another grid's runs
     progress: bool = True
     memory_limit_bytes: int | None = None
 
@@ -297,7 +299,8 @@ def run(opts: Options) -> int:
     from moccasin_bench.report.methods import base_label
     from moccasin_bench.report.table import Skipped
     from moccasin_bench.store import stored_statuses
-    from moccasin_bench.sweep import describe_plan, drive, load_config, plan
+    from moccasin_bench.sweep import describe_plan, drive, plan
+    from moccasin_bench.sweep.config import parse_config
 
     grid = build_grid(opts)
     exp, mode = grid.experiment, grid.mode
@@ -305,23 +308,33 @@ def run(opts: Options) -> int:
     if jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {jobs}")
     out = opts.out_dir
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create the output directory: {exc.strerror or exc}", str(out)) from None
     config_path, store_path = out / "grid.toml", out / "runs.sqlite"
     header = [
         f"Written by `{command_of(opts)}` ({mode.name} mode).",
         f"Re-run just the grid: moccasin-bench sweep {config_path.name} --store {store_path.name} --jobs {jobs}",
     ]
-    config_path.write_text(to_toml(grid.config, header))
-    config = load_config(config_path)
+    text = to_toml(grid.config, header)
+    config = parse_config(tomllib.loads(text), config_path, text)  # checked before anything is written
     the_plan = plan(config)
     stored = stored_statuses(store_path)
+    foreign = set(stored) - {spec.key for spec in the_plan.runs}
+    if foreign and not opts.dry_run and not opts.force:
+        raise UserError(
+            f"the store holds {len(foreign)} run(s) of another grid (another command, options or code version wrote "
+            f"{config_path.name} there): use a fresh output directory, or --force to add this grid's runs to that "
+            "store (the report then shows this grid only)",
+            str(store_path),
+        )
     why = stand_in_reason(opts, grid)
     if why:
         print(f"reproduce: {why} The report says so at its top.", file=sys.stderr)
-    if opts.dry_run:
+    if opts.dry_run:  # writes nothing, not even the output directory
+        if foreign:
+            print(
+                f"note: {store_path} holds {len(foreign)} run(s) of another grid: a real run there stops "
+                "unless --force is given",
+                file=sys.stderr,
+            )
         print(describe_plan(the_plan, stored, (), str(store_path), jobs))
         if mode.sizes is not None:
             from moccasin_bench.runner import format_size
@@ -334,6 +347,11 @@ def run(opts: Options) -> int:
             )
         return 0
 
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(text)
+    except OSError as exc:
+        raise UserError(f"cannot write the grid: {exc.strerror or exc}", str(config_path)) from None
     grid_id = hashlib.sha256(" ".join(sorted(spec.key for spec in the_plan.runs)).encode()).hexdigest()[:16]
     meta_path = out / "reproduce.json"
     started = time.monotonic()

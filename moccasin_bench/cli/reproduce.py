@@ -77,7 +77,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help="address-space cap per run, e.g. 8G (default: 80%% of RAM / concurrent runs)",
     )
-    parser.add_argument("--dry-run", "-n", action="store_true", help="write grid.toml and print the runs; run nothing")
+    parser.add_argument(
+        "--dry-run", "-n", action="store_true", help="print the grid and what is done; run and write nothing"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="run into an output directory whose store holds another grid's runs (refused without it)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress line")
 
 
@@ -127,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         time_limit=args.time_limit,
         dry_run=args.dry_run,
+        force=args.force,
         progress=not args.quiet,
         memory_limit_bytes=None
         if args.memory_limit is None
