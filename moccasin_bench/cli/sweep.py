@@ -24,6 +24,7 @@ Exit status: 0 when every run of the grid is stored; 3 if any stored run is `inv
 
 examples:
   moccasin-bench sweep scripts/paper_table.toml --dry-run
+  moccasin-bench sweep scripts/paper_table.toml --graphs rl1-gen,cm1-gen --time-limit 10 --store results/try.sqlite --jobs 2
   moccasin-bench sweep scripts/paper_table.toml --store results/paper.sqlite --jobs 2
   moccasin-bench sweep scripts/paper_table.toml --store results/paper.sqlite --retry error
   moccasin-bench sweep scripts/scaling.toml --store results/scaling.sqlite --scheduler tcp://10.0.0.5:8786"""
@@ -62,6 +63,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --scheduler: how long to wait while the cluster has no worker before stopping (default 600)",
     )
     parser.add_argument(
+        "--graphs",
+        metavar="LIST",
+        help="comma-separated graphs: only these (a stand-in such as rl1-gen takes its paper graph's place; "
+        "a graph the config does not name joins every grid)",
+    )
+    parser.add_argument(
+        "--formulations",
+        "--methods",
+        metavar="LIST",
+        help="comma-separated formulation names: only these of the config's",
+    )
+    parser.add_argument(
+        "--time-limit", type=float, metavar="S", help="one time limit for every run, instead of the config's"
+    )
+    parser.add_argument(
         "--dry-run", "-n", action="store_true", help="print the grid and what is already done; run nothing"
     )
     parser.add_argument(
@@ -94,6 +110,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress line (failures are still printed)")
 
 
+def _list(text: str | None) -> list[str] | None:
+    return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
+
+
 def run(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -101,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     from moccasin_bench.errors import UserError
     from moccasin_bench.runner import check_grace, parse_memory_limit
     from moccasin_bench.store import stored_statuses
-    from moccasin_bench.sweep import describe_plan, drive, grid_size, load_config, plan
+    from moccasin_bench.sweep import describe_plan, drive, grid_size, load_config, override, plan
 
     if not 1 <= args.jobs <= 1024:
         raise UserError(f"--jobs must be from 1 to 1024, got {args.jobs}")
@@ -114,6 +134,12 @@ def run(args: argparse.Namespace) -> int:
             f"--worker-timeout must be a number of seconds from 0 to 604800 (a week), got {args.worker_timeout!r}"
         )
     config = load_config(args.config)
+    for option in ("graphs", "formulations"):
+        if getattr(args, option) is not None and not _list(getattr(args, option)):
+            raise UserError(f"--{option} names nothing: give a comma-separated list, or leave the option out")
+    if args.time_limit is not None and not math.isfinite(args.time_limit):
+        raise UserError(f"--time-limit must be a positive number of seconds, got {args.time_limit}")
+    config = override(config, _list(args.graphs) or (), _list(args.formulations) or (), args.time_limit)
     if args.data_dir:
         config = dataclasses.replace(config, data_dir=args.data_dir)
     if args.memory_limit is not None:
