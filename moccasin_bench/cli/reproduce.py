@@ -27,6 +27,10 @@ with J x K <= your cores. --quick uses 15-45 s limits (heuristics 10 s), two run
 time with one thread each, leaves Checkmate's O(n^2) models out on RL3/RL4, and finishes
 in about 10 minutes on 2 cores.
 
+Exit status: 0 every run stored (whatever the solvers found); 2 bad input, or the output
+directory's store holds another grid (use a fresh directory, or --force); 3 a run is
+invalid (a bug); 75 stopped for a reason outside the input (disk full): re-run to resume.
+
 examples:
   moccasin-bench reproduce --quick -o results/quick
   moccasin-bench reproduce --data-dir ~/moccasin/data -o results/paper --jobs 2 --threads 8
