@@ -345,7 +345,7 @@ def test_unknown_profile_called_directly_is_a_user_error():
 def paper_file(name: str):
     path = find_paper_file(name)
     if path is None:
-        pytest.skip(f"paper graph {name} not found (see README: data directory)")
+        pytest.skip(f"paper graph {name} not found (`moccasin-bench graphs download` fetches it)")
     return path
 
 

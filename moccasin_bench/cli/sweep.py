@@ -31,7 +31,7 @@ examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", metavar="CONFIG", help="sweep grid (TOML); see README 'Sweeps'")
+    parser.add_argument("config", metavar="CONFIG", help="sweep grid (TOML); see docs/sweeps.md")
     parser.add_argument(
         "--store", metavar="PATH", help="SQLite results file (default: results/<config file name without .toml>.sqlite)"
     )
