@@ -67,6 +67,7 @@ class Grid:
     mode: Mode
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (graph entry, method key, reason)
     unavailable: dict[str, str] = field(default_factory=dict)  # method key -> why
+    stand_in_note: str | None = None  # which stand-ins replace paper graphs, and where the files were looked for
 
 
 def choose_graphs(names: Sequence[str], data_dir: str | None, stand_ins: bool) -> list[GraphChoice]:
@@ -120,6 +121,7 @@ def build_grid(opts: Options) -> Grid:
     choices = choose_graphs(graphs, opts.data_dir, opts.stand_ins)
     methods = [m for m in exp.methods if m.key in wanted]
     grid = Grid(config={}, choices=choices, experiment=exp, mode=mode)
+    grid.stand_in_note = stand_in_reason(opts, grid)  # said now: the report, written later, says the same
     for m in methods:
         why = _available(m.formulation)
         if why:
@@ -218,7 +220,7 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
 
     exp, mode = grid.experiment, grid.mode
     threads = grid.config["threads"]
-    lines = [*([why] if (why := stand_in_reason(opts, grid)) else [])]
+    lines = [grid.stand_in_note] if grid.stand_in_note else []
     lines += [
         f"`{command_of(opts)}`: {exp.description}, in {mode.name} mode, "
         f"{jobs} run(s) at a time with {threads} solver thread(s) each"
@@ -334,9 +336,8 @@ def run(opts: Options) -> int:
             "store (the report then shows this grid only)",
             str(store_path),
         )
-    why = stand_in_reason(opts, grid)
-    if why:
-        print(f"reproduce: {why} The report says so at its top.", file=sys.stderr)
+    if grid.stand_in_note:
+        print(f"reproduce: {grid.stand_in_note} The report says so at its top.", file=sys.stderr)
     if opts.dry_run:  # writes nothing, not even the output directory
         if foreign:
             print(

@@ -191,7 +191,9 @@ def test_stand_ins_say_where_the_files_were_looked_for(tmp_path, monkeypatch):
     assert f"--data-dir {empty} (a directory)" in why and "$MOCCASIN_BENCH_DATA (not set)" in why
     assert f"the user data directory {tmp_path / 'xdg' / 'moccasin-bench' / 'paper-graphs'} (no such directory)" in why
     assert "graphs download" in why and ".." not in why
-    assert preamble(opts, grid, 2, None)[0] == why
+    assert grid.stand_in_note == why
+    (tmp_path / "xdg" / "moccasin-bench" / "paper-graphs").mkdir(parents=True)  # made while the grid runs:
+    assert preamble(opts, grid, 2, None)[0] == why  # the report says what the lookup found when it was made
     asked = Options(out_dir=tmp_path / "out", quick=True, graphs=("rl1",), stand_ins=True)
     assert (
         stand_in_reason(asked, build_grid(asked))
