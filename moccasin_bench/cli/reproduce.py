@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from pathlib import Path
 
 from moccasin_bench.sources import DATA_DIR_HELP
@@ -37,6 +38,7 @@ examples:
   moccasin-bench reproduce --quick --stand-ins -o results/quick-generated
   moccasin-bench reproduce --quick --graphs rl1,cm1 --methods moccasin-fixed,checkmate-milp -o results/small
   moccasin-bench reproduce -o results/paper --dry-run
+  moccasin-bench reproduce --grid scaling --write-grid -o results/scaling   # its grid.toml, for `sweep`
   moccasin-bench reproduce --grid scaling --mode middle -o results/scaling-middle
   moccasin-bench reproduce --grid list"""
 
@@ -73,7 +75,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--methods",
         metavar="LIST",
-        help="comma-separated method keys (default: all of the experiment's; `--grid list` shows them)",
+        help="comma-separated method identities such as 'moccasin[order=free]' (or the dashed moccasin-free; "
+        "default: all of the experiment's; `--grid list` shows them)",
     )
     parser.add_argument("--jobs", "-j", type=int, metavar="N", help="concurrent runs (default: 2 with --quick, else 1)")
     parser.add_argument(
@@ -91,6 +94,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--dry-run", "-n", action="store_true", help="print the grid and what is done; run and write nothing"
     )
     parser.add_argument(
+        "--write-grid",
+        action="store_true",
+        help="write DIR/grid.toml (the grid as a sweep config, for `sweep`) and print the runs; run nothing",
+    )
+    parser.add_argument(
         "--force",
         action="store_true",
         help="run into an output directory whose store holds another grid's runs (refused without it)",
@@ -99,7 +107,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _list(text: str | None) -> list[str] | None:
-    return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
+    """Comma-separated items; a comma inside brackets belongs to a method identity (name[p=v,q=w])."""
+    if text is None:
+        return None
+    return [x.strip() for x in re.split(r",(?![^\[]*\])", text) if x.strip()]
 
 
 def _list_grids() -> int:
@@ -133,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     for option in ("graphs", "methods"):
         if getattr(args, option) is not None and not _list(getattr(args, option)):
             raise UserError(f"--{option} names nothing: give a comma-separated list, or leave the option out")
+    if args.dry_run and args.write_grid:
+        raise UserError("--dry-run writes nothing and --write-grid writes grid.toml: give one of them")
     opts = Options(
         out_dir=Path(args.output_dir),
         grid=args.grid,
@@ -147,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
         time_limit=args.time_limit,
         dry_run=args.dry_run,
         force=args.force,
+        write_grid=args.write_grid,
         progress=not args.quiet,
         memory_limit_bytes=None
         if args.memory_limit is None
