@@ -202,3 +202,14 @@ def test_stand_ins_say_where_the_files_were_looked_for(tmp_path, monkeypatch):
         stand_in_reason(asked, build_grid(asked))
         == "Using the generated stand-ins rl1-gen for RL1, as asked (--stand-ins)."
     )
+
+
+def test_write_grid_writes_the_sweep_config_and_nothing_else(tmp_path):
+    from moccasin_bench.sweep import load_config
+
+    out = tmp_path / "grid"
+    done = run_cli("reproduce", "--quick", "--graphs", "demo", "--methods", "heuristic", "--write-grid", "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["grid.toml"]
+    config = load_config(out / "grid.toml")
+    assert [g.graphs for g in config.grids] == [("demo",)] and "2 runs" in done.stdout
