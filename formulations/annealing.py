@@ -52,6 +52,8 @@ PARAMS = (
         0,
         "stop after this many proposed moves (0 = run to the time limit); with it set the "
         "schedule does not depend on wall time unless the time limit stops the run first",
+        low=0,
+        high=10**12,
     ),
     Param(
         "restarts",
@@ -59,6 +61,8 @@ PARAMS = (
         3,
         "restarts from the best schedule (cycles = restarts + 1; the temperature falls from "
         "t_start to t_end in each; the first cycle gets 40 % of the moves or time, the others equal shares)",
+        low=0,
+        high=1000,
     ),
     Param(
         "t_start",
@@ -66,23 +70,29 @@ PARAMS = (
         1.0,
         "temperature at the start of a cycle, in mean node durations (an addition of a "
         "mean-duration node within the budget is accepted with probability e^-1/t)",
+        low=1e-6,
+        high=1e6,
     ),
-    Param("t_end", float, 0.01, "temperature at the end of a cycle (0 < t_end <= t_start)"),
+    Param("t_end", float, 0.01, "temperature at the end of a cycle (0 < t_end <= t_start)", low=1e-6, high=1e6),
     Param(
         "heat",
         float,
         4.0,
         "temperatures are multiplied by this while nothing fits (memory moves need more "
         "heat to climb out of a peak than cost moves)",
+        low=1e-3,
+        high=1000,
     ),
-    Param("p_add", float, 0.3, "share of proposals that add a computation"),
-    Param("p_remove", float, 0.3, "share of proposals that remove one (the rest move one)"),
+    Param("p_add", float, 0.3, "share of proposals that add a computation", low=0, high=1),
+    Param("p_remove", float, 0.3, "share of proposals that remove one (the rest move one)", low=0, high=1),
     Param(
         "memory_weight",
         float,
         1.0,
         "omega: the objective is max(budget, peak)^omega x cost (1 = FastSA's "
         "product); while nothing fits, omega doubles with every new cycle",
+        low=1e-3,
+        high=100,
     ),
     Param(
         "smooth",
@@ -90,6 +100,8 @@ PARAMS = (
         1.0,
         "while nothing fits, judge memory by a smooth peak, budget + tau ln(sum of "
         "exp((memory - budget) / tau)) over the steps, tau = this many mean node sizes (0 = the plain peak)",
+        low=0,
+        high=1000,
     ),
     Param(
         "count_weight",
@@ -97,6 +109,8 @@ PARAMS = (
         0.0,
         "over the budget, at an unchanged peak: cost of one more step at the peak, in "
         "mean node durations (breaks the plateaus of the max)",
+        low=0,
+        high=1e6,
     ),
     Param(
         "p_focus",
@@ -104,11 +118,15 @@ PARAMS = (
         0.0,
         "over the budget: share of proposals aimed at the peak step (recompute or move "
         "a value live across it to after it)",
+        low=0,
+        high=1,
     ),
-    Param("local", float, 0.7, "share of additions and moves that stay near the reader / the current slot"),
-    Param("span", int, 0, "reach of a local move: slots (free) or stages (fixed); 0 = automatic"),
-    Param("max_computations", int, 0, "at most this many computations per node (0 = up to 64)"),
-    Param("slack", int, 4, "free order: slots per computation when the schedule is spread out (>= 2)"),
+    Param(
+        "local", float, 0.7, "share of additions and moves that stay near the reader / the current slot", low=0, high=1
+    ),
+    Param("span", int, 0, "reach of a local move: slots (free) or stages (fixed); 0 = automatic", low=0, high=10**6),
+    Param("max_computations", int, 0, "at most this many computations per node (0 = up to 64)", low=0, high=1000),
+    Param("slack", int, 4, "free order: slots per computation when the schedule is spread out (>= 2)", low=2, high=256),
     Param(
         "start",
         str,

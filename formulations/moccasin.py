@@ -75,7 +75,14 @@ PARAMS = (
         "schedule; none: no hint",
         ("portfolio", "heuristics", "none", "annealing"),
     ),
-    Param("horizon", int, 0, "free order: number of time steps (0 = total copies, which restricts nothing)", low=0),
+    Param(
+        "horizon",
+        int,
+        0,
+        "free order: number of time steps (0 = total copies, which restricts nothing)",
+        low=0,
+        high=10**9,
+    ),
     Param(
         "end_domain",
         str,
