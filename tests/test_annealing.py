@@ -27,6 +27,7 @@ pytest.importorskip("numba")
 
 from formulations import _anneal_kernel as ak  # noqa: E402
 from formulations import annealing  # noqa: E402
+from formulations._anneal_search import Search, moves, pow2_above  # noqa: E402
 
 
 def params(**kw) -> dict:
@@ -49,7 +50,7 @@ def test_segment_tree_matches_a_plain_array():
     rng = np.random.default_rng(1)
     stack = np.empty(132, dtype=np.int64)
     for T in (1, 2, 5, 63, 64, 100):
-        size = annealing._pow2_above(T)
+        size = pow2_above(T)
         tr = np.zeros(2 * size, dtype=np.int64)
         lz = np.zeros(2 * size, dtype=np.int64)
         slot = np.full(size, -1, dtype=np.int64)
@@ -70,9 +71,25 @@ def test_segment_tree_matches_a_plain_array():
 
 def _search(g: Graph, budget: int, fixed: bool, schedule=None):
     order = reference_order(g)
-    s = annealing.Search.create(g, budget, fixed, 8, 4, order if fixed else None)
+    s = Search.create(g, budget, fixed, 8, 4, order if fixed else None)
     s.load(order if schedule is None else schedule)
     return s
+
+
+def _moves(mean: float, span: int, debug: bool, tries: int):
+    """Move parameters with every proposal kind in use (peak-aimed moves and the step count too)."""
+    return moves(
+        p_add=0.3,
+        p_remove=0.3,
+        mean=mean,
+        local=0.7,
+        omega=4.0,
+        count_weight=1.0,
+        p_focus=0.5,
+        span=span,
+        debug=debug,
+        tries=tries,
+    )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -83,11 +100,10 @@ def test_incremental_state_equals_the_simulator(case, fixed, seed):
     has the peak and cost of the incremental state."""
     g, b = case
     s = _search(g, b, fixed)
-    fp = np.array([0.3, 0.3, max(1.0, g.sum_duration / g.n), 0.7, 4.0, 1.0, 0.5])
-    ip = np.array([3, 1, 8], dtype=np.int64)
+    mv = _moves(max(1.0, g.sum_duration / g.n), span=3, debug=True, tries=8)
     ak.seed(seed)
     for temp in (5.0, 0.5, 0.05):
-        s.run(300, temp, temp, fp, ip)
+        s.run(300, temp, temp, mv)
         assert s.cn[ak.C_DEBUG_FAILURES] == 0
         sim = simulate(g, s.schedule())
         assert sim.valid
@@ -95,9 +111,9 @@ def test_incremental_state_equals_the_simulator(case, fixed, seed):
         assert s.check() == 0
         s.respread()
         assert s.check() == 0 and s.peak == sim.peak_memory
-    if s.bsc[0]:
+    if s.found:
         best = simulate(g, s.schedule(best=True))
-        assert best.valid and best.peak_memory <= b and best.total_duration == s.bsc[1]
+        assert best.valid and best.peak_memory <= b and best.total_duration == s.best_cost
 
 
 def test_kernel_state_on_a_paper_sized_graph():
@@ -107,9 +123,8 @@ def test_kernel_state_on_a_paper_sized_graph():
     budget = int(0.75 * simulate(g, reference_order(g)).peak_memory)
     for fixed in (False, True):
         s = _search(g, budget, fixed)
-        fp = np.array([0.3, 0.3, g.sum_duration / g.n, 0.7, 4.0, 1.0, 0.5])
         ak.seed(3)
-        s.run(20_000, 1.0, 0.05, fp, np.array([8, 0, 16], dtype=np.int64))
+        s.run(20_000, 1.0, 0.05, _moves(g.sum_duration / g.n, span=8, debug=False, tries=16))
         assert s.check() == 0
         sim = simulate(g, s.schedule())
         assert sim.valid and (sim.peak_memory, sim.total_duration) == (s.peak, s.cost)
