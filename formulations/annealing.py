@@ -64,8 +64,7 @@ PARAMS = (
         "like max_moves, and give the heuristic start and the staged-repair rescue the whole time "
         "limit instead of a share of it; the time limit only guards (a run it stops says "
         "stopped_by=time). 0 = off; not together with max_moves",
-        keyed_at_default=False,
-        low=0,
+        keyed_at_default=False,  # added after runs were stored: their keys stay
     ),
     Param(
         "restarts",

@@ -249,6 +249,44 @@ def test_deterministic_for_a_seed_and_a_move_budget():
     assert runs[0].output.variant["stopped_by"] == "moves" and runs[0].output.variant["moves_proposed"] == 120_000
 
 
+def test_a_move_budget_is_max_moves_with_the_rescue_freed_from_the_clock():
+    """RL1 (stand-in) at 70 %, free order: nothing fits before the last cycle, so the staged-repair
+    rescue runs; with `move_budget` it may use the whole time limit (and says whether the limit
+    cut it). The moves and the schedule are those of the same `max_moves`."""
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph("rl1-gen")
+    budget = Budget(int(0.7 * simulate(g, reference_order(g)).peak_memory))
+    by_moves, by_budget = (
+        execute(g, budget, "annealing", {name: 150_000}, time_limit_seconds=120, seed=4)
+        for name in ("max_moves", "move_budget")
+    )
+    for r in (by_moves, by_budget):
+        _check(r, budget.bytes)
+    v = by_budget.output.variant
+    assert v["move_budget"] == 150_000 and v["stopped_by"] == "moves" and v["moves_proposed"] == 150_000
+    assert v["rescue"]["fits"] and v["rescue"]["cut_by_the_time_limit"] is False
+    assert "cut_by_the_time_limit" not in by_moves.output.variant["rescue"]
+    assert np.array_equal(by_moves.schedule, by_budget.schedule)
+    assert by_moves.output.variant["moves_accepted"] == v["moves_accepted"]
+
+
+def test_a_move_budget_keeps_the_keys_of_runs_stored_before_it():
+    """A run stored before `move_budget` existed has no such parameter; at its default the key is the same."""
+    import dataclasses
+
+    from moccasin_bench.budget import resolve_budget
+    from moccasin_bench.runner import make_spec
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph("rl1-gen")
+    spec = make_spec(g, resolve_budget(g, fraction=0.8), "annealing", {}, time_limit_seconds=60, threads=1, seed=0)
+    assert spec.params["move_budget"] == 0
+    old = dataclasses.replace(spec, params={k: v for k, v in spec.params.items() if k != "move_budget"})
+    assert old.key == spec.key
+    assert dataclasses.replace(spec, params={**spec.params, "move_budget": 10**6}).key != spec.key
+
+
 def test_a_schedule_without_recomputation_is_optimal_and_ends_the_run():
     from moccasin_bench.sources import load_graph
 
@@ -328,6 +366,8 @@ def test_improvements_are_notified():
         ({"count_weight": -1}, "count_weight"),
         ({"p_focus": 2}, "p_focus"),
         ({"span": -3}, "span"),
+        ({"move_budget": -1}, "move_budget"),
+        ({"max_moves": 10, "move_budget": 10}, "move_budget"),
     ],
 )
 def test_bad_parameters_are_user_errors(bad, match):
