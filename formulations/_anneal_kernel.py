@@ -13,11 +13,15 @@ every process (slower start, same results) instead of failing. Everything the ke
 lives in this one file: numba's cache notices a change of this file, not of another one.
 
 The state travels as a few named tuples of numpy arrays (numba passes a tuple as its
-fields, so this costs nothing, and caches such functions, unlike classes):
+fields, and caches such functions, unlike classes). Each function reads the fields it
+needs into locals once: numba counts references to an array read from a tuple, and a
+read inside a hot loop would pay for that every time.
 
 - `Dag`, read only: the graph in CSR form (`pred_ptr`/`pred_idx`, `succ_ptr`/`succ_idx`),
-  `mem` and `dur` per node, `pos` (fixed order: each node's position in the reference
-  order) and `add_nodes` (the nodes with readers, the ones an addition can help).
+  `mem` and `dur` per node.
+- `Picks`, read only, what proposals draw from: `add_nodes` (the nodes with readers, the
+  ones an addition can help) and `pos` (fixed order: each node's position in the reference
+  order).
 - `State`, the schedule:
   - `slot[t]`: node computed in time slot t, or -1 (empty slot). Free order: T slots, the
     schedule spread out with gaps so that inserting is cheap; fixed order: one slot per
@@ -55,7 +59,8 @@ def _jit(fn):
         return numba.njit(cache=False, nogil=True)(fn)
 
 
-Dag = namedtuple("Dag", ["pred_ptr", "pred_idx", "succ_ptr", "succ_idx", "mem", "dur", "pos", "add_nodes"])
+Dag = namedtuple("Dag", ["pred_ptr", "pred_idx", "succ_ptr", "succ_idx", "mem", "dur"])
+Picks = namedtuple("Picks", ["add_nodes", "pos"])
 State = namedtuple("State", ["slot", "copies", "ends", "cnt", "multi", "mpos", "sc"])
 Peak = namedtuple("Peak", ["tr", "lz", "sx", "mx", "sf"])
 Best = namedtuple("Best", ["copies", "cnt", "bsc"])
@@ -274,11 +279,11 @@ def seg_leaf(tr, lz, size, t):
 
 
 @_jit
-def _max_reader(v, a, b, dag, copies, cnt):
+def _max_reader(v, a, b, succ_ptr, succ_idx, copies, cnt):
     """The last slot in (a, b) that computes a reader of v, or -1."""
     best = -1
-    for k in range(dag.succ_ptr[v], dag.succ_ptr[v + 1]):
-        w = dag.succ_idx[k]
+    for k in range(succ_ptr[v], succ_ptr[v + 1]):
+        w = succ_idx[k]
         j = cnt[w] - 1
         while j >= 0:
             x = copies[w, j]
@@ -291,11 +296,11 @@ def _max_reader(v, a, b, dag, copies, cnt):
 
 
 @_jit
-def _min_reader(v, a, b, dag, copies, cnt):
+def _min_reader(v, a, b, succ_ptr, succ_idx, copies, cnt):
     """The first slot in (a, b) that computes a reader of v, or BIG."""
     best = BIG
-    for k in range(dag.succ_ptr[v], dag.succ_ptr[v + 1]):
-        w = dag.succ_idx[k]
+    for k in range(succ_ptr[v], succ_ptr[v + 1]):
+        w = succ_idx[k]
         for j in range(cnt[w]):
             x = copies[w, j]
             if x > a:
@@ -323,16 +328,14 @@ def _index_of(copies, cnt, v, t):
 
 
 @_jit
-def _multi_add(v, st):
-    sc = st.sc
-    st.mpos[v] = sc[S_MULTI]
-    st.multi[sc[S_MULTI]] = v
+def _multi_add(v, multi, mpos, sc):
+    mpos[v] = sc[S_MULTI]
+    multi[sc[S_MULTI]] = v
     sc[S_MULTI] += 1
 
 
 @_jit
-def _multi_remove(v, st):
-    sc, multi, mpos = st.sc, st.multi, st.mpos
+def _multi_remove(v, multi, mpos, sc):
     k = mpos[v]
     last = multi[sc[S_MULTI] - 1]
     multi[k] = last
@@ -344,8 +347,9 @@ def _multi_remove(v, st):
 @_jit
 def insert(v, t, dag, st, pk):
     """Compute v in the empty slot t (every input of v must have a copy before t)."""
-    copies, ends, cnt, mem = st.copies, st.ends, st.cnt, dag.mem
-    size = st.sc[S_SIZE]
+    pred_ptr, pred_idx, succ_ptr, succ_idx, mem = dag.pred_ptr, dag.pred_idx, dag.succ_ptr, dag.succ_idx, dag.mem
+    slot, copies, ends, cnt, sc = st.slot, st.copies, st.ends, st.cnt, st.sc
+    size = sc[S_SIZE]
     c = cnt[v]
     i = c
     while i > 0 and copies[v, i - 1] > t:
@@ -355,7 +359,7 @@ def insert(v, t, dag, st, pk):
         p = copies[v, i - 1]
         pe = ends[v, i - 1]
         if pe > t:  # the readers after t now read the new copy: the previous copy ends earlier
-            ne = _max_reader(v, p, t, dag, copies, cnt)
+            ne = _max_reader(v, p, t, succ_ptr, succ_idx, copies, cnt)
             if ne < 0:
                 ne = p
             _radd(pk, size, ne + 1, pe, -m)
@@ -365,7 +369,7 @@ def insert(v, t, dag, st, pk):
             e = t
     else:
         nxt = copies[v, 0] if c > 0 else BIG
-        e = _max_reader(v, t, nxt, dag, copies, cnt)
+        e = _max_reader(v, t, nxt, succ_ptr, succ_idx, copies, cnt)
         if e < 0:
             e = t
     for j in range(c, i, -1):
@@ -375,18 +379,18 @@ def insert(v, t, dag, st, pk):
     ends[v, i] = e
     cnt[v] = c + 1
     _radd(pk, size, t, e, m)
-    st.slot[t] = v
-    for k in range(dag.pred_ptr[v], dag.pred_ptr[v + 1]):  # the inputs' copies read at t may live longer
-        u = dag.pred_idx[k]
+    slot[t] = v
+    for k in range(pred_ptr[v], pred_ptr[v + 1]):  # the inputs' copies read at t may live longer
+        u = pred_idx[k]
         j = _prev_index(copies, cnt, u, t)
         if ends[u, j] < t:
             _radd(pk, size, ends[u, j] + 1, t, mem[u])
             ends[u, j] = t
     if pk.sf[F_ON] != 0.0:  # the slot is now occupied: its leaf counts in the smooth peak
         soft_set(pk.sx, pk.mx, size, t, _soft_leaf(seg_leaf(pk.tr, pk.lz, size, t), pk.sf))
-    st.sc[S_COST] += dag.dur[v]
+    sc[S_COST] += dag.dur[v]
     if c + 1 == 2:
-        _multi_add(v, st)
+        _multi_add(v, st.multi, st.mpos, sc)
     return i
 
 
@@ -394,8 +398,9 @@ def insert(v, t, dag, st, pk):
 def delete(v, i, dag, st, pk):
     """Remove v's copy i; its readers go to copy i-1 (the caller checks there is one when
     the copy has readers)."""
-    copies, ends, cnt, mem = st.copies, st.ends, st.cnt, dag.mem
-    size = st.sc[S_SIZE]
+    pred_ptr, pred_idx, succ_ptr, succ_idx, mem = dag.pred_ptr, dag.pred_idx, dag.succ_ptr, dag.succ_idx, dag.mem
+    slot, copies, ends, cnt, sc = st.slot, st.copies, st.ends, st.cnt, st.sc
+    size = sc[S_SIZE]
     c = cnt[v]
     t = copies[v, i]
     e = ends[v, i]
@@ -409,22 +414,22 @@ def delete(v, i, dag, st, pk):
         copies[v, j] = copies[v, j + 1]
         ends[v, j] = ends[v, j + 1]
     cnt[v] = c - 1
-    st.slot[t] = -1
+    slot[t] = -1
     if pk.sf[F_ON] != 0.0:
         soft_set(pk.sx, pk.mx, size, t, 0.0)
-    st.sc[S_COST] -= dag.dur[v]
-    for k in range(dag.pred_ptr[v], dag.pred_ptr[v + 1]):  # the inputs' copies read at t may end earlier
-        u = dag.pred_idx[k]
+    sc[S_COST] -= dag.dur[v]
+    for k in range(pred_ptr[v], pred_ptr[v + 1]):  # the inputs' copies read at t may end earlier
+        u = pred_idx[k]
         j = _prev_index(copies, cnt, u, t)
         if ends[u, j] == t:
             nxt = copies[u, j + 1] if j + 1 < cnt[u] else BIG
-            ne = _max_reader(u, copies[u, j], nxt, dag, copies, cnt)
+            ne = _max_reader(u, copies[u, j], nxt, succ_ptr, succ_idx, copies, cnt)
             if ne < 0:
                 ne = copies[u, j]
             _radd(pk, size, ne + 1, t, -mem[u])
             ends[u, j] = ne
     if c - 1 == 1:
-        _multi_remove(v, st)
+        _multi_remove(v, st.multi, st.mpos, sc)
 
 
 @_jit
@@ -432,7 +437,8 @@ def build(seq_nodes, seq_slots, dag, st, pk):
     """Load a schedule (nodes in order, at increasing slots < T) into the state.
     Returns 0, or -1 (a read before any computation), -2 (more than K copies of a node),
     -3 (a node never computed)."""
-    slot, copies, ends, cnt, sc = st.slot, st.copies, st.ends, st.cnt, st.sc
+    pred_ptr, pred_idx, mem, dur = dag.pred_ptr, dag.pred_idx, dag.mem, dag.dur
+    slot, copies, ends, cnt, mpos, sc = st.slot, st.copies, st.ends, st.cnt, st.mpos, st.sc
     tr, lz = pk.tr, pk.lz
     n = sc[S_N]
     size = sc[S_SIZE]
@@ -441,13 +447,13 @@ def build(seq_nodes, seq_slots, dag, st, pk):
         slot[t] = -1
     for v in range(n):
         cnt[v] = 0
-        st.mpos[v] = -1
+        mpos[v] = -1
     cost = 0
     for k in range(len(seq_nodes)):
         v = seq_nodes[k]
         t = seq_slots[k]
-        for q in range(dag.pred_ptr[v], dag.pred_ptr[v + 1]):
-            u = dag.pred_idx[q]
+        for q in range(pred_ptr[v], pred_ptr[v + 1]):
+            u = pred_idx[q]
             if cnt[u] == 0:
                 return -1
             ends[u, cnt[u] - 1] = t
@@ -457,14 +463,14 @@ def build(seq_nodes, seq_slots, dag, st, pk):
         ends[v, cnt[v]] = t
         cnt[v] += 1
         slot[t] = v
-        cost += dag.dur[v]
+        cost += dur[v]
     diff = np.zeros(size + 1, dtype=np.int64)
     for v in range(n):
         if cnt[v] == 0:
             return -3
         for j in range(cnt[v]):
-            diff[copies[v, j]] += dag.mem[v]
-            diff[ends[v, j] + 1] -= dag.mem[v]
+            diff[copies[v, j]] += mem[v]
+            diff[ends[v, j] + 1] -= mem[v]
     run = 0
     for t in range(size):
         run += diff[t]
@@ -478,7 +484,7 @@ def build(seq_nodes, seq_slots, dag, st, pk):
     sc[S_MULTI] = 0
     for v in range(n):
         if cnt[v] >= 2:
-            _multi_add(v, st)
+            _multi_add(v, st.multi, mpos, sc)
     return 0
 
 
@@ -487,8 +493,9 @@ def check(dag, st, pk):
     """Recompute ends, cost, the memory of every slot, the peak, the steps at the peak and
     (when in use) the smooth peak's sum from scratch and compare them with the incremental
     state. Returns 0 when all agree, else a code > 0."""
+    pred_ptr, pred_idx, succ_ptr, succ_idx, mem, dur = dag
     slot, copies, ends, cnt, sc = st.slot, st.copies, st.ends, st.cnt, st.sc
-    tr, lz = pk.tr, pk.lz
+    tr, lz, sf = pk.tr, pk.lz, pk.sf
     n = sc[S_N]
     T = sc[S_SLOTS]
     size = sc[S_SIZE]
@@ -500,15 +507,15 @@ def check(dag, st, pk):
             t = copies[v, j]
             if slot[t] != v or (j > 0 and copies[v, j - 1] >= t):
                 return 2
-            cost += dag.dur[v]
+            cost += dur[v]
             nxt = copies[v, j + 1] if j + 1 < cnt[v] else BIG
-            e = _max_reader(v, t, nxt, dag, copies, cnt)
+            e = _max_reader(v, t, nxt, succ_ptr, succ_idx, copies, cnt)
             if e < 0:
                 e = t
             if e != ends[v, j]:
                 return 3
-        for q in range(dag.pred_ptr[v], dag.pred_ptr[v + 1]):  # every computation of v has its inputs
-            if copies[dag.pred_idx[q], 0] >= copies[v, 0]:
+        for q in range(pred_ptr[v], pred_ptr[v + 1]):  # every computation of v has its inputs
+            if copies[pred_idx[q], 0] >= copies[v, 0]:
                 return 4
     if cost != sc[S_COST]:
         return 5
@@ -524,8 +531,8 @@ def check(dag, st, pk):
     diff = np.zeros(size + 1, dtype=np.int64)
     for v in range(n):
         for j in range(cnt[v]):
-            diff[copies[v, j]] += dag.mem[v]
-            diff[ends[v, j] + 1] -= dag.mem[v]
+            diff[copies[v, j]] += mem[v]
+            diff[ends[v, j] + 1] -= mem[v]
     run = 0
     peak = -1
     at_peak = 0
@@ -535,7 +542,7 @@ def check(dag, st, pk):
         if seg_leaf(tr, lz, size, t) != run:
             return 7
         if slot[t] >= 0:
-            soft += _soft_leaf(run, pk.sf)
+            soft += _soft_leaf(run, sf)
             if run > peak:
                 peak = run
                 at_peak = 1
@@ -545,7 +552,7 @@ def check(dag, st, pk):
         return 8
     if at_peak != seg_count_max(tr, lz, size, slot, np.empty(2 * 64 + 4, dtype=np.int64)):
         return 9
-    if pk.sf[F_ON] != 0.0 and abs(pk.sx[1] - soft) > 1e-9 * soft:
+    if sf[F_ON] != 0.0 and abs(pk.sx[1] - soft) > 1e-9 * soft:
         return 11
     if slot[seg_argmax(tr, lz, size, slot)] < 0 or seg_leaf(tr, lz, size, seg_argmax(tr, lz, size, slot)) != peak:
         return 10
@@ -555,11 +562,12 @@ def check(dag, st, pk):
 @_jit
 def snapshot(st, best):
     """Copy the current schedule into `best` (its copy slots and counts)."""
+    copies, cnt, bcopies, bcnt = st.copies, st.cnt, best.copies, best.cnt
     for v in range(st.sc[S_N]):
-        c = st.cnt[v]
-        best.cnt[v] = c
+        c = cnt[v]
+        bcnt[v] = c
         for j in range(c):
-            best.copies[v, j] = st.copies[v, j]
+            bcopies[v, j] = copies[v, j]
 
 
 @_jit
@@ -575,16 +583,17 @@ def _stage(e, p):
 
 
 @_jit
-def _propose_free(kind, dag, st, mv):
+def _propose_free(kind, dag, picks, st, mv):
     """A valid free-order move as (v, copy index or -1, new slot), or v = -1."""
     slot, copies, ends, cnt, sc = st.slot, st.copies, st.ends, st.cnt, st.sc
     pred_ptr, pred_idx, succ_ptr, succ_idx = dag.pred_ptr, dag.pred_idx, dag.succ_ptr, dag.succ_idx
+    add_nodes = picks.add_nodes
     span = mv.span
     T = sc[S_SLOTS]
     if kind == ADD:
-        if len(dag.add_nodes) == 0:
+        if len(add_nodes) == 0:
             return -1, -1, -1
-        v = dag.add_nodes[np.random.randint(len(dag.add_nodes))]
+        v = add_nodes[np.random.randint(len(add_nodes))]
         if cnt[v] >= sc[S_K]:
             return -1, -1, -1
         k = succ_ptr[v] + np.random.randint(succ_ptr[v + 1] - succ_ptr[v])
@@ -649,19 +658,21 @@ def _propose_free(kind, dag, st, mv):
 
 
 @_jit
-def _propose_fixed(kind, dag, st, mv):
+def _propose_fixed(kind, dag, picks, st, mv):
     """A valid fixed-order move (recomputations only) as (v, copy index or -1, new event), or v = -1."""
-    slot, copies, cnt, sc, pos = st.slot, st.copies, st.cnt, st.sc, dag.pos
+    slot, copies, cnt, sc = st.slot, st.copies, st.cnt, st.sc
+    add_nodes, pos = picks.add_nodes, picks.pos
     span = mv.span
     n = sc[S_N]
     if kind == ADD:
-        if len(dag.add_nodes) == 0:
+        if len(add_nodes) == 0:
             return -1, -1, -1
-        v = dag.add_nodes[np.random.randint(len(dag.add_nodes))]
+        v = add_nodes[np.random.randint(len(add_nodes))]
         if cnt[v] >= sc[S_K]:
             return -1, -1, -1
         p = pos[v]
-        k = dag.succ_ptr[v] + np.random.randint(dag.succ_ptr[v + 1] - dag.succ_ptr[v])
+        succ_ptr = dag.succ_ptr
+        k = succ_ptr[v] + np.random.randint(succ_ptr[v + 1] - succ_ptr[v])
         w = dag.succ_idx[k]
         r = copies[w, np.random.randint(cnt[w])]
         s_r = _stage(r, pos[w])
@@ -695,7 +706,7 @@ def _propose_fixed(kind, dag, st, mv):
 
 
 @_jit
-def _propose_focus(dag, st, pk, mv):
+def _propose_focus(dag, picks, st, pk, mv):
     """Over budget: a move aimed at the (first) peak step ts. Among `mv.tries` random nodes v live
     across ts that ts does not read, the one whose departure frees the most at ts (its size
     less its inputs that are not live across ts: a computation after ts keeps those alive)
@@ -703,7 +714,8 @@ def _propose_focus(dag, st, pk, mv):
     that copy itself is moved there when the readers before ts keep a copy (MOVE).
     Returns (kind, v, copy index or -1, new slot), v = -1 when no such move was found."""
     slot, copies, ends, cnt, sc = st.slot, st.copies, st.ends, st.cnt, st.sc
-    pred_ptr, pred_idx, mem, pos, add_nodes = dag.pred_ptr, dag.pred_idx, dag.mem, dag.pos, dag.add_nodes
+    pred_ptr, pred_idx, succ_ptr, succ_idx, mem = dag.pred_ptr, dag.pred_idx, dag.succ_ptr, dag.succ_idx, dag.mem
+    add_nodes, pos = picks.add_nodes, picks.pos
     fixed = sc[S_FIXED] == 1
     span = mv.span
     if len(add_nodes) == 0:
@@ -713,7 +725,8 @@ def _propose_focus(dag, st, pk, mv):
     best_v = -1
     best_j = -1
     best_gain = 0
-    for _ in range(mv.tries):
+    tries, local = mv.tries, mv.local
+    for _ in range(tries):
         v = add_nodes[np.random.randint(len(add_nodes))]
         if v == x:
             continue
@@ -744,8 +757,8 @@ def _propose_focus(dag, st, pk, mv):
         v = best_v
         j = best_j
         nxt = copies[v, j + 1] if j + 1 < cnt[v] else BIG
-        rf = _min_reader(v, ts, nxt, dag, copies, cnt)
-        movable = j > 0 or (not fixed and _max_reader(v, copies[v, 0], ts, dag, copies, cnt) < 0)
+        rf = _min_reader(v, ts, nxt, succ_ptr, succ_idx, copies, cnt)
+        movable = j > 0 or (not fixed and _max_reader(v, copies[v, 0], ts, succ_ptr, succ_idx, copies, cnt) < 0)
         kind = MOVE if movable and np.random.random() < 0.5 else ADD
         if kind == ADD and cnt[v] >= sc[S_K]:
             if not movable:
@@ -763,7 +776,7 @@ def _propose_focus(dag, st, pk, mv):
                 s_hi -= 1  # event (s_hi, p) must come before rf
             if s_lo > s_hi:
                 return kind, -1, -1, -1
-            if np.random.random() < mv.local:
+            if np.random.random() < local:
                 st_ = s_hi - np.random.randint(min(s_hi - s_lo + 1, span))
             else:
                 st_ = s_lo + np.random.randint(s_hi - s_lo + 1)
@@ -771,7 +784,7 @@ def _propose_focus(dag, st, pk, mv):
         room = rf - ts - 1
         if room < 1:
             return kind, -1, -1, -1
-        if np.random.random() < mv.local:
+        if np.random.random() < local:
             t = rf - 1 - np.random.randint(min(room, span))
         else:
             t = ts + 1 + np.random.randint(room)
@@ -786,11 +799,11 @@ def _propose_focus(dag, st, pk, mv):
 
 
 @_jit
-def _objective_memory(peak, pk, budget, soft, tau):
-    """The memory term M of the objective: the peak, or the smooth peak while it is in use,
-    at least the budget and at least 1."""
+def _objective_memory(peak, soft_sum, budget, soft, tau):
+    """The memory term M of the objective: the peak, or while the smooth-peak tree is in use
+    the smooth peak budget + tau ln(soft_sum); at least the budget and at least 1."""
     if soft:
-        M = budget + tau * math.log(pk.sx[1]) if pk.sx[1] > 0.0 else 0.0
+        M = budget + tau * math.log(soft_sum) if soft_sum > 0.0 else 0.0
     else:
         M = float(peak)
     if M < budget:
@@ -801,34 +814,7 @@ def _objective_memory(peak, pk, budget, soft, tau):
 
 
 @_jit
-def _apply(kind, v, i, t, dag, st, pk):
-    """Apply a decided move; returns the slot the moved or removed copy had (-1 for an addition)."""
-    if kind == ADD:
-        insert(v, t, dag, st, pk)
-        return -1
-    old_t = st.copies[v, i]
-    if kind == REMOVE:
-        delete(v, i, dag, st, pk)
-    else:  # an insert, then a delete: the state stays valid throughout
-        insert(v, t, dag, st, pk)
-        delete(v, _index_of(st.copies, st.cnt, v, old_t), dag, st, pk)
-    return old_t
-
-
-@_jit
-def _undo(kind, v, t, old_t, dag, st, pk):
-    """Undo a move `_apply` made (the ends are a function of the copy slots, so the state returns exactly)."""
-    if kind == ADD:
-        delete(v, _index_of(st.copies, st.cnt, v, t), dag, st, pk)
-    elif kind == REMOVE:
-        insert(v, old_t, dag, st, pk)
-    else:
-        insert(v, old_t, dag, st, pk)
-        delete(v, _index_of(st.copies, st.cnt, v, t), dag, st, pk)
-
-
-@_jit
-def anneal(nmoves, temp_first, temp_last, mv, dag, st, pk, best, cn):
+def anneal(nmoves, temp_first, temp_last, mv, dag, picks, st, pk, best, cn):
     """`nmoves` annealing moves at a temperature falling geometrically from `temp_first` to
     `temp_last`, in mean node durations.
 
@@ -837,8 +823,10 @@ def anneal(nmoves, temp_first, temp_last, mv, dag, st, pk, best, cn):
     of exp((memory - budget) / tau)), which sees every step near the top, not only the highest
     one. A move's change d is measured in mean node durations: d = (omega (M1 - M0) (cost1 +
     1) / M0 + cost1 - cost0) / mean duration (the first-order change of the objective divided
-    by M0 x mean duration); it is accepted when d <= -temp ln(u), u uniform in (0, 1). The
-    best schedule within the budget is copied to `best`.
+    by M0 x mean duration); it is accepted when d <= -temp ln(u), u uniform in (0, 1). A
+    rejected move is undone by the inverse operations (the ends are a function of the copy
+    slots, so the state returns exactly). The best schedule within the budget is copied to
+    `best`.
 
     mv (`Moves`): shares of additions and removals (the rest are moves), the mean duration,
     the share of local moves and their span (slots in free order, stages in fixed order),
@@ -846,8 +834,9 @@ def anneal(nmoves, temp_first, temp_last, mv, dag, st, pk, best, cn):
     in mean durations; 0 = off), `p_focus` (the share of moves aimed at the peak step while
     over the budget) and the nodes `tries`d per such move, `debug` (check the state after
     every applied move; failures counted in cn[C_DEBUG_FAILURES])."""
-    sc, bsc, slot = st.sc, best.bsc, st.slot
-    tr, lz = pk.tr, pk.lz
+    sc, bsc, slot, copies, cnt = st.sc, best.bsc, st.slot, st.copies, st.cnt
+    tr, lz, sx = pk.tr, pk.lz, pk.sx
+    dur = dag.dur
     B = sc[S_BUDGET]
     fixed = sc[S_FIXED] == 1
     p_add = mv.p_add
@@ -855,6 +844,8 @@ def anneal(nmoves, temp_first, temp_last, mv, dag, st, pk, best, cn):
     mean = mv.mean
     omega = mv.omega
     lam = mv.count_weight
+    p_focus = mv.p_focus
+    debug = mv.debug
     size = sc[S_SIZE]
     soft = pk.sf[F_ON] != 0.0
     tau = 1.0 / pk.sf[F_INV_TAU]
@@ -866,15 +857,15 @@ def anneal(nmoves, temp_first, temp_last, mv, dag, st, pk, best, cn):
             temp = temp_first * math.exp(log_ratio * it / nmoves)
         cn[C_PROPOSED] += 1
         peak0 = tr[1]
-        if peak0 > B and np.random.random() < mv.p_focus:
-            kind, v, i, t = _propose_focus(dag, st, pk, mv)
+        if peak0 > B and np.random.random() < p_focus:
+            kind, v, i, t = _propose_focus(dag, picks, st, pk, mv)
         else:
             r = np.random.random()
             kind = ADD if r < p_add else (REMOVE if r < p_addrem else MOVE)
             if fixed:
-                v, i, t = _propose_fixed(kind, dag, st, mv)
+                v, i, t = _propose_fixed(kind, dag, picks, st, mv)
             else:
-                v, i, t = _propose_free(kind, dag, st, mv)
+                v, i, t = _propose_free(kind, dag, picks, st, mv)
         if v < 0:
             continue
         cn[C_DECIDED] += 1
@@ -882,18 +873,27 @@ def anneal(nmoves, temp_first, temp_last, mv, dag, st, pk, best, cn):
         u = np.random.random()
         theta = -temp * math.log(u) if u > 0.0 else 1e300  # accept iff d <= theta
         c0 = sc[S_COST]
-        if not soft and kind == ADD and peak0 <= B and dag.dur[v] > theta * mean:
+        if not soft and kind == ADD and peak0 <= B and dur[v] > theta * mean:
             continue  # within the budget an addition cannot lower the objective: rejected unseen
-        M0 = _objective_memory(peak0, pk, B, soft, tau)
+        M0 = _objective_memory(peak0, sx[1], B, soft, tau)
         counting = lam > 0.0 and not soft and peak0 > B
         at0 = seg_count_max(tr, lz, size, slot, stack) if counting else 0
         cn[C_APPLIED] += 1
-        old_t = _apply(kind, v, i, t, dag, st, pk)
-        if mv.debug and check(dag, st, pk) != 0:
+        old_t = -1
+        if kind == ADD:
+            insert(v, t, dag, st, pk)
+        elif kind == REMOVE:
+            old_t = copies[v, i]
+            delete(v, i, dag, st, pk)
+        else:  # a move: insert, then delete, so the state stays valid throughout
+            old_t = copies[v, i]
+            insert(v, t, dag, st, pk)
+            delete(v, _index_of(copies, cnt, v, old_t), dag, st, pk)
+        if debug and check(dag, st, pk) != 0:
             cn[C_DEBUG_FAILURES] += 1
         peak1 = tr[1]
         c1 = sc[S_COST]
-        M1 = _objective_memory(peak1, pk, B, soft, tau)
+        M1 = _objective_memory(peak1, sx[1], B, soft, tau)
         d = (omega * (M1 - M0) * (c1 + 1.0) / M0 + (c1 - c0)) / mean
         if not math.isfinite(d):
             d = 1e300  # cannot happen with the clamped smooth peak; rejected if it did
@@ -911,8 +911,14 @@ def anneal(nmoves, temp_first, temp_last, mv, dag, st, pk, best, cn):
             if peak1 < bsc[B_LEAST_PEAK]:
                 bsc[B_LEAST_PEAK] = peak1
             continue
-        _undo(kind, v, t, old_t, dag, st, pk)
-        if mv.debug and check(dag, st, pk) != 0:
+        if kind == ADD:  # rejected: undo
+            delete(v, _index_of(copies, cnt, v, t), dag, st, pk)
+        elif kind == REMOVE:
+            insert(v, old_t, dag, st, pk)
+        else:
+            insert(v, old_t, dag, st, pk)
+            delete(v, _index_of(copies, cnt, v, t), dag, st, pk)
+        if debug and check(dag, st, pk) != 0:
             cn[C_DEBUG_FAILURES] += 1
 
 

@@ -36,6 +36,7 @@ class Search:
     slack: int
     order: np.ndarray | None  # fixed order: the reference order
     dag: tuple  # _anneal_kernel.Dag
+    picks: tuple  # _anneal_kernel.Picks
     state: tuple  # _anneal_kernel.State
     trees: tuple  # _anneal_kernel.Peak
     best: tuple  # _anneal_kernel.Best
@@ -56,9 +57,8 @@ class Search:
             graph.succ_idx,
             graph.memory,
             graph.duration,
-            pos,
-            np.nonzero(graph.out_degree > 0)[0].astype(np.int64),
         )
+        picks = ak.Picks(np.nonzero(graph.out_degree > 0)[0].astype(np.int64), pos)
         sc = np.zeros(ak.N_SCALARS, dtype=np.int64)
         sc[ak.S_BUDGET], sc[ak.S_K], sc[ak.S_FIXED], sc[ak.S_N] = int(budget), K, int(fixed), n
         # one column more than K: a move inserts the new copy before it deletes the old one
@@ -78,7 +78,7 @@ class Search:
         bsc = np.zeros(ak.N_BEST, dtype=np.int64)
         bsc[ak.B_LEAST_PEAK] = np.iinfo(np.int64).max
         best = ak.Best(np.zeros((n, K + 1), dtype=np.int64), np.zeros(n, dtype=np.int64), bsc)
-        s = cls(graph, fixed, K, slack, order, dag, state, trees, best, np.zeros(ak.N_COUNTERS, dtype=np.int64))
+        s = cls(graph, fixed, K, slack, order, dag, picks, state, trees, best, np.zeros(ak.N_COUNTERS, dtype=np.int64))
         if fixed:
             s._allocate(n * (n + 1) // 2)
         return s
@@ -206,4 +206,4 @@ class Search:
         """`moves` annealing moves (`_anneal_kernel.anneal`), mv from `moves(...)`."""
         from formulations import _anneal_kernel as ak
 
-        ak.anneal(moves, temp_first, temp_last, mv, self.dag, self.state, self.trees, self.best, self.cn)
+        ak.anneal(moves, temp_first, temp_last, mv, self.dag, self.picks, self.state, self.trees, self.best, self.cn)
