@@ -233,6 +233,8 @@ def solve(problem: Problem) -> SolverOutput:
         )
     (_, start_name, start, start_sim) = chosen
     variant["start_schedule"] = {"name": start_name, "cost": start_sim.total_duration, "peak": start_sim.peak_memory}
+    if clock_free and p["start"] == "heuristics":
+        variant["start_schedule"]["cut_by_the_time_limit"] = time.perf_counter() > deadline
     trajectory: list[tuple[float, float]] = []
     search, mv, jit_seconds = _prepare(problem, p, K, order if fixed else None, start, start_sim, variant, trajectory)
     variant["jit_seconds"] = round(jit_seconds, 3)
