@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from moccasin_bench.errors import UserError
-from moccasin_bench.formulation import Problem, SolverOutput
+from moccasin_bench.formulation import BoundScope, Problem, SolverOutput
 from moccasin_bench.graph import Graph
 from moccasin_bench.params import Param
 
@@ -55,6 +55,8 @@ PARAMS = (
         0,
         "stop after this many proposed moves (0 = run to the time limit); with it set the "
         "schedule does not depend on wall time unless the time limit stops the run first",
+        low=0,
+        high=10**12,
     ),
     Param(
         "move_budget",
@@ -72,6 +74,8 @@ PARAMS = (
         3,
         "restarts from the best schedule (cycles = restarts + 1; the temperature falls from "
         "t_start to t_end in each; the first cycle gets 40 % of the moves or time, the others equal shares)",
+        low=0,
+        high=1000,
     ),
     Param(
         "t_start",
@@ -79,23 +83,29 @@ PARAMS = (
         1.0,
         "temperature at the start of a cycle, in mean node durations (an addition of a "
         "mean-duration node within the budget is accepted with probability e^-1/t)",
+        low=1e-6,
+        high=1e6,
     ),
-    Param("t_end", float, 0.01, "temperature at the end of a cycle (0 < t_end <= t_start)"),
+    Param("t_end", float, 0.01, "temperature at the end of a cycle (0 < t_end <= t_start)", low=1e-6, high=1e6),
     Param(
         "heat",
         float,
         4.0,
         "temperatures are multiplied by this while nothing fits (memory moves need more "
         "heat to climb out of a peak than cost moves)",
+        low=1e-3,
+        high=1000,
     ),
-    Param("p_add", float, 0.3, "share of proposals that add a computation"),
-    Param("p_remove", float, 0.3, "share of proposals that remove one (the rest move one)"),
+    Param("p_add", float, 0.3, "share of proposals that add a computation", low=0, high=1),
+    Param("p_remove", float, 0.3, "share of proposals that remove one (the rest move one)", low=0, high=1),
     Param(
         "memory_weight",
         float,
         1.0,
         "omega: the objective is max(budget, peak)^omega x cost (1 = FastSA's "
         "product); while nothing fits, omega doubles with every new cycle",
+        low=1e-3,
+        high=100,
     ),
     Param(
         "smooth",
@@ -103,6 +113,8 @@ PARAMS = (
         1.0,
         "while nothing fits, judge memory by a smooth peak, budget + tau ln(sum of "
         "exp((memory - budget) / tau)) over the steps, tau = this many mean node sizes (0 = the plain peak)",
+        low=0,
+        high=1000,
     ),
     Param(
         "count_weight",
@@ -110,6 +122,8 @@ PARAMS = (
         0.0,
         "over the budget, at an unchanged peak: cost of one more step at the peak, in "
         "mean node durations (breaks the plateaus of the max)",
+        low=0,
+        high=1e6,
     ),
     Param(
         "p_focus",
@@ -117,11 +131,15 @@ PARAMS = (
         0.0,
         "over the budget: share of proposals aimed at the peak step (recompute or move "
         "a value live across it to after it)",
+        low=0,
+        high=1,
     ),
-    Param("local", float, 0.7, "share of additions and moves that stay near the reader / the current slot"),
-    Param("span", int, 0, "reach of a local move: slots (free) or stages (fixed); 0 = automatic"),
-    Param("max_computations", int, 0, "at most this many computations per node (0 = up to 64)"),
-    Param("slack", int, 4, "free order: slots per computation when the schedule is spread out (>= 2)"),
+    Param(
+        "local", float, 0.7, "share of additions and moves that stay near the reader / the current slot", low=0, high=1
+    ),
+    Param("span", int, 0, "reach of a local move: slots (free) or stages (fixed); 0 = automatic", low=0, high=10**6),
+    Param("max_computations", int, 0, "at most this many computations per node (0 = up to 64)", low=0, high=1000),
+    Param("slack", int, 4, "free order: slots per computation when the schedule is spread out (>= 2)", low=2, high=256),
     Param(
         "start",
         str,
@@ -254,7 +272,16 @@ def solve(problem: Problem) -> SolverOutput:
         clock_free=clock_free,
     )
     outcome = run_cycles(search, problem, cooling, mv, order, trajectory)
-    return _output(search, outcome, variant, restrictions, trajectory, build_seconds, debug=p["debug"])
+    return _output(
+        search,
+        outcome,
+        variant,
+        restrictions,
+        trajectory,
+        build_seconds,
+        debug=p["debug"],
+        staged_order=order_name if fixed else None,
+    )
 
 
 def _variant(p: Mapping[str, Any], K: int, seed: int) -> dict:
@@ -338,8 +365,18 @@ def _prepare(problem: Problem, p, K: int, fixed_order, start, start_sim, variant
     return search, mv, time.perf_counter() - t_jit + import_seconds
 
 
-def _output(search, outcome, variant: dict, restrictions: str, trajectory: list, build_seconds: float, debug: bool):
-    """The run's result: the best schedule within the budget, or the smallest peak reached."""
+def _output(
+    search,
+    outcome,
+    variant: dict,
+    restrictions: str,
+    trajectory: list,
+    build_seconds: float,
+    debug: bool,
+    staged_order: str | None,
+):
+    """The run's result: the best schedule within the budget, or the smallest peak reached;
+    `staged_order` names the order whose stage grid holds the schedule (fixed order)."""
     from formulations import _anneal_kernel as ak
 
     g, budget = search.graph, int(search.sc[ak.S_BUDGET])
@@ -369,6 +406,7 @@ def _output(search, outcome, variant: dict, restrictions: str, trajectory: list,
         variant=variant,
         restrictions=restrictions,
         model_size={"slots": int(search.sc[ak.S_SLOTS]), "nodes": g.n},
+        staged_order=staged_order,  # the fixed order's stage grid: its bounds cover these
     )
     if not search.found:
         return SolverOutput(
@@ -385,6 +423,7 @@ def _output(search, outcome, variant: dict, restrictions: str, trajectory: list,
             schedule=schedule,
             objective=float(cost),
             best_bound=float(cost),
+            bound_scope=BoundScope(),  # every schedule computes each node at least once
             message="no recomputation: optimal among all schedules (each computes every node at least once)",
             **common,
         )

@@ -18,7 +18,7 @@ import itertools
 
 import numpy as np
 
-from moccasin_bench.formulation import Problem, SolverOutput
+from moccasin_bench.formulation import BoundScope, Problem, SolverOutput
 from moccasin_bench.params import Param
 
 NAME = "oracle"
@@ -29,8 +29,8 @@ PARAMS = (
     Param(
         "order", str, "free", "free: any sequence; fixed: stage structure along the reference order", ("free", "fixed")
     ),
-    Param("max_computations", int, 0, "at most this many computations per node (0 = no limit)", low=0),
-    Param("max_nodes", int, 9, "refuse graphs larger than this", low=0),
+    Param("max_computations", int, 0, "at most this many computations per node (0 = no limit)", low=0, high=1000),
+    Param("max_nodes", int, 9, "refuse graphs larger than this", low=0, high=64),
 )
 
 
@@ -167,4 +167,5 @@ def solve(problem: Problem) -> SolverOutput:
         solve_seconds=seconds,
         variant=variant,
         restrictions=restrictions,
+        bound_scope=BoundScope(problem.reference_order_name if p["order"] == "fixed" else None, cap or None),
     )

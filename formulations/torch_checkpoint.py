@@ -27,6 +27,7 @@ from moccasin_bench.params import Param
 NAME = "torch-checkpoint"
 DESCRIPTION = "torch.utils.checkpoint around every k-th block (or k-block segments), k searched, simulated on the graph"
 LABEL = "PyTorch checkpoint"
+KEY_PARAMS = ("pattern",)
 REQUIRES = "pytorch"
 PATTERNS = ("best", "every", "segments")
 PARAMS = (
@@ -38,6 +39,14 @@ PARAMS = (
         PATTERNS,
     ),
 )
+
+
+def check(params: Mapping[str, Any], graph) -> None:
+    """Refuse, when the run is planned, a graph whose labels do not split it into a forward
+    and a backward pass consistent with its edges (step_parts raises UserError)."""
+    from formulations._torch_remat import step_parts
+
+    step_parts(graph)
 
 
 def label(params: Mapping[str, Any]) -> str:

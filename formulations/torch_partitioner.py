@@ -41,6 +41,7 @@ DESCRIPTION = (
     "searched per knapsack solver for the cheapest fitting schedule"
 )
 LABEL = "PyTorch partitioner"
+KEY_PARAMS = ("solver",)
 REQUIRES = "pytorch"
 SOLVERS = ("all", "dp", "greedy", "ilp")
 PARAMS = (
@@ -50,6 +51,14 @@ PARAMS = (
         "precision", float, 0.01, "the bisection stops when the knob's interval is this narrow", low=0.0005, high=0.5
     ),
 )
+
+
+def check(params: Mapping[str, Any], graph) -> None:
+    """Refuse, when the run is planned, a graph whose labels do not split it into a forward
+    and a backward pass consistent with its edges (step_parts raises UserError)."""
+    from formulations._torch_remat import step_parts
+
+    step_parts(graph)
 
 
 def label(params: Mapping[str, Any]) -> str:

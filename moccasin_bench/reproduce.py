@@ -1,8 +1,8 @@
-"""`reproduce`: an experiment's grid (moccasin_bench/experiments), run through the sweep driver, then the report.
+"""`reproduce`: an experiment's grid (the `experiments/` plug-ins), run through the sweep driver, then the report.
 
 The default experiment is the Moccasin paper's Table 2 (`--grid paper`). Each paper graph
 (rl1..rl4, cm1, cm2) is read from its file when a data directory holds it, else replaced
-by its generated stand-in (graphs.catalog.STAND_INS), and the report says so at the top.
+by its generated stand-in (moccasin_bench.catalog.STAND_INS), and the report says so at the top.
 The grid is written as a sweep config (DIR/grid.toml) and run into DIR/runs.sqlite, so
 re-running resumes: finished runs are skipped. `--quick` uses the experiment's quick mode.
 """
@@ -14,7 +14,8 @@ import json
 import shlex
 import sys
 import time
-from collections.abc import Mapping, Sequence
+import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import Any
 
 from moccasin_bench.errors import UserError
 from moccasin_bench.experiment import Experiment, Mode, experiment
+from moccasin_bench.sweep.config import dump_config as to_toml  # noqa: F401  (the name tests and scripts use)
 
 
 @dataclass(frozen=True)
@@ -29,17 +31,19 @@ class Options:
     """What the user asked `reproduce` for; None and empty mean the experiment's own choice."""
 
     out_dir: Path
-    grid: str = "paper"  # the experiment (moccasin_bench/experiments)
+    grid: str = "paper"  # the experiment (experiments.REGISTRY)
     quick: bool = False
     mode: str | None = None  # a named mode (overrides quick)
     data_dir: str | None = None
     graphs: Sequence[str] = ()  # () = the experiment's graphs
-    methods: Sequence[str] = ()  # () = the experiment's methods (their keys)
+    methods: Sequence[str] = ()  # () = the experiment's methods (their identities, e.g. moccasin[order=free])
     stand_ins: bool = False  # use the generated stand-ins even when the paper's files are found
     jobs: int | None = None  # None = the mode's
     threads: int | None = None
     time_limit: float | None = None  # one limit for every run (overrides the mode's)
-    dry_run: bool = False
+    dry_run: bool = False  # plan and print; write nothing
+    force: bool = False  # run into a store that holds another grid's runs
+    write_grid: bool = False  # write DIR/grid.toml (the grid as a sweep config) and run nothing
     progress: bool = True
     memory_limit_bytes: int | None = None
 
@@ -63,13 +67,14 @@ class Grid:
     choices: list[GraphChoice]
     experiment: Experiment
     mode: Mode
-    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (graph entry, method key, reason)
-    unavailable: dict[str, str] = field(default_factory=dict)  # method key -> why
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (graph entry, method identity, reason)
+    unavailable: dict[str, str] = field(default_factory=dict)  # method identity -> why
+    stand_in_note: str | None = None  # which stand-ins replace paper graphs, and where the files were looked for
 
 
 def choose_graphs(names: Sequence[str], data_dir: str | None, stand_ins: bool) -> list[GraphChoice]:
     """Each paper graph from its file when found (and not `stand_ins`), else its generated stand-in."""
-    from graphs.catalog import STAND_INS
+    from moccasin_bench.catalog import STAND_INS
     from moccasin_bench.sources import find_paper_file
 
     out = []
@@ -104,12 +109,12 @@ def build_grid(opts: Options) -> Grid:
     """The sweep config (as a dict) of the reproduction."""
     exp = experiment(opts.grid)
     mode = exp.mode(opts.quick, opts.mode)
-    wanted = tuple(opts.methods) or exp.method_keys
-    unknown = [m for m in wanted if m not in exp.method_keys]
+    unknown = [m for m in opts.methods if exp.find_method(m) is None]
     if unknown:
         raise UserError(
             f"unknown method {unknown[0]!r} for grid {exp.name!r}; choose from {', '.join(exp.method_keys)}"
         )
+    wanted = {exp.find_method(m).key for m in opts.methods} or set(exp.method_keys)
     graphs = tuple(opts.graphs) or exp.graphs_of(mode)
     if not graphs:
         raise UserError("no graphs to run")
@@ -118,6 +123,7 @@ def build_grid(opts: Options) -> Grid:
     choices = choose_graphs(graphs, opts.data_dir, opts.stand_ins)
     methods = [m for m in exp.methods if m.key in wanted]
     grid = Grid(config={}, choices=choices, experiment=exp, mode=mode)
+    grid.stand_in_note = stand_in_reason(opts, grid)  # said now: the report, written later, says the same
     for m in methods:
         why = _available(m.formulation)
         if why:
@@ -134,7 +140,7 @@ def build_grid(opts: Options) -> Grid:
         limit = opts.time_limit or mode.time_limits.get(c.paper or c.entry, mode.other_limit)
         groups: dict[tuple, list] = {(float(limit), None): []}  # uncapped methods first, then each cap or seed set
         for m in methods:
-            reason = mode.skip.get((c.paper or c.entry, m.key))
+            reason = m.lookup(mode.skip, c.paper or c.entry)
             if reason:
                 grid.skipped.append((c.entry, m.key, reason))
                 continue
@@ -143,13 +149,13 @@ def build_grid(opts: Options) -> Grid:
             floor = mode.floors.get(m.formulation)
             if floor is not None and not opts.time_limit:  # --time-limit is the user's word for every run
                 seconds = max(seconds, float(floor))
-            groups.setdefault((seconds, mode.method_seeds.get(m.key)), []).append(m)
+            groups.setdefault((seconds, m.lookup(mode.method_seeds)), []).append(m)
         for (seconds, seeds), group in groups.items():
             if group:
                 table = {
                     "graphs": [c.entry],
                     "time_limits": seconds,
-                    "formulations": [{"name": m.formulation, "params": dict(m.params)} for m in group],
+                    "formulations": [{"name": m.formulation, "params": m.run_params} for m in group],
                 }
                 if seeds is not None:
                     table["seeds"] = list(seeds)
@@ -173,34 +179,6 @@ def build_grid(opts: Options) -> Grid:
     return grid
 
 
-# ---- TOML (the few types a sweep config uses) ------------------------------------------------
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)  # a JSON string is a valid TOML basic string
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, Mapping):
-        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }" if v else "{}"
-    raise TypeError(f"no TOML form for {type(v).__name__}")
-
-
-def to_toml(config: Mapping[str, Any], header: Sequence[str] = ()) -> str:
-    lines = [f"# {h}" for h in header]
-    for k, v in config.items():
-        if k != "grid":
-            lines.append(f"{k} = {_toml_value(v)}")
-    for table in config.get("grid", ()):
-        lines += ["", "[[grid]]"]
-        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
-    return "\n".join(lines) + "\n"
-
-
 # ---- running -----------------------------------------------------------------------------------
 
 
@@ -212,11 +190,12 @@ def _duration(seconds: float) -> str:
 
 def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None) -> list[str]:
     """What the report says first about this reproduction."""
-    from moccasin_bench.report.methods import base_label
+    from moccasin_bench.method import label
 
     exp, mode = grid.experiment, grid.mode
     threads = grid.config["threads"]
-    lines = [
+    lines = [grid.stand_in_note] if grid.stand_in_note else []
+    lines += [
         f"`{command_of(opts)}`: {exp.description}, in {mode.name} mode, "
         f"{jobs} run(s) at a time with {threads} solver thread(s) each"
         + (f"; running the grid took {_duration(elapsed_seconds)} in all." if elapsed_seconds is not None else ".")
@@ -226,7 +205,7 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
         limits: dict[float, list[str]] = {}
         for t in grid.config["grid"]:
             if t["graphs"] == [c.entry]:
-                names = [base_label(f["name"], f["params"]) for f in t["formulations"]]
+                names = [label(f["name"], f["params"]) for f in t["formulations"]]
                 limits.setdefault(t["time_limits"], []).extend(names)
         if len(limits) == 1:
             per_graph.append(f"{c.entry}: {next(iter(limits)):g} s")
@@ -246,18 +225,31 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
         lines.append(mode.skip_note)
     for key, why in grid.unavailable.items():
         m = next(x for x in exp.methods if x.key == key)
-        lines.append(
-            f"{base_label(m.formulation, m.params)} was not run: the formulation is not available here ({why})."
-        )
+        lines.append(f"{m.label()} was not run: the formulation is not available here ({why}).")
     return lines
 
 
-def _effort_pairs(exp: Experiment) -> tuple[tuple[str, str], ...]:
-    """The experiment's effort-ratio pairs, from method keys to the labels the report uses."""
-    from moccasin_bench.report.methods import base_label
+def stand_in_reason(opts: Options, grid: Grid) -> str | None:
+    """Which stand-ins replace paper graphs and why, naming every place the files were looked for."""
+    from moccasin_bench.catalog import STAND_INS
+    from moccasin_bench.sources import describe_search
 
-    label = {m.key: base_label(m.formulation, m.params) for m in exp.methods}
-    return tuple((label[a], label[b]) for a, b in exp.effort_ratios if a in label and b in label)
+    replaced = [c for c in grid.choices if c.is_stand_in and c.requested.lower() in STAND_INS]  # not asked for by name
+    if not replaced:
+        return None
+    used = ", ".join(f"{c.entry} for {c.paper.upper()}" for c in replaced)
+    if opts.stand_ins:
+        return f"Using the generated stand-ins {used}, as asked (--stand-ins)."
+    return (
+        f"Using the generated stand-ins {used}: the paper's files for them were not found. Looked at: "
+        f"{describe_search(opts.data_dir)}. `moccasin-bench graphs download` fetches them into the user data directory."
+    )
+
+
+def _effort_pairs(exp: Experiment) -> tuple[tuple[str, str], ...]:
+    """The experiment's effort-ratio pairs, from method identities to the labels the report uses."""
+    pairs = [(exp.find_method(a), exp.find_method(b)) for a, b in exp.effort_ratios]
+    return tuple((a.label(), b.label()) for a, b in pairs if a is not None and b is not None)
 
 
 def command_of(opts: Options) -> str:
@@ -281,15 +273,22 @@ def _add_earlier_time(meta_path: Path, grid_id: str, seconds: float | None) -> f
     return float(earlier["grid_seconds"]) + (seconds or 0.0)
 
 
+def _write_grid(out: Path, config_path: Path, text: str) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(text)
+    except OSError as exc:
+        raise UserError(f"cannot write the grid: {exc.strerror or exc}", str(config_path)) from None
+
+
 def run(opts: Options) -> int:
     """Build the grid, run what the store lacks, write the report. Returns an exit status."""
-    from graphs.catalog import STAND_INS
     from moccasin_bench.cluster import LocalExecutor
     from moccasin_bench.report import ReportRequest, build_report
-    from moccasin_bench.report.methods import base_label
     from moccasin_bench.report.table import Skipped
     from moccasin_bench.store import stored_statuses
-    from moccasin_bench.sweep import describe_plan, drive, load_config, plan
+    from moccasin_bench.sweep import describe_plan, drive, plan
+    from moccasin_bench.sweep.config import dump_config, parse_config
 
     grid = build_grid(opts)
     exp, mode = grid.experiment, grid.mode
@@ -297,34 +296,35 @@ def run(opts: Options) -> int:
     if jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {jobs}")
     out = opts.out_dir
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create the output directory: {exc.strerror or exc}", str(out)) from None
     config_path, store_path = out / "grid.toml", out / "runs.sqlite"
     header = [
         f"Written by `{command_of(opts)}` ({mode.name} mode).",
         f"Re-run just the grid: moccasin-bench sweep {config_path.name} --store {store_path.name} --jobs {jobs}",
     ]
-    config_path.write_text(to_toml(grid.config, header))
-    config = load_config(config_path)
+    text = dump_config(grid.config, header)
+    config = parse_config(tomllib.loads(text), config_path, text)  # checked before anything is written
     the_plan = plan(config)
     stored = stored_statuses(store_path)
-    stand_ins = [
-        c for c in grid.choices if c.is_stand_in and c.requested.lower() in STAND_INS
-    ]  # replaced, not asked for
-    if stand_ins:
-        why = (
-            "as asked (--stand-ins)"
-            if opts.stand_ins
-            else "because the paper's graph files were not found for " + ", ".join(c.paper.upper() for c in stand_ins)
+    foreign = set(stored) - {spec.key for spec in the_plan.runs}
+    if foreign and not opts.dry_run and not opts.force:
+        raise UserError(
+            f"the store holds {len(foreign)} run(s) of another grid (another command, options or code version wrote "
+            f"{config_path.name} there): use a fresh output directory, or --force to add this grid's runs to that "
+            "store (the report then shows this grid only)",
+            str(store_path),
         )
-        print(
-            f"reproduce: using the generated stand-ins {', '.join(c.entry for c in stand_ins)} {why}; the report says so. "
-            "Pass --data-dir DIR with the paper's files to reproduce the paper itself.",
-            file=sys.stderr,
-        )
-    if opts.dry_run:
+    if grid.stand_in_note:
+        print(f"reproduce: {grid.stand_in_note} The report says so at its top.", file=sys.stderr)
+    if opts.write_grid:  # the grid as a sweep config, nothing run
+        _write_grid(out, config_path, text)
+        print(f"reproduce: wrote {config_path} (run it with: moccasin-bench sweep {config_path})", file=sys.stderr)
+    if opts.dry_run or opts.write_grid:  # a dry run writes nothing, not even the output directory
+        if foreign and opts.dry_run:
+            print(
+                f"note: {store_path} holds {len(foreign)} run(s) of another grid: a real run there stops "
+                "unless --force is given",
+                file=sys.stderr,
+            )
         print(describe_plan(the_plan, stored, (), str(store_path), jobs))
         if mode.sizes is not None:
             from moccasin_bench.runner import format_size
@@ -337,6 +337,7 @@ def run(opts: Options) -> int:
             )
         return 0
 
+    _write_grid(out, config_path, text)
     grid_id = hashlib.sha256(" ".join(sorted(spec.key for spec in the_plan.runs)).encode()).hexdigest()[:16]
     meta_path = out / "reproduce.json"
     started = time.monotonic()
@@ -383,7 +384,7 @@ def run(opts: Options) -> int:
         m = next(x for x in exp.methods if x.key == key)
         if entry in hashes:
             for f in exp.budgets:
-                skipped.append(Skipped(hashes[entry], f, base_label(m.formulation, m.params), reason))
+                skipped.append(Skipped(hashes[entry], f, m.label(), reason))
     t0 = time.monotonic()
     result = build_report(
         ReportRequest(

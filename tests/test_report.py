@@ -107,9 +107,10 @@ def test_method_names_say_what_differs():
         < ranks["Checkmate LP+rounding"]
         < ranks["Heuristic (chen-greedy)"]
     )
-    from moccasin_bench.report.published import PAPER
+    from moccasin_bench.report.published import published_table
 
-    keys = [PAPER.match(f, json.loads(p)) or "" for f, p in zip(runs["formulation"], runs["params"])]
+    paper = published_table("paper")
+    keys = [paper.method_key(f, json.loads(p)) or "" for f, p in zip(runs["formulation"], runs["params"])]
     assert keys == ["moccasin-fixed", "moccasin-fixed", "", "checkmate-milp", "checkmate-milp", "", "checkmate-lp"]
 
 
@@ -407,19 +408,33 @@ def test_a_run_that_gives_up_early_is_not_called_a_time_out():
 
 
 def test_gaps_use_only_bounds_whose_scope_contains_the_schedule():
-    from moccasin_bench.report.bounds import Scope, covers, run_scope, with_gaps
+    from moccasin_bench.formulation import BoundScope
+    from moccasin_bench.report.bounds import run_scope, with_gaps
+    from moccasin_bench.store import legacy_scope
 
-    assert run_scope("moccasin", {"order": "free", "copies": 2}, "stored") == Scope(2, None)
-    assert run_scope("moccasin", {"order": "fixed", "copies": 3}, "stored") == Scope(3, "stored")
-    assert run_scope("checkmate-milp", {}, "topological") == Scope(None, "topological")
-    assert run_scope("moccasin", {"copies_per_node": "a=4"}, "stored") is None  # per-node scopes are not checked
-    assert run_scope("heuristic", {}, "stored") is None and run_scope("annealing", {}, "stored") is None
-    assert (
-        covers(Scope(2, None), 2, None)
-        and not covers(Scope(2, None), 3, None)
-        and not covers(Scope(2, None), None, None)
+    # the scopes of runs stored before formulations reported them (store version 3)
+    assert legacy_scope("moccasin", {"order": "free", "copies": 2}, "stored") == (
+        {"order": None, "max_computations": 2},
+        None,
     )
-    assert covers(Scope(None, "stored"), 5, "stored") and not covers(Scope(None, "stored"), 1, None)
+    assert legacy_scope("moccasin", {"order": "fixed", "copies": 3}, "stored") == (
+        {"order": "stored", "max_computations": 3},
+        "stored",
+    )
+    assert legacy_scope("checkmate-milp", {}, "topological") == (
+        {"order": "topological", "max_computations": None},
+        "topological",
+    )
+    assert legacy_scope("moccasin", {"copies_per_node": "a=4"}, "stored")[0] is None  # per-node scopes: unchecked
+    assert legacy_scope("heuristic", {}, "stored") == (None, None)
+    assert legacy_scope("annealing", {"order": "fixed"}, "stored") == (None, "stored")
+    assert run_scope('{"order": null, "max_computations": 2}') == BoundScope(None, 2) and run_scope(None) is None
+    assert (
+        BoundScope(None, 2).contains(2, None)
+        and not BoundScope(None, 2).contains(3, None)
+        and not BoundScope(None, 2).contains(None, None)
+    )
+    assert BoundScope("stored", None).contains(5, "stored") and not BoundScope("stored", None).contains(1, None)
 
     common = dict(graph_hash="g", budget=100, reference_order="stored", sum_duration=1000)
     runs = pd.DataFrame(
@@ -428,6 +443,8 @@ def test_gaps_use_only_bounds_whose_scope_contains_the_schedule():
                 key="free",
                 formulation="moccasin",
                 params=json.dumps({"order": "free", "copies": 2}),
+                bound_scope=json.dumps({"order": None, "max_computations": 2}),
+                staged_order=None,
                 best_bound=1010.0,
                 method="Moccasin (free)",
                 **common,
@@ -436,6 +453,8 @@ def test_gaps_use_only_bounds_whose_scope_contains_the_schedule():
                 key="fixed",
                 formulation="moccasin",
                 params=json.dumps({"order": "fixed", "copies": 2}),
+                bound_scope=json.dumps({"order": "stored", "max_computations": 2}),
+                staged_order="stored",
                 best_bound=1030.0,
                 method="Moccasin (fixed)",
                 **common,
@@ -483,3 +502,47 @@ def test_a_schedule_without_recomputation_is_proven_optimal_with_no_bound_run():
     assert math.isnan(out.loc["more", "bound"]) and math.isnan(out.loc["more", "gap_percent"])
     assert math.isnan(out.loc["broken", "bound"])  # an invalid schedule proves nothing
     assert math.isnan(out.loc["old", "bound"])  # a run stored without the graph's total duration: nothing to compare
+
+
+def test_scaling_legend_names_single_graph_families(store, tmp_path):
+    """A family with one graph (here cm1-gen, the only unet) is named with its graph as a point, with no
+    line-style entry; a family of several graphs gets its line style and its graphs' names; a panel
+    where no method has two points says that it draws no lines."""
+    import shutil
+
+    from moccasin_bench.report.analysis import analyse
+    from moccasin_bench.report.figures import scaling
+    from moccasin_bench.store import load_runs, load_trajectories
+
+    path = tmp_path / "two-families.sqlite"
+    shutil.copy(store[0], path)
+    row = _row(
+        "unet-heur",
+        graph="cm1-gen",
+        graph_hash="e" * 16,
+        graph_source="cm1-gen",
+        graph_origin="unet:depth=4,convs=2,profile=conv,seed=0",
+        nodes=65,
+        edges=120,
+        sum_duration=1000,
+        min_feasible_budget=10,
+        formulation="heuristic",
+        params={"strategy": "best"},
+        budget=900,
+        budget_fraction=0.9,
+        reference_order="stored",
+        reference_peak=1000,
+        status="feasible",
+        total_duration=1100,
+        peak_memory=890,
+        tdi_percent=10.0,
+        wall_seconds=0.2,
+    )
+    with Store(path) as s:
+        s.write(row, {"trajectory": [[0.2, 1100]], "bound_trajectory": []})
+    a = analyse(load_runs(path), load_trajectories(path))
+    figures = {f.stem: f for f in scaling(a, tmp_path)}
+    svg = figures["scaling-time"].svg.read_text()
+    assert "one graph, a point per method:" in svg and "cm1-gen (unet)" in svg
+    assert "random-layered (demo, RL1)" in svg or "random-layered (RL1, demo)" in svg
+    assert "graphs: " not in svg and "points, no lines" in svg

@@ -32,7 +32,7 @@ class ReportRequest:
     schedule_graph: str | None = None
     data_dir: str | None = None
     figures: bool = True
-    published: Sequence[str] = ("paper",)  # published tables to print beside ours (report.published.TABLES)
+    published: Sequence[str] = ("paper",)  # keys of published tables to print beside ours (experiments.TABLES)
     model_sizes: Path | None = (
         None  # a model-size table (moccasin_bench.model_sizes): its section and the effort figure
     )
@@ -56,8 +56,8 @@ def stand_in_note(a: Analysis) -> list[str]:
         notes.append(
             f"GENERATED STAND-INS, NOT THE PAPER'S GRAPHS: {listed}. They are built with the paper's "
             "generator parameters (random layered) or as training graphs of similar size, but they are other "
-            "graphs: their numbers cannot be compared with the paper's. Put the paper's files in a data "
-            "directory (README: 'The paper's graphs') to reproduce the paper itself."
+            "graphs: their numbers cannot be compared with the paper's. `moccasin-bench graphs download` "
+            "fetches the paper's files (or pass --data-dir DIR) to reproduce the paper itself."
         )
     return notes
 
