@@ -67,6 +67,8 @@ PARAMS = (
         "limit instead of a share of it; the time limit only guards (a run it stops says "
         "stopped_by=time). 0 = off; not together with max_moves",
         keyed_at_default=False,  # added after runs were stored: their keys stay
+        low=0,
+        high=10**12,
     ),
     Param(
         "restarts",
