@@ -59,12 +59,16 @@ def label(params: Mapping[str, Any]) -> str:
 
 
 def check(params: Mapping[str, Any], graph) -> None:
-    """Refuse at plan time a graph whose factory may not be imported (graphs/pytorch/trust.py):
-    the partitioner re-traces the step by calling it."""
+    """Refuse, when the run is planned, a graph whose factory may not be imported
+    (graphs/pytorch/trust.py: the partitioner re-traces the step by calling it), and one whose
+    labels do not split it into a forward and a backward pass consistent with its edges
+    (step_parts raises UserError)."""
+    from formulations._torch_remat import step_parts
     from graphs.pytorch.trust import check_factory
 
     source = graph.source if isinstance(graph.source, dict) else {}
     check_factory(source.get("factory"), source.get("factory_kwargs"), graph.origin or graph.name)
+    step_parts(graph)
 
 
 def solve(problem: Problem) -> SolverOutput:

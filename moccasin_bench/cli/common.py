@@ -8,6 +8,8 @@ import os
 import sys
 from collections.abc import Iterator
 
+from moccasin_bench.sources import DATA_DIR_HELP
+
 
 def add_graph_argument(
     parser: argparse.ArgumentParser,
@@ -17,7 +19,7 @@ def add_graph_argument(
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
-        help="where the paper's graph files are (default: $MOCCASIN_BENCH_DATA, then ../shared/paper-graphs)",
+        help=DATA_DIR_HELP,
     )
 
 
