@@ -232,7 +232,7 @@ MUTANTS = (
     ),
     Mutant(
         "annealing-ignores-half-its-limit",
-        "formulations/annealing.py",
+        "formulations/_anneal_cycles.py",
         "if now >= limit or (",
         "if now >= 2 * limit or (",
         ("tests/test_annealing.py", "-k", "time_limit"),

@@ -211,8 +211,13 @@ def test_a_trusted_factory_does_run(hostile_dir, monkeypatch, capsys):
     pytest.importorskip("torch")
     tmp, marker = hostile_dir
     graph = pytorch_graph_file(tmp / "g.json", "os:system", {"command": f"touch {marker}"})
-    argv = ["solve", str(graph), "-f", "torch-partitioner", "--budget", "1", "--in-process", "-q"]
-    assert main([*argv, "--trust-factory", "os:system"]) == 1  # it ran, then returned an int: an error run
+    from graphs.pytorch.retrace import retrace
+    from graphs.pytorch.trust import trust
+    from moccasin_bench.sources import load_graph
+
+    trust(["os:system"])  # as --trust-factory os:system does
+    with pytest.raises(UserError, match="returned a int"):  # it ran, then returned an int
+        retrace(load_graph(str(graph)), real=False)
     assert marker.exists()
 
 
