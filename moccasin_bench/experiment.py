@@ -10,7 +10,7 @@ and writes the report.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,6 +64,12 @@ class Experiment:
     quick: Mode
     full: Mode
     published: tuple[str, ...] = ()  # keys of moccasin_bench.report.published.TABLES
+    # Per-graph budgets, when they depend on the graph: (graph, mode) -> (("fraction", 0.9), ("minimum", 1.0), ...);
+    # None: `budgets` (fractions) on every graph.
+    budgets_for: Callable[[Any, Mode], tuple[tuple[str, float], ...]] | None = None
+    # A module with optional `after_grid(context)` (work after the runs, e.g. executing schedules; resumable)
+    # and `report_section(context)` -> (blocks, figures) for the report (moccasin_bench.reproduce.HookContext).
+    hooks: str | None = None
 
     @property
     def method_keys(self) -> tuple[str, ...]:

@@ -9,4 +9,5 @@ REGISTRY = {
     "fastsa": "moccasin_bench.experiments.fastsa",
     "catalogue": "moccasin_bench.experiments.catalogue",
     "bounds": "moccasin_bench.experiments.bounds",
+    "frontier": "moccasin_bench.experiments.frontier",
 }
