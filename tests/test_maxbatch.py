@@ -70,3 +70,14 @@ def test_maxbatch_command(tmp_path):
     assert json.loads(again.stdout)["devices"][0]["methods"][0]["largest_batch"] == m["largest_batch"]
     bad = run_cli("maxbatch", FACTORY, "--device-memory", "lots")
     assert bad.returncode == 2 and "device-memory" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_affine_sizes_equal_extraction():
+    from graphs.pytorch.maxbatch import affine_extractor, duration_tolerance
+
+    at = affine_extractor(lambda b: extract(FACTORY, batch=b), check=8)
+    for b in (1, 5, 11):
+        real, guess = extract(FACTORY, batch=b), at(b)
+        assert (real.memory == guess.memory).all() and real.fixed_bytes == guess.fixed_bytes
+        assert (abs(real.duration - guess.duration) <= duration_tolerance(real.duration, b, 2, 2)).all()
+        assert (real.edges == guess.edges).all() and guess.source["batch"] == b

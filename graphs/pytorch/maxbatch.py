@@ -73,9 +73,79 @@ class Prober:
         return self.cache[batch]
 
 
-def largest_true(pred: Callable[[int], bool], lo: int, hi: int) -> int:
-    """The largest b in [lo, hi) with pred(b), given pred(lo) (or lo = 0) and not pred(hi): bisection."""
-    while hi - lo > 1:
+def duration_tolerance(duration: Any, batch: int, base: int, step: int) -> Any:
+    """How far an interpolated duration may be from the extracted one: 1 %, or the rounding of the two
+    extractions carried to `batch` (two units plus one per `step` examples away from `base`)."""
+    import numpy as np
+
+    return np.maximum(0.01 * np.asarray(duration), 2 + abs(batch - base) / step)
+
+
+class NotAffine(Exception):
+    """The step's sizes are not affine in the batch size (the affine prober cannot be used)."""
+
+
+def affine_extractor(
+    extract: Callable[[int], Any], base: int = 2, step: int = 2, check: int = 16
+) -> Callable[[int], Any]:
+    """batch -> Graph, from three real extractions: node sizes, fixed bytes and FLOP durations of a training
+    step are affine in the batch size (activations scale with it, weights and their gradients do not), so
+    the graph at any batch follows from two extractions; a third (at `check`) must match the prediction
+    exactly in sizes, and in durations within `duration_tolerance` (the cost model rounds each op's time up,
+    so the slope is known to a unit per `step` examples), else NotAffine.
+    The graph at `b` keeps the structure and records in its source that it was computed, not traced."""
+    import numpy as np
+
+    from moccasin_bench.graph import Graph
+
+    g0, g1 = extract(base), extract(base + step)
+    if g0.n != g1.n or not np.array_equal(g0.edges, g1.edges):
+        raise NotAffine(f"the step's graph at batch {base} and {base + step} differ in structure")
+
+    def at(b: int, dur_tol: int = 0) -> Graph:
+        def lin(a0: Any, a1: Any) -> Any:
+            d = (np.asarray(a1, dtype=np.int64) - np.asarray(a0, dtype=np.int64)) // step
+            r = (np.asarray(a1, dtype=np.int64) - np.asarray(a0, dtype=np.int64)) % step
+            if np.any(r):
+                raise NotAffine("sizes grow by a fraction of a byte per example")
+            return np.asarray(a0, dtype=np.int64) + d * (b - base)
+
+        memory = lin(g0.memory, g1.memory)
+        slope = (g1.duration.astype(np.float64) - g0.duration) / step
+        duration = np.maximum(0, np.rint(g0.duration + slope * (b - base))).astype(np.int64)
+        fixed = int(lin([g0.fixed_bytes], [g1.fixed_bytes])[0])
+        source = dict(g0.source or {})
+        source.update(
+            batch=b,
+            factory_kwargs={**(source.get("factory_kwargs") or {}), "batch": b},
+            computed=f"sizes and durations interpolated from extractions at batch {base} and {base + step}",
+        )
+        return Graph.build(
+            g0.name,
+            list(g0.node_ids),
+            duration.tolist(),
+            memory.tolist(),
+            [(g0.node_ids[u], g0.node_ids[v]) for u, v in g0.edges.tolist()],
+            stored_order=list(g0.node_ids),
+            origin=g0.origin,
+            labels=g0.labels,
+            fixed_bytes=fixed,
+            source=source,
+        )
+
+    real = extract(check)
+    guess = at(check)
+    if not np.array_equal(real.memory, guess.memory) or real.fixed_bytes != guess.fixed_bytes:
+        raise NotAffine(f"the sizes extracted at batch {check} are not those interpolated")
+    if np.any(np.abs(real.duration - guess.duration) > duration_tolerance(real.duration, check, base, step)):
+        raise NotAffine(f"the durations extracted at batch {check} are not those interpolated")
+    return lambda b: {base: g0, base + step: g1, check: real}.get(b) or at(b)
+
+
+def largest_true(pred: Callable[[int], bool], lo: int, hi: int, precision: float = 0.0) -> int:
+    """The largest b in [lo, hi) with pred(b), given pred(lo) (or lo = 0) and not pred(hi): bisection, until
+    hi − lo ≤ 1, or ≤ precision × lo when a relative precision is given (then lo fits and hi does not)."""
+    while hi - lo > max(1, precision * lo):
         mid = (lo + hi) // 2
         if pred(mid):
             lo = mid
@@ -110,6 +180,7 @@ def method_largest(
     solve: Callable[[Probe, int], Attempt],
     plain: int,
     possible: int,
+    precision: float = 0.0,
 ) -> MethodBatch:
     """The method's largest fitting batch in [0, possible], bisected from the batches where no solve is
     needed (above `possible` nothing fits); each tried batch is solved at D − F_b."""
@@ -126,7 +197,7 @@ def method_largest(
         best = possible
     else:
         lo = plain if plain and fits(plain) else 0
-        best = largest_true(fits, lo, possible)
+        best = largest_true(fits, lo, possible, precision)
     at = attempts.get(best)  # every batch found to fit was solved
     tried = tuple(sorted(attempts.values(), key=lambda a: a.batch))
     if not best:
@@ -167,6 +238,7 @@ def max_batches(
     solve: Callable[[str, Probe, int], Attempt],
     cap: int = MAX_BATCH,
     progress: Callable[[str], None] | None = None,
+    precision: float = 0.0,
 ) -> list[dict]:
     """For each device: the plain baseline, the bound, and each method's largest batch."""
     out = []
@@ -176,7 +248,7 @@ def max_batches(
             progress(f"{device / 2**30:g} GiB: plain fits up to batch {plain}, no schedule beyond {possible}")
         rows = []
         for m in methods:
-            r = method_largest(probe, device, m, lambda p, budget, m=m: solve(m, p, budget), plain, possible)
+            r = method_largest(probe, device, m, lambda p, budget, m=m: solve(m, p, budget), plain, possible, precision)
             if progress:
                 progress(f"  {m}: batch {r.largest_batch} (TDI {r.tdi_percent})")
             rows.append(r)

@@ -46,6 +46,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run each method's step at its largest batch on the CPU (`execute`): allocator peak against the prediction",
     )
+    parser.add_argument(
+        "--sizes",
+        choices=("extract", "affine"),
+        default="extract",
+        help="extract: trace the step at every batch tried (default); affine: trace it at batch 2, 4 and 16 and "
+        "compute the graph at other batches (sizes are affine in the batch; checked at 16, else refused)",
+    )
+    parser.add_argument(
+        "--precision",
+        type=float,
+        default=0.0,
+        metavar="P",
+        help="stop a method's bisection when the batch that fits and the one that does not are within P x the "
+        "first (default 0: the exact largest batch)",
+    )
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="solve in this process (no child per solve: faster, but a solver that overruns its limit is not killed)",
+    )
     parser.add_argument("--json", action="store_true", help="print exactly one JSON object")
     parser.add_argument("-o", "--output", metavar="FILE", help="also write the JSON here")
 
@@ -122,7 +142,15 @@ def make_solver(methods: list, args: argparse.Namespace, factory: str) -> Any:
                     spec.key,
                     None if sched is None else tuple(sched),
                 )
-        outcome = run_isolated(spec.to_json(), graph_document(probe.graph), concurrent_runs=1)
+        if args.in_process:
+            from moccasin_bench.judge import solve_in_process
+
+            res = solve_in_process(
+                probe.graph, Budget(bytes=budget), m.formulation, m.params, args.time_limit, args.threads
+            ).to_json()
+            outcome = {"status": res["status"], "message": res.get("message"), "result": res}
+        else:
+            outcome = run_isolated(spec.to_json(), graph_document(probe.graph), concurrent_runs=1)
         result = outcome.get("result") or {}
         if store is not None:
             store.write(make_row(spec, outcome, sweep="maxbatch", graph=probe.graph), outcome.get("result"))
@@ -144,8 +172,8 @@ def run(args: argparse.Namespace) -> int:
     from graphs.pytorch import require_torch
 
     devices = _sizes(args.device_memory)
-    if args.time_limit <= 0 or args.threads < 1 or args.max_batch < 1:
-        raise UserError("--time-limit must be positive, --threads and --max-batch at least 1")
+    if args.time_limit <= 0 or args.threads < 1 or args.max_batch < 1 or not 0 <= args.precision < 1:
+        raise UserError("--time-limit must be positive, --threads and --max-batch at least 1, --precision in [0, 1)")
     require_torch()
     from graphs.pytorch.build import extract
     from graphs.pytorch.maxbatch import Prober, factory_of, max_batches
@@ -158,11 +186,20 @@ def run(args: argparse.Namespace) -> int:
             raise UserError(f"maxbatch cannot pass {kwargs} to {factory}; name the factory with MODULE:FACTORY")
         return extract(factory, batch=batch, input_shape=shape, costs="flops", threads=1)
 
-    probe = Prober(extract_at)
+    if args.sizes == "affine":
+        from graphs.pytorch.maxbatch import NotAffine, affine_extractor
+
+        try:
+            probe = Prober(affine_extractor(extract_at))
+        except NotAffine as exc:
+            raise UserError(f"--sizes affine cannot be used for {factory}: {exc}; use --sizes extract") from None
+    else:
+        probe = Prober(extract_at)
     methods, skipped = _methods(args.methods, probe(1).graph)
     solve = make_solver(methods, args, factory)
-    results = max_batches(probe, devices, [m.key for m in methods], solve, args.max_batch, say)
+    results = max_batches(probe, devices, [m.key for m in methods], solve, args.max_batch, say, args.precision)
     doc = to_json(factory, results, skipped, args)
+    doc["sizes"] = args.sizes
     if args.execute:
         doc["executed"] = execute_largest(probe, results)
     if args.output:
@@ -179,6 +216,7 @@ def to_json(factory: str, results: list[dict], skipped: dict[str, str], args: ar
         "model": factory,
         "time_limit_seconds": args.time_limit,
         "threads": args.threads,
+        "precision": args.precision,
         "not_counted": "allocator fragmentation and rounding, kernel workspaces, the CUDA context",
         "not_applicable": skipped,
         "devices": [
