@@ -61,8 +61,10 @@ TORCH_FLOORS = {"torch-partitioner": 45}
 
 # Executed points: graphs (those of the grid), which budgets (the tightest each method reached, and these
 # fractions), timing repeats. The quick mode's own grid executes only the tightest points, once.
-EXECUTE_FULL = {"graphs": ("pt-resnet18", "pt-gpt"), "fractions": (0.5,), "repeat": 3}
-EXECUTE_QUICK = {"graphs": ("pt-resnet18", "pt-gpt"), "fractions": (), "repeat": 1}
+# Points are executed tightest first (every graph), then at the fractions, until `seconds` have been spent
+# (None: no limit); the rest are listed as not executed, and a re-run resumes (another `seconds`).
+EXECUTE_FULL = {"graphs": ("pt-resnet18", "pt-gpt"), "fractions": (0.5,), "repeat": 3, "seconds": 1200}
+EXECUTE_QUICK = {"graphs": ("pt-resnet18", "pt-gpt"), "fractions": (), "repeat": 1, "seconds": 300}
 
 
 def methods() -> tuple[Method, ...]:
@@ -188,18 +190,20 @@ def execution_points(ctx: Any) -> list[dict]:
     a = analyse(load_runs(ctx.store_path), load_trajectories(ctx.store_path), ctx.keys)
     cells = a.cells[a.cells["valid"]]
     points = []
-    for name in spec["graphs"]:
-        here = cells[cells["graph"] == name]
-        for m in a.methods:
-            mine = here[here["method"] == m]
-            if not len(mine):
-                continue
-            picks = [("tightest", mine.loc[mine["budget"].idxmin()])]
-            for f in spec["fractions"]:
-                at = mine[(mine["budget_fraction"] - f).abs() < 1e-9]
-                if len(at):
-                    picks.append((f"{100 * f:g} %", at.iloc[0]))
-            for which, c in picks:
+    for which_f in (None, *spec["fractions"]):  # the tightest points of every graph first
+        for name in spec["graphs"]:
+            here = cells[cells["graph"] == name]
+            for m in a.methods:
+                mine = here[here["method"] == m]
+                if not len(mine):
+                    continue
+                if which_f is None:
+                    which, c = "tightest", mine.loc[mine["budget"].idxmin()]
+                else:
+                    at = mine[(mine["budget_fraction"] - which_f).abs() < 1e-9]
+                    if not len(at):
+                        continue
+                    which, c = f"{100 * which_f:g} %", at.iloc[0]
                 points.append(
                     {
                         "graph": name,
@@ -234,22 +238,31 @@ def after_grid(ctx: Any) -> None:
     except UserError as exc:
         print(f"reproduce frontier: no executed points: {exc.problem}", file=sys.stderr)
         return
+    import time
+
     from graphs.pytorch.execute import execute
 
     points = execution_points(ctx)
     out = []
+    started = time.monotonic()
     for p in points:
         if p["key"] in done:
             out.append({**p, **{k: done[p["key"]][k] for k in ("report", "error") if k in done[p["key"]]}})
+            continue
+        if spec["seconds"] is not None and time.monotonic() - started > spec["seconds"]:
+            out.append(
+                {**p, "skipped": f"not executed: the executed points' time budget ({spec['seconds']} s) ran out"}
+            )
             continue
         if ctx.progress:
             print(f"reproduce frontier: executing {p['graph']} {p['method']} at {p['which']} ...", file=sys.stderr)
         try:
             graph = load_graph(p["graph"], ctx.data_dir)
             report = execute(graph, load_schedule(ctx.store_path, p["key"]), repeat=spec["repeat"], threads=1)
-            out.append({**p, "report": report})
+            done[p["key"]] = {"report": report}
         except (UserError, RuntimeError, MemoryError) as exc:
-            out.append({**p, "error": str(exc).splitlines()[0][:300]})
+            done[p["key"]] = {"error": str(exc).splitlines()[0][:300]}
+        out.append({**p, **done[p["key"]]})
         path.write_text(json.dumps({"points": out}, indent=1) + "\n")
     path.write_text(json.dumps({"points": out}, indent=1) + "\n")
 
@@ -307,8 +320,14 @@ def report_section(ctx: Any, a: Any, fig_dir: Any) -> tuple[list, list]:
             page.Table(why_header, why),
         ]
     if not_run:
-        reasons = sorted({(k[1], v) for k, v in not_run.items()})
-        blocks.append(page.Paragraph("Not applicable: " + "; ".join(f"{m}: {v}" for m, v in reasons[:12]) + "."))
+        per_method: dict[str, list] = {}
+        for (graph, method), why in not_run.items():
+            per_method.setdefault(method, []).append((graph, why))
+        parts = [
+            f"{m} on {', '.join(g for g, _ in items)} ({items[0][1].removeprefix('not applicable: ')})"
+            for m, items in per_method.items()
+        ]
+        blocks.append(page.Paragraph("Not applicable: " + "; ".join(parts) + "."))
     path = executed_path(ctx)
     if path.is_file():
         points = json.loads(path.read_text()).get("points", [])

@@ -290,6 +290,9 @@ def executed_rows(points: Sequence[Mapping[str, Any]]) -> tuple:
     ]
     rows = []
     for p in points:
+        if p.get("skipped"):
+            rows.append([p["graph"], p["method"], p["which"], _pct(p.get("tdi_percent")), p["skipped"]] + [""] * 4)
+            continue
         if p.get("error"):
             rows.append(
                 [p["graph"], p["method"], p["which"], _pct(p.get("tdi_percent")), "ERROR: " + p["error"]] + [""] * 4
