@@ -308,7 +308,7 @@ def report_section(ctx: Any, a: Any, fig_dir: Any) -> tuple[list, list]:
         page.Paragraph(
             "Per graph and method, the lowest budget (% of the reference order's peak) at which the method returned "
             "a schedule that fits, and its TDI there; ✓: proven optimal there; (min): the graph's minimum feasible "
-            "budget, below which no schedule exists; none fits: no budget tried; n/a: the formulation does not "
+            "budget (no schedule peaks below it); none fits: at no budget tried; n/a: the formulation does not "
             "apply to the graph (listed below). PyTorch graphs: budgets count schedulable bytes, the fixed bytes "
             "are resident on top."
         ),

@@ -237,7 +237,7 @@ def frontier_figures(a: Analysis, out_dir: Path, fixed_bytes: Mapping[str, int])
                 f"TDI (%) of each method's best schedule on {g.graph_label} against the budget (% of the reference "
                 "order's peak without recomputation); a line ends at the lowest budget the method reached (the legend "
                 "says where). Filled markers: proven optimal (within the method's restrictions); band: best to worst "
-                "seed. Dotted line: the minimum feasible budget, below which no schedule exists.",
+                "seed. Dotted line: the minimum feasible budget (no schedule peaks below it).",
             )
         )
     return figures
