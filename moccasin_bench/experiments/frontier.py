@@ -100,9 +100,9 @@ def _multiples(mode: Mode) -> tuple[float, ...]:
     return MINIMUM_MULTIPLES if mode.name == "full" else QUICK_MULTIPLES
 
 
-# Full mode: 30 s per run, two runs at a time with one thread each. The graphs have 8 to 15 budgets each
-# (about 130 in all) and 8 to 11 runs per budget (the annealer three times): about 1,300 runs, 11 hours
-# on 2 cores (README: the frontier's cost).
+# Full mode: 30 s per run, two runs at a time with one thread each: 1,279 runs (12 graphs x 5 to 15 budgets x
+# 8 to 11 runs, the annealer three times), 5 h 28 min of time limits; with each run's start and the kills of
+# Checkmate's O(n^2) models that do not build in time, an estimated 7 to 8 hours on 2 cores (README).
 FULL = Mode(
     name="full",
     time_limits={},
@@ -116,8 +116,8 @@ FULL = Mode(
 
 # Quick mode: pt-resnet18 and RL1 at 100 / 70 / 50 / 30 % (those above the minimum), the minimum feasible
 # budget and 1.25, 1.5, 2 times it (below the lowest fraction), every method for 10 s (the partitioner 45 s),
-# the annealer with two seeds, then pt-resnet18's tightest point of each method executed once: 72 runs,
-# about 12 minutes on 2 otherwise idle cores.
+# the annealer with two seeds, then pt-resnet18's tightest point of each method executed once (at most 5 min):
+# 72 runs.
 QUICK_FRACTIONS = (1.0, 0.7, 0.5, 0.3)
 QUICK_MULTIPLES = (1.0, 1.25, 1.5, 2.0)
 QUICK = Mode(
