@@ -219,12 +219,13 @@ def factory_of(target: str, data_dir: str | None = None) -> tuple[str, dict, tup
 
     if is_factory_spec(target):
         return target, {}, None
+    from moccasin_bench.graph import PYTORCH_SOURCE_KIND
     from moccasin_bench.sources import load_graph
 
     graph = load_graph(target, data_dir)
     source = graph.source or {}
     spec = source.get("factory")
-    if source.get("kind") != "pytorch-training-step" or not spec:
+    if source.get("kind") != PYTORCH_SOURCE_KIND or not spec:
         raise UserError(f"graph {graph.name!r} does not record the PyTorch factory it was extracted from")
     kwargs = {k: v for k, v in (source.get("factory_kwargs") or {}).items() if k not in ("batch", "input_shape")}
     shape = source.get("input_shape")

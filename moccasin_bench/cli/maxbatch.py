@@ -81,18 +81,18 @@ def _sizes(text: str) -> list[int]:
 
 def _methods(wanted: str | None, graph: Any) -> tuple[list, dict[str, str]]:
     """(the methods to run, method key -> why not applicable)."""
-    from moccasin_bench.experiments.frontier import methods
+    from moccasin_bench.experiment import experiment
     from moccasin_bench.reproduce import _available, _not_applicable
 
-    every = methods()
+    every = list(experiment("frontier").methods)
     keys = [m.key for m in every]
     chosen = every
     if wanted:
         names = [x.strip() for x in wanted.split(",") if x.strip()]
-        unknown = [n for n in names if n not in keys]
+        unknown = [n for n in names if not any(m.answers_to(n) for m in every)]
         if unknown:
             raise UserError(f"unknown method {unknown[0]!r}; choose from {', '.join(keys)}")
-        chosen = [m for m in every if m.key in names]
+        chosen = [m for m in every if any(m.answers_to(n) for n in names)]
     run, skipped = [], {}
     for m in chosen:
         why = _available(m.formulation) or _not_applicable(m, graph)
@@ -123,7 +123,7 @@ def make_solver(methods: list, args: argparse.Namespace, factory: str) -> Any:
             probe.graph,
             Budget(bytes=budget),
             m.formulation,
-            m.params,
+            m.run_params,
             time_limit_seconds=args.time_limit,
             threads=args.threads,
             graph_source=f"{factory}@batch={probe.batch}",
@@ -146,7 +146,7 @@ def make_solver(methods: list, args: argparse.Namespace, factory: str) -> Any:
             from moccasin_bench.judge import solve_in_process
 
             res = solve_in_process(
-                probe.graph, Budget(bytes=budget), m.formulation, m.params, args.time_limit, args.threads
+                probe.graph, Budget(bytes=budget), m.formulation, m.run_params, args.time_limit, args.threads
             ).to_json()
             outcome = {"status": res["status"], "message": res.get("message"), "result": res}
         else:

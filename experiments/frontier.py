@@ -310,11 +310,10 @@ def _fixed_bytes(a: Any, data_dir: str | None) -> dict[str, int]:
 def report_section(ctx: Any, a: Any, fig_dir: Any) -> tuple[list, list]:
     from moccasin_bench.report import frontier as fr
     from moccasin_bench.report import index as page
-    from moccasin_bench.report.methods import base_label
 
     fixed = _fixed_bytes(a, ctx.data_dir)
     exp = ctx.grid.experiment
-    label = {m.key: base_label(m.formulation, m.params) for m in exp.methods}
+    label = {m.key: m.label() for m in exp.methods}
     not_run = {}
     for entry, key, reason in ctx.grid.skipped:
         g = a.graphs[a.graphs["graph_label"].str.lower() == entry.lower()]
