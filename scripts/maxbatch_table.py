@@ -43,7 +43,7 @@ def write_table(out: Path) -> None:
     docs = [json.loads(p.read_text()) for p in sorted(out.glob("maxbatch-*.json"))]
     if not docs:
         return
-    methods = [m["method"] for m in docs[0]["devices"][0]["methods"]]
+    methods = [m["method"].split("[")[0] for m in docs[0]["devices"][0]["methods"]]
     lines = [
         "| model | device | plain (no recomputation) | " + " | ".join(methods) + " | no schedule beyond |",
         "|---|---:|---:|" + "---:|" * len(methods) + "---:|",
@@ -51,7 +51,8 @@ def write_table(out: Path) -> None:
     for d in docs:
         for dev in d["devices"]:
             cells = []
-            for m in dev["methods"]:
+            by_name = {m["method"].split("[")[0]: m for m in dev["methods"]}
+            for m in (by_name[name] for name in methods):
                 tdi = "" if m["tdi_percent"] is None else f" ({m['tdi_percent']:.1f} %)"
                 cells.append(f"{m['largest_batch']:,}{tdi}")
             lines.append(
