@@ -64,8 +64,8 @@ def test_maxbatch_command(tmp_path):
     doc = json.loads(out.read_text())
     [dev] = doc["devices"]
     [m] = dev["methods"]
-    assert m["method"] == "heuristic" and m["largest_batch"] > dev["plain_largest_batch"] > 0
-    assert "torch-partitioner" not in doc["not_applicable"] or doc["not_applicable"]
+    assert m["method"].startswith("heuristic") and m["largest_batch"] > dev["plain_largest_batch"] > 0
+    assert doc["not_applicable"] == {}  # only the chosen method, and it applies
     again = run_cli("maxbatch", *args, "--max-batch", str(BOUND), "--store", str(store), "--json")
     assert json.loads(again.stdout)["devices"][0]["methods"][0]["largest_batch"] == m["largest_batch"]
     bad = run_cli("maxbatch", FACTORY, "--device-memory", "lots")
