@@ -303,9 +303,7 @@ def checkpoint_schedule(
     for first, last in regions:
         region = [int(v) for v in forward[first : last + 1]]
         inside = set(region)
-        needed = {
-            v for v in region if v not in saved and any(parts.backward[s] for s in graph.successors(v).tolist())
-        }
+        needed = {v for v in region if v not in saved and any(parts.backward[s] for s in graph.successors(v).tolist())}
         for v in reversed(region):  # what the needed values are computed from, inside the region
             if v in needed:
                 needed.update(p for p in graph.predecessors(v).tolist() if p in inside and p not in saved)

@@ -82,170 +82,49 @@ class DtrRun:
     peak_bytes: int  # DTR's own accounting (>= the simulator's peak)
 
 
-class _Stop(Exception):
-    pass
-
-
 def run_dtr(
     graph, order: np.ndarray, budget_bytes: int, score: str, deadline: float | None = None, max_steps: int | None = None
 ) -> DtrRun:
-    """Run DTR with one score along `order` under `budget_bytes`."""
+    """Run DTR with one score along `order` under `budget_bytes` (the compiled kernel in
+    formulations/_dtr_kernel.py; `deadline` is a time.perf_counter() value)."""
+    from formulations import _dtr_kernel as K
+
     if score not in SCORES:
         raise ValueError(f"unknown DTR score {score!r}")
-    n = graph.n
-    preds = [graph.predecessors(v).tolist() for v in range(n)]
-    succs = [graph.successors(v).tolist() for v in range(n)]
-    mem = graph.memory.tolist()
-    dur = graph.duration.tolist()
-    remaining = [len(s) for s in succs]  # readers not yet computed for the first time
-    computed = [False] * n  # computed at least once
-    resident = [False] * n
-    pins = [0] * n
-    last_access = [0] * n
-    resident_set: set[int] = set()
-    schedule: list[int] = []
-    max_steps = max_steps if max_steps is not None else 50 * n
-    state = {"mem": 0, "peak": 0, "evictions": 0}
-    parent = list(range(n))  # union-find for dtr-eq
-    class_cost = [0] * n
-    in_class = [False] * n
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    def evicted(u: int) -> bool:
-        return computed[u] and not resident[u]
-
-    def ancestors_cost(t: int) -> int:
-        c, seen, stack = 0, {t}, [t]
-        while stack:
-            w = stack.pop()
-            for p in preds[w]:
-                if p not in seen and evicted(p):
-                    seen.add(p)
-                    c += dur[p]
-                    stack.append(p)
-        return c
-
-    def descendants_cost(t: int) -> int:
-        c, seen, stack = 0, {t}, [t]
-        while stack:
-            w = stack.pop()
-            for s in succs[w]:
-                if s not in seen and evicted(s) and remaining[s] > 0:
-                    seen.add(s)
-                    c += dur[s]
-                    stack.append(s)
-        return c
-
-    def class_neighbourhood(t: int) -> int:
-        roots = {find(u) for u in preds[t] + succs[t] if in_class[u] and evicted(u)}
-        return sum(class_cost[r] for r in roots)
-
-    def key(t: int, now: int) -> float:
-        stale = now + 1 - last_access[t]
-        if score == "lru":
-            return 1.0 / stale
-        if score == "size":
-            return 1.0 / mem[t]
-        if score == "msps":
-            return (dur[t] + ancestors_cost(t)) / mem[t]
-        if score == "dtr":
-            cost = dur[t] + ancestors_cost(t) + descendants_cost(t)
-        else:
-            cost = dur[t] + class_neighbourhood(t)
-        return cost / (mem[t] * stale)
-
-    def drop(u: int) -> None:
-        resident[u] = False
-        resident_set.discard(u)
-        state["mem"] -= mem[u]
-
-    def evict_for(y: int) -> None:
-        need = mem[y]
-        while state["mem"] + need > budget_bytes:
-            now = len(schedule)
-            best, best_key = -1, None
-            for t in resident_set:
-                if pins[t] or mem[t] == 0:
-                    continue
-                k = key(t, now)
-                if best_key is None or k < best_key:
-                    best, best_key = t, k
-            if best < 0:
-                raise _Stop(
-                    f"at op {len(schedule)} (computing node {graph.node_ids[y]!r}) nothing is left to evict: "
-                    f"{state['mem']:,} bytes are held by the op's inputs and ops in progress, "
-                    f"{mem[y]:,} more needed, budget {budget_bytes:,}"
-                )
-            drop(best)
-            state["evictions"] += 1
-            if score == "dtr-eq":
-                in_class[best] = True
-                parent[best] = best
-                class_cost[best] = dur[best]
-                for u in preds[best] + succs[best]:
-                    if in_class[u] and evicted(u):
-                        a, b = find(u), find(best)
-                        if a != b:
-                            parent[a] = b
-                            class_cost[b] += class_cost[a]
-
-    def compute(target: int, first: bool) -> None:
-        stack = [[target, 0]]
-        while stack:
-            frame = stack[-1]
-            y, i = frame
-            ps = preds[y]
-            if i < len(ps):
-                u = ps[i]
-                if resident[u]:
-                    pins[u] += 1
-                    last_access[u] = len(schedule)
-                    frame[1] += 1
-                else:
-                    stack.append([u, 0])
-                continue
-            evict_for(y)
-            if len(schedule) >= max_steps:
-                raise _Stop(f"gave up after {len(schedule):,} computations (thrashing)")
-            if deadline is not None and len(schedule) % 256 == 0 and time.perf_counter() > deadline:
-                raise _Stop(f"time limit at op {len(schedule):,}")
-            schedule.append(y)
-            computed[y] = True
-            resident[y] = True
-            resident_set.add(y)
-            last_access[y] = len(schedule) - 1
-            state["mem"] += mem[y]
-            state["peak"] = max(state["peak"], state["mem"])
-            stack.pop()
-            is_first = first and not stack
-            for u in ps:
-                pins[u] -= 1
-                if is_first:
-                    remaining[u] -= 1
-            if is_first:  # the program's last reference to each input it no longer reads: freed at once
-                for u in ps:
-                    if resident[u] and pins[u] == 0 and remaining[u] == 0:
-                        drop(u)
-                if remaining[y] == 0:
-                    drop(y)
-
+    kernel = K.compiled()
+    max_steps = max_steps if max_steps is not None else 50 * graph.n
+    st = K.new_state(graph, max_steps)
+    csr = (graph.pred_ptr, graph.pred_idx, graph.succ_ptr, graph.succ_idx)
+    order = np.ascontiguousarray(order, dtype=np.int64)
     stopped = ""
-    try:
-        for x in np.asarray(order).tolist():
-            compute(x, True)
-    except _Stop as why:
-        stopped = str(why)
+    while True:
+        status = kernel(
+            *csr, graph.memory, graph.duration, order, int(budget_bytes), SCORES.index(score), max_steps, 4096, **st
+        )
+        sc = st["sc"]
+        if status == K.DONE:
+            break
+        if status == K.STUCK:
+            y = int(sc[K.S_STOP_NODE])
+            stopped = (
+                f"at op {int(sc[K.S_T]):,} (computing node {graph.node_ids[y]!r}) nothing is left to evict: "
+                f"{int(sc[K.S_MEM]):,} bytes are held by the op's inputs and ops in progress, "
+                f"{int(graph.memory[y]):,} more needed, budget {budget_bytes:,}"
+            )
+            break
+        if status == K.THRASH:
+            stopped = f"gave up after {int(sc[K.S_T]):,} computations (thrashing)"
+            break
+        if deadline is not None and time.perf_counter() > deadline:
+            stopped = f"time limit at op {int(sc[K.S_T]):,}"
+            break
+    sc = st["sc"]
     return DtrRun(
         score=score,
-        schedule=None if stopped else np.asarray(schedule, dtype=np.int64),
-        evictions=state["evictions"],
+        schedule=None if stopped else st["out"][: int(sc[K.S_T])].copy(),
+        evictions=int(sc[K.S_EVICT]),
         stopped=stopped,
-        peak_bytes=state["peak"],
+        peak_bytes=int(sc[K.S_PEAK]),
     )
 
 
