@@ -64,13 +64,26 @@ class Experiment:
     quick: Mode
     full: Mode
     published: tuple[str, ...] = ()  # keys of moccasin_bench.report.published.TABLES
+    more_modes: tuple[Mode, ...] = ()  # modes besides quick and full, chosen with `reproduce --mode NAME`
+    # (numerator, denominator) method keys whose solve-effort ratio the report draws against n
+    effort_ratios: tuple[tuple[str, str], ...] = ()
 
     @property
     def method_keys(self) -> tuple[str, ...]:
         return tuple(m.key for m in self.methods)
 
-    def mode(self, quick: bool) -> Mode:
-        return self.quick if quick else self.full
+    @property
+    def modes(self) -> tuple[Mode, ...]:
+        return (self.quick, self.full, *self.more_modes)
+
+    def mode(self, quick: bool, name: str | None = None) -> Mode:
+        """The named mode (`reproduce --mode NAME`), else quick or full."""
+        if name is None:
+            return self.quick if quick else self.full
+        for m in self.modes:
+            if m.name == name:
+                return m
+        raise UserError(f"grid {self.name!r} has no mode {name!r}; its modes: {', '.join(m.name for m in self.modes)}")
 
     def graphs_of(self, mode: Mode) -> tuple[str, ...]:
         return mode.graphs or self.graphs

@@ -31,6 +31,7 @@ class Options:
     out_dir: Path
     grid: str = "paper"  # the experiment (moccasin_bench/experiments)
     quick: bool = False
+    mode: str | None = None  # a named mode (overrides quick)
     data_dir: str | None = None
     graphs: Sequence[str] = ()  # () = the experiment's graphs
     methods: Sequence[str] = ()  # () = the experiment's methods (their keys)
@@ -102,7 +103,7 @@ def _available(formulation: str) -> str | None:
 def build_grid(opts: Options) -> Grid:
     """The sweep config (as a dict) of the reproduction."""
     exp = experiment(opts.grid)
-    mode = exp.mode(opts.quick)
+    mode = exp.mode(opts.quick, opts.mode)
     wanted = tuple(opts.methods) or exp.method_keys
     unknown = [m for m in wanted if m not in exp.method_keys]
     if unknown:
@@ -236,7 +237,7 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
     lines.append("Time limits per run: " + " | ".join(per_graph) + ".")
     if len(mode.seeds) > 1:
         lines.append(f"Every run is repeated with seeds {', '.join(map(str, mode.seeds))}.")
-    if opts.quick and mode.summary:
+    if mode.name != "full" and mode.summary:
         lines.append(mode.summary)
     files = [c for c in grid.choices if not c.is_stand_in and c.paper]
     if files:
@@ -251,12 +252,20 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
     return lines
 
 
+def _effort_pairs(exp: Experiment) -> tuple[tuple[str, str], ...]:
+    """The experiment's effort-ratio pairs, from method keys to the labels the report uses."""
+    from moccasin_bench.report.methods import base_label
+
+    label = {m.key: base_label(m.formulation, m.params) for m in exp.methods}
+    return tuple((label[a], label[b]) for a, b in exp.effort_ratios if a in label and b in label)
+
+
 def command_of(opts: Options) -> str:
     """The reproduce command line, as the report shows it."""
     return (
         "moccasin-bench reproduce"
         + (f" --grid {opts.grid}" if opts.grid != "paper" else "")
-        + (" --quick" if opts.quick else "")
+        + (f" --mode {opts.mode}" if opts.mode else " --quick" if opts.quick else "")
     )
 
 
@@ -387,6 +396,7 @@ def run(opts: Options) -> int:
             data_dir=opts.data_dir,
             published=exp.published,
             model_sizes=sizes_path if mode.sizes is not None else None,
+            effort_ratios=_effort_pairs(exp),
         )
     )
     report_seconds = time.monotonic() - t0

@@ -30,6 +30,7 @@ examples:
   moccasin-bench reproduce --quick --stand-ins -o results/quick-generated
   moccasin-bench reproduce --quick --graphs rl1,cm1 --methods moccasin-fixed,checkmate-milp -o results/small
   moccasin-bench reproduce -o results/paper --dry-run
+  moccasin-bench reproduce --grid scaling --mode middle -o results/scaling-middle
   moccasin-bench reproduce --grid list"""
 
 
@@ -45,6 +46,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--quick", action="store_true", help="short limits: the whole grid and report in about 10 minutes on 2 cores"
+    )
+    parser.add_argument(
+        "--mode",
+        metavar="NAME",
+        help="a mode by name: quick, full, or one of the grid's own (`--grid list` shows them; e.g. scaling's middle)",
     )
     parser.add_argument(
         "--data-dir",
@@ -90,6 +96,7 @@ def _list_grids() -> int:
         print(f"{name:<12} {exp.description}")
         print(f"{'':<12} graphs: {', '.join(exp.graphs)}; budgets: {', '.join(f'{100 * b:g} %' for b in exp.budgets)}")
         print(f"{'':<12} methods: {', '.join(exp.method_keys)}")
+        print(f"{'':<12} modes: {', '.join(m.name for m in exp.modes)}")
     return 0
 
 
@@ -116,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
         out_dir=Path(args.output_dir),
         grid=args.grid,
         quick=args.quick,
+        mode=args.mode,
         data_dir=args.data_dir,
         graphs=_list(args.graphs) or (),
         methods=_list(args.methods) or (),

@@ -70,4 +70,5 @@ EXPERIMENT = Experiment(
     quick=QUICK,
     full=FULL,
     published=("paper",),
+    effort_ratios=(("checkmate-milp", "moccasin-fixed"),),
 )

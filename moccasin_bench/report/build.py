@@ -36,6 +36,7 @@ class ReportRequest:
     model_sizes: Path | None = (
         None  # a model-size table (moccasin_bench.model_sizes): its section and the effort figure
     )
+    effort_ratios: Sequence[tuple[str, str]] = ()  # (numerator, denominator) method labels: the effort section
 
 
 @dataclass
@@ -197,6 +198,8 @@ def build_report(req: ReportRequest) -> ReportResult:
             ),
             page.Table(*size_table),
         ]
+    if req.effort_ratios:
+        blocks += _effort_section(a, req, out, result)
     fails = _failures(a)
     if fails:
         blocks += [
@@ -214,6 +217,45 @@ def build_report(req: ReportRequest) -> ReportResult:
         blocks.append(page.Paragraph(note))
     page.write_index(blocks, out, req.title)
     return result
+
+
+def _effort_section(a: Analysis, req: ReportRequest, out: Path, result: ReportResult) -> list:
+    """Solve effort against n and the named methods' effort ratios (report.effort): tables, the claim as
+    measured, effort-ratios.csv, and the two figures (placed first among the figures)."""
+    import pandas as pd
+
+    from moccasin_bench.report import effort
+    from moccasin_bench.report import index as page
+
+    present = set(a.methods)
+    pairs = [(num, den) for num, den in req.effort_ratios if num in present and den in present]
+    blocks: list = [page.Heading("Solve effort")]
+    frames = []
+    for num, den in pairs:
+        ratios = effort.pair_ratios(a, num, den)
+        if not len(ratios):
+            continue
+        frames.append(ratios.assign(numerator=num, denominator=den))
+        summary = effort.ratio_summary(ratios)
+        blocks.append(page.Paragraph(effort.claim_sentence(num, den, summary)))
+        if ratios["nodes"].nunique() >= 2:
+            blocks.append(page.Table(*effort.ratio_rows(num, den, summary)))
+        else:
+            blocks.append(page.Table(*effort.instance_rows(num, den, ratios)))
+    if frames:
+        pd.concat(frames).to_csv(out / "effort-ratios.csv", index=False)
+        blocks.append(
+            page.Paragraph(
+                "Times to within 1 % of the better of the pair's two costs; a ratio is a lower bound (≥) where the "
+                "first method did not get there by its time limit, an upper bound (≤) where the second did not, and "
+                "unknown where neither did. Every instance: effort-ratios.csv."
+            )
+        )
+        blocks.append(page.Links([("every instance (CSV)", "effort-ratios.csv")]))
+    if req.figures:
+        drawn = [*effort.times_figure(a, out / "figures"), *effort.ratio_figure(a, pairs, out / "figures")]
+        result.figures = [*drawn, *result.figures]
+    return blocks if len(blocks) > 1 else []
 
 
 def _with_gaps(a: Analysis, store: Path) -> Analysis:
