@@ -18,6 +18,9 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # this checkout's code, not an installed copy
+
 GRAPHS = ("pt-resnet18", "pt-resnet50", "pt-mobilenetv2", "pt-unet", "pt-gpt", "pt-vit-b16")
 BUDGETS = (0.9, 0.7, 0.5, 0.3)
 METHODS = ("moccasin", "annealing", "dtr", "rotor", "torch-sac", "torch-partitioner", "torch-checkpoint")
@@ -33,7 +36,7 @@ def run_one(out: Path, graph: str, method: str, fraction: float, limit: float) -
     t = PARTITIONER_LIMIT if method == "torch-partitioner" else limit
     cmd = [sys.executable, "-m", "moccasin_bench.cli", "solve", graph, "-f", method, "--budget", str(fraction)]
     cmd += ["--time-limit", str(t), "--threads", "1", "--quiet", "-o", str(path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     if not path.exists():
         doc = {"status": "error", "message": (proc.stderr.strip().splitlines() or ["?"])[-1]}
         path.write_text(json.dumps(doc))
