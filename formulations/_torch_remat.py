@@ -166,7 +166,7 @@ class Partitioner:
 
     def __init__(self, graph: Graph, threads: int = 1) -> None:
         from graphs.pytorch import require_torch
-        from graphs.pytorch.build import retrace
+        from graphs.pytorch.retrace import retrace
 
         torch = require_torch()
         torch.set_num_threads(max(1, int(threads)))

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from moccasin_bench.errors import UserError
-from moccasin_bench.formulation import Problem, SolverOutput
+from moccasin_bench.formulation import BoundScope, Problem, SolverOutput
 from moccasin_bench.graph import Graph
 from moccasin_bench.params import Param
 
@@ -647,6 +647,7 @@ def solve(problem: Problem) -> SolverOutput:
         variant=variant,
         restrictions=restrictions,
         model_size={"slots": int(search.sc[2]), "nodes": g.n},
+        staged_order=order_name if fixed else None,  # the fixed order's stage grid: its bounds cover these
     )
     if not search.bsc[0]:
         return SolverOutput(
@@ -663,6 +664,7 @@ def solve(problem: Problem) -> SolverOutput:
             schedule=schedule,
             objective=float(cost),
             best_bound=float(cost),
+            bound_scope=BoundScope(),  # every schedule computes each node at least once
             message="no recomputation: optimal among all schedules (each computes every node at least once)",
             **common,
         )

@@ -9,9 +9,11 @@ integer in GCD memory units, bounded by the budget: exact, no tolerances.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from moccasin_bench.formulation import VALID_STATUSES, Problem, SolverOutput
+from moccasin_bench.formulation import VALID_STATUSES, BoundScope, Problem, SolverOutput
 from moccasin_bench.params import Param
 
 NAME = "checkmate-cp"
@@ -91,7 +93,7 @@ def model_size(problem: Problem) -> dict[str, int]:
     return cpsat_size(model, nonzeros=True)
 
 
-def solve(problem: Problem) -> SolverOutput:
+def _search(problem: Problem) -> SolverOutput:
     from formulations._cpsat import Stopwatch, TrajectoryCallback, make_solver, model_size, status_name
     from moccasin_bench.orders import reference_order
 
@@ -186,3 +188,11 @@ def solve(problem: Problem) -> SolverOutput:
     return SolverOutput(
         status=status, schedule=schedule, objective=objective, best_bound=min(bound, objective), **common
     )
+
+
+def solve(problem: Problem) -> SolverOutput:
+    """The search; its schedules are staged along the reference order, and so is its bound's scope."""
+    out = _search(problem)
+    order = problem.reference_order_name
+    scope = BoundScope(order, None) if out.best_bound is not None else None
+    return dataclasses.replace(out, bound_scope=scope, staged_order=order)

@@ -17,12 +17,13 @@ has one) is rounded instead and no bound is reported.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 
 import numpy as np
 
-from moccasin_bench.formulation import Problem, SolverOutput
+from moccasin_bench.formulation import BoundScope, Problem, SolverOutput
 from moccasin_bench.params import Param
 
 NAME = "checkmate-lp"
@@ -93,7 +94,7 @@ def check(params, graph) -> None:
     parse_thresholds(params["thresholds"])
 
 
-def solve(problem: Problem) -> SolverOutput:
+def _search(problem: Problem) -> SolverOutput:
     from formulations._checkmate_model import build_model, ceil_units, make_layout
     from formulations._highs import highs_instance, highs_status, pass_model
     from formulations._scaling import gcd
@@ -219,3 +220,11 @@ def solve(problem: Problem) -> SolverOutput:
         solve_seconds=solve_seconds,
         **common,
     )
+
+
+def solve(problem: Problem) -> SolverOutput:
+    """The search; its schedules are staged along the reference order, and so is its bound's scope."""
+    out = _search(problem)
+    order = problem.reference_order_name
+    scope = BoundScope(order, None) if out.best_bound is not None else None
+    return dataclasses.replace(out, bound_scope=scope, staged_order=order)

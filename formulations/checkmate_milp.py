@@ -41,12 +41,13 @@ re-solved with the bound lowered by the excess (recorded as `budget_retries`).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Mapping
 from typing import Any
 
-from moccasin_bench.formulation import Problem, SolverOutput
+from moccasin_bench.formulation import BoundScope, Problem, SolverOutput
 from moccasin_bench.params import Param
 
 NAME = "checkmate-milp"
@@ -126,7 +127,7 @@ def u_upper_units(budget_units: int, tolerance: float) -> float:
     return budget_units + 0.5 - _MARGIN_FACTOR * tolerance * max(budget_units, 1)
 
 
-def solve(problem: Problem) -> SolverOutput:
+def _search(problem: Problem) -> SolverOutput:
     from formulations._checkmate_model import build_model, canonical_point, row_violation
     from formulations._highs import solve_highs
     from formulations._scaling import memory_unit
@@ -310,3 +311,11 @@ def _bound_units(value: float | None, scale: float, graph) -> float | None:
     from formulations._scaling import gcd
 
     return float(ceil_units(value * scale, gcd(graph.duration)))
+
+
+def solve(problem: Problem) -> SolverOutput:
+    """The search; its schedules are staged along the reference order, and so is its bound's scope."""
+    out = _search(problem)
+    order = problem.reference_order_name
+    scope = BoundScope(order, None) if out.best_bound is not None else None
+    return dataclasses.replace(out, bound_scope=scope, staged_order=order)

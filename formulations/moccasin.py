@@ -10,6 +10,7 @@ the duration of the optional copies. The model itself is in `_moccasin_model`, t
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from moccasin_bench.errors import UserError
-from moccasin_bench.formulation import Problem, SolverOutput
+from moccasin_bench.formulation import BoundScope, Problem, SolverOutput
 from moccasin_bench.graph import TOTAL_LIMIT, Graph
 from moccasin_bench.params import Param
 from moccasin_bench.simulate import schedule_cost
@@ -153,13 +154,13 @@ def solve(problem: Problem) -> SolverOutput:
     cap on a very large model), the fitting warm start already found is reported, not lost."""
     salvage: dict[str, Any] = {}
     try:
-        return _solve(problem, salvage)
+        return _scoped(problem, _solve(problem, salvage))
     except MemoryError:
         hint = salvage.get("hint")
         if hint is None:
             raise
         variant = {**salvage.get("variant", {}), "out_of_memory": True}
-        return SolverOutput(
+        out = SolverOutput(
             status="feasible",
             schedule=hint[1],
             objective=float(hint[2]),
@@ -170,6 +171,18 @@ def solve(problem: Problem) -> SolverOutput:
             message=f"the model ran out of memory after {problem.elapsed():.0f} s (building or solving it); the schedule "
             f"reported is the warm start's ({hint[0]}): whatever the model had found was lost with it",
         )
+        return _scoped(problem, out)
+
+
+def _scoped(problem: Problem, out: SolverOutput) -> SolverOutput:
+    """`out` with the scope of its bound: at most C computations per node, staged along the reference order in
+    fixed order (any order in free order); none with per-node copies, the authors' lengths or a horizon, whose
+    scopes are narrower than the report checks."""
+    p = problem.params
+    staged = problem.reference_order_name if p["order"] == "fixed" else None
+    narrower = bool(p["copies_per_node"]) or p["lengths"] == "paper" or int(p["horizon"]) > 0
+    scope = None if narrower or out.best_bound is None else BoundScope(staged, int(p["copies"]))
+    return dataclasses.replace(out, bound_scope=scope, staged_order=staged)
 
 
 def _solve(problem: Problem, salvage: dict[str, Any]) -> SolverOutput:

@@ -18,7 +18,7 @@ import itertools
 
 import numpy as np
 
-from moccasin_bench.formulation import Problem, SolverOutput
+from moccasin_bench.formulation import BoundScope, Problem, SolverOutput
 from moccasin_bench.params import Param
 
 NAME = "oracle"
@@ -167,4 +167,5 @@ def solve(problem: Problem) -> SolverOutput:
         solve_seconds=seconds,
         variant=variant,
         restrictions=restrictions,
+        bound_scope=BoundScope(problem.reference_order_name if p["order"] == "fixed" else None, cap or None),
     )

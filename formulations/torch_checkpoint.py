@@ -27,6 +27,7 @@ from moccasin_bench.params import Param
 NAME = "torch-checkpoint"
 DESCRIPTION = "torch.utils.checkpoint around every k-th block (or k-block segments), k searched, simulated on the graph"
 LABEL = "PyTorch checkpoint"
+KEY_PARAMS = ("pattern",)
 REQUIRES = "pytorch"
 PATTERNS = ("best", "every", "segments")
 PARAMS = (

@@ -41,6 +41,7 @@ DESCRIPTION = (
     "searched per knapsack solver for the cheapest fitting schedule"
 )
 LABEL = "PyTorch partitioner"
+KEY_PARAMS = ("solver",)
 REQUIRES = "pytorch"
 SOLVERS = ("all", "dp", "greedy", "ilp")
 PARAMS = (

@@ -8,7 +8,7 @@ and `generate(**params) -> Graph`.
 
 # File formats, tried in this order on a JSON document.
 FORMATS = {
-    "native": "graphs.native",
+    "native": "moccasin_bench.native",
     "node-link": "graphs.nodelink",
 }
 

@@ -1,10 +1,11 @@
 """What `reproduce --grid NAME` runs: an experiment (graphs, budgets, methods, the limits of
 its quick and full modes, seeds, the published figures to print beside ours), and lookup in
-the registry `moccasin_bench/experiments/__init__.py`.
+the plug-in registry `experiments/__init__.py`.
 
 An experiment module has one attribute, `EXPERIMENT`. Adding one is one module plus one
-registry line; `reproduce` turns it into a sweep config, runs it through the sweep driver
-and writes the report.
+registry line; `reproduce` turns it into a sweep config (the grid's one language is this
+object: the TOML it writes is generated from it), runs it through the sweep driver and writes
+the report. Methods are named by identity (moccasin_bench/method.py).
 """
 
 from __future__ import annotations
@@ -12,20 +13,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from moccasin_bench.errors import UserError
+from moccasin_bench.method import Method
 from moccasin_bench.model_sizes import SizeSeries
 
-
-@dataclass(frozen=True)
-class Method:
-    """One column of an experiment's table: a formulation with the parameters that define it."""
-
-    key: str  # what --methods names, e.g. "moccasin-fixed"
-    formulation: str
-    params: Mapping[str, Any] = field(default_factory=dict)
-    note: str = ""
+__all__ = ["Experiment", "Method", "Mode", "experiment", "experiments"]
 
 
 @dataclass(frozen=True)
@@ -41,11 +34,11 @@ class Mode:
     floors: Mapping[str, float] = field(
         default_factory=dict
     )  # formulation -> at least this many seconds (one whose setup alone outlasts the mode's limit)
-    skip: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (graph, method key) -> why not (a table cell)
+    skip: Mapping[tuple[str, str], str] = field(default_factory=dict)  # (graph, method identity) -> why not (a cell)
     skip_note: str = ""  # the same, in a sentence for the report
     grace_seconds: float | None = None  # None: the runner's default
     seeds: tuple[int, ...] = (0,)
-    method_seeds: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # method key -> its own seeds
+    method_seeds: Mapping[str, tuple[int, ...]] = field(default_factory=dict)  # method identity -> its own seeds
     summary: str = ""  # one sentence for the report's preamble (what this mode is good for)
     graphs: tuple[str, ...] = ()  # this mode's graphs, when they differ from the experiment's
     sizes: SizeSeries | None = None  # model sizes to measure (build only) besides the solves
@@ -63,14 +56,23 @@ class Experiment:
     methods: tuple[Method, ...]
     quick: Mode
     full: Mode
-    published: tuple[str, ...] = ()  # keys of moccasin_bench.report.published.TABLES
+    published: tuple[str, ...] = ()  # keys of experiments.TABLES (published tables to print beside ours)
     more_modes: tuple[Mode, ...] = ()  # modes besides quick and full, chosen with `reproduce --mode NAME`
-    # (numerator, denominator) method keys whose solve-effort ratio the report draws against n
+    # (numerator, denominator) method identities whose solve-effort ratio the report draws against n
     effort_ratios: tuple[tuple[str, str], ...] = ()
 
     @property
     def method_keys(self) -> tuple[str, ...]:
         return tuple(m.key for m in self.methods)
+
+    def find_method(self, name: str) -> Method | None:
+        """The method `reproduce --methods NAME` selects (its identity, alias or slug, or its formulation's
+        name when only one method of the grid has it), or None."""
+        found = next((m for m in self.methods if m.answers_to(name)), None)
+        if found is None:
+            same = [m for m in self.methods if m.formulation == name.strip()]
+            found = same[0] if len(same) == 1 else None
+        return found
 
     @property
     def modes(self) -> tuple[Mode, ...]:
@@ -91,7 +93,7 @@ class Experiment:
 
 def experiments() -> dict[str, str]:
     """name -> module path of every registered experiment."""
-    from moccasin_bench.experiments import REGISTRY
+    from experiments import REGISTRY
 
     return dict(REGISTRY)
 

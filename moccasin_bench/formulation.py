@@ -9,6 +9,10 @@ A formulation module (in `formulations/`, registered in `formulations/__init__.p
 - optionally, how reports name it: `LABEL` (default: NAME), `KEY_PARAMS` (parameters whose
   values are part of the method's name, e.g. moccasin's `order` -> "Moccasin (fixed)"), and
   `label(params) -> str` when the name needs more than that;
+- in its SolverOutput, when it reports a lower bound, the bound's scope (`bound_scope`: which
+  order, how many computations per node) and, when its schedules follow the reference order's
+  stages by construction, `staged_order`: the report compares a bound with every schedule its
+  scope contains, whichever formulation found it;
 - optionally, `check(params, graph)` (raise UserError for parameter values that cannot work on
   this graph; called when a run is planned) and `model_size(problem)` (build without solving);
 - optionally, `REQUIRES`: what the graph must be for the formulation to run at all, one of
@@ -35,7 +39,7 @@ import numpy as np
 
 from moccasin_bench.budget import Budget
 from moccasin_bench.errors import UserError
-from moccasin_bench.graph import Graph
+from moccasin_bench.graph import PYTORCH_SOURCE_KIND, Graph
 
 STATUSES = ("optimal", "feasible", "infeasible", "no_solution", "invalid", "error")  # docs/semantics.md
 VALID_STATUSES = ("optimal", "feasible")  # the statuses that carry a schedule that fits
@@ -73,6 +77,38 @@ class Problem:
             self.progress(self.elapsed(), cost, bound)
 
 
+@dataclass(frozen=True)
+class BoundScope:
+    """The schedules a lower bound holds for: staged along the reference order `order` (None: any
+    order) with at most `max_computations` computations of any node (None: any number). The report
+    compares a bound only with the schedules its scope contains (moccasin_bench/report/bounds.py)."""
+
+    order: str | None = None
+    max_computations: int | None = None
+
+    def contains(self, max_computations: int | None, staged_order: str | None) -> bool:
+        """Whether a schedule computing no node more than `max_computations` times (None: unknown), staged
+        along `staged_order` by construction (None: not known to be), lies in this scope."""
+        if self.max_computations is not None and (max_computations is None or max_computations > self.max_computations):
+            return False
+        return self.order is None or self.order == staged_order
+
+    def describe(self) -> str:
+        where = f"staged along the {self.order} order" if self.order else "any order"
+        many = (
+            f"at most {self.max_computations} computations per node" if self.max_computations else "any recomputation"
+        )
+        return f"{where}, {many}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"order": self.order, "max_computations": self.max_computations}
+
+    @classmethod
+    def from_json(cls, doc: Mapping[str, Any]) -> BoundScope:
+        cap = doc.get("max_computations")
+        return cls(doc.get("order") or None, int(cap) if cap else None)
+
+
 @dataclass(frozen=True, eq=False)
 class SolverOutput:
     """What a formulation found, in the graph's own units."""
@@ -89,11 +125,12 @@ class SolverOutput:
     variant: Mapping[str, Any] = field(default_factory=dict)  # what actually ran (order mode, phases, backend ...)
     restrictions: str = ""  # what "optimal" is relative to, e.g. "fixed order, <= 2 computations per node"
     message: str = ""
+    bound_scope: BoundScope | None = None  # the schedules best_bound holds for (None: it covers no other run's)
+    staged_order: str | None = None  # the reference order the schedule is staged along by construction, if any
 
 
 PLUGINS_ENV = "MOCCASIN_BENCH_PLUGINS"
 
-PYTORCH_SOURCE_KIND = "pytorch-training-step"  # graph.source["kind"] of `graphs extract` (graphs/pytorch/build.py)
 # What a formulation's REQUIRES may name: requirement -> (what it means, in words; test on a graph).
 REQUIREMENTS: dict[str, tuple[str, Callable[[Graph], bool]]] = {
     "pytorch": (

@@ -30,6 +30,8 @@ _INT64_MAX = np.iinfo(np.int64).max
 TOTAL_LIMIT = 2**62
 COPY_FACTOR = 16
 
+PYTORCH_SOURCE_KIND = "pytorch-training-step"  # graph.source["kind"] of a graph made by `graphs extract`
+
 
 def _frozen(a: np.ndarray) -> np.ndarray:
     a.setflags(write=False)

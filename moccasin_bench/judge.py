@@ -73,6 +73,8 @@ class RunResult:
             "tdi_percent": self.tdi_percent,
             "reported_objective": out.objective,
             "best_bound": out.best_bound,
+            "bound_scope": None if out.bound_scope is None else out.bound_scope.to_json(),
+            "staged_order": out.staged_order,
             "build_seconds": out.build_seconds,
             "solve_seconds": out.solve_seconds,
             "wall_seconds": self.wall_seconds,

@@ -22,7 +22,7 @@ from moccasin_bench.errors import UserError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from moccasin_bench.experiment import Method
+    from moccasin_bench.method import Method
 
 COLUMNS = (
     "graph",
@@ -98,7 +98,8 @@ def measure(
         stopped: str | None = None
         for entry in series.graphs:
             count += 1
-            previous = done.get((entry, method.key))
+            # a table written before method identities names the method by its earlier key (alias or slug)
+            previous = next((done[(entry, k)] for k in method.names if (entry, k) in done), None)
             if previous is not None:
                 if previous["status"] != "built":
                     stopped = stopped or f"not built: {previous['status']} on {entry}"
@@ -113,7 +114,7 @@ def measure(
                 "edges": g.m,
                 "method": method.key,
                 "formulation": method.formulation,
-                "params": json.dumps(dict(method.params), sort_keys=True),
+                "params": json.dumps(method.run_params, sort_keys=True),
                 "budget_fraction": series.budget_fraction,
                 "budget": budget.bytes,
                 "memory_cap_bytes": series.memory_cap_bytes,
@@ -124,7 +125,7 @@ def measure(
                 continue
             if progress:
                 print(f"  [{count}/{total}] building {method.key} on {entry} (n={g.n:,})", file=sys.stderr, flush=True)
-            spec = make_spec(g, budget, method.formulation, dict(method.params), time_limit_seconds=series.seconds_cap)
+            spec = make_spec(g, budget, method.formulation, method.run_params, time_limit_seconds=series.seconds_cap)
             outcome = run_isolated(
                 spec.to_json(),
                 graph_document(g),

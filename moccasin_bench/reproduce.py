@@ -1,8 +1,8 @@
-"""`reproduce`: an experiment's grid (moccasin_bench/experiments), run through the sweep driver, then the report.
+"""`reproduce`: an experiment's grid (the `experiments/` plug-ins), run through the sweep driver, then the report.
 
 The default experiment is the Moccasin paper's Table 2 (`--grid paper`). Each paper graph
 (rl1..rl4, cm1, cm2) is read from its file when a data directory holds it, else replaced
-by its generated stand-in (graphs.catalog.STAND_INS), and the report says so at the top.
+by its generated stand-in (moccasin_bench.catalog.STAND_INS), and the report says so at the top.
 The grid is written as a sweep config (DIR/grid.toml) and run into DIR/runs.sqlite, so
 re-running resumes: finished runs are skipped. `--quick` uses the experiment's quick mode.
 """
@@ -14,7 +14,7 @@ import json
 import shlex
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import Any
 
 from moccasin_bench.errors import UserError
 from moccasin_bench.experiment import Experiment, Mode, experiment
+from moccasin_bench.sweep.config import dump_config as to_toml  # noqa: F401  (the name tests and scripts use)
 
 
 @dataclass(frozen=True)
@@ -29,12 +30,12 @@ class Options:
     """What the user asked `reproduce` for; None and empty mean the experiment's own choice."""
 
     out_dir: Path
-    grid: str = "paper"  # the experiment (moccasin_bench/experiments)
+    grid: str = "paper"  # the experiment (experiments.REGISTRY)
     quick: bool = False
     mode: str | None = None  # a named mode (overrides quick)
     data_dir: str | None = None
     graphs: Sequence[str] = ()  # () = the experiment's graphs
-    methods: Sequence[str] = ()  # () = the experiment's methods (their keys)
+    methods: Sequence[str] = ()  # () = the experiment's methods (their identities, e.g. moccasin[order=free])
     stand_ins: bool = False  # use the generated stand-ins even when the paper's files are found
     jobs: int | None = None  # None = the mode's
     threads: int | None = None
@@ -63,13 +64,13 @@ class Grid:
     choices: list[GraphChoice]
     experiment: Experiment
     mode: Mode
-    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (graph entry, method key, reason)
-    unavailable: dict[str, str] = field(default_factory=dict)  # method key -> why
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (graph entry, method identity, reason)
+    unavailable: dict[str, str] = field(default_factory=dict)  # method identity -> why
 
 
 def choose_graphs(names: Sequence[str], data_dir: str | None, stand_ins: bool) -> list[GraphChoice]:
     """Each paper graph from its file when found (and not `stand_ins`), else its generated stand-in."""
-    from graphs.catalog import STAND_INS
+    from moccasin_bench.catalog import STAND_INS
     from moccasin_bench.sources import find_paper_file
 
     out = []
@@ -104,12 +105,12 @@ def build_grid(opts: Options) -> Grid:
     """The sweep config (as a dict) of the reproduction."""
     exp = experiment(opts.grid)
     mode = exp.mode(opts.quick, opts.mode)
-    wanted = tuple(opts.methods) or exp.method_keys
-    unknown = [m for m in wanted if m not in exp.method_keys]
+    unknown = [m for m in opts.methods if exp.find_method(m) is None]
     if unknown:
         raise UserError(
             f"unknown method {unknown[0]!r} for grid {exp.name!r}; choose from {', '.join(exp.method_keys)}"
         )
+    wanted = {exp.find_method(m).key for m in opts.methods} or set(exp.method_keys)
     graphs = tuple(opts.graphs) or exp.graphs_of(mode)
     if not graphs:
         raise UserError("no graphs to run")
@@ -134,7 +135,7 @@ def build_grid(opts: Options) -> Grid:
         limit = opts.time_limit or mode.time_limits.get(c.paper or c.entry, mode.other_limit)
         groups: dict[tuple, list] = {(float(limit), None): []}  # uncapped methods first, then each cap or seed set
         for m in methods:
-            reason = mode.skip.get((c.paper or c.entry, m.key))
+            reason = m.lookup(mode.skip, c.paper or c.entry)
             if reason:
                 grid.skipped.append((c.entry, m.key, reason))
                 continue
@@ -143,13 +144,13 @@ def build_grid(opts: Options) -> Grid:
             floor = mode.floors.get(m.formulation)
             if floor is not None and not opts.time_limit:  # --time-limit is the user's word for every run
                 seconds = max(seconds, float(floor))
-            groups.setdefault((seconds, mode.method_seeds.get(m.key)), []).append(m)
+            groups.setdefault((seconds, m.lookup(mode.method_seeds)), []).append(m)
         for (seconds, seeds), group in groups.items():
             if group:
                 table = {
                     "graphs": [c.entry],
                     "time_limits": seconds,
-                    "formulations": [{"name": m.formulation, "params": dict(m.params)} for m in group],
+                    "formulations": [{"name": m.formulation, "params": m.run_params} for m in group],
                 }
                 if seeds is not None:
                     table["seeds"] = list(seeds)
@@ -173,34 +174,6 @@ def build_grid(opts: Options) -> Grid:
     return grid
 
 
-# ---- TOML (the few types a sweep config uses) ------------------------------------------------
-
-
-def _toml_value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, (int, float)):
-        return repr(v)
-    if isinstance(v, str):
-        return json.dumps(v)  # a JSON string is a valid TOML basic string
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
-    if isinstance(v, Mapping):
-        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }" if v else "{}"
-    raise TypeError(f"no TOML form for {type(v).__name__}")
-
-
-def to_toml(config: Mapping[str, Any], header: Sequence[str] = ()) -> str:
-    lines = [f"# {h}" for h in header]
-    for k, v in config.items():
-        if k != "grid":
-            lines.append(f"{k} = {_toml_value(v)}")
-    for table in config.get("grid", ()):
-        lines += ["", "[[grid]]"]
-        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
-    return "\n".join(lines) + "\n"
-
-
 # ---- running -----------------------------------------------------------------------------------
 
 
@@ -212,7 +185,7 @@ def _duration(seconds: float) -> str:
 
 def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None) -> list[str]:
     """What the report says first about this reproduction."""
-    from moccasin_bench.report.methods import base_label
+    from moccasin_bench.method import label
 
     exp, mode = grid.experiment, grid.mode
     threads = grid.config["threads"]
@@ -226,7 +199,7 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
         limits: dict[float, list[str]] = {}
         for t in grid.config["grid"]:
             if t["graphs"] == [c.entry]:
-                names = [base_label(f["name"], f["params"]) for f in t["formulations"]]
+                names = [label(f["name"], f["params"]) for f in t["formulations"]]
                 limits.setdefault(t["time_limits"], []).extend(names)
         if len(limits) == 1:
             per_graph.append(f"{c.entry}: {next(iter(limits)):g} s")
@@ -246,18 +219,14 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
         lines.append(mode.skip_note)
     for key, why in grid.unavailable.items():
         m = next(x for x in exp.methods if x.key == key)
-        lines.append(
-            f"{base_label(m.formulation, m.params)} was not run: the formulation is not available here ({why})."
-        )
+        lines.append(f"{m.label()} was not run: the formulation is not available here ({why}).")
     return lines
 
 
 def _effort_pairs(exp: Experiment) -> tuple[tuple[str, str], ...]:
-    """The experiment's effort-ratio pairs, from method keys to the labels the report uses."""
-    from moccasin_bench.report.methods import base_label
-
-    label = {m.key: base_label(m.formulation, m.params) for m in exp.methods}
-    return tuple((label[a], label[b]) for a, b in exp.effort_ratios if a in label and b in label)
+    """The experiment's effort-ratio pairs, from method identities to the labels the report uses."""
+    pairs = [(exp.find_method(a), exp.find_method(b)) for a, b in exp.effort_ratios]
+    return tuple((a.label(), b.label()) for a, b in pairs if a is not None and b is not None)
 
 
 def command_of(opts: Options) -> str:
@@ -283,13 +252,13 @@ def _add_earlier_time(meta_path: Path, grid_id: str, seconds: float | None) -> f
 
 def run(opts: Options) -> int:
     """Build the grid, run what the store lacks, write the report. Returns an exit status."""
-    from graphs.catalog import STAND_INS
+    from moccasin_bench.catalog import STAND_INS
     from moccasin_bench.cluster import LocalExecutor
     from moccasin_bench.report import ReportRequest, build_report
-    from moccasin_bench.report.methods import base_label
     from moccasin_bench.report.table import Skipped
     from moccasin_bench.store import stored_statuses
     from moccasin_bench.sweep import describe_plan, drive, load_config, plan
+    from moccasin_bench.sweep.config import dump_config
 
     grid = build_grid(opts)
     exp, mode = grid.experiment, grid.mode
@@ -306,7 +275,7 @@ def run(opts: Options) -> int:
         f"Written by `{command_of(opts)}` ({mode.name} mode).",
         f"Re-run just the grid: moccasin-bench sweep {config_path.name} --store {store_path.name} --jobs {jobs}",
     ]
-    config_path.write_text(to_toml(grid.config, header))
+    config_path.write_text(dump_config(grid.config, header))
     config = load_config(config_path)
     the_plan = plan(config)
     stored = stored_statuses(store_path)
@@ -383,7 +352,7 @@ def run(opts: Options) -> int:
         m = next(x for x in exp.methods if x.key == key)
         if entry in hashes:
             for f in exp.budgets:
-                skipped.append(Skipped(hashes[entry], f, base_label(m.formulation, m.params), reason))
+                skipped.append(Skipped(hashes[entry], f, m.label(), reason))
     t0 = time.monotonic()
     result = build_report(
         ReportRequest(

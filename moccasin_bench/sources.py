@@ -45,7 +45,7 @@ def data_dirs(explicit: str | Path | None = None) -> list[Path]:
 
 
 def find_paper_file(name: str, data_dir: str | Path | None = None) -> Path | None:
-    from graphs.catalog import PAPER_GRAPHS
+    from moccasin_bench.catalog import PAPER_GRAPHS
 
     entry = PAPER_GRAPHS[name]
     for d in data_dirs(data_dir):
@@ -98,7 +98,7 @@ def parse_generator_spec(spec: str) -> tuple[str, dict[str, str]]:
 
 def load_graph(spec: str | Path, data_dir: str | Path | None = None) -> Graph:
     """A graph from a path, a catalog name (rl1, cm2, demo, pt-resnet18, ...) or a generator spec."""
-    from graphs.catalog import CATALOGUE_DIR, PAPER_GRAPHS, PRESETS, PYTORCH_GRAPHS
+    from moccasin_bench.catalog import CATALOGUE_DIR, PAPER_GRAPHS, PRESETS, PYTORCH_GRAPHS
 
     text = str(spec)
     path = Path(text)

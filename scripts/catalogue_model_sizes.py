@@ -15,8 +15,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from experiments.scaling import BUILT
 from moccasin_bench.errors import UserError
-from moccasin_bench.experiments.scaling import BUILT
 from moccasin_bench.model_sizes import SizeSeries, load_sizes, measure
 from moccasin_bench.runner.limits import parse_memory_limit
 from moccasin_bench.sources import load_graph
@@ -24,7 +24,7 @@ from moccasin_bench.sources import load_graph
 
 def catalogue_graphs() -> list[str]:
     """The pt-* graphs, smallest first (a build that fails is not tried on larger ones)."""
-    from graphs.catalog import PYTORCH_GRAPHS
+    from moccasin_bench.catalog import PYTORCH_GRAPHS
 
     return sorted(PYTORCH_GRAPHS, key=lambda name: load_graph(name).n)
 

@@ -87,7 +87,7 @@ def tiny_graph(name: str = "tiny", scale: int = 1):
 
 
 def write_graph(path, graph=None):
-    from graphs.native import write
+    from moccasin_bench.native import write
 
     write(graph if graph is not None else tiny_graph(), path)
     return path

@@ -86,7 +86,7 @@ def test_every_verb_has_help_with_examples():
 
 def test_generate_then_info_then_simulate(tmp_path):
     g = Graph.build("chain", [0, 1, 2, 3], [2, 2, 2, 2], [5, 5, 5, 5], [(0, 1), (1, 2), (2, 3), (0, 3)])
-    from graphs.native import write
+    from moccasin_bench.native import write
 
     path = tmp_path / "chain.json"
     write(g, path)
@@ -108,7 +108,7 @@ def test_generate_then_info_then_simulate(tmp_path):
 
 def test_solve_writes_the_schedule_contract_and_simulate_agrees(tmp_path):
     g = Graph.build("chain", [0, 1, 2], [2, 3, 4], [5, 6, 7], [(0, 1), (1, 2)])
-    from graphs.native import write
+    from moccasin_bench.native import write
 
     path = tmp_path / "chain.json"
     write(g, path)

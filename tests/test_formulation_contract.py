@@ -36,7 +36,7 @@ def tiny_graph() -> Graph:
 @pytest.mark.parametrize("name", NAMES)
 def test_module_describes_itself(name):
     module = formulation_module(name)
-    assert module.NAME == name
+    assert getattr(module, "NAME", name) == name  # optional: the registry names it (its identity's name)
     assert isinstance(module.DESCRIPTION, str) and module.DESCRIPTION.strip() and "\n" not in module.DESCRIPTION
     assert isinstance(module.PARAMS, tuple) and all(isinstance(p, Param) for p in module.PARAMS)
     names = [p.name for p in module.PARAMS]
@@ -90,6 +90,36 @@ def test_solve_on_a_tiny_graph_gives_a_judged_status(name, fraction):
         assert result.peak_memory <= budget.bytes and result.total_duration >= g.sum_duration
     doc = result.to_json()
     assert doc["formulation"] == name and isinstance(doc["variant"], dict) and isinstance(doc["restrictions"], str)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_bound_reaches_the_reports_gap(name, tmp_path):
+    """A bound a formulation returns says its scope, is stored with the run and becomes the gap of the run's own
+    cell in the report (a bound without a scope would never reach the gap column)."""
+    from moccasin_bench.report.analysis import analyse
+    from moccasin_bench.report.build import _with_gaps
+    from moccasin_bench.runner import make_spec
+    from moccasin_bench.store import Store, load_runs, load_trajectories, make_row
+
+    g = tiny_graph()
+    budget = resolve_budget(g, fraction=0.8, order_name="topological")
+    result = solve_in_process(g, budget, name, {}, time_limit_seconds=20, threads=1)
+    if result.output.best_bound is None:
+        assert result.output.bound_scope is None
+        return
+    assert result.output.bound_scope is not None, f"{name} returns a bound but not its scope (SolverOutput.bound_scope)"
+    spec = make_spec(g, budget, name, {}, time_limit_seconds=20)
+    store = tmp_path / "runs.sqlite"
+    with Store(store) as s:
+        doc = result.to_json()
+        s.write(make_row(spec, {"status": result.status, "result": doc}, graph=g), doc)
+    analysis = _with_gaps(analyse(load_runs(store), load_trajectories(store)), store)
+    cell = analysis.cells.set_index("key").loc[spec.key]
+    if result.status in ("optimal", "feasible"):
+        assert cell["bound"] == pytest.approx(result.output.best_bound), (cell["bound"], cell["bound_method"])
+        assert cell["bound_method"] == analysis.runs.set_index("key").loc[spec.key, "method"]
+        expected = 100 * max(0.0, result.total_duration - result.output.best_bound) / result.total_duration
+        assert cell["gap_percent"] == pytest.approx(expected)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -172,6 +202,73 @@ def test_the_engine_does_not_reach_up():
             continue
         used = _imported_modules(path)
         assert not any(m.startswith("moccasin_bench.cli") for m in used), f"{rel} imports the CLI"
+
+
+PLUGIN_PACKAGES = ("formulations", "graphs", "experiments")  # their registries (the packages) the engine may read
+# The CLI verbs that are PyTorch's own (`graphs extract`, `execute`) call the PyTorch graph plug-in by name.
+CLI_PLUGIN_IMPORTS = {"graphs.pytorch", "graphs.pytorch.build", "graphs.pytorch.execute", "graphs.pytorch.trace"}
+
+
+def _project_modules() -> dict[str, Path]:
+    out = {}
+    for pkg in ("moccasin_bench", *PLUGIN_PACKAGES):
+        for path in (REPO / pkg).rglob("*.py"):
+            parts = list(path.relative_to(REPO).with_suffix("").parts)
+            out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return out
+
+
+def _imports_of(path: Path, known: set[str]) -> set[str]:
+    """The project modules a file imports at any depth (`from pkg import sub` counts as importing pkg.sub)."""
+    out: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name in known)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            subs = {f"{node.module}.{a.name}" for a in node.names} & known
+            out.update(subs or ({node.module} & known))
+    return out
+
+
+def test_the_engine_imports_no_plug_in_module():
+    """The engine reads the plug-in registries (`formulations`, `graphs`, `experiments`) and nothing below them:
+    the native graph format and the catalogue of named graphs are the engine's own (moccasin_bench/native.py,
+    moccasin_bench/catalog.py). Only the PyTorch verbs of the CLI name the PyTorch graph plug-in."""
+    modules = _project_modules()
+    for name, path in sorted(modules.items()):
+        if not name.startswith("moccasin_bench"):
+            continue
+        used = {m for m in _imports_of(path, set(modules)) if m.split(".")[0] in PLUGIN_PACKAGES}
+        plugins = used - set(PLUGIN_PACKAGES)
+        if name.startswith("moccasin_bench.cli"):
+            plugins -= CLI_PLUGIN_IMPORTS
+        assert not plugins, f"{name} imports the plug-in module(s) {sorted(plugins)}: the engine names no plug-in"
+
+
+def test_no_import_cycles():
+    """No two project modules import each other, directly or round a circle, even inside functions (an import
+    inside a function hides a circle; it does not break it)."""
+    import networkx as nx
+
+    modules = _project_modules()
+    graph = nx.DiGraph()
+    for name, path in modules.items():
+        for used in _imports_of(path, set(modules)):
+            if used != name and not name.startswith(used + "."):  # a module importing its own package: not a circle
+                graph.add_edge(name, used)
+    circles = [sorted(c) for c in nx.strongly_connected_components(graph) if len(c) > 1]
+    assert not circles, f"import circles: {circles}"
+
+
+def test_source_kind_is_defined_once():
+    """The kind of a PyTorch-extracted graph is the engine's constant, spelled nowhere else."""
+    spelled = [
+        p.relative_to(REPO)
+        for pkg in ("moccasin_bench", *PLUGIN_PACKAGES)
+        for p in (REPO / pkg).rglob("*.py")
+        if '"pytorch-training-step"' in p.read_text()
+    ]
+    assert [str(p) for p in spelled] == ["moccasin_bench/graph.py"], spelled
 
 
 def test_the_engine_imports_no_solver_at_module_level():

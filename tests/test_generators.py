@@ -12,13 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import graphs
-from graphs.catalog import PAPER_GRAPHS, PRESETS
 from moccasin_bench.budget import reference_peak
+from moccasin_bench.catalog import PAPER_GRAPHS, PRESETS
 from moccasin_bench.errors import UserError
 from moccasin_bench.graph import Graph
 from moccasin_bench.params import resolve_params
 from moccasin_bench.simulate import simulate
 from moccasin_bench.sources import find_paper_file, generate, generator_module, load_graph
+from tests.conftest import REPO
 
 # A few calls per family, small enough to be quick.
 CALLS = [
@@ -372,3 +373,23 @@ def test_memory_law_fits_the_paper_files():
     assert np.median(generated) == pytest.approx(np.median(values), rel=0.1)
     assert np.quantile(generated, 0.9) == pytest.approx(np.quantile(values, 0.9), rel=0.1)
     assert generated.max() <= 10_000 and values.max() <= 10_000
+
+
+def test_the_catalogue_tables_are_read_from_its_declarations():
+    """A PyTorch catalogue model is one declaration (moccasin_bench/catalog.py): its file is shipped, the catalogue
+    grid runs it, and the README's and docs/pytorch.md's tables are what the build script makes of the
+    declarations and the files (remake them: python scripts/build_pytorch_catalogue.py --tables)."""
+    import importlib.util
+
+    from experiments.catalogue import GRAPHS
+    from moccasin_bench.catalog import CATALOGUE_DIR, PYTORCH_GRAPHS
+
+    spec = importlib.util.spec_from_file_location("build_catalogue", REPO / "scripts" / "build_pytorch_catalogue.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    assert all((CATALOGUE_DIR / g.filename).is_file() for g in PYTORCH_GRAPHS.values())
+    assert GRAPHS == tuple(PYTORCH_GRAPHS)
+    for path, block in ((build.README, build.readme_table()), (build.DOC, build.table())):
+        text = path.read_text()
+        assert build.replace_block(text, block) == text, f"{path.name}'s catalogue table is stale"
+        assert all(f"`{name}`" in block for name in PYTORCH_GRAPHS)

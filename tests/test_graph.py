@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
-from graphs.native import to_data
 from moccasin_bench.errors import GraphError
 from moccasin_bench.graph import Graph
+from moccasin_bench.native import to_data
 from moccasin_bench.sources import parse_graph_data, read_graph_file
 from tests.conftest import paper_graph, paper_path, run_cli
 from tests.strategies import dags

@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from graphs.catalog import CATALOGUE_DIR, PYTORCH_GRAPHS
-from graphs.native import parse, to_data, write
 from moccasin_bench.budget import resolve_budget
+from moccasin_bench.catalog import CATALOGUE_DIR, PYTORCH_GRAPHS
 from moccasin_bench.cli import main
 from moccasin_bench.errors import GraphError, UserError
 from moccasin_bench.graph import Graph
 from moccasin_bench.judge import solve_in_process as solve
+from moccasin_bench.native import parse, to_data, write
 from moccasin_bench.simulate import simulate
 from moccasin_bench.sources import load_graph, read_graph_file
 
@@ -103,7 +103,7 @@ def test_catalogue_loads_without_torch():
         BLOCK_TORCH
         + """
 import json
-from graphs.catalog import PYTORCH_GRAPHS
+from moccasin_bench.catalog import PYTORCH_GRAPHS
 from moccasin_bench.sources import load_graph
 from moccasin_bench.simulate import simulate
 out = {}

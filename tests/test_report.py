@@ -107,9 +107,10 @@ def test_method_names_say_what_differs():
         < ranks["Checkmate LP+rounding"]
         < ranks["Heuristic (chen-greedy)"]
     )
-    from moccasin_bench.report.published import PAPER
+    from moccasin_bench.report.published import published_table
 
-    keys = [PAPER.match(f, json.loads(p)) or "" for f, p in zip(runs["formulation"], runs["params"])]
+    paper = published_table("paper")
+    keys = [paper.method_key(f, json.loads(p)) or "" for f, p in zip(runs["formulation"], runs["params"])]
     assert keys == ["moccasin-fixed", "moccasin-fixed", "", "checkmate-milp", "checkmate-milp", "", "checkmate-lp"]
 
 
@@ -407,19 +408,33 @@ def test_a_run_that_gives_up_early_is_not_called_a_time_out():
 
 
 def test_gaps_use_only_bounds_whose_scope_contains_the_schedule():
-    from moccasin_bench.report.bounds import Scope, covers, run_scope, with_gaps
+    from moccasin_bench.formulation import BoundScope
+    from moccasin_bench.report.bounds import run_scope, with_gaps
+    from moccasin_bench.store import legacy_scope
 
-    assert run_scope("moccasin", {"order": "free", "copies": 2}, "stored") == Scope(2, None)
-    assert run_scope("moccasin", {"order": "fixed", "copies": 3}, "stored") == Scope(3, "stored")
-    assert run_scope("checkmate-milp", {}, "topological") == Scope(None, "topological")
-    assert run_scope("moccasin", {"copies_per_node": "a=4"}, "stored") is None  # per-node scopes are not checked
-    assert run_scope("heuristic", {}, "stored") is None and run_scope("annealing", {}, "stored") is None
-    assert (
-        covers(Scope(2, None), 2, None)
-        and not covers(Scope(2, None), 3, None)
-        and not covers(Scope(2, None), None, None)
+    # the scopes of runs stored before formulations reported them (store version 3)
+    assert legacy_scope("moccasin", {"order": "free", "copies": 2}, "stored") == (
+        {"order": None, "max_computations": 2},
+        None,
     )
-    assert covers(Scope(None, "stored"), 5, "stored") and not covers(Scope(None, "stored"), 1, None)
+    assert legacy_scope("moccasin", {"order": "fixed", "copies": 3}, "stored") == (
+        {"order": "stored", "max_computations": 3},
+        "stored",
+    )
+    assert legacy_scope("checkmate-milp", {}, "topological") == (
+        {"order": "topological", "max_computations": None},
+        "topological",
+    )
+    assert legacy_scope("moccasin", {"copies_per_node": "a=4"}, "stored")[0] is None  # per-node scopes: unchecked
+    assert legacy_scope("heuristic", {}, "stored") == (None, None)
+    assert legacy_scope("annealing", {"order": "fixed"}, "stored") == (None, "stored")
+    assert run_scope('{"order": null, "max_computations": 2}') == BoundScope(None, 2) and run_scope(None) is None
+    assert (
+        BoundScope(None, 2).contains(2, None)
+        and not BoundScope(None, 2).contains(3, None)
+        and not BoundScope(None, 2).contains(None, None)
+    )
+    assert BoundScope("stored", None).contains(5, "stored") and not BoundScope("stored", None).contains(1, None)
 
     common = dict(graph_hash="g", budget=100, reference_order="stored", sum_duration=1000)
     runs = pd.DataFrame(
@@ -428,6 +443,8 @@ def test_gaps_use_only_bounds_whose_scope_contains_the_schedule():
                 key="free",
                 formulation="moccasin",
                 params=json.dumps({"order": "free", "copies": 2}),
+                bound_scope=json.dumps({"order": None, "max_computations": 2}),
+                staged_order=None,
                 best_bound=1010.0,
                 method="Moccasin (free)",
                 **common,
@@ -436,6 +453,8 @@ def test_gaps_use_only_bounds_whose_scope_contains_the_schedule():
                 key="fixed",
                 formulation="moccasin",
                 params=json.dumps({"order": "fixed", "copies": 2}),
+                bound_scope=json.dumps({"order": "stored", "max_computations": 2}),
+                staged_order="stored",
                 best_bound=1030.0,
                 method="Moccasin (fixed)",
                 **common,

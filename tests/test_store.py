@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pandas as pd
@@ -152,6 +153,8 @@ def _as_version_1(path):
     conn = sqlite3.connect(path)
     conn.execute("ALTER TABLE runs RENAME COLUMN nodes TO n")
     conn.execute("ALTER TABLE runs RENAME COLUMN edges TO m")
+    conn.execute("ALTER TABLE runs DROP COLUMN bound_scope")  # version 4
+    conn.execute("ALTER TABLE runs DROP COLUMN staged_order")
     conn.execute("PRAGMA user_version = 1")
     conn.commit()
     conn.close()
@@ -163,6 +166,11 @@ def test_an_old_store_is_read_as_it_is_and_migrated_by_the_driver(tmp_path, fini
     _as_version_1(path)
     df = load_runs(path)  # read-only: no migration, current names
     assert {"nodes", "edges"} <= set(df.columns) and "n" not in df.columns and set(df["nodes"]) == {5}
+    oracle = {"order": None, "max_computations": None}  # the free-order oracle's bound covers every schedule
+    assert [json.loads(x) if isinstance(x, str) else None for x in df.sort_values("formulation")["bound_scope"]] == [
+        None,
+        oracle,
+    ]
     assert all(r["nodes"] == 5 and r["edges"] == 6 for r in rows(path))
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
     with Store(path) as store:  # the driver migrates, keeping every run
@@ -171,3 +179,5 @@ def test_an_old_store_is_read_as_it_is_and_migrated_by_the_driver(tmp_path, fini
     assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     assert tuple(r[1] for r in conn.execute("PRAGMA table_info(runs)")) == RUN_COLUMN_NAMES
     assert conn.execute("SELECT DISTINCT nodes, edges FROM runs").fetchall() == [(5, 6)]
+    scopes = conn.execute("SELECT formulation, bound_scope FROM runs ORDER BY formulation").fetchall()
+    assert [(f, json.loads(x) if x else None) for f, x in scopes] == [("heuristic", None), ("oracle", oracle)]

@@ -34,8 +34,10 @@ import numpy as np
 
 from graphs.pytorch import require_torch
 from graphs.pytorch.extract import OPTIMIZER_STATES, OUT_BUFFER, OUT_GRADIENT, OUT_LOSS, Plan
+from graphs.pytorch.retrace import retrace
 from graphs.pytorch.trace import ROLE_BUFFER, ROLE_INPUT, ROLE_PARAMETER, ROLE_SEED, ROLE_TARGET, Joint, Setup
 from moccasin_bench.errors import UserError
+from moccasin_bench.graph import PYTORCH_SOURCE_KIND
 
 RNG_SEED = 20230725
 RTOL, ATOL = 1e-5, 1e-6  # used only when two runs are not bitwise equal (see docs/pytorch.md)
@@ -349,12 +351,11 @@ def execute(
 ) -> dict:
     """Check the schedule, re-trace the graph's step, run it plain and scheduled, measure both."""
     torch = require_torch()
-    from graphs.pytorch.build import retrace
     from moccasin_bench.simulate import simulate
 
     say = progress or (lambda text: None)
     source = graph.source or {}
-    if source.get("kind") != "pytorch-training-step":
+    if source.get("kind") != PYTORCH_SOURCE_KIND:
         raise UserError(
             f"graph {graph.name!r} was not extracted from PyTorch (it has no pytorch source block); execute needs a graph made by `moccasin-bench graphs extract`"
         )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from moccasin_bench.cli.common import human_bytes
 from moccasin_bench.errors import ScheduleError, UserError
+from moccasin_bench.graph import PYTORCH_SOURCE_KIND
 from moccasin_bench.jsonio import write_json
 
 if TYPE_CHECKING:
@@ -107,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     if args.repeat < 1 or args.threads < 1:
         raise UserError("--repeat and --threads must be at least 1")
     graph = _load(args)
-    if (graph.source or {}).get("kind") != "pytorch-training-step":
+    if (graph.source or {}).get("kind") != PYTORCH_SOURCE_KIND:
         raise UserError(
             f"graph {graph.name!r} was not extracted from PyTorch; execute needs a graph made by `moccasin-bench graphs extract` (or MODULE:FACTORY)"
         )

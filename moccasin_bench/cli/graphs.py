@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from graphs.catalog import PAPER_GRAPHS, PRESETS, PYTORCH_GRAPHS
+    from moccasin_bench.catalog import PAPER_GRAPHS, PRESETS, PYTORCH_GRAPHS
     from moccasin_bench.params import describe_params
     from moccasin_bench.sources import _registry, find_paper_file, generator_module
 
@@ -242,7 +242,7 @@ def _info(args: argparse.Namespace) -> int:
 def write_graph(graph: Graph, path: str, fmt: str) -> None:
     """Write a graph as native JSON or networkx node-link JSON."""
     if fmt == "native":
-        from graphs.native import to_data
+        from moccasin_bench.native import to_data
 
         write_json(to_data(graph), path)
         return
@@ -276,9 +276,9 @@ def _export(args: argparse.Namespace) -> int:
 def _extract(args: argparse.Namespace) -> int:
     import shlex
 
-    from graphs.native import write
     from graphs.pytorch.build import extract
     from moccasin_bench.cli.execute import parse_shape
+    from moccasin_bench.native import write
 
     if args.threads < 1 or args.profile_runs < 1:
         raise UserError("--threads and --profile-runs must be at least 1")

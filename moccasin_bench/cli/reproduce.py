@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 from pathlib import Path
 
 HELP = "run an experiment's grid (default: the Moccasin paper's table), quick or full, and write its report"
@@ -66,7 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--methods",
         metavar="LIST",
-        help="comma-separated method keys (default: all of the experiment's; `--grid list` shows them)",
+        help="comma-separated method identities such as 'moccasin[order=free]' (or the dashed moccasin-free; "
+        "default: all of the experiment's; `--grid list` shows them)",
     )
     parser.add_argument("--jobs", "-j", type=int, metavar="N", help="concurrent runs (default: 2 with --quick, else 1)")
     parser.add_argument(
@@ -85,7 +87,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _list(text: str | None) -> list[str] | None:
-    return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
+    """Comma-separated items; a comma inside brackets belongs to a method identity (name[p=v,q=w])."""
+    if text is None:
+        return None
+    return [x.strip() for x in re.split(r",(?![^\[]*\])", text) if x.strip()]
 
 
 def _list_grids() -> int:

@@ -22,10 +22,11 @@ Exit status: 0 when every run of the grid is stored; 3 if any stored run is `inv
 (a formulation returned a schedule the simulator rejects: a bug); 2 bad input.
 
 examples:
-  moccasin-bench sweep scripts/paper_table.toml --dry-run
-  moccasin-bench sweep scripts/paper_table.toml --store results/paper.sqlite --jobs 2
-  moccasin-bench sweep scripts/paper_table.toml --store results/paper.sqlite --retry error
-  moccasin-bench sweep scripts/scaling.toml --store results/scaling.sqlite --scheduler tcp://10.0.0.5:8786"""
+  moccasin-bench reproduce --grid scaling --dry-run -o results/scaling   # writes a grid's config: grid.toml
+  moccasin-bench sweep results/scaling/grid.toml --dry-run
+  moccasin-bench sweep results/scaling/grid.toml --store results/scaling.sqlite --jobs 2
+  moccasin-bench sweep results/scaling/grid.toml --store results/scaling.sqlite --retry error
+  moccasin-bench sweep results/scaling/grid.toml --store results/scaling.sqlite --scheduler tcp://10.0.0.5:8786"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

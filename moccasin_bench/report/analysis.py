@@ -52,7 +52,7 @@ class Analysis:
 
 def _graph_facts(row: Any) -> dict:
     """Label, paper name, stand-in target and family of one graph (from a run row)."""
-    from graphs.catalog import PAPER_GRAPHS, STAND_INS
+    from moccasin_bench.catalog import PAPER_GRAPHS, STAND_INS
 
     origin = str(row.graph_origin or "")
     name = str(row.graph)

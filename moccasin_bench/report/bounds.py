@@ -1,12 +1,12 @@
 """Lower bounds and optimality gaps: which proven bound covers which schedule.
 
 A formulation's `best_bound` bounds the cost of every schedule within its own restrictions
-only: Moccasin's free-order model bounds the schedules that compute no node more than C times
-(in any order); its fixed-order model, those staged along its reference order with at most C
-computations per node; Checkmate's models (and their LP relaxation), those staged along the
-reference order. A cell's gap is therefore taken against the largest bound of the instance
-whose scope contains the cell's schedule (its computations per node counted from the stored
-schedule; being staged along the order is known for the fixed-order formulations only):
+only, and the formulation says which in its output (`SolverOutput.bound_scope`, stored with
+the run): e.g. Moccasin's free-order model bounds the schedules that compute no node more than
+C times in any order; its fixed-order model, those staged along its reference order with at
+most C computations per node. A cell's gap is therefore taken against the largest bound of the
+instance whose scope contains the cell's schedule (its computations per node counted from the
+stored schedule; being staged along an order is what its formulation reported, `staged_order`):
 
     gap % = 100 × (cost − bound) / cost
 
@@ -21,26 +21,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from moccasin_bench.formulation import BoundScope
 
 if TYPE_CHECKING:
     import pandas as pd
-
-
-@dataclass(frozen=True)
-class Scope:
-    """The schedules a bound is valid for."""
-
-    max_computations: int | None  # computations per node at most (None: any number)
-    order: str | None  # staged along this reference order (None: any order)
-
-    def describe(self) -> str:
-        where = f"staged along the {self.order} order" if self.order else "any order"
-        many = (
-            f"at most {self.max_computations} computations per node" if self.max_computations else "any recomputation"
-        )
-        return f"{where}, {many}"
 
 
 NO_RECOMPUTATION = "each node computed once"  # the bound every schedule meets
@@ -53,64 +39,40 @@ def _same_int(a: Any, b: Any) -> bool:
     return int(a) == int(b)
 
 
-def _params(value: Any) -> dict:
-    return value if isinstance(value, dict) else json.loads(value) if isinstance(value, str) and value else {}
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
 
 
-def run_scope(formulation: str, params: Mapping[str, Any], reference_order: str | None) -> Scope | None:
-    """The scope of the bound a run of this formulation reports (None: it reports none, or its scope is
-    narrower than this module can check, e.g. per-node copy overrides or the authors' interval lengths)."""
-    if formulation == "moccasin":
-        if params.get("copies_per_node") or params.get("lengths") == "paper" or int(params.get("horizon") or 0) > 0:
-            return None
-        copies = int(params.get("copies", 2))
-        return Scope(copies, reference_order if params.get("order", "fixed") == "fixed" else None)
-    if formulation in ("checkmate-milp", "checkmate-cp", "checkmate-lp"):
-        return Scope(None, reference_order)
-    if formulation == "oracle":
-        cap = int(params.get("max_computations") or 0)
-        return Scope(cap or None, reference_order if params.get("order", "free") == "fixed" else None)
-    return None
-
-
-def staged_order(formulation: str, params: Mapping[str, Any], reference_order: str | None) -> str | None:
-    """The order a formulation's schedules are staged along by construction (None: not known)."""
-    fixed = (
-        formulation in ("checkmate-milp", "checkmate-cp", "checkmate-lp")
-        or (formulation in ("moccasin", "annealing") and params.get("order") == "fixed")
-        or (formulation == "moccasin" and "order" not in params)
-    )
-    return reference_order if fixed else None
-
-
-def covers(scope: Scope, max_computations: int | None, order: str | None) -> bool:
-    if scope.max_computations is not None and (max_computations is None or max_computations > scope.max_computations):
-        return False
-    return scope.order is None or scope.order == order
+def run_scope(value: Any) -> BoundScope | None:
+    """The stored scope of a run's bound (the `bound_scope` column: JSON), or None when it has none."""
+    if isinstance(value, BoundScope):
+        return value
+    doc = value if isinstance(value, dict) else json.loads(value) if _text(value) else None
+    return BoundScope.from_json(doc) if doc else None
 
 
 def with_gaps(runs: pd.DataFrame, cells: pd.DataFrame, max_computations: Mapping[str, int]) -> pd.DataFrame:
     """`cells` with `bound` (the best bound covering the cell's schedule), `bound_method`, `bound_scope` and
     `gap_percent`; `max_computations` maps a run key to its schedule's most computations of one node."""
-    bounds: dict[tuple, list[tuple[float, str, Scope]]] = {}
+    bounds: dict[tuple, list[tuple[float, str, BoundScope]]] = {}
     for r in runs.itertuples():
         b = getattr(r, "best_bound", None)
         if b is None or (isinstance(b, float) and math.isnan(b)):
             continue
-        scope = run_scope(r.formulation, _params(r.params), r.reference_order)
+        scope = run_scope(getattr(r, "bound_scope", None))
         if scope is not None:
             bounds.setdefault((r.graph_hash, int(r.budget)), []).append((float(b), r.method, scope))
     out = {"bound": [], "bound_method": [], "bound_scope": [], "gap_percent": []}
     for c in cells.itertuples():
         best = None
         if c.valid:
-            order = staged_order(c.formulation, _params(c.params), c.reference_order)
+            order = _text(getattr(c, "staged_order", None))
             for b, method, scope in bounds.get((c.graph_hash, int(c.budget)), ()):
-                if covers(scope, max_computations.get(c.key), order) and (best is None or b > best[0]):
+                if scope.contains(max_computations.get(c.key), order) and (best is None or b > best[0]):
                     best = (b, method, scope)
         cost = float(c.total_duration) if c.valid else math.nan
         if best is None and c.valid and _same_int(c.total_duration, getattr(c, "sum_duration", None)):
-            best = (float(c.sum_duration), NO_RECOMPUTATION, Scope(None, None))
+            best = (float(c.sum_duration), NO_RECOMPUTATION, BoundScope(None, None))
         out["bound"].append(best[0] if best else math.nan)
         out["bound_method"].append(best[1] if best else "")
         out["bound_scope"].append(best[2].describe() if best else "")

@@ -32,7 +32,7 @@ class ReportRequest:
     schedule_graph: str | None = None
     data_dir: str | None = None
     figures: bool = True
-    published: Sequence[str] = ("paper",)  # published tables to print beside ours (report.published.TABLES)
+    published: Sequence[str] = ("paper",)  # keys of published tables to print beside ours (experiments.TABLES)
     model_sizes: Path | None = (
         None  # a model-size table (moccasin_bench.model_sizes): its section and the effort figure
     )

@@ -1,8 +1,9 @@
 """Readable method names: a formulation plus the parameters that make it a different method.
 
-"Moccasin (fixed)" and "Moccasin (free)" are two methods; so are two heuristic strategies.
-Each formulation names itself (LABEL, KEY_PARAMS, optionally label(params); see
-moccasin_bench/formulation.py). Parameters outside a formulation's key parameters join the
+"Moccasin (fixed)" and "Moccasin (free)" are two methods (identities `moccasin[order=fixed]` and
+`moccasin[order=free]`, moccasin_bench/method.py); so are two heuristic strategies. The column's
+name derives from the identity (the formulation's LABEL with its key parameters' values, or its
+own label(params)). Parameters outside a formulation's key parameters join the
 name only when they vary within a store (e.g. "Moccasin (fixed), copies=3"), as does the
 thread count.
 """
@@ -11,44 +12,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from types import ModuleType
 from typing import TYPE_CHECKING, Any
+
+from moccasin_bench.method import formulation_or_none, key_params, label, method_id
 
 if TYPE_CHECKING:
     import pandas as pd
 
 
-def _module(formulation: str) -> ModuleType | None:
-    """The formulation's module, or None when this installation does not have it (a store
-    written with a plug-in that is not installed here still gets a report)."""
-    from moccasin_bench.errors import UserError
-    from moccasin_bench.formulation import formulation_module
-
-    try:
-        return formulation_module(formulation)
-    except (UserError, ImportError):
-        return None
-
-
 def base_label(formulation: str, params: Mapping[str, Any]) -> str:
-    """The method's name, as the formulation describes itself: its `label(params)` if it has
-    one, else its LABEL with the values of its KEY_PARAMS, e.g. "Moccasin (fixed)"."""
-    module = _module(formulation)
-    if module is None:
-        return formulation
-    if callable(getattr(module, "label", None)):
-        return str(module.label(params))
-    name = getattr(module, "LABEL", formulation)
-    keys = getattr(module, "KEY_PARAMS", ())
-    defaults = {p.name: p.default for p in getattr(module, "PARAMS", ())}
-    values = [str(params.get(k, defaults.get(k))) for k in keys]
-    return f"{name} ({', '.join(values)})" if values else name
-
-
-def key_params(formulation: str) -> tuple[str, ...]:
-    """Parameters that are part of the method's name whatever their value."""
-    module = _module(formulation)
-    return tuple(getattr(module, "KEY_PARAMS", ())) if module is not None else ()
+    """The method's name, derived from its identity (moccasin_bench.method.label), e.g. "Moccasin (fixed)"."""
+    return label(formulation, params)
 
 
 def _rank(formulation: str, params: Mapping[str, Any]) -> tuple:
@@ -57,7 +31,7 @@ def _rank(formulation: str, params: Mapping[str, Any]) -> tuple:
 
     names = list(registry())
     major = names.index(formulation) if formulation in names else len(names)
-    module = _module(formulation)
+    module = formulation_or_none(formulation)
     minor: list[int] = []
     if module is not None:
         specs = {p.name: p for p in module.PARAMS}
@@ -101,8 +75,9 @@ def assign_methods(runs: pd.DataFrame) -> pd.DataFrame:
             extra.append(f"{value} threads" if k == "threads" else f"{k}={value}")
         labels.append(b + (", " + ", ".join(extra) if extra else ""))
     df["method"] = labels
+    df["method_id"] = [str(method_id(f, p)) for f, p in zip(df["formulation"], params)]
     ranks = {}
-    for label, _, _ in sorted(zip(labels, df["formulation"], params), key=lambda t: (_rank(t[1], t[2]), t[0])):
-        ranks.setdefault(label, len(ranks))
-    df["method_rank"] = [ranks[label] for label in labels]
+    for name, _, _ in sorted(zip(labels, df["formulation"], params), key=lambda t: (_rank(t[1], t[2]), t[0])):
+        ranks.setdefault(name, len(ranks))
+    df["method_rank"] = [ranks[name] for name in labels]
     return df

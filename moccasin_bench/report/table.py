@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from moccasin_bench.report.analysis import Analysis
 from moccasin_bench.report.bounds import NO_RECOMPUTATION
-from moccasin_bench.report.published import PAPER, PublishedTable
+from moccasin_bench.report.published import PublishedTable
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -156,7 +156,7 @@ def wide_rows(a: Analysis, skipped: Sequence[Skipped] = ()) -> tuple[list[str], 
     return header, rows
 
 
-def long_frame(a: Analysis, published: Sequence[PublishedTable] = (PAPER,)) -> pd.DataFrame:
+def long_frame(a: Analysis, published: Sequence[PublishedTable] = ()) -> pd.DataFrame:
     """One row per cell with every figure (and each publication's, where it has one): the CSV table."""
     import pandas as pd
 
@@ -169,7 +169,7 @@ def long_frame(a: Analysis, published: Sequence[PublishedTable] = (PAPER,)) -> p
             cell = t.result(
                 c.paper_graph or None,
                 None if _isnan(c.budget_fraction) else c.budget_fraction,
-                t.match(c.formulation, _params(c.params)),
+                t.method_key(c.formulation, _params(c.params)),
             )
             theirs.update(
                 {
@@ -245,7 +245,7 @@ def published_rows(
     ]
     rows = []
     cells = a.cells
-    matched = [table.match(f, _params(p)) or "" for f, p in zip(cells["formulation"], cells["params"])]
+    matched = [table.method_key(f, _params(p)) or "" for f, p in zip(cells["formulation"], cells["params"])]
     cells = cells.assign(_published=matched)
     for g in a.graphs.itertuples():
         if not g.paper_graph:
@@ -352,7 +352,7 @@ def write_tables(
     out_dir: Path,
     preamble: Sequence[str] = (),
     skipped: Sequence[Skipped] = (),
-    published: Sequence[PublishedTable] = (PAPER,),
+    published: Sequence[PublishedTable] = (),
 ) -> Mapping[str, Path]:
     """Write table.md (self-contained: notes, wide table, published comparisons, details), table.tex and table.csv."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -371,7 +371,7 @@ def table_markdown(
     preamble: Sequence[str],
     wide: tuple[list[str], list[list[str]]] | None = None,
     long: pd.DataFrame | None = None,
-    published: Sequence[PublishedTable] = (PAPER,),
+    published: Sequence[PublishedTable] = (),
 ) -> str:
     header, rows = wide or wide_rows(a, skipped)
     long = long_frame(a, published) if long is None else long

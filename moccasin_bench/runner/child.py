@@ -60,10 +60,10 @@ def child_main(argv: list[str]) -> int:
         os.environ[PLUGINS_ENV] = payload["plugins"]
     spec = RunSpec.from_json(payload["spec"])
 
-    from graphs.native import parse
     from moccasin_bench.budget import Budget
     from moccasin_bench.jsonio import dumps, write_text_atomically
     from moccasin_bench.judge import max_rss_bytes, solve_in_process
+    from moccasin_bench.native import parse
 
     graph = parse(payload["graph"]["document"], name=spec.graph_name, origin=payload["graph"].get("origin", ""))
     if graph.content_hash != spec.graph_hash:

@@ -40,7 +40,7 @@ POLL_SECONDS = 1.0
 
 def graph_document(graph: Graph) -> str:
     """The graph as native JSON text: what travels to the child (and to Dask workers)."""
-    from graphs.native import to_data
+    from moccasin_bench.native import to_data
 
     return json.dumps({"origin": graph.origin, "document": to_data(graph)}, separators=(",", ":"))
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import difflib
 import itertools
+import json
 import math
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
@@ -337,3 +338,33 @@ def grid_size(config: SweepConfig) -> int:
             )
         )
     return total
+
+
+# ---- writing (reproduce generates a grid's sweep config from its experiment) --------------------
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, (int, float)):
+        return repr(v)
+    if isinstance(v, str):
+        return json.dumps(v)  # a JSON string is a valid TOML basic string
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    if isinstance(v, Mapping):
+        return "{ " + ", ".join(f"{k} = {_toml_value(x)}" for k, x in v.items()) + " }" if v else "{}"
+    raise TypeError(f"no TOML form for {type(v).__name__}")
+
+
+def dump_config(config: Mapping[str, Any], header: Sequence[str] = ()) -> str:
+    """A sweep config (as parse_config reads it: top-level keys, then [[grid]] tables) as TOML text; only the
+    few types a config uses (the standard library reads TOML but does not write it)."""
+    lines = [f"# {h}" for h in header]
+    for k, v in config.items():
+        if k != "grid":
+            lines.append(f"{k} = {_toml_value(v)}")
+    for table in config.get("grid", ()):
+        lines += ["", "[[grid]]"]
+        lines += [f"{k} = {_toml_value(v)}" for k, v in table.items()]
+    return "\n".join(lines) + "\n"

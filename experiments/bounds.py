@@ -9,21 +9,20 @@ stage grid as well); the report says so beside each bound.
 
 from __future__ import annotations
 
-from moccasin_bench.experiment import Experiment, Method, Mode
-from moccasin_bench.experiments.fastsa import GRAPHS
+from experiments.fastsa import GRAPHS
+from moccasin_bench.experiment import Experiment, Mode
+from moccasin_bench.method import Method
 
 SHARE = 0.1  # of the time limit, for the annealer's warm start
 METHODS = (
     Method(
-        "moccasin-free",
-        "moccasin",
-        {"order": "free", "warm_start": "annealing", "heuristic_share": SHARE},
+        "moccasin[order=free]",
+        {"warm_start": "annealing", "heuristic_share": SHARE},
         "Moccasin without the fixed order, started from the annealer: bounds every order, C = 2",
     ),
     Method(
-        "moccasin-fixed",
-        "moccasin",
-        {"order": "fixed", "warm_start": "annealing", "heuristic_share": SHARE, "search": "cpsat"},
+        "moccasin[order=fixed]",
+        {"warm_start": "annealing", "heuristic_share": SHARE, "search": "cpsat"},
         "the paper's model (fixed order, C = 2), started from the fixed-order annealer; one CP-SAT solve for the "
         "rest of the time (the window search that `auto` runs on large models proves no bound)",
     ),

@@ -10,24 +10,23 @@ gradients, optimizer state) are resident on top (the report's graph table says h
 
 from __future__ import annotations
 
-from moccasin_bench.experiment import Experiment, Method, Mode
+from moccasin_bench.catalog import PYTORCH_GRAPHS
+from moccasin_bench.experiment import Experiment, Mode
+from moccasin_bench.method import Method
 
-GRAPHS = ("pt-resnet18", "pt-resnet50", "pt-mobilenetv2", "pt-unet", "pt-gpt", "pt-vit-b16")
+GRAPHS = tuple(PYTORCH_GRAPHS)  # every model of the catalogue (moccasin_bench/catalog.py)
 METHODS = (
-    Method("moccasin-fixed", "moccasin", {"order": "fixed"}, "the paper's model along the traced step's order"),
-    Method("moccasin-free", "moccasin", {"order": "free"}, "Moccasin without the fixed order"),
-    Method("checkmate-milp", "checkmate-milp", {"backend": "highs"}, "Checkmate's MILP on HiGHS"),
-    Method("heuristic", "heuristic", {"strategy": "best"}, "every heuristic, the cheapest schedule that fits"),
-    Method("annealing", "annealing", {"order": "free"}, "the reordering annealer"),
+    Method("moccasin[order=fixed]", {}, "the paper's model along the traced step's order"),
+    Method("moccasin[order=free]", {}, "Moccasin without the fixed order"),
+    Method("checkmate-milp[backend=highs]", {}, "Checkmate's MILP on HiGHS"),
+    Method("heuristic[strategy=best]", {}, "every heuristic, the cheapest schedule that fits"),
+    Method("annealing[order=free]", {}, "the reordering annealer"),
     Method(
-        "torch-partitioner",
-        "torch-partitioner",
-        {"solver": "all"},
+        "torch-partitioner[solver=all]",
+        {},
         "PyTorch's min-cut partitioner, its activation-memory-budget knob searched per knapsack solver",
     ),
-    Method(
-        "torch-checkpoint", "torch-checkpoint", {"pattern": "best"}, "torch.utils.checkpoint around blocks, k searched"
-    ),
+    Method("torch-checkpoint[pattern=best]", {}, "torch.utils.checkpoint around blocks, k searched"),
 )
 # The partitioner re-traces the step (a few seconds with torch's import) and runs the partitioner
 # once per knob setting (0.3 to 2 s on these graphs): it needs 30 to 45 s whatever the mode.
