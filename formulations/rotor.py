@@ -36,7 +36,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from moccasin_bench.formulation import Problem, SolverOutput
-from moccasin_bench.graph import Graph
+from moccasin_bench.graph import PYTORCH_SOURCE_KIND, Graph
 from moccasin_bench.params import Param
 
 NAME = "rotor"
@@ -84,7 +84,7 @@ class ChainCosts:
 def _backward_flags(graph: Graph) -> np.ndarray | None:
     if graph.labels is None:
         return None
-    pt = (graph.source or {}).get("kind") == "pytorch-training-step"
+    pt = (graph.source or {}).get("kind") == PYTORCH_SOURCE_KIND
     suffix = PYTORCH_BACKWARD if pt else TRAINING_BACKWARD
     flags = np.array([label.endswith(suffix) for label in graph.labels], dtype=bool)
     return flags if flags.any() else None
@@ -92,7 +92,7 @@ def _backward_flags(graph: Graph) -> np.ndarray | None:
 
 def _initial_stages(graph: Graph, forward: list[int]) -> tuple[list[int], list[str]]:
     """Stage index per forward-order position, and stage names."""
-    if (graph.source or {}).get("kind") != "pytorch-training-step":
+    if (graph.source or {}).get("kind") != PYTORCH_SOURCE_KIND:
         return list(range(len(forward))), [graph.labels[v] for v in forward]
     from formulations._torch_remat import checkpoint_units, step_parts
 
