@@ -141,7 +141,7 @@ def main() -> int:
         {
             "graph": g,
             "method": m,
-            "budget": f,
+            "fraction": f,
             **{k: result[(g, m, f)].get(k) for k in ("status", "tdi_percent", "peak_memory", "budget", "message")},
             "variant": {
                 k: v
