@@ -125,7 +125,8 @@ MIDDLE = Mode(
 EXPERIMENT = Experiment(
     name="scaling",
     title="Scaling: model size and solve effort against graph size",
-    description="model size and solve effort against n on random layered graphs (n = 50 ... 10,000)",
+    description="random layered graphs: solve effort against n (n = 50 ... 3,200; quick 800, middle 1,600) and model size, "
+    "built without solving (n = 50 ... 10,000; quick 3,200)",
     graphs=FULL.graphs,
     budgets=(0.9, 0.8),
     methods=METHODS,

@@ -109,7 +109,7 @@ STAND_INS = {"rl1": "rl1-gen", "rl2": "rl2-gen", "rl3": "rl3-gen", "rl4": "rl4-g
 class CatalogueGraph:
     """A PyTorch training step extracted by `graphs extract`, shipped as graphs/catalogue/NAME.json.gz: one
     declaration per model, from which the build script (scripts/build_pytorch_catalogue.py), `graphs list`,
-    the README's and docs/pytorch.md's tables and the catalogue grid (experiments/catalogue.py) all read.
+    docs/pytorch.md's table and the catalogue grid (experiments/catalogue.py) all read.
 
     Loads without torch; the file is remade by `command()`:
     `moccasin-bench graphs extract FACTORY --batch BATCH --costs flops -o FILE`."""

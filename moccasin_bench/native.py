@@ -1,4 +1,4 @@
-"""The project's own graph JSON (documented in the README), and export to it.
+"""The project's own graph JSON (documented in docs/graphs.md), and export to it.
 
 {"format": "moccasin-bench-graph", "version": 1, "name": "...",
  "nodes": [{"id": 0, "duration": 5, "memory": 100, "label": "conv1"}, ...],

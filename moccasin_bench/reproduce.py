@@ -14,6 +14,7 @@ import json
 import shlex
 import sys
 import time
+import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -40,7 +41,9 @@ class Options:
     jobs: int | None = None  # None = the mode's
     threads: int | None = None
     time_limit: float | None = None  # one limit for every run (overrides the mode's)
-    dry_run: bool = False
+    dry_run: bool = False  # plan and print; write nothing
+    force: bool = False  # run into a store that holds another grid's runs
+    write_grid: bool = False  # write DIR/grid.toml (the grid as a sweep config) and run nothing
     progress: bool = True
     memory_limit_bytes: int | None = None
 
@@ -66,6 +69,7 @@ class Grid:
     mode: Mode
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (graph entry, method identity, reason)
     unavailable: dict[str, str] = field(default_factory=dict)  # method identity -> why
+    stand_in_note: str | None = None  # which stand-ins replace paper graphs, and where the files were looked for
 
 
 def choose_graphs(names: Sequence[str], data_dir: str | None, stand_ins: bool) -> list[GraphChoice]:
@@ -119,6 +123,7 @@ def build_grid(opts: Options) -> Grid:
     choices = choose_graphs(graphs, opts.data_dir, opts.stand_ins)
     methods = [m for m in exp.methods if m.key in wanted]
     grid = Grid(config={}, choices=choices, experiment=exp, mode=mode)
+    grid.stand_in_note = stand_in_reason(opts, grid)  # said now: the report, written later, says the same
     for m in methods:
         why = _available(m.formulation)
         if why:
@@ -189,7 +194,8 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
 
     exp, mode = grid.experiment, grid.mode
     threads = grid.config["threads"]
-    lines = [
+    lines = [grid.stand_in_note] if grid.stand_in_note else []
+    lines += [
         f"`{command_of(opts)}`: {exp.description}, in {mode.name} mode, "
         f"{jobs} run(s) at a time with {threads} solver thread(s) each"
         + (f"; running the grid took {_duration(elapsed_seconds)} in all." if elapsed_seconds is not None else ".")
@@ -223,6 +229,23 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
     return lines
 
 
+def stand_in_reason(opts: Options, grid: Grid) -> str | None:
+    """Which stand-ins replace paper graphs and why, naming every place the files were looked for."""
+    from moccasin_bench.catalog import STAND_INS
+    from moccasin_bench.sources import describe_search
+
+    replaced = [c for c in grid.choices if c.is_stand_in and c.requested.lower() in STAND_INS]  # not asked for by name
+    if not replaced:
+        return None
+    used = ", ".join(f"{c.entry} for {c.paper.upper()}" for c in replaced)
+    if opts.stand_ins:
+        return f"Using the generated stand-ins {used}, as asked (--stand-ins)."
+    return (
+        f"Using the generated stand-ins {used}: the paper's files for them were not found. Looked at: "
+        f"{describe_search(opts.data_dir)}. `moccasin-bench graphs download` fetches them into the user data directory."
+    )
+
+
 def _effort_pairs(exp: Experiment) -> tuple[tuple[str, str], ...]:
     """The experiment's effort-ratio pairs, from method identities to the labels the report uses."""
     pairs = [(exp.find_method(a), exp.find_method(b)) for a, b in exp.effort_ratios]
@@ -250,15 +273,22 @@ def _add_earlier_time(meta_path: Path, grid_id: str, seconds: float | None) -> f
     return float(earlier["grid_seconds"]) + (seconds or 0.0)
 
 
+def _write_grid(out: Path, config_path: Path, text: str) -> None:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        config_path.write_text(text)
+    except OSError as exc:
+        raise UserError(f"cannot write the grid: {exc.strerror or exc}", str(config_path)) from None
+
+
 def run(opts: Options) -> int:
     """Build the grid, run what the store lacks, write the report. Returns an exit status."""
-    from moccasin_bench.catalog import STAND_INS
     from moccasin_bench.cluster import LocalExecutor
     from moccasin_bench.report import ReportRequest, build_report
     from moccasin_bench.report.table import Skipped
     from moccasin_bench.store import stored_statuses
-    from moccasin_bench.sweep import describe_plan, drive, load_config, plan
-    from moccasin_bench.sweep.config import dump_config
+    from moccasin_bench.sweep import describe_plan, drive, plan
+    from moccasin_bench.sweep.config import dump_config, parse_config
 
     grid = build_grid(opts)
     exp, mode = grid.experiment, grid.mode
@@ -266,34 +296,35 @@ def run(opts: Options) -> int:
     if jobs < 1:
         raise UserError(f"--jobs must be at least 1, got {jobs}")
     out = opts.out_dir
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot create the output directory: {exc.strerror or exc}", str(out)) from None
     config_path, store_path = out / "grid.toml", out / "runs.sqlite"
     header = [
         f"Written by `{command_of(opts)}` ({mode.name} mode).",
         f"Re-run just the grid: moccasin-bench sweep {config_path.name} --store {store_path.name} --jobs {jobs}",
     ]
-    config_path.write_text(dump_config(grid.config, header))
-    config = load_config(config_path)
+    text = dump_config(grid.config, header)
+    config = parse_config(tomllib.loads(text), config_path, text)  # checked before anything is written
     the_plan = plan(config)
     stored = stored_statuses(store_path)
-    stand_ins = [
-        c for c in grid.choices if c.is_stand_in and c.requested.lower() in STAND_INS
-    ]  # replaced, not asked for
-    if stand_ins:
-        why = (
-            "as asked (--stand-ins)"
-            if opts.stand_ins
-            else "because the paper's graph files were not found for " + ", ".join(c.paper.upper() for c in stand_ins)
+    foreign = set(stored) - {spec.key for spec in the_plan.runs}
+    if foreign and not opts.dry_run and not opts.force:
+        raise UserError(
+            f"the store holds {len(foreign)} run(s) of another grid (another command, options or code version wrote "
+            f"{config_path.name} there): use a fresh output directory, or --force to add this grid's runs to that "
+            "store (the report then shows this grid only)",
+            str(store_path),
         )
-        print(
-            f"reproduce: using the generated stand-ins {', '.join(c.entry for c in stand_ins)} {why}; the report says so. "
-            "Pass --data-dir DIR with the paper's files to reproduce the paper itself.",
-            file=sys.stderr,
-        )
-    if opts.dry_run:
+    if grid.stand_in_note:
+        print(f"reproduce: {grid.stand_in_note} The report says so at its top.", file=sys.stderr)
+    if opts.write_grid:  # the grid as a sweep config, nothing run
+        _write_grid(out, config_path, text)
+        print(f"reproduce: wrote {config_path} (run it with: moccasin-bench sweep {config_path})", file=sys.stderr)
+    if opts.dry_run or opts.write_grid:  # a dry run writes nothing, not even the output directory
+        if foreign and opts.dry_run:
+            print(
+                f"note: {store_path} holds {len(foreign)} run(s) of another grid: a real run there stops "
+                "unless --force is given",
+                file=sys.stderr,
+            )
         print(describe_plan(the_plan, stored, (), str(store_path), jobs))
         if mode.sizes is not None:
             from moccasin_bench.runner import format_size
@@ -306,6 +337,7 @@ def run(opts: Options) -> int:
             )
         return 0
 
+    _write_grid(out, config_path, text)
     grid_id = hashlib.sha256(" ".join(sorted(spec.key for spec in the_plan.runs)).encode()).hexdigest()[:16]
     meta_path = out / "reproduce.json"
     started = time.monotonic()

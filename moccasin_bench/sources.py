@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -13,6 +14,10 @@ from moccasin_bench.graph import Graph
 from moccasin_bench.params import resolve_params
 
 DATA_ENV = "MOCCASIN_BENCH_DATA"
+DATA_DIR_HELP = (
+    "where the paper's graph files are (default: $MOCCASIN_BENCH_DATA, then the user data directory "
+    "`graphs download` fills, then shared/paper-graphs beside a source checkout; never the working directory)"
+)
 
 
 def _registry():
@@ -32,16 +37,56 @@ def format_modules() -> list[ModuleType]:
     return [importlib.import_module(m) for m in _registry().FORMATS.values()]
 
 
-def data_dirs(explicit: str | Path | None = None) -> list[Path]:
-    """Where the paper's graph files are looked for, in order."""
+@dataclass(frozen=True)
+class DataDir:
+    """One place the paper's graph files are looked for, and what put it on the list."""
+
+    path: Path
+    origin: str  # "--data-dir", "$MOCCASIN_BENCH_DATA", "the user data directory", "the project's default"
+
+
+def user_data_dir() -> Path:
+    """The per-user directory `graphs download` fills by default (platformdirs: ~/.local/share/... on Linux)."""
+    from platformdirs import user_data_path
+
+    return user_data_path("moccasin-bench", appauthor=False) / "paper-graphs"
+
+
+def project_data_dir() -> Path | None:
+    """`shared/paper-graphs` beside a source checkout of this project (the layout CI and the tests use);
+    None when the package is not run from a checkout (an installed copy has no project beside it)."""
+    checkout = Path(__file__).resolve().parent.parent
+    if not (checkout / "pyproject.toml").is_file() or not (checkout / "moccasin_bench").is_dir():
+        return None
+    return checkout.parent / "shared" / "paper-graphs"
+
+
+def data_dirs(explicit: str | Path | None = None) -> list[DataDir]:
+    """Where the paper's graph files are looked for, in order; none depends on the working directory
+    (a relative `explicit` or $MOCCASIN_BENCH_DATA is taken as the user typed it)."""
     dirs = []
     if explicit:
-        dirs.append(Path(explicit))
+        dirs.append(DataDir(Path(explicit).expanduser().resolve(), "--data-dir"))
     if os.environ.get(DATA_ENV):
-        dirs.append(Path(os.environ[DATA_ENV]))
-    here = Path(__file__).resolve().parent.parent
-    dirs += [Path.cwd() / "../shared/paper-graphs", here / "../shared/paper-graphs", Path.cwd() / "paper-graphs"]
+        dirs.append(DataDir(Path(os.environ[DATA_ENV]).expanduser().resolve(), f"${DATA_ENV}"))
+    dirs.append(DataDir(user_data_dir(), "the user data directory"))
+    project = project_data_dir()
+    if project is not None:
+        dirs.append(DataDir(project, "the project's default"))
     return dirs
+
+
+def describe_search(explicit: str | Path | None = None) -> str:
+    """Where the lookup went and what it found there, for messages: `--data-dir /x (no such directory); ...`."""
+    parts = []
+    if not explicit:
+        parts.append("--data-dir (not given)")
+    if not os.environ.get(DATA_ENV):
+        parts.append(f"${DATA_ENV} (not set)")
+    for d in data_dirs(explicit):
+        state = "a directory" if d.path.is_dir() else "no such directory"
+        parts.append(f"{d.origin} {d.path} ({state})")
+    return "; ".join(parts)
 
 
 def find_paper_file(name: str, data_dir: str | Path | None = None) -> Path | None:
@@ -49,7 +94,7 @@ def find_paper_file(name: str, data_dir: str | Path | None = None) -> Path | Non
 
     entry = PAPER_GRAPHS[name]
     for d in data_dirs(data_dir):
-        p = d / entry.filename
+        p = d.path / entry.filename
         if p.is_file():
             return p.resolve()
     return None
@@ -108,9 +153,9 @@ def load_graph(spec: str | Path, data_dir: str | Path | None = None) -> Graph:
     if key in PAPER_GRAPHS:
         found = find_paper_file(key, data_dir)
         if found is None:
-            where = ", ".join(str(d) for d in data_dirs(data_dir))
             raise UserError(
-                f"graph {text!r} is one of the paper's graphs, but its file {PAPER_GRAPHS[key].filename!r} is not in any data directory ({where}); download it from github.com/haoming-codes/moccasin (folder data/) and pass --data-dir or set {DATA_ENV}"
+                f"graph {text!r} is one of the paper's graphs, but its file {PAPER_GRAPHS[key].filename!r} is in no data directory "
+                f"(looked at: {describe_search(data_dir)}); `moccasin-bench graphs download` fetches the paper's files into the user data directory"
             )
         return read_graph_file(found)
     if key in PYTORCH_GRAPHS:

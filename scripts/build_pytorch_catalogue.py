@@ -1,4 +1,4 @@
-"""Remake the PyTorch catalogue (graphs/catalogue/*.json.gz) and its tables in README.md and docs/pytorch.md.
+"""Remake the PyTorch catalogue (graphs/catalogue/*.json.gz) and its table in docs/pytorch.md.
 
     python scripts/build_pytorch_catalogue.py            # every graph, one at a time
     python scripts/build_pytorch_catalogue.py pt-gpt     # some of them
@@ -7,8 +7,7 @@
 Each graph is made by its `moccasin-bench graphs extract` command (its declaration in
 moccasin_bench/catalog.py), run in a fresh process; the tables (nodes, edges, fixed bytes,
 peak of the stored order, extraction seconds, command) replace the blocks between the
-CATALOGUE markers of README.md and docs/pytorch.md (tests/test_generators.py checks they
-are current). Needs torch to extract; the FLOP cost model makes the files deterministic.
+CATALOGUE markers of docs/pytorch.md (tests/test_generators.py checks it is current). Needs torch to extract; the FLOP cost model makes the files deterministic.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from moccasin_bench.cli.common import human_bytes  # noqa: E402
 from moccasin_bench.sources import read_graph_file  # noqa: E402
 
 DOC = ROOT / "docs" / "pytorch.md"
-README = ROOT / "README.md"
 BEGIN, END = "<!-- CATALOGUE:BEGIN -->", "<!-- CATALOGUE:END -->"
 
 
@@ -65,20 +63,6 @@ def table() -> str:
     return "\n".join(rows)
 
 
-def readme_table() -> str:
-    """The README's table: rounded figures and the essential command."""
-    rows = [
-        "| graph | model | nodes | edges | fixed bytes | peak, stored order | made by |",
-        "|---|---|---:|---:|---:|---:|---|",
-    ]
-    for entry, g, peak in _shipped():
-        rows.append(
-            f"| `{entry.name}` | {entry.description} | {g.n:,} | {g.m:,} | {human_bytes(g.fixed_bytes)} | "
-            f"{human_bytes(peak)} | `graphs extract {entry.factory} --batch {entry.batch}` |"
-        )
-    return "\n".join(rows)
-
-
 def replace_block(text: str, block: str) -> str:
     """`text` with the part between the CATALOGUE markers replaced by `block`."""
     head, _, rest = text.partition(BEGIN)
@@ -87,7 +71,7 @@ def replace_block(text: str, block: str) -> str:
 
 
 def write_tables() -> None:
-    for path, block in ((DOC, table()), (README, readme_table())):
+    for path, block in ((DOC, table()),):  # the README links to docs/pytorch.md, which holds the table
         text = path.read_text() if path.is_file() else f"{BEGIN}\n{END}\n"
         path.write_text(replace_block(text, block))
 

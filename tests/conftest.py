@@ -16,14 +16,14 @@ REPO = Path(__file__).resolve().parent.parent
 def paper_graph(name: str):
     """Load one of the paper's graphs, or skip the test when its file is absent."""
     if find_paper_file(name) is None:
-        pytest.skip(f"paper graph {name} not found (see README: data directory)")
+        pytest.skip(f"paper graph {name} not found (`moccasin-bench graphs download` fetches it)")
     return load_graph(name)
 
 
 def paper_path(name: str) -> Path:
     path = find_paper_file(name)
     if path is None:
-        pytest.skip(f"paper graph {name} not found (see README: data directory)")
+        pytest.skip(f"paper graph {name} not found (`moccasin-bench graphs download` fetches it)")
     return path
 
 

@@ -178,3 +178,28 @@ def test_formulations_verb_lists_every_registered_formulation_and_its_params():
     assert (
         bad.returncode == 2 and "unknown formulation 'no-such-method'" in bad.stderr and "Traceback" not in bad.stderr
     )
+
+
+def test_solve_names_both_peaks_of_a_graph_with_fixed_bytes(tmp_path):
+    """With fixed bytes, the printed line says which peak is schedulable and which includes the fixed bytes."""
+    import json
+
+    from tests.conftest import run_cli
+
+    g = tmp_path / "fixed.json"
+    g.write_text(
+        json.dumps(
+            {
+                "format": "moccasin-bench-graph",
+                "version": 1,
+                "name": "fixed",
+                "nodes": [{"id": i, "duration": 1, "memory": 1 << 20} for i in range(3)],
+                "edges": [[0, 1], [1, 2]],
+                "fixed_bytes": 3 << 20,
+            }
+        )
+    )
+    r = run_cli("solve", g, "--formulation", "heuristic", "--budget", "1", "--in-process", "-o", tmp_path / "s.json")
+    assert r.returncode == 0, r.stderr
+    assert "schedulable peak 2,097,152 B (2.0 MiB) / budget 2,097,152 B (2.0 MiB); " in r.stderr
+    assert "with the 3.0 MiB of fixed bytes: peak 5.0 MiB / budget 5.0 MiB" in r.stderr

@@ -346,7 +346,7 @@ def test_unknown_profile_called_directly_is_a_user_error():
 def paper_file(name: str):
     path = find_paper_file(name)
     if path is None:
-        pytest.skip(f"paper graph {name} not found (see README: data directory)")
+        pytest.skip(f"paper graph {name} not found (`moccasin-bench graphs download` fetches it)")
     return path
 
 
@@ -377,7 +377,7 @@ def test_memory_law_fits_the_paper_files():
 
 def test_the_catalogue_tables_are_read_from_its_declarations():
     """A PyTorch catalogue model is one declaration (moccasin_bench/catalog.py): its file is shipped, the catalogue
-    grid runs it, and the README's and docs/pytorch.md's tables are what the build script makes of the
+    grid runs it, and docs/pytorch.md's table is what the build script makes of the
     declarations and the files (remake them: python scripts/build_pytorch_catalogue.py --tables)."""
     import importlib.util
 
@@ -389,7 +389,7 @@ def test_the_catalogue_tables_are_read_from_its_declarations():
     spec.loader.exec_module(build)
     assert all((CATALOGUE_DIR / g.filename).is_file() for g in PYTORCH_GRAPHS.values())
     assert GRAPHS == tuple(PYTORCH_GRAPHS)
-    for path, block in ((build.README, build.readme_table()), (build.DOC, build.table())):
+    for path, block in ((build.DOC, build.table()),):
         text = path.read_text()
         assert build.replace_block(text, block) == text, f"{path.name}'s catalogue table is stale"
         assert all(f"`{name}`" in block for name in PYTORCH_GRAPHS)

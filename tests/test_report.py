@@ -502,3 +502,47 @@ def test_a_schedule_without_recomputation_is_proven_optimal_with_no_bound_run():
     assert math.isnan(out.loc["more", "bound"]) and math.isnan(out.loc["more", "gap_percent"])
     assert math.isnan(out.loc["broken", "bound"])  # an invalid schedule proves nothing
     assert math.isnan(out.loc["old", "bound"])  # a run stored without the graph's total duration: nothing to compare
+
+
+def test_scaling_legend_names_single_graph_families(store, tmp_path):
+    """A family with one graph (here cm1-gen, the only unet) is named with its graph as a point, with no
+    line-style entry; a family of several graphs gets its line style and its graphs' names; a panel
+    where no method has two points says that it draws no lines."""
+    import shutil
+
+    from moccasin_bench.report.analysis import analyse
+    from moccasin_bench.report.figures import scaling
+    from moccasin_bench.store import load_runs, load_trajectories
+
+    path = tmp_path / "two-families.sqlite"
+    shutil.copy(store[0], path)
+    row = _row(
+        "unet-heur",
+        graph="cm1-gen",
+        graph_hash="e" * 16,
+        graph_source="cm1-gen",
+        graph_origin="unet:depth=4,convs=2,profile=conv,seed=0",
+        nodes=65,
+        edges=120,
+        sum_duration=1000,
+        min_feasible_budget=10,
+        formulation="heuristic",
+        params={"strategy": "best"},
+        budget=900,
+        budget_fraction=0.9,
+        reference_order="stored",
+        reference_peak=1000,
+        status="feasible",
+        total_duration=1100,
+        peak_memory=890,
+        tdi_percent=10.0,
+        wall_seconds=0.2,
+    )
+    with Store(path) as s:
+        s.write(row, {"trajectory": [[0.2, 1100]], "bound_trajectory": []})
+    a = analyse(load_runs(path), load_trajectories(path))
+    figures = {f.stem: f for f in scaling(a, tmp_path)}
+    svg = figures["scaling-time"].svg.read_text()
+    assert "one graph, a point per method:" in svg and "cm1-gen (unet)" in svg
+    assert "random-layered (demo, RL1)" in svg or "random-layered (RL1, demo)" in svg
+    assert "graphs: " not in svg and "points, no lines" in svg

@@ -129,6 +129,20 @@ def test_tiny_reproduction_end_to_end(tmp_path):
     # resume: the same command finds every run done
     again = run_cli(*args, "--dry-run")
     assert again.returncode == 0 and "4 done, 0 to run" in again.stdout
+    # another grid into the same directory: the dry run changes nothing, the real run is refused
+    before = {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()}
+    other = [a if a != "3" else "2" for a in args]
+    dry = run_cli(*other, "--dry-run")
+    assert dry.returncode == 0 and "holds 4 run(s) of another grid" in dry.stderr and "0 done, 4 to run" in dry.stdout
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    refused = run_cli(*other, "--quiet")
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "another grid" in refused.stderr and "--force" in refused.stderr
+    assert {p.name: p.read_bytes() for p in out.iterdir() if p.is_file()} == before
+    # a dry run into a directory that does not exist creates nothing
+    fresh = tmp_path / "fresh" / "out"
+    assert run_cli(*args[:-1], fresh, "--dry-run").returncode == 0
+    assert not (tmp_path / "fresh").exists()
 
 
 def test_time_of_an_interrupted_grid_is_added_up(tmp_path):
@@ -159,3 +173,43 @@ def test_catalogue_floors_give_the_partitioner_its_search_time(tmp_path):
     assert quick["moccasin"] == {float(CAT_QUICK.other_limit)} and "torch-checkpoint" in quick
     forced = limits(build_grid(Options(out_dir=tmp_path, grid="catalogue", quick=True, time_limit=20)))
     assert forced["torch-partitioner"] == {20.0}
+
+
+def test_stand_ins_say_where_the_files_were_looked_for(tmp_path, monkeypatch):
+    """No paper file anywhere: the stand-in is used, and the report's first paragraph and the
+    command's output name every place looked at, none relative to the working directory."""
+    import moccasin_bench.sources as sources
+    from moccasin_bench.reproduce import preamble, stand_in_reason
+
+    monkeypatch.delenv("MOCCASIN_BENCH_DATA", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(sources, "project_data_dir", lambda: None)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    opts = Options(out_dir=tmp_path / "out", quick=True, graphs=("rl1",), data_dir=str(empty))
+    grid = build_grid(opts)
+    assert [c.entry for c in grid.choices] == ["rl1-gen"]
+    why = stand_in_reason(opts, grid)
+    assert why.startswith("Using the generated stand-ins rl1-gen for RL1: the paper's files for them were not found.")
+    assert f"--data-dir {empty} (a directory)" in why and "$MOCCASIN_BENCH_DATA (not set)" in why
+    assert f"the user data directory {tmp_path / 'xdg' / 'moccasin-bench' / 'paper-graphs'} (no such directory)" in why
+    assert "graphs download" in why and ".." not in why
+    assert grid.stand_in_note == why
+    (tmp_path / "xdg" / "moccasin-bench" / "paper-graphs").mkdir(parents=True)  # made while the grid runs:
+    assert preamble(opts, grid, 2, None)[0] == why  # the report says what the lookup found when it was made
+    asked = Options(out_dir=tmp_path / "out", quick=True, graphs=("rl1",), stand_ins=True)
+    assert (
+        stand_in_reason(asked, build_grid(asked))
+        == "Using the generated stand-ins rl1-gen for RL1, as asked (--stand-ins)."
+    )
+
+
+def test_write_grid_writes_the_sweep_config_and_nothing_else(tmp_path):
+    from moccasin_bench.sweep import load_config
+
+    out = tmp_path / "grid"
+    done = run_cli("reproduce", "--quick", "--graphs", "demo", "--methods", "heuristic", "--write-grid", "-o", out)
+    assert done.returncode == 0, done.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["grid.toml"]
+    config = load_config(out / "grid.toml")
+    assert [g.graphs for g in config.grids] == [("demo",)] and "2 runs" in done.stdout

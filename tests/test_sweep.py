@@ -306,3 +306,67 @@ def _count(store: Path) -> int:
             conn.close()
     except sqlite3.OperationalError:  # not created yet, or locked for a moment
         return 0
+
+
+PAPER_TABLE = """
+budgets = [0.9, 0.8]
+threads = 2
+formulations = [{ name = "moccasin", params = { order = "fixed" } }, "checkmate-milp", "checkmate-lp", "heuristic"]
+[[grid]]
+graphs = ["rl1", "cm1"]
+time_limits = 600
+[[grid]]
+graphs = ["rl2", "cm2"]
+time_limits = 1800
+[[grid]]
+graphs = ["rl3"]
+time_limits = 1800
+formulations = [{ name = "moccasin", params = { order = "fixed" } }, "checkmate-milp", "heuristic"]
+[[grid]]
+graphs = ["rl4"]
+time_limits = 3600
+formulations = [{ name = "moccasin", params = { order = "fixed" } }, "heuristic"]
+"""
+
+
+def test_overrides_narrow_the_paper_table(tmp_path):
+    """`sweep --graphs/--formulations/--time-limit`: a stand-in takes its paper graph's grid, an unnamed
+    graph joins every grid, formulations filter, one time limit for all; grids left empty drop out."""
+    from moccasin_bench.errors import UserError
+    from moccasin_bench.sweep import override
+
+    path = tmp_path / "paper_table.toml"
+    path.write_text(PAPER_TABLE)
+    config = load_config(path)
+    narrowed = override(config, ["rl1-gen", "cm2"], ["heuristic", "moccasin"], 12)
+    assert [(g.graphs, g.time_limits) for g in narrowed.grids] == [(("rl1-gen",), (12.0,)), (("cm2",), (12.0,))]
+    assert all({f.name for f in g.formulations} == {"heuristic", "moccasin"} for g in narrowed.grids)
+    everywhere = override(config, ["demo"])
+    assert len(everywhere.grids) == len(config.grids) and all(g.graphs == ("demo",) for g in everywhere.grids)
+    assert [g.time_limits for g in everywhere.grids] == [g.time_limits for g in config.grids]
+    only_lp = override(config, formulations=["checkmate-lp"])
+    assert [g.graphs for g in only_lp.grids] == [("rl1", "cm1"), ("rl2", "cm2")]  # rl3/rl4's grids have no LP
+    with pytest.raises(UserError, match="'checkmate-cp' is in none of the grids"):
+        override(config, formulations=["checkmate-cp"])
+
+
+def test_dry_run_header_adds_up_and_lines_stay_short(tmp_path):
+    cfg = tmp_path / "two.toml"
+    cfg.write_text(
+        'budgets = [0.9, 0.8]\nformulations = ["heuristic", { name = "moccasin", params = { order = ["fixed", "free"] } }]\n'
+        '[[grid]]\ngraphs = ["demo"]\ntime_limits = [5, 10]\n'
+        '[[grid]]\ngraphs = ["demo", "tiny"]\nformulations = "heuristic"\nseeds = [0, 1]\n'.replace(
+            '"tiny"', '"linear:layers=6"'
+        )
+    )
+    out = run_cli("sweep", cfg, "--store", tmp_path / "s.sqlite", "--dry-run")
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    # grid 1: 1 graph x 2 budgets x 3 settings x 2 limits = 12; grid 2: 2 x 2 x 1 x 2 seeds = 8;
+    # the heuristic on demo at seed 0 and 60 s is in grid 2 only, so nothing merges: 20 runs
+    assert lines[0].endswith("20 runs from 2 grids:"), lines[0]
+    assert lines[1].endswith("1 graph x 2 budgets x 3 formulation settings x 2 time limits = 12")
+    assert lines[2].endswith("2 graphs x 2 budgets x 1 formulation setting x 2 seeds = 8")
+    runs = [line for line in lines if line.startswith("  to run")]
+    assert len(runs) == 20 and max(map(len, runs)) < 160
+    assert any("moccasin[order=free]" in line for line in runs)

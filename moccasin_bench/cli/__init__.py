@@ -31,6 +31,13 @@ EPILOG = """examples:
   moccasin-bench solve demo --formulation moccasin --budget 0.9 --time-limit 30 -o schedule.json
   moccasin-bench simulate demo schedule.json
   moccasin-bench reproduce --quick -o results/quick
+  moccasin-bench graphs download
+
+Exit status: 0 done (for solve, any result: optimal, feasible, infeasible, no_solution);
+1 a solve ended in error; 2 bad input or options (one line names the file and the
+problem); 3 a schedule the simulator rejects (invalid: a bug in a formulation); 75 stopped
+for a reason outside the input (disk full, Dask cluster lost, source unreachable):
+re-run the same command to resume; 130 interrupted.
 
 Run `moccasin-bench VERB --help` for a verb's options and examples."""
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from moccasin_bench.sources import DATA_DIR_HELP
+
 
 def add_graph_argument(
     parser: argparse.ArgumentParser,
@@ -13,7 +15,7 @@ def add_graph_argument(
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
-        help="where the paper's graph files are (default: $MOCCASIN_BENCH_DATA, then ../shared/paper-graphs)",
+        help=DATA_DIR_HELP,
     )
 
 

@@ -1,4 +1,4 @@
-"""`moccasin-bench graphs list | info | generate | export | extract`."""
+"""`moccasin-bench graphs list | info | generate | export | download | extract`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from moccasin_bench.cli.common import add_graph_argument, human_bytes, memory_figure
 from moccasin_bench.errors import UserError
 from moccasin_bench.jsonio import write_json
+from moccasin_bench.sources import DATA_DIR_HELP
 
 if TYPE_CHECKING:
     from moccasin_bench.graph import Graph
@@ -21,6 +22,7 @@ EPILOG = """examples:
   moccasin-bench graphs generate random-layered n=100 w=0.27 seed=3 -o rl100.json
   moccasin-bench graphs generate unet depth=4 -o unet.json
   moccasin-bench graphs export "ResNet50.json" -o resnet50.native.json
+  moccasin-bench graphs download                    # the paper's files (GPL-3.0) into the user data directory
   moccasin-bench graphs extract graphs.pytorch.models:resnet18 --batch 32 -o resnet18.json.gz"""
 
 
@@ -32,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="registered graphs and generator families",
         description="Registered graphs (the paper's files and generated presets) and generator families with their parameters.",
     )
-    p.add_argument("--data-dir", metavar="DIR", help="where the paper's graph files are")
+    p.add_argument("--data-dir", metavar="DIR", help=DATA_DIR_HELP)
     p.set_defaults(_action=_list)
 
     p = sub.add_parser(
@@ -67,6 +69,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("-o", "--output", required=True, metavar="FILE")
     p.add_argument("--format", choices=("native", "node-link"), default="native")
     p.set_defaults(_action=_export)
+
+    p = sub.add_parser(
+        "download",
+        help="fetch the paper's graph files (GPL-3.0) into the user data directory, each checked by SHA-256",
+        description="Fetch the paper's graph files from the authors' repository (github.com/haoming-codes/moccasin, "
+        "folder data/; the data are licensed GPL-3.0), check each against the SHA-256 recorded in this project, "
+        "and write them atomically. Files already present and valid are skipped.",
+        epilog="""Without --to, the files go to the user data directory, where every command looks for them.
+Exit status: 0 done; 2 a file does not match its recorded SHA-256 (nothing of it written) or
+cannot be written; 75 the source cannot be reached (the files fetched so far are kept).
+
+examples:
+  moccasin-bench graphs download
+  moccasin-bench graphs download --to ~/moccasin/data
+  moccasin-bench graphs download --from file:///mnt/mirror/moccasin-data/""",
+        formatter_class=__import__("argparse").RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--to", metavar="DIR", help="where to put the files (default: the user data directory)")
+    p.add_argument(
+        "--from",
+        dest="source",
+        metavar="URL",
+        help="another location serving the same files (https://, http:// or file://; default: the authors' repository)",
+    )
+    p.set_defaults(_action=_download)
 
     p = sub.add_parser(
         "extract",
@@ -134,12 +161,16 @@ def run(args: argparse.Namespace) -> int:
 def _list(args: argparse.Namespace) -> int:
     from moccasin_bench.catalog import PAPER_GRAPHS, PRESETS, PYTORCH_GRAPHS
     from moccasin_bench.params import describe_params
-    from moccasin_bench.sources import _registry, find_paper_file, generator_module
+    from moccasin_bench.sources import _registry, describe_search, find_paper_file, generator_module
 
-    print("The paper's graphs (files from github.com/haoming-codes/moccasin, folder data/):")
+    print("The paper's graphs (files from github.com/haoming-codes/moccasin, folder data/, GPL-3.0):")
+    missing = 0
     for g in PAPER_GRAPHS.values():
         where = find_paper_file(g.name, args.data_dir)
+        missing += where is None
         print(f"  {g.name:<18} {g.description}  [{'found: ' + str(where) if where else 'file not found'}]")
+    if missing:
+        print(f"  (looked at: {describe_search(args.data_dir)}; `moccasin-bench graphs download` fetches them)")
     print("\nGenerated presets (always available):")
     for p in PRESETS.values():
         params = ",".join(f"{k}={v}" for k, v in p.params.items())
@@ -158,6 +189,25 @@ def _list(args: argparse.Namespace) -> int:
             continue
         print(f"  {family:<18} {module.DESCRIPTION}")
         print(describe_params(module.PARAMS).replace("\n  ", "\n      ").replace("  ", "      ", 1))
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from moccasin_bench.download import FILES, LICENCE, SOURCE_NAME, SOURCE_URL, download
+    from moccasin_bench.sources import DATA_ENV, data_dirs, user_data_dir
+
+    to_dir = Path(args.to).expanduser().resolve() if args.to else user_data_dir()
+    source = args.source or SOURCE_URL
+    print(
+        f"The paper's {len(FILES)} graph files are the authors' ({SOURCE_NAME}), licensed {LICENCE}: "
+        f"they are not part of this project. Fetching from {source} into {to_dir}:"
+    )
+    counts = download(to_dir, source)
+    print(f"done: {counts['fetched']} fetched, {counts['present']} already present and valid, in {to_dir}.")
+    if all(d.path != to_dir for d in data_dirs()):
+        print(f"Commands look there only when told: pass --data-dir {to_dir} or set {DATA_ENV}={to_dir}.")
     return 0
 
 

@@ -7,13 +7,16 @@ import math
 import re
 from pathlib import Path
 
+from moccasin_bench.sources import DATA_DIR_HELP
+
 HELP = "run an experiment's grid (default: the Moccasin paper's table), quick or full, and write its report"
 EPILOG = """--grid paper (the default): RL1-RL4, CM1, CM2 x budgets 90 % / 80 % x Moccasin (fixed
 order, as the paper), Moccasin (free order), Checkmate MILP (HiGHS), Checkmate LP+rounding
 and the heuristics. `--grid list` lists every experiment and its method keys. The paper's
-graphs are read from --data-dir (or $MOCCASIN_BENCH_DATA, or ../shared/paper-graphs); a
-graph whose file is missing is replaced by its generated stand-in (rl1-gen ... cm2-gen),
-and the report says so at its top.
+graphs are read from --data-dir, else $MOCCASIN_BENCH_DATA, else the user data directory
+(`moccasin-bench graphs download` fills it), else shared/paper-graphs beside a source
+checkout; a graph whose file is missing is replaced by its generated stand-in (rl1-gen ...
+cm2-gen), and the command's output and the report's top say so and where they looked.
 
 Writes DIR/grid.toml (the grid as a sweep config), DIR/runs.sqlite (every run: re-running
 the same command skips finished runs, so an interrupted reproduction resumes),
@@ -25,12 +28,17 @@ with J x K <= your cores. --quick uses 15-45 s limits (heuristics 10 s), two run
 time with one thread each, leaves Checkmate's O(n^2) models out on RL3/RL4, and finishes
 in about 10 minutes on 2 cores.
 
+Exit status: 0 every run stored (whatever the solvers found); 2 bad input, or the output
+directory's store holds another grid (use a fresh directory, or --force); 3 a run is
+invalid (a bug); 75 stopped for a reason outside the input (disk full): re-run to resume.
+
 examples:
   moccasin-bench reproduce --quick -o results/quick
   moccasin-bench reproduce --data-dir ~/moccasin/data -o results/paper --jobs 2 --threads 8
   moccasin-bench reproduce --quick --stand-ins -o results/quick-generated
   moccasin-bench reproduce --quick --graphs rl1,cm1 --methods moccasin-fixed,checkmate-milp -o results/small
   moccasin-bench reproduce -o results/paper --dry-run
+  moccasin-bench reproduce --grid scaling --write-grid -o results/scaling   # its grid.toml, for `sweep`
   moccasin-bench reproduce --grid scaling --mode middle -o results/scaling-middle
   moccasin-bench reproduce --grid list"""
 
@@ -56,7 +64,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
-        help="where the paper's graph files are (default: $MOCCASIN_BENCH_DATA, then ../shared/paper-graphs)",
+        help=DATA_DIR_HELP,
     )
     parser.add_argument(
         "--stand-ins", action="store_true", help="use the generated stand-ins even where the paper's files are found"
@@ -82,7 +90,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SIZE",
         help="address-space cap per run, e.g. 8G (default: 80%% of RAM / concurrent runs)",
     )
-    parser.add_argument("--dry-run", "-n", action="store_true", help="write grid.toml and print the runs; run nothing")
+    parser.add_argument(
+        "--dry-run", "-n", action="store_true", help="print the grid and what is done; run and write nothing"
+    )
+    parser.add_argument(
+        "--write-grid",
+        action="store_true",
+        help="write DIR/grid.toml (the grid as a sweep config, for `sweep`) and print the runs; run nothing",
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="run into an output directory whose store holds another grid's runs (refused without it)",
+    )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress line")
 
 
@@ -124,6 +144,8 @@ def run(args: argparse.Namespace) -> int:
     for option in ("graphs", "methods"):
         if getattr(args, option) is not None and not _list(getattr(args, option)):
             raise UserError(f"--{option} names nothing: give a comma-separated list, or leave the option out")
+    if args.dry_run and args.write_grid:
+        raise UserError("--dry-run writes nothing and --write-grid writes grid.toml: give one of them")
     opts = Options(
         out_dir=Path(args.output_dir),
         grid=args.grid,
@@ -137,6 +159,8 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         time_limit=args.time_limit,
         dry_run=args.dry_run,
+        force=args.force,
+        write_grid=args.write_grid,
         progress=not args.quiet,
         memory_limit_bytes=None
         if args.memory_limit is None

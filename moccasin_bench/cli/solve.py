@@ -20,9 +20,13 @@ EPILOG = """The budget is a fraction of the peak of a reference order run withou
 (--budget 0.9), or absolute (--budget-bytes N). For a graph with fixed bytes (a PyTorch
 training step: parameters, batch, optimizer state) budgets and peaks count the
 schedulable graph only; the fixed bytes are resident on top (both are printed). Every returned schedule is simulated: the
-peak memory and total duration written are the simulator's. Exit status: 0 optimal,
-feasible, infeasible or no_solution; 1 error; 3 invalid (a formulation returned a
-schedule that breaks the budget or reads a freed tensor: a bug); 2 bad input.
+peak memory and total duration written are the simulator's.
+
+Exit status: 0 a result: optimal, feasible, infeasible (proven; a budget below the minimum
+feasible budget is infeasible without running a solver) or no_solution (time ran out);
+1 error (the solver failed or the run was killed); 2 bad input (one line names the file
+and the problem); 3 invalid (a formulation returned a schedule that breaks the budget or
+reads a freed tensor: a bug).
 The solve runs in a child process, killed at the time limit plus a grace and capped in
 memory (as in a sweep); a crash or kill is reported as status error.
 
@@ -146,14 +150,17 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet or doc["status"] in ("invalid", "error"):
         line = f"{doc['status']}"
         if doc["total_duration"] is not None:
-            line += f": cost {doc['total_duration']:,} (TDI {doc['tdi_percent']:.2f} %), peak {doc['peak_memory']:,} / budget {budget.bytes:,}"
-            if graph.fixed_bytes:
+            line += f": cost {doc['total_duration']:,} (TDI {doc['tdi_percent']:.2f} %), "
+            if graph.fixed_bytes:  # two kinds of peak: each says which it is
                 from moccasin_bench.cli.common import human_bytes
 
+                peak, fixed = doc["peak_memory"], graph.fixed_bytes
                 line += (
-                    f" (schedulable bytes; + {human_bytes(graph.fixed_bytes)} fixed = peak "
-                    f"{human_bytes(doc['peak_memory'] + graph.fixed_bytes)} / budget {human_bytes(budget.bytes + graph.fixed_bytes)})"
+                    f"schedulable peak {peak:,} B ({human_bytes(peak)}) / budget {budget.bytes:,} B ({human_bytes(budget.bytes)}); "
+                    f"with the {human_bytes(fixed)} of fixed bytes: peak {human_bytes(peak + fixed)} / budget {human_bytes(budget.bytes + fixed)}"
                 )
+            else:
+                line += f"peak {doc['peak_memory']:,} / budget {budget.bytes:,}"
         line += f"; wall {doc['wall_seconds']:.2f} s"
         if doc["message"]:
             line += f"\n  {doc['message']}"

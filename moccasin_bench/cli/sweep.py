@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from moccasin_bench.formulation import STATUSES
+from moccasin_bench.sources import DATA_DIR_HELP
 
 LARGE_GRID = 10_000  # a grid larger than this is refused without --yes (its size is said first)
 
@@ -22,15 +23,16 @@ Exit status: 0 when every run of the grid is stored; 3 if any stored run is `inv
 (a formulation returned a schedule the simulator rejects: a bug); 2 bad input.
 
 examples:
-  moccasin-bench reproduce --grid scaling --dry-run -o results/scaling   # writes a grid's config: grid.toml
-  moccasin-bench sweep results/scaling/grid.toml --dry-run
-  moccasin-bench sweep results/scaling/grid.toml --store results/scaling.sqlite --jobs 2
-  moccasin-bench sweep results/scaling/grid.toml --store results/scaling.sqlite --retry error
+  moccasin-bench reproduce --grid paper --write-grid -o results/paper   # writes a grid's config: grid.toml
+  moccasin-bench sweep results/paper/grid.toml --dry-run
+  moccasin-bench sweep results/paper/grid.toml --graphs rl1-gen,cm1-gen --time-limit 10 --store results/try.sqlite --jobs 2
+  moccasin-bench sweep results/paper/grid.toml --store results/paper.sqlite --jobs 2
+  moccasin-bench sweep results/paper/grid.toml --store results/paper.sqlite --retry error
   moccasin-bench sweep results/scaling/grid.toml --store results/scaling.sqlite --scheduler tcp://10.0.0.5:8786"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", metavar="CONFIG", help="sweep grid (TOML); see README 'Sweeps'")
+    parser.add_argument("config", metavar="CONFIG", help="sweep grid (TOML); see docs/sweeps.md")
     parser.add_argument(
         "--store", metavar="PATH", help="SQLite results file (default: results/<config file name without .toml>.sqlite)"
     )
@@ -62,6 +64,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="with --scheduler: how long to wait while the cluster has no worker before stopping (default 600)",
     )
     parser.add_argument(
+        "--graphs",
+        metavar="LIST",
+        help="comma-separated graphs: only these (a stand-in such as rl1-gen takes its paper graph's place; "
+        "a graph the config does not name joins every grid)",
+    )
+    parser.add_argument(
+        "--formulations",
+        "--methods",
+        metavar="LIST",
+        help="comma-separated formulation names: only these of the config's",
+    )
+    parser.add_argument(
+        "--time-limit", type=float, metavar="S", help="one time limit for every run, instead of the config's"
+    )
+    parser.add_argument(
         "--dry-run", "-n", action="store_true", help="print the grid and what is already done; run nothing"
     )
     parser.add_argument(
@@ -89,9 +106,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--data-dir",
         metavar="DIR",
-        help="where the paper's graph files are (default: config data_dir, $MOCCASIN_BENCH_DATA, ../shared/paper-graphs)",
+        help="overrides the config's data_dir; " + DATA_DIR_HELP,
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress line (failures are still printed)")
+
+
+def _list(text: str | None) -> list[str] | None:
+    return None if text is None else [x.strip() for x in text.split(",") if x.strip()]
 
 
 def run(args: argparse.Namespace) -> int:
@@ -101,7 +122,7 @@ def run(args: argparse.Namespace) -> int:
     from moccasin_bench.errors import UserError
     from moccasin_bench.runner import check_grace, parse_memory_limit
     from moccasin_bench.store import stored_statuses
-    from moccasin_bench.sweep import describe_plan, drive, grid_size, load_config, plan
+    from moccasin_bench.sweep import describe_plan, drive, grid_size, load_config, override, plan
 
     if not 1 <= args.jobs <= 1024:
         raise UserError(f"--jobs must be from 1 to 1024, got {args.jobs}")
@@ -114,6 +135,12 @@ def run(args: argparse.Namespace) -> int:
             f"--worker-timeout must be a number of seconds from 0 to 604800 (a week), got {args.worker_timeout!r}"
         )
     config = load_config(args.config)
+    for option in ("graphs", "formulations"):
+        if getattr(args, option) is not None and not _list(getattr(args, option)):
+            raise UserError(f"--{option} names nothing: give a comma-separated list, or leave the option out")
+    if args.time_limit is not None and not math.isfinite(args.time_limit):
+        raise UserError(f"--time-limit must be a positive number of seconds, got {args.time_limit}")
+    config = override(config, _list(args.graphs) or (), _list(args.formulations) or (), args.time_limit)
     if args.data_dir:
         config = dataclasses.replace(config, data_dir=args.data_dir)
     if args.memory_limit is not None:

@@ -56,8 +56,8 @@ def stand_in_note(a: Analysis) -> list[str]:
         notes.append(
             f"GENERATED STAND-INS, NOT THE PAPER'S GRAPHS: {listed}. They are built with the paper's "
             "generator parameters (random layered) or as training graphs of similar size, but they are other "
-            "graphs: their numbers cannot be compared with the paper's. Put the paper's files in a data "
-            "directory (README: 'The paper's graphs') to reproduce the paper itself."
+            "graphs: their numbers cannot be compared with the paper's. `moccasin-bench graphs download` "
+            "fetches the paper's files (or pass --data-dir DIR) to reproduce the paper itself."
         )
     return notes
 

@@ -72,6 +72,8 @@ def scaling(a: Analysis, out_dir: Path) -> list[Figure]:
     style = MethodStyle(a.methods)
     families = list(dict.fromkeys(a.graphs["family"]))
     fam_style = {f: LINESTYLES[i % len(LINESTYLES)] for i, f in enumerate(families)}
+    fam_graphs = {f: list(a.graphs.loc[a.graphs["family"] == f, "graph_label"]) for f in families}
+    lined = [f for f in families if len(fam_graphs[f]) > 1]  # a family of one graph is a point, not a line
     cells = a.cells[a.cells["budget_fraction"].notna()]
     figures = []
     for measure in ("time", "tdi"):
@@ -79,6 +81,7 @@ def scaling(a: Analysis, out_dir: Path) -> list[Figure]:
         all_y = []
         for ax, f in zip(axes, fractions):
             here = cells[cells["budget_fraction"].round(6) == round(f, 6)]
+            lines_drawn = 0
             for m in a.methods:
                 mine = here[here["method"] == m]
                 for fam in families:
@@ -97,6 +100,7 @@ def scaling(a: Analysis, out_dir: Path) -> list[Figure]:
                     if not xs:
                         continue
                     all_y += ys
+                    lines_drawn += len(xs) > 1
                     ax.plot(xs, ys, linestyle=fam_style[fam], color=style.color(m), linewidth=1.2, alpha=0.8)
                     fx = [x for x, h in zip(xs, hollow) if not h]
                     fy = [y for y, h in zip(ys, hollow) if not h]
@@ -117,6 +121,17 @@ def scaling(a: Analysis, out_dir: Path) -> list[Figure]:
                             label=m if not fx else None,
                         )
             ax.set_title(f"budget {100 * f:g} % of the reference peak")
+            if not lines_drawn and len(here):
+                ax.text(
+                    0.98,
+                    0.02,
+                    "one graph per family and method here:\npoints, no lines",
+                    transform=ax.transAxes,
+                    ha="right",
+                    va="bottom",
+                    fontsize=7,
+                    color="grey",
+                )
             ax.set_xscale("log")
             ax.set_xlabel("nodes n (log)")
         if measure == "time":
@@ -142,9 +157,15 @@ def scaling(a: Analysis, out_dir: Path) -> list[Figure]:
             else []
         )
         if len(families) > 1:
-            extra += [
-                Line2D([], [], color="grey", linestyle=fam_style[fam], label=f"graphs: {fam}") for fam in families
-            ]
+            for fam in lined:
+                names = fam_graphs[fam]
+                shown = ", ".join(names) if len(names) <= 4 else f"{len(names)} graphs"
+                extra.append(Line2D([], [], color="grey", linestyle=fam_style[fam], label=f"{fam} ({shown})"))
+            single = [f"{fam_graphs[fam][0]} ({fam})" for fam in families if fam not in lined]
+            if single:
+                extra.append(
+                    Line2D([], [], linestyle="none", label="one graph, a point per method:\n" + ", ".join(single))
+                )
         _outside_legend(fig, axes, extra, order=a.methods)
         fig.tight_layout()
         if measure == "time":
@@ -156,7 +177,7 @@ def scaling(a: Analysis, out_dir: Path) -> list[Figure]:
                     "Scaling: time to within 1 % of the best known cost",
                     "Seconds (log) until each method's cost was within 1 % of the best cost any method found for "
                     "that graph and budget, against the graph's node count (log); one line per method and graph "
-                    "family. Hollow markers: never within 1 % (or no valid schedule) by the time limit, drawn at "
+                    "family (a family of one graph is a point, no line). Hollow markers: never within 1 % (or no valid schedule) by the time limit, drawn at "
                     "the limit. Seconds include model building.",
                 )
             )

@@ -5,7 +5,15 @@
 - `driver`: running the plan into a store (`drive`, `run_sweep`).
 """
 
-from moccasin_bench.sweep.config import FormulationEntry, Grid, SweepConfig, grid_size, load_config, parse_config
+from moccasin_bench.sweep.config import (
+    FormulationEntry,
+    Grid,
+    SweepConfig,
+    grid_size,
+    load_config,
+    override,
+    parse_config,
+)
 from moccasin_bench.sweep.driver import Summary, SweepOutcome, drive, run_sweep
 from moccasin_bench.sweep.plan import Plan, describe_plan, plan, to_run
 
@@ -20,6 +28,7 @@ __all__ = [
     "drive",
     "grid_size",
     "load_config",
+    "override",
     "parse_config",
     "plan",
     "run_sweep",

@@ -17,6 +17,7 @@ mistake is one UserError naming the key and the file.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import itertools
 import json
@@ -338,6 +339,62 @@ def grid_size(config: SweepConfig) -> int:
             )
         )
     return total
+
+
+def override(
+    config: SweepConfig,
+    graphs: Sequence[str] = (),
+    formulations: Sequence[str] = (),
+    time_limit: float | None = None,
+) -> SweepConfig:
+    """The config narrowed from the command line (`sweep --graphs/--formulations/--time-limit`).
+
+    graphs: a listed graph the config names stays in the grids that name it (a stand-in such as
+    rl1-gen counts as its paper graph); one the config does not name goes into every grid. Grids
+    left without graphs or formulations drop out. formulations: names; each must be in some grid.
+    time_limit: one limit for every run."""
+    from moccasin_bench.catalog import STAND_INS
+
+    grids = list(config.grids)
+    if graphs:
+        named = {g for grid in grids for g in grid.graphs}
+        stands_for = {v: k for k, v in STAND_INS.items()}
+
+        def kept(grid: Grid) -> tuple[str, ...]:
+            out = []
+            for g in graphs:
+                paper = stands_for.get(g.lower())
+                if (
+                    g in grid.graphs
+                    or (paper in grid.graphs and g not in named)
+                    or (g not in named and paper not in named)
+                ):
+                    out.append(g)
+            return tuple(out)
+
+        grids = [dataclasses.replace(grid, graphs=kept(grid)) for grid in grids]
+    if formulations:
+        known = {f.name for grid in grids for f in grid.formulations}
+        missing = [f for f in formulations if f not in known]
+        if missing:
+            raise UserError(
+                f"--formulations: {missing[0]!r} is in none of the grids; they have {', '.join(sorted(known))}",
+                str(config.path),
+            )
+        grids = [
+            dataclasses.replace(grid, formulations=tuple(f for f in grid.formulations if f.name in formulations))
+            for grid in grids
+        ]
+    if time_limit is not None:
+        if not 0 < time_limit <= MAX_TIME_LIMIT:
+            raise UserError(
+                f"--time-limit must be a positive number of seconds up to {MAX_TIME_LIMIT:g}, got {time_limit!r}"
+            )
+        grids = [dataclasses.replace(grid, time_limits=(float(time_limit),)) for grid in grids]
+    grids = [grid for grid in grids if grid.graphs and grid.formulations]
+    if not grids:
+        raise UserError("no run is left after --graphs/--formulations", str(config.path))
+    return dataclasses.replace(config, grids=tuple(grids))
 
 
 # ---- writing (reproduce generates a grid's sweep config from its experiment) --------------------
