@@ -35,6 +35,7 @@ class Incumbent:
     improvements: int = 0
     closed: int = 0  # neighbourhoods solved to optimality
     rejected: int = 0  # solutions `accept` refused
+    by_kind: dict[str, list[int]] = field(default_factory=dict)  # neighbourhood kind -> [tries, improvements]
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
@@ -71,11 +72,19 @@ def window_search(
     sub_limit_seconds: float = 2.0,
     report: bool = True,
     accept: Callable[[np.ndarray], bool] | None = None,
+    kinds: tuple[str, ...] | None = None,
 ) -> None:
     """Improve `incumbent` (a schedule `model` can express, with its objective value in model
     units) until problem.elapsed() reaches `until_seconds`, or `stop_when(objective)` holds.
-    The model's objective must be set; a neighbourhood's objective equals the full model's."""
+    The model's objective must be set; a neighbourhood's objective equals the full model's.
+
+    `kinds` (None: order windows and step windows, as first shipped) names the neighbourhoods to draw
+    from, each chosen with a weight that grows with its improvements per try: "order" (consecutive
+    positions of the fixed order), "steps" (the nodes computed in consecutive steps of the incumbent),
+    "peak" (the steps around one of the incumbent's highest-memory steps: where a tight budget binds),
+    "recompute" (the steps around one recomputation, with the inputs of the nodes computed there)."""
     from formulations._cpsat import cp_model
+    from moccasin_bench.simulate import simulate
 
     base = model.model
     n = model.graph.n
@@ -84,18 +93,63 @@ def window_search(
     position = np.empty(n, dtype=np.int64)
     if fixed_mode:
         position[model.order] = np.arange(n)
+    if kinds is not None:  # tight budgets: small neighbourhoods first (a timed-out one teaches little)
+        initial_width = min(initial_width, 24)
     width = [float(min(n, max(4, initial_width)))]
+    shrink = 0.85 if kinds is None else 0.7
 
-    def free_nodes(rng: np.random.Generator, schedule: np.ndarray) -> np.ndarray:
+    usable = [k for k in (kinds or ()) if k != "order" or fixed_mode]
+    for k in usable:
+        incumbent.by_kind.setdefault(k, [0, 0])
+    memo: dict = {}  # the incumbent's memory per step and recomputed steps, per schedule seen
+
+    def profile(schedule: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        key = id(schedule)
+        if memo.get("key") != key:
+            seen = np.zeros(n, dtype=bool)
+            again = []
+            for i, v in enumerate(schedule.tolist()):
+                if seen[v]:
+                    again.append(i)
+                seen[v] = True
+            memo.update(key=key, memory=simulate(model.graph, schedule).memory_per_step, again=np.array(again))
+        return memo["memory"], memo["again"]
+
+    def around(rng: np.random.Generator, schedule: np.ndarray, centre: int, span: int) -> np.ndarray:
+        lo = int(
+            np.clip(centre - span // 2 + int(rng.integers(-span // 4, span // 4 + 1)), 0, max(0, len(schedule) - span))
+        )
+        return np.unique(schedule[lo : lo + span])
+
+    def pick_kind(rng: np.random.Generator) -> str:
+        with incumbent.lock:
+            w = np.array([(1.0 + 3.0 * incumbent.by_kind[k][1]) / (1.0 + incumbent.by_kind[k][0]) for k in usable])
+        return usable[int(rng.choice(len(usable), p=w / w.sum()))]
+
+    def free_nodes(rng: np.random.Generator, schedule: np.ndarray) -> tuple[np.ndarray, str]:
         w = int(round(width[0]))
-        if fixed_mode and rng.random() < 0.7:  # consecutive order positions
-            lo = int(rng.integers(0, max(1, n - w + 1)))
-            return np.nonzero((position >= lo) & (position < lo + w))[0]
-        # consecutive steps of the incumbent: every node computed in them
         steps = len(schedule)
         span = max(1, int(round(w * steps / n)))
+        if usable:
+            kind = pick_kind(rng)
+            if kind in ("peak", "recompute"):
+                memory, again = profile(schedule)
+                if kind == "peak":
+                    top = np.argsort(memory)[-max(1, min(10, steps // 20)) :]
+                    return around(rng, schedule, int(rng.choice(top)), span), kind
+                if len(again):
+                    nodes = around(rng, schedule, int(rng.choice(again)), span)
+                    inputs = [model.graph.predecessors(int(v)) for v in nodes]
+                    return np.unique(np.concatenate([nodes, *inputs])), kind
+                kind = "steps"
+        else:
+            kind = "order" if fixed_mode and rng.random() < 0.7 else "steps"
+        if kind == "order":  # consecutive order positions
+            lo = int(rng.integers(0, max(1, n - w + 1)))
+            return np.nonzero((position >= lo) & (position < lo + w))[0], kind
+        # consecutive steps of the incumbent: every node computed in them
         lo = int(rng.integers(0, max(1, steps - span + 1)))
-        return np.unique(schedule[lo : lo + span])
+        return np.unique(schedule[lo : lo + span]), kind
 
     def worker(k: int) -> None:
         rng = np.random.default_rng(seed * 7919 + k)
@@ -107,7 +161,7 @@ def window_search(
                 return
             values = model.hint_values(schedule)
             by_index = {x.index: int(val) for x, val in values.items() if val is not None}
-            free = free_nodes(rng, schedule)
+            free, kind = free_nodes(rng, schedule)
             whole = len(free) == n
             keep = np.ones(n, dtype=bool)
             keep[free] = False
@@ -124,16 +178,21 @@ def window_search(
             solver.parameters.num_workers = 1
             solver.parameters.random_seed = int(rng.integers(0, 1 << 30))
             solver.parameters.max_time_in_seconds = max(0.01, min(sub_limit_seconds, left))
+            if kinds is not None:  # most variables are fixed: presolve's probing and symmetry cost, not help
+                solver.parameters.cp_model_probing_level = 0
+                solver.parameters.symmetry_level = 0
             status = solver.solve(sub)
             with incumbent.lock:
                 incumbent.iterations += 1
+                tally = incumbent.by_kind.setdefault(kind, [0, 0])
+                tally[0] += 1
                 if status == cp_model.MODEL_INVALID:
                     raise RuntimeError(f"window search built an invalid model: {solver.solution_info()}")
                 if status == cp_model.OPTIMAL:
                     incumbent.closed += 1
                     width[0] = min(float(n), width[0] * 1.15 + 1)
                 elif status in (cp_model.FEASIBLE, cp_model.UNKNOWN):
-                    width[0] = max(4.0, width[0] * 0.85)
+                    width[0] = max(4.0, width[0] * shrink)
                 if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
                     value = int(round(solver.objective_value))
                     found = model.schedule_from(solver.value) if value < incumbent.objective else None
@@ -143,6 +202,7 @@ def window_search(
                     if found is not None:
                         incumbent.schedule, incumbent.objective = found, value
                         incumbent.improvements += 1
+                        tally[1] += 1
                         cost = to_cost(value)
                         if report:
                             incumbent.points.append((problem.elapsed(), cost))

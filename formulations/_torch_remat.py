@@ -66,10 +66,32 @@ def step_parts(graph: Graph) -> StepParts:
         text = label[: -len(BACKWARD_SUFFIX)] if label.endswith(BACKWARD_SUFFIX) else label
         _, _, path = text.partition(" ")
         paths.append(path or "<step>")
-    order = graph.stored_order if graph.stored_order is not None else graph.topological_indices()
+    order = graph.stored_order if graph.stored_order is not None else graph.topological_indices
     position = np.empty(graph.n, dtype=np.int64)
     position[np.asarray(order, dtype=np.int64)] = np.arange(graph.n)
+    _check_labels(graph, backward)
     return StepParts(backward=backward, paths=tuple(paths), position=position)
+
+
+def _check_labels(graph: Graph, backward: np.ndarray) -> None:
+    """The labels must split the graph as an extraction does: some forward and some backward
+    nodes, and no forward node reading a backward one (the baselines build their schedules on
+    that split; labels edited to contradict the edges would make an invalid schedule)."""
+    if backward.all() or not backward.any():
+        which = "forward" if backward.all() else "backward"
+        raise UserError(
+            f"graph {graph.name!r}: no node is labelled as a {which} op (labels ending in "
+            f"'{BACKWARD_SUFFIX.strip()}' mark the backward); its labels are not those of `graphs extract`"
+        )
+    src = np.repeat(np.arange(graph.n), np.diff(graph.succ_ptr))
+    bad = np.nonzero(backward[src] & ~backward[graph.succ_idx])[0]
+    if len(bad):
+        u, v = int(src[bad[0]]), int(graph.succ_idx[bad[0]])
+        ids = graph.to_ids([u, v])
+        raise UserError(
+            f"graph {graph.name!r}: node {ids[1]!r} ({graph.labels[v]}) is labelled forward but reads backward "
+            f"node {ids[0]!r} ({graph.labels[u]}): its labels contradict its edges ({len(bad)} edge(s) like this one)"
+        )
 
 
 def assemble(head: Sequence[int], tail: Sequence[int], inserts: Iterable[tuple[int, Sequence[int]]]) -> np.ndarray:

@@ -38,7 +38,7 @@ STRATEGIES = ("best", "no-recompute", "staged-repair", "staged-greedy", "chen-sq
 PARAMS = (
     Param("strategy", str, "best", "which heuristic (best = all, keep the cheapest that fits)", STRATEGIES),
     Param("order", str, "best", "order to follow, or best = try every reference order", ("best",) + REFERENCE_ORDERS),
-    Param("max_computations", int, 0, "at most this many computations per node (0 = no limit)", low=0),
+    Param("max_computations", int, 0, "at most this many computations per node (0 = no limit)", low=0, high=10**6),
 )
 
 

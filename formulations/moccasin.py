@@ -1,11 +1,14 @@
-"""The Moccasin formulation: retention intervals in CP-SAT, warm-started from heuristics.
+"""The Moccasin formulation: retention intervals in CP-SAT, started from the best schedule the harness finds.
 
-Pipeline: (1) heuristic schedules that fit the budget and that the model can express
-(staged along the fixed order, at most C computations per node) -> the cheapest is the
-hint; (2) with no such schedule, or with `phases=2`, a first phase minimises the
-cumulative capacity (memory over the budget) from the least-overflow heuristic schedule,
-and its first solution within the budget hints the second; (3) the cost phase minimises
-the duration of the optional copies. The model itself is in `_moccasin_model`, the window search in `_moccasin_search`.
+Pipeline (`_Run`): (1) starts: by default a portfolio (formulations/_portfolio: heuristics, the annealer,
+PyTorch's own rematerialisation on PyTorch graphs, the user's initial schedule) within portfolio_share of
+the limit; the cheapest fitting start the model can express (staged along the fixed order, at most C
+computations per node) is the hint, and the cheapest fitting start of all is the floor of the result;
+(2) with no fitting start the model can take, or with `phases=2`, a first phase minimises the
+cumulative capacity (memory over the budget) from the closest miss, and its first solution within the
+budget hints the second; (3) the cost phase minimises the duration of the optional copies, by CP-SAT
+and neighbourhood search around the incumbent. The model is in `_moccasin_model`, the neighbourhood
+search in `_moccasin_search`.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ from moccasin_bench.formulation import BoundScope, Problem, SolverOutput
 from moccasin_bench.graph import TOTAL_LIMIT, Graph
 from moccasin_bench.params import Param
 from moccasin_bench.simulate import schedule_cost
+
+# search=hybrid: the neighbourhoods of the search around the incumbent (formulations/_moccasin_search.py)
+NEIGHBOURHOODS = ("order", "steps", "peak", "recompute")
 
 NAME = "moccasin"
 # search=auto: one CP-SAT solve up to this many variables (it proves RL2 90 % optimal in ~150 s on
@@ -60,12 +66,23 @@ PARAMS = (
     Param(
         "warm_start",
         str,
-        "heuristics",
-        "heuristics: hint the cheapest fitting heuristic schedule; annealing: run the annealer (same order, at most "
-        "`copies` computations per node) for heuristic_share of the time and hint its schedule; none: no hint",
-        ("heuristics", "none", "annealing"),
+        "portfolio",
+        "portfolio: within portfolio_share of the limit, the initial schedule, the staged heuristics, every "
+        "heuristic, PyTorch's partitioner and checkpointing (PyTorch graphs) and the annealer started from the best "
+        "of them; the cheapest the model can express is the hint, the cheapest of all the floor of the result; "
+        "heuristics (the paper's): hint the cheapest fitting staged heuristic schedule; annealing: run the annealer "
+        "(same order, at most `copies` computations per node) for heuristic_share of the time and hint its "
+        "schedule; none: no hint",
+        ("portfolio", "heuristics", "none", "annealing"),
     ),
-    Param("horizon", int, 0, "free order: number of time steps (0 = total copies, which restricts nothing)", low=0),
+    Param(
+        "horizon",
+        int,
+        0,
+        "free order: number of time steps (0 = total copies, which restricts nothing)",
+        low=0,
+        high=10**9,
+    ),
     Param(
         "end_domain",
         str,
@@ -94,17 +111,28 @@ PARAMS = (
         "heuristic_share",
         float,
         0.3,
-        "at most this share of the time limit goes to warm-start heuristics",
+        "at most this share of the time limit goes to the start (heuristics, annealer or portfolio)",
         low=0,
         high=1,
     ),
     Param(
+        "portfolio_share",
+        float,
+        0.5,
+        "warm_start=portfolio: at most this share of the time limit goes to the portfolio (the rest to the model)",
+        low=0,
+        high=1,
+        keyed_at_default=False,
+    ),
+    Param(
         "search",
         str,
-        "auto",
-        "cpsat: one CP-SAT solve; lns: window neighbourhood search, then a CP-SAT solve "
-        "for the last 10 % of the time; auto: cpsat up to 8000 model variables, lns above",
-        ("auto", "cpsat", "lns"),
+        "hybrid",
+        "hybrid: CP-SAT (up to 8000 model variables, for a third of the time) then neighbourhood search around "
+        "the incumbent (windows along the order and the schedule, steps around the memory peak, blocks of "
+        "recomputations) and a final CP-SAT solve for the last 10 %; cpsat: one CP-SAT solve; lns: window "
+        "search, then a CP-SAT solve for the last 10 % of the time; auto: cpsat up to 8000 model variables, lns above",
+        ("hybrid", "auto", "cpsat", "lns"),
     ),
     Param("cpsat", str, "", "extra CP-SAT parameters, name=value;name=value (e.g. linearization_level=2)"),
 )
@@ -150,232 +178,398 @@ def _restrictions(p, order_name: str, copies: np.ndarray, horizon: int) -> str:
 
 
 def solve(problem: Problem) -> SolverOutput:
-    """The model solved within the time limit. When building or solving it runs out of memory (a run's memory
-    cap on a very large model), the fitting warm start already found is reported, not lost."""
-    salvage: dict[str, Any] = {}
+    """The model solved within the time limit, from the best start the run found. When building or solving
+    it runs out of memory (a run's memory cap on a very large model), the fitting start already found is
+    reported, not lost."""
+    run = _Run(problem)
     try:
-        return _scoped(problem, _solve(problem, salvage))
+        return _scoped(problem, run.solve(), run)
     except MemoryError:
-        hint = salvage.get("hint")
-        if hint is None:
+        out = run.out_of_memory()
+        if out is None:
             raise
-        variant = {**salvage.get("variant", {}), "out_of_memory": True}
-        out = SolverOutput(
-            status="feasible",
-            schedule=hint[1],
-            objective=float(hint[2]),
-            trajectory=((salvage.get("at_seconds", 0.0), float(hint[2])),),
-            build_seconds=salvage.get("build_seconds", 0.0),
-            model_size=salvage.get("size", {}),
-            variant=variant,
-            message=f"the model ran out of memory after {problem.elapsed():.0f} s (building or solving it); the schedule "
-            f"reported is the warm start's ({hint[0]}): whatever the model had found was lost with it",
-        )
-        return _scoped(problem, out)
+        return _scoped(problem, out, run)
 
 
-def _scoped(problem: Problem, out: SolverOutput) -> SolverOutput:
+def _scoped(problem: Problem, out: SolverOutput, run: _Run) -> SolverOutput:
     """`out` with the scope of its bound: at most C computations per node, staged along the reference order in
     fixed order (any order in free order); none with per-node copies, the authors' lengths or a horizon, whose
-    scopes are narrower than the report checks."""
+    scopes are narrower than the report checks. A schedule that is a start outside the model, or that follows
+    a start's own order, is staged along no reference order (and carries no bound: `_Run.finish`)."""
     p = problem.params
-    staged = problem.reference_order_name if p["order"] == "fixed" else None
+    fixed_reference = p["order"] == "fixed" and run.follows_start is None and run.result_in_model
+    staged = problem.reference_order_name if fixed_reference else None
     narrower = bool(p["copies_per_node"]) or p["lengths"] == "paper" or int(p["horizon"]) > 0
     scope = None if narrower or out.best_bound is None else BoundScope(staged, int(p["copies"]))
     return dataclasses.replace(out, bound_scope=scope, staged_order=staged)
 
 
-def _solve(problem: Problem, salvage: dict[str, Any]) -> SolverOutput:
-    from formulations import _cpsat
-    from formulations import _moccasin_model as mm
-    from formulations._warm_start import warm_start
-    from moccasin_bench.orders import reference_order
+class _Run:
+    """One Moccasin solve, in phases: settle the model's copies and the initial schedule, find starts,
+    build the model, bring memory within the budget (phase 1, only without a fitting start), minimise
+    cost. The phases share this object's state, so what the run has found is never lost: a run that runs
+    out of memory, or whose search ends costlier than its start, reports the start."""
 
-    g, budget, p = problem.graph, problem.budget.bytes, problem.params
-    limit = problem.time_limit_seconds
-    copies = copies_per_node(g, p["copies"], p["copies_per_node"])
-    fixed = p["order"] == "fixed"
-    order_name = problem.reference_order_name
-    order = reference_order(g, order_name) if fixed else None
-    variant: dict = {
-        "order": p["order"],
-        "copies": int(p["copies"]),
-        "copies_overridden": int(np.sum(copies != p["copies"])),
-        "precedence": p["precedence"],
-        "time_axis": p["time_axis"],
-        "end_domain": p["end_domain"],
-        "lengths": p["lengths"],
-        "symmetry": p["symmetry"],
-        "search": p["search"],
-        "cpsat": p["cpsat"],
-        "threads": problem.threads,
-    }
-    if fixed:
-        variant["order_followed"] = order_name
-    extra = _search_params(p, problem)
-    options = _model_options(p)
-    variant["time_axis"] = options.time_axis
+    def __init__(self, problem: Problem) -> None:
+        from moccasin_bench.orders import reference_order
 
-    # ---- starting points: the given initial schedule, heuristic schedules (fitting ones, and the closest
-    # miss for phase 1) ---------------------------------------------------------------------------------
-    notes: list[str] = []
-    given = None  # (name, schedule) of an initial schedule the model can express
-    given_closest = None
-    if problem.initial_schedule is not None:
-        given, given_closest, copies = _use_initial(problem, copies, options, order, variant, notes)
-    start = None
-    if p["warm_start"] == "annealing":
-        from formulations._warm_start import annealed_start
-
-        annealed, variant["annealing"] = annealed_start(problem, fixed, int(p["copies"]), p["heuristic_share"])
-        if annealed is not None:
-            given = min(
-                [x for x in (given, ("annealing", annealed)) if x is not None],
-                key=lambda x: int(g.duration[x[1]].sum()),
-            )
-        else:
-            notes.append(f"the annealer found no fitting schedule ({variant['annealing']['status']})")
-    if p["warm_start"] == "heuristics":
-        start = warm_start(
-            g, budget, order, max_computations=copies, deadline=problem.started_at + p["heuristic_share"] * limit
-        )
-
-    # ---- build ------------------------------------------------------------------------------------
-    watch = _cpsat.Stopwatch()
-    hint = None
-    pool = ([given] if given is not None else []) + list(start.fitting if start is not None else [])
-    for name, s in sorted(pool, key=lambda x: int(g.duration[x[1]].sum())):  # the cheapest the model can express
-        if mm.expressible(g, s, copies, options, order):
-            hint = (name, s, schedule_cost(g, s))
-            salvage.update(hint=hint, variant=variant, at_seconds=problem.elapsed())
-            break
-    two_phase = p["phases"] == "2" or (p["phases"] == "auto" and hint is None)
-    if two_phase:
-        options = mm.ModelOptions(**{**options.__dict__, "capacity_variable": True})
-    model = mm.build(g, budget, copies, options, order, p["gcd"])
-    # everything before the first solver call: warm-start heuristics plus model construction
-    build_seconds = (
-        watch.seconds()
-        + (start.seconds if start is not None else 0.0)
-        + variant.get("annealing", {}).get("seconds", 0.0)
-    )
-    sc = model.scale
-    variant.update(
-        {
-            "horizon": model.horizon,
-            "modelled_copies": int(model.copies.sum()),
-            "scaling": sc.to_json(),
-            "heuristic_seconds": round(start.seconds, 3) if start is not None else 0.0,
-            "build_seconds_include": "warm start (heuristics or the annealer) and model construction",
-            "warm_start_pool": len(start.fitting) if start is not None else 0,
-            "warm_start": None if hint is None else {"name": hint[0], "cost": hint[2]},
-            "phases": 2 if two_phase else 1,
+        p = problem.params
+        self.problem, self.p, self.g = problem, p, problem.graph
+        self.copies = copies_per_node(self.g, p["copies"], p["copies_per_node"])
+        self.fixed = p["order"] == "fixed"
+        self.order = reference_order(self.g, problem.reference_order_name) if self.fixed else None
+        self.options = _model_options(p)
+        self.variant: dict = {
+            "order": p["order"],
+            "copies": int(p["copies"]),
+            "copies_overridden": int(np.sum(self.copies != p["copies"])),
+            "precedence": p["precedence"],
+            "time_axis": self.options.time_axis,
+            "end_domain": p["end_domain"],
+            "lengths": p["lengths"],
+            "symmetry": p["symmetry"],
+            "search": p["search"],
+            "cpsat": p["cpsat"],
+            "threads": problem.threads,
         }
-    )
-    restrictions = _restrictions(p, order_name, model.copies, model.horizon)
-    size = {**_cpsat.model_size(model.model), "intervals": int(model.copies.sum())}
-    salvage.update(build_seconds=build_seconds, size=size)
-    if size["variables"] <= LARGE_MODEL_VARIABLES and "cp_model_probing_level" not in extra:
-        # probing in presolve costs more than it saves on these models (CM1 90 %: 0.16 -> 0.07 s to the
-        # proven optimum; RL1 80 %: 0.70 -> 0.50 s; RL2 90 %: the same proof time, the optimum found sooner)
-        extra["cp_model_probing_level"] = 0
-        variant["cpsat_defaults"] = "cp_model_probing_level=0"
+        if self.fixed:
+            self.variant["order_followed"] = problem.reference_order_name
+        self.notes: list[str] = []
+        self.pool: list = []  # fitting starts as _portfolio.Start, cheapest first
+        self.closest = None  # a schedule over the budget for phase 1 to start from
+        self.start_seconds = 0.0
+        self.hint = None  # (name, schedule, cost) of the cheapest start the model can express
+        self.best_start = None  # the cheapest fitting start, in the model or not (a Start)
+        self.build_seconds = 0.0
+        self.size: dict = {}
+        self.trajectory: list[tuple[float, float]] = []
+        self.bounds: list[tuple[float, float]] = []
+        self.restrictions = ""
+        self.follows_start = None  # the start whose order the fixed-order model follows instead of the reference
+        self.result_in_model = True  # False when the result is a start the model could not express
+        # warm_start=portfolio: the cheapest start is the result's floor; the other modes report the model's
+        # result, as they always did (their runs' keys keep their meaning)
+        self.portfolio = p["warm_start"] == "portfolio"
 
-    def to_cost(objective: float) -> float:  # exact unless durations had to be rounded (see Scaling)
-        return (model.base_cost + objective) * sc.duration_factor
+    # ---- phases ---------------------------------------------------------------------------------------
 
-    objective_of = model.objective_of
-    trajectory: list[tuple[float, float]] = []
-    bounds: list[tuple[float, float]] = []
-    if hint is not None:
-        trajectory.append((problem.elapsed(), float(hint[2])))
-        problem.notify(float(hint[2]))
-    solve_watch = _cpsat.Stopwatch()
+    def solve(self) -> SolverOutput:
+        from formulations import _cpsat
+        from formulations import _moccasin_model as mm
 
-    def finish(status: str, schedule=None, objective=None, bound=None, message=""):
+        problem, g, p = self.problem, self.g, self.p
+        limit = problem.time_limit_seconds
+        extra = _search_params(p, problem)
+        given = self._initial()
+        self._starts(given)
+        watch = _cpsat.Stopwatch()
+        self._follow_best_start()
+        for start in self.pool:  # the cheapest the model can express
+            if mm.expressible(g, start.schedule, self.copies, self.options, self.order):
+                self.hint = (start.name, start.schedule, start.cost)
+                break
+        two_phase = p["phases"] == "2" or (p["phases"] == "auto" and self.hint is None)
+        options = self.options
+        if two_phase:
+            options = mm.ModelOptions(**{**options.__dict__, "capacity_variable": True})
+        model = mm.build(g, problem.budget.bytes, self.copies, options, self.order, p["gcd"])
+        # everything before the first solver call: the starts plus model construction
+        self.build_seconds = watch.seconds() + self.start_seconds
+        sc = model.scale
+        self.variant.update(
+            {
+                "horizon": model.horizon,
+                "modelled_copies": int(model.copies.sum()),
+                "scaling": sc.to_json(),
+                "heuristic_seconds": round(self.start_seconds, 3),
+                "build_seconds_include": "the starts (heuristics, annealer or portfolio) and model construction",
+                "warm_start_pool": len(self.pool),
+                "warm_start": None if self.hint is None else {"name": self.hint[0], "cost": self.hint[2]},
+                "phases": 2 if two_phase else 1,
+            }
+        )
+        self.restrictions = _restrictions(
+            p,
+            problem.reference_order_name if self.follows_start is None else f"start's ({self.follows_start})",
+            model.copies,
+            model.horizon,
+        )
+        self.size = {**_cpsat.model_size(model.model), "intervals": int(model.copies.sum())}
+        if self.size["variables"] <= LARGE_MODEL_VARIABLES and "cp_model_probing_level" not in extra:
+            # probing in presolve costs more than it saves on these models (CM1 90 %: 0.16 -> 0.07 s to the
+            # proven optimum; RL1 80 %: 0.70 -> 0.50 s; RL2 90 %: the same proof time, the optimum found sooner)
+            extra["cp_model_probing_level"] = 0
+            self.variant["cpsat_defaults"] = "cp_model_probing_level=0"
+        self.solve_watch = _cpsat.Stopwatch()
+        # the best known schedule over time: the portfolio's starts (the result's floor), else the hint
+        floor = [s for s in self.pool if self.portfolio] or [
+            s for s in self.pool if self.hint is not None and s.name == self.hint[0] and s.cost == self.hint[2]
+        ][:1]
+        for start in floor:
+            self.trajectory.append((start.found_at_seconds, float(start.cost)))
+        if floor:
+            problem.notify(float(floor[0].cost))
+
+        def to_cost(objective: float) -> float:  # exact unless durations had to be rounded (see Scaling)
+            return (model.base_cost + objective) * sc.duration_factor
+
+        # ---- phase 1: bring memory within the budget (only when no start fits, or phases=2) -------------
+        incumbent = None  # (schedule, model objective) in the cost phase
+        if two_phase:
+            first = self.hint[1] if self.hint is not None else self.closest
+            outcome = _phase_one(model, problem, first, limit, extra, self.variant)
+            if outcome is None:
+                proven = self.variant["phase1"]["status"] in ("optimal", "infeasible")
+                return self.finish(
+                    "infeasible" if proven else "no_solution",
+                    message="phase 1 proved that no schedule within the model's restrictions fits the budget"
+                    if proven
+                    else "phase 1 found no schedule within the budget in the time limit",
+                )
+            model.model.clear_objective()
+            model.model.add(model.capacity <= sc.capacity)
+            incumbent = (outcome, model.objective_of(outcome))
+            self.trajectory.append((problem.elapsed(), float(schedule_cost(g, outcome))))
+            problem.notify(float(schedule_cost(g, outcome)))
+        elif self.hint is not None:
+            incumbent = (self.hint[1], model.objective_of(self.hint[1]))
+            if self.hint[2] == g.sum_duration:  # the start recomputes nothing: no schedule costs less
+                self.variant["search_stages"] = []
+                return self.finish(
+                    "optimal",
+                    self.hint[1],
+                    float(self.hint[2]),
+                    float(self.hint[2]),
+                    f"the start ({self.hint[0]}) recomputes nothing: optimal among all schedules, no search needed",
+                )
+
+        # ---- cost phase ---------------------------------------------------------------------------------
+        model.model.minimize(0 if isinstance(model.cost, int) else model.cost)
+        best, proven, bound, message = _cost_phase(
+            model, problem, incumbent, to_cost, limit, extra, p["search"], self.variant, self.trajectory, self.bounds
+        )
+        if best is None:
+            status = self.variant.get("cost_phase_status")
+            if status == "infeasible":
+                return self.finish(
+                    "infeasible",
+                    message="CP-SAT proved that no schedule within the model's restrictions fits the budget",
+                )
+            if status == "error":
+                return self.finish("error", message=message)
+            return self.finish("no_solution", message=message or "no solution within the time limit")
+        schedule, objective = best
+        if not sc.exact_durations:  # the model optimised rounded durations: no optimality or bound claim
+            return self.finish(
+                "feasible",
+                schedule,
+                float(schedule_cost(g, schedule)),
+                None,
+                f"durations were divided by {sc.duration_factor} and rounded to keep CP-SAT's objective below "
+                f"2^50; the schedule's cost is exact, its optimality is not claimed",
+            )
+        bound_cost = None if bound is None else to_cost(bound)
+        return self.finish("optimal" if proven else "feasible", schedule, to_cost(objective), bound_cost, message)
+
+    def _initial(self):
+        """The initial schedule: (name, schedule) when it fits and the model can express it; the model's
+        copies are raised only then. Over the budget but valid and expressible: phase 1's start."""
+        if self.problem.initial_schedule is None:
+            return None
+        given, closest, self.copies = _use_initial(
+            self.problem, self.copies, self.options, self.order, self.variant, self.notes
+        )
+        if closest is not None:
+            self.closest = closest
+        return given
+
+    def _starts(self, given) -> None:
+        """Fill the start pool as `warm_start` says, within heuristic_share (portfolio_share) of the limit."""
+        from formulations._portfolio import Portfolio
+
+        problem, g, p = self.problem, self.g, self.p
+        pool = Portfolio()
+        began = problem.elapsed()
+        mode = p["warm_start"]
+        if given is not None:
+            pool.add(problem, "initial", given[1], None)
+        if mode == "portfolio":
+            from formulations._portfolio import run_portfolio
+
+            fitting_initial = None
+            if given is None and self.problem.initial_schedule is not None:
+                fitting_initial = self.problem.initial_schedule  # not in the model, yet a start to beat
+            found = run_portfolio(problem, self.order, self.copies, p["portfolio_share"], initial=fitting_initial)
+            pool.starts = sorted(pool.starts + found.starts, key=lambda x: (x.cost, len(x.schedule)))
+            self.closest = self.closest if self.closest is not None else (found.closest[1] if found.closest else None)
+            self.variant["portfolio"] = {**found.members, "share": p["portfolio_share"]}
+        elif mode == "annealing":
+            from formulations._warm_start import annealed_start
+
+            annealed, self.variant["annealing"] = annealed_start(
+                problem, self.fixed, int(p["copies"]), p["heuristic_share"]
+            )
+            if annealed is not None:
+                pool.add(problem, "annealing", annealed, None)
+            else:
+                self.notes.append(f"the annealer found no fitting schedule ({self.variant['annealing']['status']})")
+        elif mode == "heuristics":
+            from formulations._warm_start import warm_start
+
+            start = warm_start(
+                g,
+                problem.budget.bytes,
+                self.order,
+                max_computations=self.copies,
+                deadline=problem.started_at + p["heuristic_share"] * problem.time_limit_seconds,
+            )
+            for name, s in start.fitting:
+                pool.add(problem, name, s, None)
+            if self.closest is None and start.closest:
+                self.closest = start.closest[1]
+        self.start_seconds = problem.elapsed() - began
+        self.pool = pool.starts
+        self.best_start = pool.best
+        if self.best_start is not None:
+            b = self.best_start
+            self.variant["start"] = {
+                "name": b.name,
+                "cost": b.cost,
+                "tdi_percent": round(100.0 * (b.cost / g.sum_duration - 1.0), 4) if g.sum_duration else 0.0,
+                "found_at_seconds": b.found_at_seconds,
+            }
+
+    def _follow_best_start(self) -> None:
+        """Fixed order, portfolio: when the cheapest start is not staged along the reference order but is
+        along its own order of first computations (after sorting each stage's recomputations by that
+        order, when the simulator still accepts it), the model follows that order: its grid holds the
+        start, so the search improves the best schedule, not a worse one. Its bound covers that order only."""
+        if not self.fixed or not self.pool or self.p["warm_start"] != "portfolio" or self.p["lengths"] == "paper":
+            return
+        from formulations import _moccasin_model as mm
+        from formulations._portfolio import Start
+
+        for i, b in enumerate(self.pool[:3]):  # the cheapest few: a cheaper start the model can take wins
+            if mm.expressible(self.g, b.schedule, self.copies, self.options, self.order):
+                return
+            _, first = np.unique(b.schedule, return_index=True)
+            own = b.schedule[np.sort(first)]
+            for s in (b.schedule, _staged_along(b.schedule, own)):
+                if s is None or not mm.expressible(self.g, s, self.copies, self.options, own):
+                    continue
+                if not np.array_equal(s, b.schedule):
+                    from moccasin_bench.simulate import simulate
+
+                    sim = simulate(self.g, s)
+                    if not sim.fits(self.problem.budget.bytes) or sim.total_duration > b.cost:
+                        continue
+                    self.pool[i] = b = Start(b.name, s, int(sim.total_duration), b.found_at_seconds)
+                self.order = own
+                self.follows_start = b.name
+                self.variant["order_followed"] = f"the first computations of the start ({b.name})"
+                self.pool.sort(key=lambda x: (x.cost, len(x.schedule)))
+                self.best_start = self.pool[0]
+                return
+
+    # ---- results --------------------------------------------------------------------------------------
+
+    def finish(self, status: str, schedule=None, objective=None, bound=None, message="") -> SolverOutput:
+        """The result, never costlier than the best start: the start is returned when the search ended
+        above it (or found nothing); its bound then no longer applies (the start may lie outside the model)."""
+        if self.follows_start is not None and bound is not None and objective != self.g.sum_duration:
+            # a bound over schedules staged along the start's order, not the reference order: kept apart
+            self.variant["model_bound"] = bound
+            if status == "optimal":
+                status = "feasible"
+                message = "; ".join(
+                    filter(None, [f"optimal along the order of the start ({self.follows_start})", message])
+                )
+            bound = None
+        b = self.best_start if self.portfolio else None
+        if b is not None:
+            in_model = self.hint is not None and b.name == self.hint[0] and b.cost == self.hint[2]
+            self.variant["start"]["in_model"] = in_model
+            if schedule is None or schedule_cost(self.g, schedule) > b.cost:
+                why = "found nothing" if schedule is None else f"ended at {schedule_cost(self.g, schedule):,}"
+                keep_bound = in_model and status != "infeasible"
+                message = "; ".join(
+                    filter(
+                        None, [f"the start ({b.name}, cost {b.cost:,}) is reported: the model's search {why}", message]
+                    )
+                )
+                status = "optimal" if status == "optimal" and keep_bound else "feasible"
+                schedule, objective = b.schedule, float(b.cost)
+                bound = bound if keep_bound else None
+                self.result_in_model = in_model
+            self.variant["cpsat_improved"] = self._improvement(float(objective))
         return SolverOutput(
             status=status,
             schedule=schedule,
             objective=objective,
             best_bound=bound,
-            trajectory=tuple(_improving(trajectory)),
-            bound_trajectory=tuple(bounds),
-            build_seconds=build_seconds,
-            solve_seconds=solve_watch.seconds(),
-            model_size=size,
-            variant=variant,
-            restrictions=restrictions,
-            message="; ".join(filter(None, [message, *notes])),
+            trajectory=tuple(_improving(self.trajectory)),
+            bound_trajectory=tuple(self.bounds),
+            build_seconds=self.build_seconds,
+            solve_seconds=self.solve_watch.seconds() if hasattr(self, "solve_watch") else 0.0,
+            model_size=self.size,
+            variant=self.variant,
+            restrictions=self.restrictions,
+            message="; ".join(filter(None, [message, *self.notes])),
         )
 
-    # ---- phase 1: bring memory within the budget ----------------------------------------------------
-    incumbent = None  # (schedule, model objective) in the cost phase
-    if two_phase:
-        first = (
-            hint[1]
-            if hint is not None
-            else (
-                given_closest
-                if given_closest is not None
-                else start.closest[1]
-                if start is not None and start.closest
-                else None
-            )
-        )
-        outcome = _phase_one(model, problem, first, limit, extra, variant)
-        if outcome is None:
-            proven = variant["phase1"]["status"] in ("optimal", "infeasible")
-            return finish(
-                "infeasible" if proven else "no_solution",
-                message="phase 1 proved that no schedule within the model's restrictions fits the budget"
-                if proven
-                else "phase 1 found no schedule within the budget in the time limit",
-            )
-        model.model.clear_objective()
-        model.model.add(model.capacity <= sc.capacity)
-        incumbent = (outcome, objective_of(outcome))
-        trajectory.append((problem.elapsed(), float(schedule_cost(g, outcome))))
-        problem.notify(float(schedule_cost(g, outcome)))
-    elif hint is not None:
-        incumbent = (hint[1], objective_of(hint[1]))
-        if hint[2] == g.sum_duration:  # the start recomputes nothing: no schedule costs less
-            variant["search_stages"] = []
-            return finish(
-                "optimal",
-                hint[1],
-                float(hint[2]),
-                float(hint[2]),
-                f"the start ({hint[0]}) recomputes nothing: optimal among all schedules, no search needed",
-            )
+    def _improvement(self, final_cost: float) -> dict | None:
+        """When the model's search first beat the best start, and by how much in the end (None: it did not)."""
+        b = self.best_start
+        if final_cost >= b.cost:
+            return None
+        first = min((t for t, c in self.trajectory if c < b.cost), default=None)
+        return {
+            "cost_saved": int(round(b.cost - final_cost)),
+            "tdi_points": round(100.0 * (b.cost - final_cost) / self.g.sum_duration, 4),
+            "first_at_seconds": None if first is None else round(first, 3),
+        }
 
-    # ---- cost phase ---------------------------------------------------------------------------------
-    if isinstance(model.cost, int):
-        model.model.minimize(0)
-    else:
-        model.model.minimize(model.cost)
-    best, proven, bound, message = _cost_phase(
-        model, problem, incumbent, to_cost, limit, extra, p["search"], variant, trajectory, bounds
-    )
-    if best is None:
-        if variant.get("cost_phase_status") == "infeasible":
-            return finish(
-                "infeasible", message="CP-SAT proved that no schedule within the model's restrictions fits the budget"
-            )
-        if variant.get("cost_phase_status") == "error":
-            return finish("error", message=message)
-        return finish("no_solution", message=message or "no solution within the time limit")
-    schedule, objective = best
-    if not sc.exact_durations:  # the model optimised rounded durations: no optimality or bound claim
-        return finish(
-            "feasible",
-            schedule,
-            float(schedule_cost(g, schedule)),
-            None,
-            f"durations were divided by {sc.duration_factor} and rounded to keep CP-SAT's objective below "
-            f"2^50; the schedule's cost is exact, its optimality is not claimed",
+    def out_of_memory(self) -> SolverOutput | None:
+        """After a MemoryError: the best start, feasible, said in the message; None without one."""
+        b = self.best_start
+        if b is None:
+            return None
+        self.variant["out_of_memory"] = True
+        self.result_in_model = self.hint is not None and b.name == self.hint[0] and b.cost == self.hint[2]
+        return SolverOutput(
+            status="feasible",
+            schedule=b.schedule,
+            objective=float(b.cost),
+            trajectory=((b.found_at_seconds, float(b.cost)),),
+            build_seconds=self.build_seconds,
+            model_size=self.size,
+            variant=self.variant,
+            message=f"the model ran out of memory after {self.problem.elapsed():.0f} s (building or solving it); the "
+            f"schedule reported is the start's ({b.name}): whatever the model had found was lost with it",
         )
-    bound_cost = None if bound is None else to_cost(bound)
-    return finish("optimal" if proven else "feasible", schedule, to_cost(objective), bound_cost, message)
+
+
+def _staged_along(schedule: np.ndarray, order: np.ndarray) -> np.ndarray | None:
+    """`schedule` with each stage's recomputations sorted by position in `order` (a node recomputed twice
+    in one stage keeps its later copy); None when a first computation comes out of `order`."""
+    n = len(order)
+    position = np.empty(n, dtype=np.int64)
+    position[order] = np.arange(n)
+    out: list[int] = []
+    pending: dict[int, int] = {}
+    stage = 0
+    for v in schedule.tolist():
+        k = int(position[v])
+        if k == stage:  # the stage's first computation closes it
+            out.extend(sorted(pending, key=pending.__getitem__))
+            out.append(v)
+            pending.clear()
+            stage += 1
+        elif k < stage:
+            pending[v] = k
+        else:
+            return None
+    return np.asarray(out, dtype=np.int64) if stage == n else None
 
 
 def _use_initial(
@@ -383,7 +577,8 @@ def _use_initial(
 ) -> tuple[tuple[str, np.ndarray] | None, np.ndarray | None, np.ndarray]:
     """The initial schedule as a starting point: (name, schedule) when it fits and the model can express it,
     the schedule as phase 1's start when it is valid but over the budget, and the copies per node, raised
-    where the schedule computes a node more often than the model would allow."""
+    where the schedule computes a node more often than the model would allow (up to the `copies` cap), and
+    only when the schedule is used: a schedule the model does not take leaves the model as it was."""
     from formulations import _moccasin_model as mm
     from moccasin_bench.simulate import simulate
 
@@ -391,8 +586,7 @@ def _use_initial(
     s = np.asarray(problem.initial_schedule, dtype=np.int64)
     need = np.bincount(s, minlength=g.n)
     raised = need > copies
-    if raised.any():
-        copies = np.maximum(copies, need)
+    wider = np.maximum(copies, need)
     sim = simulate(g, s)
     info: dict = {
         "steps": int(len(s)),
@@ -400,24 +594,28 @@ def _use_initial(
         "peak": int(sim.peak_memory),
         "valid": sim.valid,
         "fits": sim.fits(problem.budget.bytes),
-        "copies_raised": int(raised.sum()),
+        "copies_raised": 0,
+        "used": False,
     }
     variant["initial"] = info
+    cap = int(next(x.high for x in PARAMS if x.name == "copies"))
     if not sim.valid:
-        info["used"] = False
-        notes.append(f"the initial schedule was not used: {sim.violation.describe()}")
-        return None, None, copies
-    if not mm.expressible(g, s, copies, options, order):
-        info["used"] = False
-        where = (
+        info["why"] = sim.violation.describe()
+    elif int(need.max(initial=0)) > cap:
+        v = int(np.argmax(need))
+        info["why"] = f"it computes node {g.to_ids([v])[0]!r} {int(need[v]):,} times, more than the copies cap {cap:,}"
+    elif not mm.expressible(g, s, wider, options, order):
+        info["why"] = (
             f"it is not staged along the {problem.reference_order_name} order (the fixed-order grid)"
             if options.order_mode == "fixed"
             else "it is longer than the model's horizon"
         )
-        notes.append(f"the initial schedule was not used: {where}")
-        return None, None, copies
-    info["used"] = True
-    return (("initial", s), None, copies) if info["fits"] else (None, s, copies)
+    else:
+        info["used"] = True
+        info["copies_raised"] = int(raised.sum())
+        return (("initial", s), None, wider) if info["fits"] else (None, s, wider)
+    notes.append(f"the initial schedule was not used: {info['why']}")
+    return None, None, copies
 
 
 def _model_options(p: Mapping[str, Any]) -> Any:
@@ -572,6 +770,7 @@ def _cost_phase(
     def full_solve(seconds: float) -> None:
         nonlocal best, proven, bound, message, done
         if best is not None:
+            model.model.clear_hints()
             model.add_hints(model.hint_values(best[0]))
         callback = _cpsat.TrajectoryCallback(
             problem, to_cost=to_cost, accept=lambda cb: valid(model.schedule_from(cb.value))
@@ -601,19 +800,23 @@ def _cost_phase(
         elif status == cp_model.MODEL_INVALID:
             message = f"CP-SAT: model invalid: {solver.solution_info()}"
 
-    def lns(until: float) -> None:
+    def lns(until: float, kinds: tuple[str, ...] | None = None) -> None:
         nonlocal best, proven, bound
         state = Incumbent(schedule=best[0], objective=best[1])
-        window_search(model, problem, state, to_cost, until, problem.threads, seed=problem.seed, accept=valid)
+        began = problem.elapsed()
+        window_search(
+            model, problem, state, to_cost, until, problem.threads, seed=problem.seed, accept=valid, kinds=kinds
+        )
         variant["rejected_invalid_solutions"] += state.rejected
         trajectory.extend(state.points)
         stages.append(
             {
-                "stage": "window_search",
-                "seconds": None,
+                "stage": "window_search" if kinds is None else "neighbourhoods",
+                "seconds": round(problem.elapsed() - began, 3),
                 "iterations": state.iterations,
                 "improvements": state.improvements,
                 "closed": state.closed,
+                **({"by_kind": state.by_kind} if kinds is not None else {}),
             }
         )
         best = (state.schedule, state.objective)
@@ -624,7 +827,17 @@ def _cost_phase(
         return max(0.0, limit - problem.elapsed())
 
     large = len(model.model.proto.variables) > LARGE_MODEL_VARIABLES
-    if search == "cpsat" or best is None or (search == "auto" and not large):
+    if search == "hybrid" and best is not None:
+        # CP-SAT first where it is fast (small models: it often proves the optimum), then neighbourhoods
+        # around the incumbent, then CP-SAT from the best schedule for the last 10 % (its bound)
+        final_share = 0.1 * limit
+        if not large:
+            full_solve(min(left(), max(1.0, left() / 3)))
+        if not done and left() > final_share + 0.5:
+            lns(limit - final_share, kinds=NEIGHBOURHOODS)
+        if not done and not proven and left() > 0.05:
+            full_solve(left())
+    elif search in ("cpsat", "hybrid") or best is None or (search == "auto" and not large):
         full_solve(left())
     else:  # lns, or auto on a large model: window search, then a full solve from its best schedule
         final_share = 0.1 * limit

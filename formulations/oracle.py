@@ -29,8 +29,8 @@ PARAMS = (
     Param(
         "order", str, "free", "free: any sequence; fixed: stage structure along the reference order", ("free", "fixed")
     ),
-    Param("max_computations", int, 0, "at most this many computations per node (0 = no limit)", low=0),
-    Param("max_nodes", int, 9, "refuse graphs larger than this", low=0),
+    Param("max_computations", int, 0, "at most this many computations per node (0 = no limit)", low=0, high=1000),
+    Param("max_nodes", int, 9, "refuse graphs larger than this", low=0, high=64),
 )
 
 

@@ -41,6 +41,14 @@ PARAMS = (
 )
 
 
+def check(params: Mapping[str, Any], graph) -> None:
+    """Refuse, when the run is planned, a graph whose labels do not split it into a forward
+    and a backward pass consistent with its edges (step_parts raises UserError)."""
+    from formulations._torch_remat import step_parts
+
+    step_parts(graph)
+
+
 def label(params: Mapping[str, Any]) -> str:
     pattern = params.get("pattern", "best")
     return LABEL if pattern == "best" else f"{LABEL} ({pattern})"

@@ -197,7 +197,22 @@ def solve_in_process(
     except Exception as exc:  # a formulation bug becomes an error row, not a crash of the harness
         tail = "".join(traceback.format_exception(exc)[-3:]).strip()
         out = SolverOutput(status="error", message=f"{type(exc).__name__}: {exc} | {tail}")
+    if problem.initial_schedule is not None:
+        out = _initial_said(formulation, out)
     return judge(problem, formulation, out, problem.elapsed())
+
+
+def _initial_said(formulation: str, out: SolverOutput) -> SolverOutput:
+    """Make the result say what became of an initial schedule: a formulation that does not report it
+    (in variant["initial"]) did not use it; one that did not use it says why in its message."""
+    info = out.variant.get("initial") if isinstance(out.variant, Mapping) else None
+    if not isinstance(info, Mapping):
+        info = {"used": False, "why": f"formulation {formulation!r} does not start from a given schedule"}
+        out = dataclasses.replace(out, variant={**out.variant, "initial": info})
+    if info.get("used") is False and "initial schedule" not in out.message:
+        note = f"the initial schedule was not used: {info.get('why', 'see variant.initial')}"
+        out = dataclasses.replace(out, message="; ".join(filter(None, [out.message, note])))
+    return out
 
 
 def measure_model_size(

@@ -27,6 +27,7 @@ pytest.importorskip("numba")
 
 from formulations import _anneal_kernel as ak  # noqa: E402
 from formulations import annealing  # noqa: E402
+from formulations._anneal_search import Search, moves, pow2_above  # noqa: E402
 
 
 def params(**kw) -> dict:
@@ -49,7 +50,7 @@ def test_segment_tree_matches_a_plain_array():
     rng = np.random.default_rng(1)
     stack = np.empty(132, dtype=np.int64)
     for T in (1, 2, 5, 63, 64, 100):
-        size = annealing._pow2_above(T)
+        size = pow2_above(T)
         tr = np.zeros(2 * size, dtype=np.int64)
         lz = np.zeros(2 * size, dtype=np.int64)
         slot = np.full(size, -1, dtype=np.int64)
@@ -70,9 +71,25 @@ def test_segment_tree_matches_a_plain_array():
 
 def _search(g: Graph, budget: int, fixed: bool, schedule=None):
     order = reference_order(g)
-    s = annealing.Search.create(g, budget, fixed, 8, 4, order if fixed else None)
+    s = Search.create(g, budget, fixed, 8, 4, order if fixed else None)
     s.load(order if schedule is None else schedule)
     return s
+
+
+def _moves(mean: float, span: int, debug: bool, tries: int):
+    """Move parameters with every proposal kind in use (peak-aimed moves and the step count too)."""
+    return moves(
+        p_add=0.3,
+        p_remove=0.3,
+        mean=mean,
+        local=0.7,
+        omega=4.0,
+        count_weight=1.0,
+        p_focus=0.5,
+        span=span,
+        debug=debug,
+        tries=tries,
+    )
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -83,11 +100,10 @@ def test_incremental_state_equals_the_simulator(case, fixed, seed):
     has the peak and cost of the incremental state."""
     g, b = case
     s = _search(g, b, fixed)
-    fp = np.array([0.3, 0.3, max(1.0, g.sum_duration / g.n), 0.7, 4.0, 1.0, 0.5])
-    ip = np.array([3, 1, 8], dtype=np.int64)
+    mv = _moves(max(1.0, g.sum_duration / g.n), span=3, debug=True, tries=8)
     ak.seed(seed)
     for temp in (5.0, 0.5, 0.05):
-        s.run(300, temp, temp, fp, ip)
+        s.run(300, temp, temp, mv)
         assert s.cn[ak.C_DEBUG_FAILURES] == 0
         sim = simulate(g, s.schedule())
         assert sim.valid
@@ -95,9 +111,9 @@ def test_incremental_state_equals_the_simulator(case, fixed, seed):
         assert s.check() == 0
         s.respread()
         assert s.check() == 0 and s.peak == sim.peak_memory
-    if s.bsc[0]:
+    if s.found:
         best = simulate(g, s.schedule(best=True))
-        assert best.valid and best.peak_memory <= b and best.total_duration == s.bsc[1]
+        assert best.valid and best.peak_memory <= b and best.total_duration == s.best_cost
 
 
 def test_kernel_state_on_a_paper_sized_graph():
@@ -107,9 +123,8 @@ def test_kernel_state_on_a_paper_sized_graph():
     budget = int(0.75 * simulate(g, reference_order(g)).peak_memory)
     for fixed in (False, True):
         s = _search(g, budget, fixed)
-        fp = np.array([0.3, 0.3, g.sum_duration / g.n, 0.7, 4.0, 1.0, 0.5])
         ak.seed(3)
-        s.run(20_000, 1.0, 0.05, fp, np.array([8, 0, 16], dtype=np.int64))
+        s.run(20_000, 1.0, 0.05, _moves(g.sum_duration / g.n, span=8, debug=False, tries=16))
         assert s.check() == 0
         sim = simulate(g, s.schedule())
         assert sim.valid and (sim.peak_memory, sim.total_duration) == (s.peak, s.cost)
@@ -234,6 +249,44 @@ def test_deterministic_for_a_seed_and_a_move_budget():
     assert runs[0].output.variant["stopped_by"] == "moves" and runs[0].output.variant["moves_proposed"] == 120_000
 
 
+def test_a_move_budget_is_max_moves_with_the_rescue_freed_from_the_clock():
+    """RL1 (stand-in) at 70 %, free order: nothing fits before the last cycle, so the staged-repair
+    rescue runs; with `move_budget` it may use the whole time limit (and says whether the limit
+    cut it). The moves and the schedule are those of the same `max_moves`."""
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph("rl1-gen")
+    budget = Budget(int(0.7 * simulate(g, reference_order(g)).peak_memory))
+    by_moves, by_budget = (
+        execute(g, budget, "annealing", {name: 150_000}, time_limit_seconds=120, seed=4)
+        for name in ("max_moves", "move_budget")
+    )
+    for r in (by_moves, by_budget):
+        _check(r, budget.bytes)
+    v = by_budget.output.variant
+    assert v["move_budget"] == 150_000 and v["stopped_by"] == "moves" and v["moves_proposed"] == 150_000
+    assert v["rescue"]["fits"] and v["rescue"]["cut_by_the_time_limit"] is False
+    assert "cut_by_the_time_limit" not in by_moves.output.variant["rescue"]
+    assert np.array_equal(by_moves.schedule, by_budget.schedule)
+    assert by_moves.output.variant["moves_accepted"] == v["moves_accepted"]
+
+
+def test_a_move_budget_keeps_the_keys_of_runs_stored_before_it():
+    """A run stored before `move_budget` existed has no such parameter; at its default the key is the same."""
+    import dataclasses
+
+    from moccasin_bench.budget import resolve_budget
+    from moccasin_bench.runner import make_spec
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph("rl1-gen")
+    spec = make_spec(g, resolve_budget(g, fraction=0.8), "annealing", {}, time_limit_seconds=60, threads=1, seed=0)
+    assert spec.params["move_budget"] == 0
+    old = dataclasses.replace(spec, params={k: v for k, v in spec.params.items() if k != "move_budget"})
+    assert old.key == spec.key
+    assert dataclasses.replace(spec, params={**spec.params, "move_budget": 10**6}).key != spec.key
+
+
 def test_a_schedule_without_recomputation_is_optimal_and_ends_the_run():
     from moccasin_bench.sources import load_graph
 
@@ -313,6 +366,8 @@ def test_improvements_are_notified():
         ({"count_weight": -1}, "count_weight"),
         ({"p_focus": 2}, "p_focus"),
         ({"span": -3}, "span"),
+        ({"move_budget": -1}, "move_budget"),
+        ({"max_moves": 10, "move_budget": 10}, "move_budget"),
     ],
 )
 def test_bad_parameters_are_user_errors(bad, match):
@@ -320,9 +375,14 @@ def test_bad_parameters_are_user_errors(bad, match):
         annealing.validate(params(**bad))
     assert "\n" not in str(info.value)
     g = Graph.build("chain", ["a", "b"], [1, 1], [1, 1], [("a", "b")])
-    res = execute(g, Budget(2), "annealing", bad, time_limit_seconds=5)
-    assert res.status == "error" and match in res.message
-    assert "\n" not in res.message and "File " not in res.message  # one line, no traceback
+    declared = {p.name: p for p in annealing.PARAMS}
+    if any(not declared[k].in_range(v) for k, v in bad.items()):  # outside its declared range: refused when parsed
+        with pytest.raises(UserError, match=match):
+            execute(g, Budget(2), "annealing", bad, time_limit_seconds=5)
+    else:  # a rule between parameters: checked by the formulation
+        res = execute(g, Budget(2), "annealing", bad, time_limit_seconds=5)
+        assert res.status == "error" and match in res.message
+        assert "\n" not in res.message and "File " not in res.message  # one line, no traceback
     from moccasin_bench.formulation import check_params
 
     with pytest.raises(UserError, match=match):  # refused when a run is planned (solve, sweep --dry-run)

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from moccasin_bench.budget import resolve_budget
+from moccasin_bench.errors import UserError
 from moccasin_bench.formulation import STATUSES, formulation_module, registry
 from moccasin_bench.graph import Graph
 from moccasin_bench.judge import solve_in_process
@@ -295,3 +296,22 @@ def test_model_size_builds_without_solving(name):
         isinstance(v, int) and v >= 0 for v in size.values()
     )
     assert size["variables"] > 0 and size["nonzeros"] >= size["variables"] // 2 and doc["build_seconds"] >= 0
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_numeric_parameter_has_a_finite_range(name):
+    """A number without bounds passes planning and fails later (out of memory, an overflow in
+    the solver, a division by zero): every int and float parameter declares both ends, and a
+    value past either end is refused when it is parsed (issue 25)."""
+    import math
+
+    module = formulation_module(name)
+    for p in module.PARAMS:
+        if p.type not in (int, float):
+            continue
+        assert p.low is not None and p.high is not None, f"{name}: parameter {p.name!r} has no range"
+        assert math.isfinite(p.low) and math.isfinite(p.high) and p.low <= p.high, (p.name, p.low, p.high)
+        assert p.in_range(p.default), (p.name, p.default)
+        for outside in (p.high + 1, p.low - 1):
+            with pytest.raises(UserError, match=f"parameter {p.name!r} of {name} must be in"):
+                p.coerce(outside, name)

@@ -262,7 +262,11 @@ CASES = [
         "must be in [0, 1]",
         2,
     ),
-    (["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "horizon=-1"], "must be in [0, inf)", 2),
+    (
+        ["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "horizon=-1"],
+        "must be in [0, 1000000000]",
+        2,
+    ),
     (["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "copies=100000"], "must be in [1, 1000]", 2),
     (["solve", "two.json", "-f", "moccasin", "--budget", "1", "--param", "copies=" + "9" * 5000], "must be int", 2),
     (
@@ -277,10 +281,10 @@ CASES = [
     ),
     (
         ["solve", "two.json", "-f", "heuristic", "--budget", "1", "--param", "max_computations=-1"],
-        "must be in [0, inf)",
+        "must be in [0, 1000000]",
         2,
     ),
-    (["solve", "two.json", "-f", "oracle", "--budget", "1", "--param", "max_nodes=-1"], "must be in [0, inf)", 2),
+    (["solve", "two.json", "-f", "oracle", "--budget", "1", "--param", "max_nodes=-1"], "must be in [0, 64]", 2),
     # ---- sweep configs and options ------------------------------------------------------------------------
     (["sweep", "inf-memory.toml", "--dry-run"], "key 'memory_limit'", 2),
     (["sweep", "nan-memory.toml", "--dry-run"], "key 'memory_limit'", 2),

@@ -157,3 +157,60 @@ def test_a_start_without_recomputation_ends_the_solve_as_optimal(order):
     assert r.status == "optimal" and r.total_duration == g.sum_duration == r.output.best_bound
     assert r.output.variant["search_stages"] == [] and "recomputes nothing" in r.message
     assert r.wall_seconds < 30  # not the time limit
+
+
+def _model_size(g, budget, initial, **params):
+    r = solve_in_process(
+        g, budget, "moccasin", {"warm_start": "none", "phases": "1", **params}, time_limit_seconds=4, initial=initial
+    )
+    return r, r.output.model_size["intervals"]
+
+
+@pytest.mark.parametrize("why", ["off the grid", "invalid", "over the cap"])
+def test_an_initial_schedule_the_model_does_not_take_leaves_the_model_as_it_was(demo, why):
+    """Issue 25 item 3: not staged along the order, not executable, or computing a node more often than
+    the copies cap allows: the model is built exactly as without it (no copies raised) and says why."""
+    g, budget, _ = demo
+    order = reference_order(g).tolist()
+    edges = {tuple(e) for e in g.edges.tolist()}
+    k = next(k for k in range(len(order) - 1) if (order[k], order[k + 1]) not in edges)
+    if why == "off the grid":  # recomputes the first node often, and swaps two unrelated nodes
+        s = [order[0]] * 5 + order[:k] + [order[k + 1], order[k]] + order[k + 2 :]
+    elif why == "invalid":  # reads a node before computing it, after computing the first one often
+        s = [order[0]] * 5 + order[::-1]
+    else:
+        s = [order[0]] * 1000 + order  # node order[0] computed 1,001 times
+    _, plain = _model_size(g, budget, None)
+    r, with_initial = _model_size(g, budget, g.to_ids(s))
+    assert with_initial == plain
+    info = r.output.variant["initial"]
+    assert info["used"] is False and info["copies_raised"] == 0
+    assert "initial schedule was not used" in r.message
+    if why == "over the cap":
+        assert "1,001 times, more than the copies cap 1,000" in r.message
+
+
+@pytest.mark.parametrize("formulation", ["heuristic", "checkmate-lp", "oracle"])
+def test_a_formulation_that_takes_no_initial_schedule_says_so(demo, formulation):
+    g, budget, start = demo
+    r = solve_in_process(g, budget, formulation, {}, time_limit_seconds=10, initial=g.to_ids(start.schedule))
+    assert r.output.variant["initial"]["used"] is False
+    assert f"formulation {formulation!r} does not start from a given schedule" in r.message
+
+
+def test_the_annealer_starts_from_an_initial_schedule(demo):
+    """The annealer takes the initial schedule as a start candidate (it keeps the cheapest fitting one);
+    with a zero-move budget its result is that schedule."""
+    g, budget, start = demo
+    r = solve_in_process(
+        g, budget, "annealing", {"max_moves": 1}, time_limit_seconds=10, initial=g.to_ids(start.schedule)
+    )
+    assert r.output.variant["initial"]["used"] is True
+    assert r.output.variant["start_schedule"]["name"] == "initial" or (
+        r.output.variant["start_schedule"]["cost"] <= start.total_duration
+    )
+    assert r.total_duration <= start.total_duration
+    off = list(reversed(g.to_ids(start.schedule)))  # not executable: refused, and said
+    bad = solve_in_process(g, budget, "annealing", {"max_moves": 1}, time_limit_seconds=10, initial=off)
+    assert bad.output.variant["initial"]["used"] is False
+    assert "initial schedule was not used: not executable" in bad.message

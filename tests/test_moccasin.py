@@ -17,18 +17,21 @@ from moccasin_bench.simulate import simulate
 from tests.conftest import paper_graph
 from tests.strategies import dags
 
+# The model and its searches against the oracle: started from the staged heuristics (the paper's start),
+# whose schedules stay within the model's restrictions (the portfolio's may not: tested apart below)
+HEURISTICS = {"warm_start": "heuristics"}
 VARIANTS = [
     # (order mode, precedence, extra params)
-    ("fixed", "latest", {}),
-    ("fixed", "literals", {}),
-    ("fixed", "reservoir", {}),
-    ("fixed", "latest", {"time_axis": "triangular", "end_domain": "readers", "symmetry": False}),
+    ("fixed", "latest", HEURISTICS),
+    ("fixed", "literals", HEURISTICS),
+    ("fixed", "reservoir", {**HEURISTICS, "search": "auto"}),
+    ("fixed", "latest", {**HEURISTICS, "time_axis": "triangular", "end_domain": "readers", "symmetry": False}),
     ("fixed", "latest", {"warm_start": "none", "phases": "1"}),
-    ("fixed", "latest", {"search": "lns"}),
-    ("free", "latest", {"search": "lns", "phases": "2"}),
-    ("free", "latest", {}),
+    ("fixed", "latest", {**HEURISTICS, "search": "lns"}),
+    ("free", "latest", {**HEURISTICS, "search": "lns", "phases": "2"}),
+    ("free", "latest", HEURISTICS),
     ("free", "literals", {"warm_start": "none"}),
-    ("free", "reservoir", {"phases": "2"}),
+    ("free", "reservoir", {**HEURISTICS, "phases": "2"}),
 ]
 
 
@@ -87,6 +90,36 @@ def test_proven_optimum_equals_the_oracle(instance, variant, copies):
     assert result.output.variant["order"] == mode and result.output.variant["precedence"] == precedence
 
 
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.sampled_from(["fixed", "free"]), st.integers(1, 2))
+def test_default_portfolio_never_loses_to_its_start_nor_beats_the_optimum(instance, mode, copies):
+    """The default start (the portfolio): the result is never costlier than the start it reports,
+    never cheaper than the free-order optimum with as many copies, and found whenever a start fits;
+    an `optimal` along the reference order is the fixed-order oracle's optimum."""
+    g, budget = instance
+    result = solve_in_process(
+        g, Budget(budget), "moccasin", {"order": mode, "copies": copies}, time_limit_seconds=4, threads=1
+    )
+    free = oracle_cost(g, budget, "free", copies)
+    start = result.output.variant.get("start")
+    if start is not None:
+        assert result.status in ("optimal", "feasible"), result.message
+        assert result.total_duration <= start["cost"]
+    if result.status in ("optimal", "feasible"):
+        assert free is not None and result.total_duration >= free
+        assert result.peak_memory <= budget
+        assert np.bincount(result.schedule, minlength=g.n).max() <= copies
+    follows_start = str(result.output.variant.get("order_followed")).startswith("the first")
+    if result.status == "optimal" and not follows_start:
+        assert result.total_duration == oracle_cost(g, budget, mode, copies)
+    outside = start is not None and not start.get("in_model") and result.total_duration == start["cost"]
+    if mode == "fixed" and (follows_start or outside):  # not staged along the reference order: no fixed bound
+        assert result.output.staged_order is None
+        assert result.output.best_bound is None or result.total_duration == g.sum_duration
+    if result.status == "infeasible":
+        assert oracle_cost(g, budget, mode, copies) is None
+
+
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(), st.sampled_from(["fixed", "free"]), st.integers(1, 3))
 def test_hint_of_every_fitting_schedule_is_a_model_solution(instance, mode, copies):
@@ -120,7 +153,12 @@ def test_hint_of_every_fitting_schedule_is_a_model_solution(instance, mode, copi
 def test_paper_lengths_restrict_the_model_and_stay_valid(instance):
     g, budget = instance
     result = solve_in_process(
-        g, Budget(budget), "moccasin", {"lengths": "paper", "search": "cpsat"}, time_limit_seconds=20, threads=1
+        g,
+        Budget(budget),
+        "moccasin",
+        {**HEURISTICS, "lengths": "paper", "search": "cpsat"},
+        time_limit_seconds=20,
+        threads=1,
     )
     expected = oracle_cost(g, budget, "fixed", 2)
     if result.status == "infeasible":
@@ -189,7 +227,7 @@ def test_cm1_at_90_percent_reaches_the_paper_value():
     """Paper: CM1 (fcn_8_vgg) at 90 %: TDI <= 0.03 %. Durations are ~1e13: exercises the GCD scaling."""
     g = paper_graph("cm1")
     budget = resolve_budget(g, 0.9)
-    result = solve_in_process(g, budget, "moccasin", {}, time_limit_seconds=60, threads=2)
+    result = solve_in_process(g, budget, "moccasin", HEURISTICS, time_limit_seconds=60, threads=2)
     assert result.status in ("optimal", "feasible")
     assert result.tdi_percent <= 0.03
     assert result.peak_memory <= budget.bytes
@@ -200,7 +238,7 @@ def test_rl1_at_90_percent_reaches_the_paper_optimum():
     g = paper_graph("rl1")
     budget = resolve_budget(g, 0.9)
     assert budget.bytes == 41_688
-    result = solve_in_process(g, budget, "moccasin", {}, time_limit_seconds=60, threads=2)
+    result = solve_in_process(g, budget, "moccasin", HEURISTICS, time_limit_seconds=60, threads=2)
     assert result.total_duration == 48_146
     assert result.status == "optimal"
 
@@ -296,3 +334,40 @@ def test_out_of_memory_without_a_warm_start_is_an_error(monkeypatch):
     monkeypatch.setattr(mm, "build", no_memory)
     result = solve_in_process(g, Budget(3), "moccasin", {"warm_start": "none"}, time_limit_seconds=5, threads=1)
     assert result.status == "error" and "out of memory" in result.message
+
+
+@pytest.mark.parametrize("mode", ["fixed", "free"])
+def test_neighbourhood_search_of_every_kind_keeps_valid_schedules_and_never_worsens(mode):
+    """The hybrid search's neighbourhoods (order and step windows, the memory peak, recomputed blocks)
+    from a fitting start: every accepted schedule passes the simulator, the objective never rises,
+    each kind is tried, and the final schedule's cost is the model's objective."""
+    from formulations._moccasin_search import Incumbent, window_search
+    from formulations._warm_start import warm_start
+    from formulations.moccasin import NEIGHBOURHOODS
+    from moccasin_bench.formulation import Problem
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph("demo")
+    budget = resolve_budget(g, 0.8).bytes
+    order = reference_order(g) if mode == "fixed" else None
+    start = warm_start(g, budget, order, max_computations=2).fitting
+    assert start, "the staged heuristics fit the demo at 80 %"
+    model = mm.build(g, budget, np.full(g.n, 2), mm.ModelOptions(order_mode=mode), order)
+    model.model.minimize(model.cost)
+    schedule = start[0][1]
+    state = Incumbent(schedule=schedule, objective=model.objective_of(schedule))
+    problem = Problem(graph=g, budget=Budget(budget), params={}, time_limit_seconds=3.0)
+    seen: list[int] = [state.objective]
+
+    def accept(s):
+        ok = simulate(g, s).fits(budget) and np.bincount(s, minlength=g.n).max() <= 2
+        seen.append(model.objective_of(s))
+        return ok
+
+    window_search(model, problem, state, float, 3.0, threads=1, seed=1, accept=accept, kinds=NEIGHBOURHOODS)
+    assert state.rejected == 0 and state.iterations > 0
+    assert state.objective <= seen[0] and all(b <= a for a, b in zip(seen, seen[1:]))
+    expected = set(NEIGHBOURHOODS) - ({"order"} if mode == "free" else set())
+    assert set(state.by_kind) >= expected and sum(t for t, _ in state.by_kind.values()) == state.iterations
+    assert simulate(g, state.schedule).fits(budget)
+    assert model.base_cost + state.objective == simulate(g, state.schedule).total_duration

@@ -76,6 +76,21 @@ def _accepts(fn: Callable, name: str) -> bool:
     return name in params or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
 
 
+@contextlib.contextmanager
+def _no_torch_logs():
+    """Keep torch's log records off stderr while the factory runs and the step is traced: an op
+    that fails on fake tensors is logged with its whole traceback (fake_tensor.py) before it is
+    raised, and the raised error is what we report, in one line."""
+    import logging
+
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logging.disable(previous)
+
+
 @dataclass
 class Setup:
     """One training step ready to trace or run: the step module and its batch."""
@@ -89,6 +104,7 @@ class Setup:
     loss_given: bool
     fake: bool
     seconds: float = 0.0
+    generated: bool = False  # the batch is torch.randn(batch, *input_shape), not the factory's
 
     @property
     def batch(self) -> tuple:
@@ -180,8 +196,9 @@ def make_setup(
         if input_shape is not None and _accepts(factory, "input_shape"):
             kwargs["input_shape"] = tuple(input_shape)
     mode = FakeTensorMode(allow_non_fake_inputs=True) if fake else contextlib.nullcontext()
+    generated = False
     try:
-        with mode:
+        with mode, _no_torch_logs():
             result = factory(**kwargs)
             model, inputs, targets, loss = _split_result(result, spec)
             if not isinstance(model, torch.nn.Module):
@@ -192,6 +209,7 @@ def make_setup(
                 if input_shape is None:
                     raise UserError(f"factory {spec!r} returned no example inputs; give --input-shape (and --batch)")
                 inputs = torch.randn(int(batch or 1), *input_shape, generator=torch.Generator().manual_seed(0))
+                generated = True
             elif batch is not None and "batch" not in kwargs:
                 raise UserError(f"factory {spec!r} returns its own inputs and takes no 'batch' argument; drop --batch")
             elif input_shape is not None and "input_shape" not in kwargs:
@@ -218,6 +236,7 @@ def make_setup(
         loss_given=loss is not None,
         fake=fake,
         seconds=time.perf_counter() - started,
+        generated=generated,
     )
 
 
@@ -281,6 +300,81 @@ def _module_stack_recorder(root):
         h2.remove()
 
 
+def _target(desc) -> str:
+    name = str(getattr(desc, "target", desc))
+    return name[len("model.") :] if name.startswith("model.") else name
+
+
+def check_training_step(gm, setup: Setup, d) -> None:
+    """Refuse a traced step that is not a training step, with one line saying why.
+
+    A training step returns one real floating-point scalar (the loss), gets a gradient for
+    at least one parameter, and changes in place nothing but buffers, which carry no
+    gradient into the next step. `d` is AOT autograd's descriptors module.
+    """
+    spec = setup.spec
+    out_node = gm.graph.output_node()
+    values = out_node.args[0]
+    descs = out_node.meta.get("desc") or [None] * len(values)
+    for desc in descs:
+        if not isinstance(desc, d.InputMutationAOTOutput):
+            continue
+        mutated = desc.mutated_input
+        if isinstance(mutated, d.ParamAOTInput):
+            raise UserError(
+                f"the step of {spec} changes parameter {_target(mutated)!r} in place: not a training step "
+                "(eager PyTorch refuses an in-place op on a parameter that requires grad; an update under "
+                "no_grad or through .data belongs to the optimizer, after the step)"
+            )
+        if isinstance(mutated, d.PlainAOTInput):
+            which = "input" if mutated.idx < len(setup.inputs) else "target"
+            index = mutated.idx if which == "input" else mutated.idx - len(setup.inputs)
+            raise UserError(
+                f"the step of {spec} changes its batch {which} {index} in place: a training step must "
+                "leave its batch as it found it"
+            )
+    for node in gm.graph.nodes:
+        if node.op != "placeholder":
+            continue
+        desc = node.meta.get("desc")
+        if isinstance(desc, d.TangentAOTInput) and isinstance(desc.output, d.InputMutationAOTOutput):
+            raise UserError(
+                f"the step of {spec} updates buffer {_target(desc.output.mutated_input)!r} from values that "
+                "require grad: the buffer would carry this step's graph into the next (detach the update)"
+            )
+    losses = [(v, desc) for v, desc in zip(values, descs) if isinstance(desc, d.PlainAOTOutput)]
+    if len(losses) != 1:
+        raise UserError(f"the loss of {spec} is {len(losses)} values; a training step's loss is one scalar tensor")
+    torch = require_torch()
+    value = losses[0][0]
+    val = value.meta.get("val") if isinstance(value, torch.fx.Node) else value
+    if not isinstance(val, torch.Tensor):
+        raise UserError(f"the loss of {spec} is not a tensor but {val!r:.60}")
+    dtype = str(val.dtype).removeprefix("torch.")
+    if val.is_complex():
+        raise UserError(f"the loss of {spec} is complex ({dtype}): backward needs a real loss")
+    if not val.is_floating_point():
+        raise UserError(f"the loss of {spec} has dtype {dtype}: integer and boolean values have no gradients")
+    if val.numel() != 1:
+        raise UserError(
+            f"the loss of {spec} has shape {tuple(val.shape)}, not one value: backward needs a scalar (reduce it, e.g. .mean())"
+        )
+    if any(
+        isinstance(desc, d.GradAOTOutput) and isinstance(desc.grad_of, d.ParamAOTInput) and v is not None
+        for v, desc in zip(values, descs)
+    ):
+        return
+    params = list(setup.step.parameters())
+    if not params:
+        raise UserError(f"the model of {spec} has no parameters: a training step has nothing to train")
+    if not any(p.requires_grad for p in params):
+        raise UserError(f"no parameter of the model of {spec} requires grad: a training step has nothing to train")
+    raise UserError(
+        f"the loss of {spec} depends on no parameter that requires grad (computed under torch.no_grad, "
+        "detached, or not from the model's output): the step has no gradients"
+    )
+
+
 def trace_joint(setup: Setup) -> Joint:
     """The joint forward + backward graph of the step; a failure is one UserError line."""
     torch = require_torch()
@@ -290,13 +384,18 @@ def trace_joint(setup: Setup) -> Joint:
     started = time.perf_counter()
     n_inputs = len(setup.inputs)
     try:
-        with contextlib.ExitStack() as stack, _module_stack_recorder(setup.step):
+        with contextlib.ExitStack() as stack, _module_stack_recorder(setup.step), _no_torch_logs():
             joint = aot_export_joint_with_descriptors(stack, setup.step, setup.batch)
             gm = joint.graph_module
     except UserError:
         raise
     except Exception as exc:
-        raise UserError(f"the model does not trace ({setup.spec}): {_one_line(exc)}") from None
+        batch = (
+            f" on the batch torch.randn{tuple(setup.inputs[0].shape)} made from --input-shape"
+            if setup.generated
+            else ""
+        )
+        raise UserError(f"the model does not trace ({setup.spec}){batch}: {_one_line(exc)}") from None
 
     inputs: dict[str, tuple[str, Any]] = {}
     for node in gm.graph.nodes:
@@ -319,6 +418,7 @@ def trace_joint(setup: Setup) -> Joint:
     out_node = gm.graph.output_node()
     values = out_node.args[0]
     descs = out_node.meta.get("desc") or [None] * len(values)
+    check_training_step(gm, setup, d)
     outputs: list[tuple[str | None, str, Any]] = []
     for value, desc in zip(values, descs):
         if value is None:

@@ -24,7 +24,8 @@ on network file systems. SQLite failures become one-line errors: a full disk is
 `errors.Incomplete` (nothing stored is lost; free space and re-run to resume).
 
 Modules: `schema` (tables, version, migrations), `mapping` (a run as a row), `writer` (the
-driver's `Store`: creation, migration, writes, claims), `readers` (read-only, pandas).
+driver's `Store`: creation, migration, writes, claims), `readers` (read-only, pandas),
+`check` (SQLite's integrity check before a store is trusted, naming what is damaged).
 """
 
 from moccasin_bench.store.mapping import make_row, trajectory_rows

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from moccasin_bench.errors import UserError
+from moccasin_bench.store.check import check_store, roll_back_unfinished_write
 from moccasin_bench.store.schema import (
     RENAMED_COLUMNS,
     REQUIRED_COLUMNS,
@@ -42,6 +43,8 @@ def _reading(func: Callable[..., Any]) -> Callable[..., Any]:
         except Exception as exc:
             if isinstance(exc, sqlite3.Error) or type(exc).__name__ == "DatabaseError":
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                if first.startswith("Could not decode to UTF-8"):  # junk inside a value; not echoed
+                    first = first.split(" with text", 1)[0] + " (text that is not UTF-8: junk inside a value)"
                 raise UserError(
                     f"cannot read the results store (damaged, or not a results store): {first}", str(path)
                 ) from None
@@ -59,7 +62,13 @@ def _read_connection(path: str | Path, allow_empty: bool = False) -> sqlite3.Con
     if not p.is_file():
         raise UserError("no such results store", str(p))
     try:
+        roll_back_unfinished_write(p)
         conn = sqlite3.connect(f"file:{p.resolve()}?mode=ro", uri=True, timeout=60)
+        try:
+            check_store(p, conn)
+        except UserError:
+            conn.close()
+            raise
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     except sqlite3.DatabaseError as exc:

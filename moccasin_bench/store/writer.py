@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from moccasin_bench.errors import Incomplete, UserError
+from moccasin_bench.store.check import check_store
 from moccasin_bench.store.mapping import trajectory_rows
 from moccasin_bench.store.schema import (
     MIGRATIONS,
@@ -90,6 +91,7 @@ class Store:
             self.conn = sqlite3.connect(self.path, timeout=60)
             self.conn.execute("PRAGMA foreign_keys = ON")
             with _guard(self.path, "opening it"):
+                check_store(self.path, self.conn)  # a sweep starts no run it could not store
                 _check_or_create(self.conn, self.path)
         except UserError:
             with contextlib.suppress(Exception):
