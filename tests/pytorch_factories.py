@@ -45,3 +45,10 @@ class DataDependent(nn.Module):
 
 def untraceable():
     return DataDependent(), (torch.randn(2, 4),)
+
+
+def six_layer_gpt(batch: int = 2, seq: int = 32):
+    """A 6-layer, width-64 GPT: enough blocks for block-level checkpointing to lower the peak."""
+    from graphs.pytorch.models import gpt
+
+    return gpt(batch=batch, seq=seq, layers=6, dim=64, heads=4, vocab=256)
