@@ -13,6 +13,7 @@ REGISTRY = {
     "bounds": "experiments.bounds",
     "anytime": "experiments.anytime",
     "budgets": "experiments.budgets",
+    "frontier": "experiments.frontier",
 }
 
 TABLES = {

@@ -17,4 +17,7 @@ REGISTRY = {
     "oracle": "formulations.oracle",
     "torch-partitioner": "formulations.torch_partitioner",
     "torch-checkpoint": "formulations.torch_checkpoint",
+    "torch-sac": "formulations.torch_sac",
+    "dtr": "formulations.dtr",
+    "rotor": "formulations.rotor",
 }

@@ -302,7 +302,11 @@ def checkpoint_regions(units: Sequence[Unit], pattern: str, k: int) -> list[tupl
 
 
 def checkpoint_schedule(
-    graph: Graph, parts: StepParts, forward: Sequence[int], regions: Sequence[tuple[int, int]]
+    graph: Graph,
+    parts: StepParts,
+    forward: Sequence[int],
+    regions: Sequence[tuple[int, int]],
+    saved: frozenset[int] = frozenset(),
 ) -> np.ndarray:
     """The step with torch.utils.checkpoint around each region (non-reentrant, early stop).
 
@@ -310,21 +314,25 @@ def checkpoint_schedule(
     ops in order up to the last one the backward needs (an op a backward op reads, and what it
     is computed from inside the region), right before the first backward op that reads one of
     the region's internal values (read by nothing outside the region in the forward). Values
-    the region hands on (its outputs) stay as the forward made them for readers before that."""
+    the region hands on (its outputs) stay as the forward made them for readers before that.
+
+    `saved` (selective checkpointing, a policy's MUST_SAVE ops): their outputs are kept from
+    the forward and never recomputed; the recomputation runs the region's other ops up to
+    the last one the backward needs, reading the saved values."""
     tail = parts.backward_nodes
     where = {v: i for i, v in enumerate(tail)}
     inserts: list[tuple[int, list[int]]] = []
     for first, last in regions:
         region = [int(v) for v in forward[first : last + 1]]
         inside = set(region)
-        needed = {v for v in region if any(parts.backward[s] for s in graph.successors(v).tolist())}
+        needed = {v for v in region if v not in saved and any(parts.backward[s] for s in graph.successors(v).tolist())}
         for v in reversed(region):  # what the needed values are computed from, inside the region
             if v in needed:
-                needed.update(p for p in graph.predecessors(v).tolist() if p in inside)
+                needed.update(p for p in graph.predecessors(v).tolist() if p in inside and p not in saved)
         if not needed:
             continue
         stop = max(i for i, v in enumerate(region) if v in needed)
-        recompute = region[: stop + 1]
+        recompute = [v for v in region[: stop + 1] if v not in saved]
         internal = {v for v in recompute if all(parts.backward[s] or s in inside for s in graph.successors(v).tolist())}
         readers: list[int] = []
         for group in (internal, recompute):

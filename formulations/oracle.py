@@ -118,6 +118,14 @@ def optimal_schedule(
     return None
 
 
+def check(params, graph) -> None:
+    """Refuse, when the run is planned, a graph larger than the exhaustive search handles."""
+    from moccasin_bench.errors import UserError
+
+    if graph.n > params["max_nodes"]:
+        raise UserError(f"the oracle handles at most {params['max_nodes']} nodes (max_nodes); this graph has {graph.n}")
+
+
 def solve(problem: Problem) -> SolverOutput:
     import time
 

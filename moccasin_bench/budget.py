@@ -1,4 +1,5 @@
-"""Memory budgets: a fraction of a reference order's peak, or an absolute figure."""
+"""Memory budgets: a fraction of a reference order's peak, an absolute figure, or a multiple of the graph's
+minimum feasible budget (the least any schedule can peak at)."""
 
 from __future__ import annotations
 
@@ -20,8 +21,15 @@ class Budget:
     fraction: float | None = None  # None for an absolute budget
     reference_order: str | None = None  # which order's peak the fraction applies to
     reference_peak: int | None = None
+    # a multiple of the graph's minimum feasible budget (1 = the minimum itself), else None. Such a budget is
+    # an absolute one for the run's key (the same bytes are the same problem); the reference peak is kept so
+    # that reports can show it as a share of the peak.
+    minimum_factor: float | None = None
 
     def describe(self) -> str:
+        if self.minimum_factor is not None:
+            times = "" if self.minimum_factor == 1 else f"{self.minimum_factor:g} x "
+            return f"{self.bytes:,} = {times}the minimum feasible budget"
         if self.fraction is None:
             return f"{self.bytes:,} (absolute)"
         return f"{self.bytes:,} = ceil({self.fraction:g} x {self.reference_peak:,}, peak of the {self.reference_order} order)"
@@ -32,6 +40,7 @@ class Budget:
             "fraction": self.fraction,
             "reference_order": self.reference_order,
             "reference_peak": self.reference_peak,
+            **({"minimum_factor": self.minimum_factor} if self.minimum_factor is not None else {}),
         }
 
 
@@ -60,12 +69,38 @@ def check_budget_bytes(value: object) -> int:
     return value
 
 
+MAX_MINIMUM_FACTOR = 100.0
+
+
+def check_minimum_factor(value: object) -> float:
+    """A multiple of the minimum feasible budget: a number in [1, 100]."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (1 <= value <= MAX_MINIMUM_FACTOR):
+        raise UserError(
+            f"a multiple of the minimum feasible budget must be a number from 1 to {MAX_MINIMUM_FACTOR:g}, got {value!r}"
+        )
+    return float(value)
+
+
 def resolve_budget(
-    graph: Graph, fraction: float | None = None, absolute: int | None = None, order_name: str = "default"
+    graph: Graph,
+    fraction: float | None = None,
+    absolute: int | None = None,
+    order_name: str = "default",
+    minimum: float | None = None,
 ) -> Budget:
-    """Turn a fraction (of a reference order's peak) or an absolute figure into a Budget."""
-    if (fraction is None) == (absolute is None):
+    """Turn a fraction (of a reference order's peak), an absolute figure or a multiple of the graph's minimum
+    feasible budget into a Budget."""
+    if sum(x is not None for x in (fraction, absolute, minimum)) != 1:
         raise UserError("give exactly one of a budget fraction (--budget) or an absolute budget (--budget-bytes)")
+    if minimum is not None:
+        factor = check_minimum_factor(minimum)
+        name = resolve_order_name(graph, order_name)
+        return Budget(
+            bytes=check_budget_bytes(fraction_of_peak(factor, graph.min_feasible_budget)),
+            reference_order=name,
+            reference_peak=reference_peak(graph, name),
+            minimum_factor=factor,
+        )
     if absolute is not None:
         if isinstance(absolute, float) and absolute.is_integer():
             absolute = int(absolute)

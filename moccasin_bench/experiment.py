@@ -11,8 +11,9 @@ the report. Methods are named by identity (moccasin_bench/method.py).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from moccasin_bench.errors import UserError
 from moccasin_bench.method import Method
@@ -57,6 +58,12 @@ class Experiment:
     quick: Mode
     full: Mode
     published: tuple[str, ...] = ()  # keys of experiments.TABLES (published tables to print beside ours)
+    # Per-graph budgets, when they depend on the graph: (graph, mode) -> (("fraction", 0.9), ("minimum", 1.0), ...);
+    # None: `budgets` (fractions) on every graph.
+    budgets_for: Callable[[Any, Mode], tuple[tuple[str, float], ...]] | None = None
+    # A module with optional `after_grid(context)` (work after the runs, e.g. executing schedules; resumable)
+    # and `report_section(context)` -> (blocks, figures) for the report (moccasin_bench.reproduce.HookContext).
+    hooks: str | None = None
     more_modes: tuple[Mode, ...] = ()  # modes besides quick and full, chosen with `reproduce --mode NAME`
     # (numerator, denominator) method identities whose solve-effort ratio the report draws against n
     effort_ratios: tuple[tuple[str, str], ...] = ()

@@ -72,6 +72,28 @@ class Grid:
     stand_in_note: str | None = None  # which stand-ins replace paper graphs, and where the files were looked for
 
 
+@dataclass(frozen=True)
+class HookContext:
+    """What an experiment's hooks (Experiment.hooks) get: where the runs are and what the grid was."""
+
+    out_dir: Path
+    store_path: Path
+    grid: Grid
+    keys: frozenset[str]  # the grid's run keys
+    quick: bool
+    data_dir: str | None
+    progress: bool
+
+
+def _hook(exp: Experiment, name: str):
+    """The experiment's hook function `name`, or None."""
+    import importlib
+
+    if not exp.hooks:
+        return None
+    return getattr(importlib.import_module(exp.hooks), name, None)
+
+
 def choose_graphs(names: Sequence[str], data_dir: str | None, stand_ins: bool) -> list[GraphChoice]:
     """Each paper graph from its file when found (and not `stand_ins`), else its generated stand-in."""
     from moccasin_bench.catalog import STAND_INS
@@ -103,6 +125,34 @@ def _available(formulation: str) -> str | None:
     except Exception as exc:  # a formulation module that fails to import
         return f"{type(exc).__name__}: {exc}"
     return None
+
+
+def _load_choice(c: GraphChoice, data_dir: str | None) -> Any:
+    from moccasin_bench.sources import load_graph
+
+    return load_graph(c.path or c.entry, data_dir)
+
+
+def _not_applicable(m: Any, graph: Any) -> str | None:
+    """Why method `m` cannot run on `graph` (the formulation's REQUIRES and check()), or None."""
+    from moccasin_bench.formulation import check_params, formulation_module
+    from moccasin_bench.params import resolve_params
+
+    module = formulation_module(m.formulation)
+    try:
+        check_params(module, resolve_params(module.PARAMS, dict(m.run_params), f"formulation {m.formulation!r}"), graph)
+    except UserError as exc:
+        return f"not applicable: {exc.problem}"
+    return None
+
+
+def _budget_axes(budgets: Sequence[tuple[str, float]]) -> dict[str, list]:
+    """(kind, value) budgets as a [[grid]] table's budget keys."""
+    keys = {"fraction": "budgets", "bytes": "budget_bytes", "minimum": "budget_minimum"}
+    out: dict[str, list] = {}
+    for kind, value in budgets:
+        out.setdefault(keys[kind], []).append(int(value) if kind == "bytes" else float(value))
+    return out
 
 
 def build_grid(opts: Options) -> Grid:
@@ -137,10 +187,11 @@ def build_grid(opts: Options) -> Grid:
     threads = opts.threads or mode.threads
     tables = []
     for c in choices:
+        graph = _load_choice(c, opts.data_dir)
         limit = opts.time_limit or mode.time_limits.get(c.paper or c.entry, mode.other_limit)
         groups: dict[tuple, list] = {(float(limit), None): []}  # uncapped methods first, then each cap or seed set
         for m in methods:
-            reason = m.lookup(mode.skip, c.paper or c.entry)
+            reason = m.lookup(mode.skip, c.paper or c.entry) or _not_applicable(m, graph)
             if reason:
                 grid.skipped.append((c.entry, m.key, reason))
                 continue
@@ -159,6 +210,8 @@ def build_grid(opts: Options) -> Grid:
                 }
                 if seeds is not None:
                     table["seeds"] = list(seeds)
+                if exp.budgets_for is not None:
+                    table.update(_budget_axes(exp.budgets_for(graph, mode)))
                 tables.append(table)
     if not tables:
         raise UserError("the grid is empty: every method is skipped on every graph")
@@ -385,6 +438,19 @@ def run(opts: Options) -> int:
         if entry in hashes:
             for f in exp.budgets:
                 skipped.append(Skipped(hashes[entry], f, m.label(), reason))
+    ctx = HookContext(
+        out_dir=out,
+        store_path=store_path,
+        grid=grid,
+        keys=frozenset(s.key for s in the_plan.runs),
+        quick=opts.quick,
+        data_dir=opts.data_dir,
+        progress=opts.progress,
+    )
+    after = _hook(exp, "after_grid")
+    if after is not None:
+        after(ctx)
+    section = _hook(exp, "report_section")
     t0 = time.monotonic()
     result = build_report(
         ReportRequest(
@@ -397,6 +463,7 @@ def run(opts: Options) -> int:
             data_dir=opts.data_dir,
             published=exp.published,
             model_sizes=sizes_path if mode.sizes is not None else None,
+            section=None if section is None else (lambda a, fig_dir: section(ctx, a, fig_dir)),
             effort_ratios=_effort_pairs(exp),
         )
     )

@@ -113,3 +113,10 @@ class NaNLoss(nn.Module):
 def nan_loss(batch: int = 2):
     torch.manual_seed(0)
     return NaNLoss(), (torch.randn(batch, 4),)
+
+
+def six_layer_gpt(batch: int = 2, seq: int = 32):
+    """A 6-layer, width-64 GPT: enough blocks for block-level checkpointing to lower the peak."""
+    from graphs.pytorch.models import gpt
+
+    return gpt(batch=batch, seq=seq, layers=6, dim=64, heads=4, vocab=256)

@@ -206,8 +206,14 @@ def test_the_engine_does_not_reach_up():
 
 
 PLUGIN_PACKAGES = ("formulations", "graphs", "experiments")  # their registries (the packages) the engine may read
-# The CLI verbs that are PyTorch's own (`graphs extract`, `execute`) call the PyTorch graph plug-in by name.
-CLI_PLUGIN_IMPORTS = {"graphs.pytorch", "graphs.pytorch.build", "graphs.pytorch.execute", "graphs.pytorch.trace"}
+# The CLI verbs that are PyTorch's own (`graphs extract`, `execute`, `maxbatch`) call the PyTorch graph plug-in by name.
+CLI_PLUGIN_IMPORTS = {
+    "graphs.pytorch",
+    "graphs.pytorch.build",
+    "graphs.pytorch.execute",
+    "graphs.pytorch.trace",
+    "graphs.pytorch.maxbatch",
+}
 
 
 def _project_modules() -> dict[str, Path]:

@@ -18,6 +18,7 @@ VERBS = {
     "solve": "moccasin_bench.cli.solve",
     "simulate": "moccasin_bench.cli.simulate",
     "execute": "moccasin_bench.cli.execute",
+    "maxbatch": "moccasin_bench.cli.maxbatch",
     "sweep": "moccasin_bench.cli.sweep",
     "export": "moccasin_bench.cli.export",
     "report": "moccasin_bench.cli.report",

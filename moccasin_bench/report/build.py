@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -36,6 +36,8 @@ class ReportRequest:
     model_sizes: Path | None = (
         None  # a model-size table (moccasin_bench.model_sizes): its section and the effort figure
     )
+    # an experiment's own section: (analysis, figure dir) -> (index blocks, figures), shown after the results table
+    section: Callable[[Analysis, Path], tuple[list, list]] | None = None
     effort_ratios: Sequence[tuple[str, str]] = ()  # (numerator, denominator) method labels: the effort section
 
 
@@ -180,6 +182,10 @@ def build_report(req: ReportRequest) -> ReportResult:
         page.Table(header, rows),
         page.Links([("table (markdown, with every cell)", "table.md"), ("LaTeX", "table.tex"), ("CSV", "table.csv")]),
     ]
+    if req.section is not None:
+        extra_blocks, extra_figures = req.section(a, fig_dir)
+        blocks += extra_blocks
+        result.figures = [*extra_figures, *result.figures]
     for table in published:
         ph, pr = published_rows(a, table, req.skipped)
         if pr:

@@ -4,14 +4,15 @@ A config is a union of grids. The top-level axes form one grid when there is no
 `[[grid]]` table; each `[[grid]]` is a grid of its own whose missing axes come from the
 top level. A grid is the product of its axes:
 
-    graphs × budgets (fractions, and/or budget_bytes) × reference_orders
+    graphs × budgets (fractions, and/or budget_bytes, budget_minimum) × reference_orders
            × formulations (each with the product of its parameter lists)
            × time_limits × threads × seeds × gaps
 
 An axis may be a scalar or a list. Graph entries are files (relative to the config
 file), registered names (rl1, demo, ...) or generator specs (`random-layered:n=100`).
-`budgets` and `budget_bytes` together make the budget axis; a `[[grid]]` that names
-either replaces both. Every key, value, formulation and parameter is checked here: a
+`budgets`, `budget_bytes` and `budget_minimum` (multiples of each graph's minimum feasible
+budget, 1 = the minimum itself) together make the budget axis; a `[[grid]]` that names
+any of them replaces all three. Every key, value, formulation and parameter is checked here: a
 mistake is one UserError naming the key and the file.
 """
 
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from moccasin_bench.budget import check_budget_bytes
+from moccasin_bench.budget import check_budget_bytes, check_minimum_factor
 from moccasin_bench.errors import UserError
 from moccasin_bench.orders import DEFAULT, ORDER_CHOICES
 from moccasin_bench.runner import parse_memory_limit
@@ -39,6 +40,7 @@ AXES = (
     "graphs",
     "budgets",
     "budget_bytes",
+    "budget_minimum",
     "reference_orders",
     "formulations",
     "time_limits",
@@ -75,7 +77,7 @@ class Grid:
     where: str  # "the top level" or "[[grid]] number 2"
     key_names: Mapping[str, str]  # axis -> how messages name it ("graphs" or "grid[2].graphs")
     graphs: tuple[str, ...]
-    budgets: tuple[tuple[str, float | int], ...]  # ("fraction", 0.9) or ("bytes", 41688)
+    budgets: tuple[tuple[str, float | int], ...]  # ("fraction", 0.9), ("bytes", 41688) or ("minimum", 1.0)
     reference_orders: tuple[str, ...]
     formulations: tuple[FormulationEntry, ...]
     time_limits: tuple[float, ...]
@@ -179,13 +181,14 @@ def parse_config(data: Mapping[str, Any], path: Path, text: str = "") -> SweepCo
                 if key not in AXES:
                     raise check.unknown(key, AXES, f"[[grid]] number {i}")
             merged = dict(top)
-            if "budgets" in table or "budget_bytes" in table:
-                merged.pop("budgets", None)
-                merged.pop("budget_bytes", None)
+            budget_keys = {"budgets", "budget_bytes", "budget_minimum"}
+            if budget_keys & set(table):
+                for key in budget_keys:
+                    merged.pop(key, None)
             merged.update(table)
             own = set(table)
-            if own & {"budgets", "budget_bytes"}:
-                own |= {"budgets", "budget_bytes"}
+            if own & budget_keys:
+                own |= budget_keys
             grids.append(_parse_grid(merged, f"[[grid]] number {i}", f"grid[{i}].", own, check))
     return SweepConfig(
         path=path,
@@ -228,8 +231,16 @@ def _parse_grid(table: Mapping[str, Any], where: str, prefix: str, own: set[str]
             check_budget_bytes(b)
         except UserError as exc:
             raise check.fail(k("budget_bytes"), exc.problem) from None
-    if not fractions and not absolute:
-        raise check.fail(k("budgets"), f"missing in {where}: give budgets (fractions) or budget_bytes")
+    minimum = check.listed(
+        k("budget_minimum"), table.get("budget_minimum", []), (int, float), "multiples of the minimum feasible budget"
+    )
+    for f in minimum:
+        try:
+            check_minimum_factor(f)
+        except UserError as exc:
+            raise check.fail(k("budget_minimum"), exc.problem) from None
+    if not fractions and not absolute and not minimum:
+        raise check.fail(k("budgets"), f"missing in {where}: give budgets (fractions), budget_bytes or budget_minimum")
     orders = check.listed(k("reference_orders"), axis("reference_orders"), (str,), "reference order names")
     for o in orders:
         if o not in ORDER_CHOICES:
@@ -267,7 +278,11 @@ def _parse_grid(table: Mapping[str, Any], where: str, prefix: str, own: set[str]
         where=where,
         key_names={a: k(a) for a in AXES},
         graphs=tuple(graphs),
-        budgets=tuple([("fraction", float(f)) for f in fractions] + [("bytes", int(b)) for b in absolute]),
+        budgets=tuple(
+            [("fraction", float(f)) for f in fractions]
+            + [("bytes", int(b)) for b in absolute]
+            + [("minimum", float(f)) for f in minimum]
+        ),
         reference_orders=tuple(orders),
         formulations=tuple(formulations),
         time_limits=tuple(float(t) for t in time_limits),

@@ -68,6 +68,8 @@ def plan(config: SweepConfig) -> Plan:
                         budgets[bkey] = (
                             resolve_budget(graph, fraction=value, order_name=order)
                             if kind == "fraction"
+                            else resolve_budget(graph, minimum=value, order_name=order)
+                            if kind == "minimum"
                             else resolve_budget(graph, absolute=value)
                         )
                     except UserError as exc:
