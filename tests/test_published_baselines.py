@@ -220,11 +220,13 @@ def test_each_returns_a_fitting_schedule_or_an_honest_no_solution(name, graph_na
 
 
 @pytest.mark.parametrize("name", NEW)
-def test_each_schedule_executes_with_bitwise_equal_outputs(name):
+def test_each_schedule_executes_with_bitwise_equal_outputs(name, monkeypatch):
     pytest.importorskip("torch")
     from graphs.pytorch.build import extract
     from graphs.pytorch.execute import execute
+    from graphs.pytorch.trust import TRUST_ENV
 
+    monkeypatch.setenv(TRUST_ENV, "tests.pytorch_factories:six_layer_gpt")  # named here, as on a command line
     g = extract("tests.pytorch_factories:six_layer_gpt")
     r = solve_in_process(g, resolve_budget(g, fraction=0.8), name, {}, time_limit_seconds=30)
     assert r.status == "feasible" and len(r.schedule) > g.n, (r.status, r.message)
