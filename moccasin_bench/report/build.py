@@ -244,7 +244,7 @@ def _effort_section(a: Analysis, req: ReportRequest, out: Path, result: ReportRe
         frames.append(ratios.assign(numerator=num, denominator=den))
         summary = effort.ratio_summary(ratios)
         blocks.append(page.Paragraph(effort.claim_sentence(num, den, summary)))
-        if ratios["nodes"].nunique() >= 2:
+        if ratios["graph_hash"].nunique() > ratios["nodes"].nunique():  # several graphs per size: per n
             blocks.append(page.Table(*effort.ratio_rows(num, den, summary)))
         else:
             blocks.append(page.Table(*effort.instance_rows(num, den, ratios)))
