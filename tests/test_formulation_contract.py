@@ -213,6 +213,7 @@ CLI_PLUGIN_IMPORTS = {
     "graphs.pytorch.execute",
     "graphs.pytorch.trace",
     "graphs.pytorch.maxbatch",
+    "graphs.pytorch.trust",  # --trust-factory: the user names the factories a graph file may call
 }
 
 
