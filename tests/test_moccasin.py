@@ -352,7 +352,10 @@ def test_solutions_the_simulator_rejects_are_discarded_loudly(monkeypatch):
     g = paper_graph("rl1")
     budget = resolve_budget(g, 0.9)
     monkeypatch.setattr(cp_model.CpModel, "add_cumulative", lambda self, *a, **k: None)
-    result = solve_in_process(g, budget, "moccasin", {"search": "cpsat"}, time_limit_seconds=10, threads=1)
+    # the paper's start: the portfolio's annealer finds a schedule without recomputation here (optimal
+    # without CP-SAT), and this test is about what CP-SAT's rejected solutions leave
+    params = {"search": "cpsat", "warm_start": "heuristics"}
+    result = solve_in_process(g, budget, "moccasin", params, time_limit_seconds=10, threads=1)
     assert result.status == "feasible"  # the warm start; never "optimal" on the strength of a rejected solve
     assert result.peak_memory <= budget.bytes
     assert result.output.variant["rejected_invalid_solutions"] > 0
