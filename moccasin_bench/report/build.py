@@ -34,7 +34,7 @@ class ReportRequest:
     figures: bool = True
     published: Sequence[str] = ("paper",)  # keys of published tables to print beside ours (experiments.TABLES)
     model_sizes: Path | None = (
-        None  # a model-size table (moccasin_bench.model_sizes): its section and the effort figure
+        None  # a model-size table (moccasin_bench.model_sizes): its section; with it, the solve-effort figure
     )
     # an experiment's own section: (analysis, figure dir) -> (index blocks, figures), shown after the results table
     section: Callable[[Analysis, Path], tuple[list, list]] | None = None
@@ -168,7 +168,7 @@ def build_report(req: ReportRequest) -> ReportResult:
             sc.size_section(req.model_sizes, fig_dir) if req.figures else ([], None, "")
         )
         if req.figures:
-            result.figures = [*size_figures, *sc.effort_figure(a, fig_dir), *result.figures]
+            result.figures = [*size_figures, *result.figures]
 
     blocks: list = [page.Paragraph(p, strong=p.startswith("GENERATED")) for p in preamble]
     blocks.append(page.Paragraph(_summary(a)))
@@ -204,7 +204,7 @@ def build_report(req: ReportRequest) -> ReportResult:
             ),
             page.Table(*size_table),
         ]
-    if req.effort_ratios:
+    if req.effort_ratios or req.model_sizes is not None:  # solve effort against n
         blocks += _effort_section(a, req, out, result)
     fails = _failures(a)
     if fails:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from moccasin_bench.model_sizes import growth_exponent
 from moccasin_bench.report.metrics import seconds_to_target
 from moccasin_bench.report.style import Figure, MethodStyle, log_axis, log_seconds_axis, pyplot, save
 
@@ -237,8 +238,10 @@ def times_figure(a: Analysis, out_dir: Path) -> list[Figure]:
                 ax.fill_between(ns, lo, hi, color=color, alpha=0.12, linewidth=0)
                 done = [(x, y) for x, y, c in zip(ns, med, cens) if not c]
                 cut = [(x, y) for x, y, c in zip(ns, med, cens) if c]
+                slope = growth_exponent([x for x, _ in done], [y for _, y in done]) if done else None
+                name = m if slope is None else f"{m} (slope {slope:.2f})"
                 if done:
-                    ax.plot(*zip(*done), linestyle="none", marker=style.marker(m), color=color, label=m)
+                    ax.plot(*zip(*done), linestyle="none", marker=style.marker(m), color=color, label=name)
                 if cut:
                     ax.plot(
                         *zip(*cut),
@@ -247,7 +250,7 @@ def times_figure(a: Analysis, out_dir: Path) -> list[Figure]:
                         markerfacecolor="white",
                         markeredgecolor=color,
                         markersize=8,
-                        label=None if done else m,
+                        label=None if done else name,
                     )
             limit = float(here["limit"].max())
             ax.axhline(limit, color="0.6", linewidth=0.8, linestyle=":")
@@ -267,7 +270,8 @@ def times_figure(a: Analysis, out_dir: Path) -> list[Figure]:
             "Top: seconds until each method had its first schedule within the budget; bottom: until its cost was "
             "within 1 % of the best cost any method found for that graph and budget. Median over the graphs (seeds) "
             "of each size, min to max shaded. A hollow triangle is censored: at least one of its runs had not got "
-            "there by the time limit (dotted line) and counts at the limit, so the median is a lower bound.",
+            "there by the time limit (dotted line) and counts at the limit, so the median is a lower bound. "
+            "Legend: the fitted log-log slope over the sizes no run of which was censored.",
         )
     ]
 

@@ -1,6 +1,6 @@
-"""How each formulation's cost grows with the graph: model size against n (from a model-size
-table, moccasin_bench.model_sizes) and solve effort against n (from the runs), on log-log axes
-with the fitted growth exponent (log-log slope) of every curve in its legend.
+"""How each formulation's model grows with the graph: model size against n (from a model-size
+table, moccasin_bench.model_sizes), on log-log axes with the fitted growth exponent (log-log
+slope) of every curve in its legend. Solve effort against n is report/effort.py's.
 
 Graphs of one size n made with different seeds are one point per method: the median, with
 the spread (min to max) shaded.
@@ -8,17 +8,15 @@ the spread (min to max) shaded.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from moccasin_bench.model_sizes import growth_exponent
-from moccasin_bench.report.style import Figure, MethodStyle, log_axis, log_seconds_axis, pyplot, save
+from moccasin_bench.report.style import Figure, MethodStyle, pyplot, save
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from moccasin_bench.report.analysis import Analysis
 
 SIZE_MEASURES = (
     ("variables", "variables"),
@@ -135,77 +133,6 @@ def model_size_figure(sizes: pd.DataFrame, out_dir: Path) -> list[Figure]:
             f"n >= {FIT_FROM_NODES}; for memory, of what the build added, where it added at least "
             f"{MEMORY_FIT_FROM_BYTES >> 20} MiB). A cross marks the first size a builder did not finish within its "
             "caps (drawn at its largest value).",
-        )
-    ]
-
-
-def effort_figure(a: Analysis, out_dir: Path) -> list[Figure]:
-    """Seconds to within 1 % of the best known cost against n: median over the graphs of each size, spread shaded."""
-    import numpy as np
-
-    plt = pyplot()
-    cells = a.cells[a.cells["budget_fraction"].notna()]
-    fractions = sorted({float(f) for f in cells["budget_fraction"]}, reverse=True)
-    if not fractions or cells["nodes"].nunique() < 2:
-        return []
-    style = MethodStyle(a.methods)
-    fig, axes = plt.subplots(1, len(fractions), figsize=(5.2 * len(fractions), 4.0), squeeze=False, sharey=True)
-    for ax, f in zip(axes[0], fractions):
-        here = cells[cells["budget_fraction"].round(6) == round(f, 6)]
-        for m in a.methods:
-            mine = here[here["method"] == m]
-            if not len(mine):
-                continue
-            ns, med, lo, hi, reached_all = [], [], [], [], []
-            for n, group in mine.groupby("nodes"):
-                secs = [
-                    r.seconds_to_1pct if r.valid and not math.isnan(r.seconds_to_1pct) else math.nan
-                    for r in group.itertuples()
-                ]
-                limit = float(group["time_limit_seconds"].max())
-                values = np.array([s if not math.isnan(s) else limit for s in secs])
-                ns.append(n)
-                med.append(max(float(np.median(values)), 1e-3))
-                lo.append(max(float(values.min()), 1e-3))
-                hi.append(max(float(values.max()), 1e-3))
-                reached_all.append(not any(math.isnan(s) for s in secs))
-            fit_n = [x for x, ok in zip(ns, reached_all) if ok]
-            fit_y = [y for y, ok in zip(med, reached_all) if ok]
-            slope = growth_exponent(fit_n, fit_y)
-            color = style.color(m)
-            ax.plot(ns, med, color=color, linewidth=1.2)
-            ax.fill_between(ns, lo, hi, color=color, alpha=0.12, linewidth=0)
-            if fit_n:
-                ax.plot(fit_n, fit_y, linestyle="none", marker=style.marker(m), color=color, label=_label(m, slope))
-            miss_n = [x for x, ok in zip(ns, reached_all) if not ok]
-            miss_y = [y for y, ok in zip(med, reached_all) if not ok]
-            if miss_n:
-                ax.plot(
-                    miss_n,
-                    miss_y,
-                    linestyle="none",
-                    marker=style.marker(m),
-                    markerfacecolor="white",
-                    markeredgecolor=color,
-                    label=None if fit_n else _label(m, None),
-                )
-        ax.set_xscale("log")
-        ax.set_xlabel("nodes n (log)")
-        ax.set_title(f"budget {100 * f:g} % of the reference peak")
-        log_axis(ax, "x")
-        ax.legend(fontsize=7, loc="upper left")
-    log_seconds_axis(axes[0][0], "y", "seconds to within 1 % of best known (log)")
-    fig.tight_layout()
-    return [
-        save(
-            fig,
-            out_dir,
-            "scaling-effort",
-            "Solve effort against graph size",
-            "Seconds (log) until each method's cost was within 1 % of the best cost any method found for that graph "
-            "and budget, against n (log): the median over the graphs of each size (seeds), the spread shaded. "
-            "Hollow markers: at least one graph of that size was not within 1 % by the time limit (counted at the "
-            "limit). Legend: the fitted log-log slope over the sizes every graph reached.",
         )
     ]
 
