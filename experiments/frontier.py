@@ -93,11 +93,11 @@ def budgets_for(graph: Any, mode: Mode) -> tuple[tuple[str, float], ...]:
 
 
 def _fractions(mode: Mode) -> tuple[float, ...]:
-    return FRACTIONS if mode.name == "full" else QUICK_FRACTIONS
+    return {"full": FRACTIONS, "targets": TARGET_FRACTIONS}.get(mode.name, QUICK_FRACTIONS)
 
 
 def _multiples(mode: Mode) -> tuple[float, ...]:
-    return MINIMUM_MULTIPLES if mode.name == "full" else QUICK_MULTIPLES
+    return {"full": MINIMUM_MULTIPLES, "targets": TARGET_MULTIPLES}.get(mode.name, QUICK_MULTIPLES)
 
 
 # Full mode: 30 s per run, two runs at a time with one thread each: 1,279 runs (12 graphs x 5 to 15 budgets x
@@ -149,6 +149,25 @@ REFERENCE = dataclasses.replace(
 )
 
 
+# The targets mode: the tight cells where the methods differ most (pt-resnet50, pt-gpt, pt-mobilenetv2, RL3,
+# RL4 at 50 / 40 / 30 / 20 % and the minimum feasible budget, 1.25 x it below 20 %), every method for 60 s
+# with one thread, two runs at a time, the annealer with one seed: the cells on which default Moccasin is
+# judged against the best single method at the same limit (scripts/moccasin_targets.py).
+TARGET_FRACTIONS = (0.5, 0.4, 0.3, 0.2)
+TARGET_MULTIPLES = (1.0, 1.25)
+TARGETS = dataclasses.replace(
+    FULL,
+    name="targets",
+    other_limit=60,
+    caps={},
+    graphs=("pt-resnet50", "pt-gpt", "pt-mobilenetv2", "rl3", "rl4"),
+    summary="Targets mode: pt-resnet50, pt-gpt, pt-mobilenetv2, RL3 and RL4 at 50 / 40 / 30 / 20 % and the "
+    "minimum feasible budget (and 1.25 x it below 20 %), every method for 60 s with one thread (the annealer "
+    "with one seed), two runs at a time; no executed points.",
+)
+TARGET_SEEDED = {"annealing": (0,)}
+
+
 def _with_seeds(mode: Mode, seeded: dict[str, tuple[int, ...]], keys: list[Method]) -> Mode:
     return dataclasses.replace(
         mode, method_seeds={m.key: seeded[m.formulation] for m in keys if m.formulation in seeded}
@@ -168,7 +187,10 @@ def build() -> Experiment:
         methods=ms,
         quick=_with_seeds(QUICK, QUICK_SEEDED, list(ms)),
         full=_with_seeds(FULL, SEEDED, list(ms)),
-        more_modes=(_with_seeds(REFERENCE, QUICK_SEEDED, list(ms)),),
+        more_modes=(
+            _with_seeds(REFERENCE, QUICK_SEEDED, list(ms)),
+            _with_seeds(TARGETS, TARGET_SEEDED, list(ms)),
+        ),
         budgets_for=budgets_for,
         hooks=__name__,
     )
@@ -196,7 +218,9 @@ def executed_path(ctx: Any) -> Any:
 
 
 def _execute_spec(ctx: Any) -> dict:
-    """The quick mode's executed points in quick mode, else the full mode's."""
+    """The quick mode's executed points in quick mode, none in the targets mode, else the full mode's."""
+    if ctx.grid.mode.name == "targets":
+        return {**EXECUTE_QUICK, "graphs": ()}
     return EXECUTE_QUICK if ctx.grid.mode.name == "quick" else EXECUTE_FULL
 
 
