@@ -140,10 +140,12 @@ def run_portfolio(
     share: float,
     initial: np.ndarray | None = None,
     members: tuple[str, ...] = MEMBERS,
+    capped: bool = False,
 ) -> Portfolio:
     """The portfolio within `share` of the time left (more at a tight budget, see the module's docstring).
     The staged heuristics stay on `order`'s stage grid (fixed order) with at most `copies` computations per
-    node; the other members are free to reorder and recompute as they do alone."""
+    node; the other members are free to reorder and recompute as they do alone (`capped`: at most `copies`
+    computations per node for every member, and only schedules within it are kept)."""
     from formulations._warm_start import candidate_orders, schedules_along, warm_start
     from moccasin_bench.formulation import VALID_STATUSES, formulation_module, registry, requirement_problem
 
@@ -158,6 +160,8 @@ def run_portfolio(
     queue = list(members)
     tight = None  # decided once the quick members have run: the annealer then takes most of the limit
     quick = {"staged", "quick", "dtr", "rotor", "torch-sac"}
+    cap_int = int(copies.max()) if capped else 0
+    keep_cap = copies if capped else None
     while queue:
         member = queue.pop(0)
         if tight is None and member not in quick:
@@ -201,8 +205,8 @@ def run_portfolio(
         if member == "quick":
             kept = 0
             for oname, o in candidate_orders(g).items():
-                for name, s in schedules_along(g, o, problem.budget.bytes, QUICK_STRATEGIES, 0, began + seconds):
-                    kept += out.add(problem, f"quick {name}@{oname}", s, None) is not None
+                for name, s in schedules_along(g, o, problem.budget.bytes, QUICK_STRATEGIES, cap_int, began + seconds):
+                    kept += out.add(problem, f"quick {name}@{oname}", s, keep_cap) is not None
             out.members[member] = {"fitting": kept, "seconds": round(time.perf_counter() - began, 3)}
             continue
         if member not in registry():
@@ -215,11 +219,15 @@ def run_portfolio(
         if unmet is not None:
             out.members[member] = {"status": "not applicable", "why": unmet}
             continue
-        params: dict = {"order": "free"} if member == "annealing" else {}
-        best = out.best
+        params: dict = {}
+        if member == "annealing":
+            params = {"order": "free", **({"max_computations": cap_int} if capped else {})}
+        elif member == "heuristic" and capped:
+            params = {"strategy": "best", "max_computations": cap_int}
         from_start = None
-        if member == "annealing" and best is not None:
-            from_start = next((x for x in out.starts if np.bincount(x.schedule).max() <= ANNEALER_CAP), None)
+        if member == "annealing":
+            most = cap_int or ANNEALER_CAP
+            from_start = next((x for x in out.starts if np.bincount(x.schedule).max() <= most), None)
         result = _member(
             problem, member, params, seconds, initial=None if from_start is None else from_start.schedule
         )
@@ -232,7 +240,9 @@ def run_portfolio(
         if from_start is not None:
             info["from"] = from_start.name
         if result.status in VALID_STATUSES and result.schedule is not None:
-            info["kept"] = out.add(problem, member, result.schedule, None) is not None
+            info["kept"] = out.add(problem, member, result.schedule, keep_cap) is not None
+            if not info["kept"] and capped:
+                info["why"] = f"computes a node more than {cap_int} times, or does not fit"
         elif result.message:
             info["message"] = result.message[:200]
         out.members[member] = info

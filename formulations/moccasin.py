@@ -141,6 +141,9 @@ PARAMS = (
 )
 
 
+DEFAULT_COPIES = next(x.default for x in PARAMS if x.name == "copies")
+
+
 def copies_per_node(graph: Graph, default: int, overrides: str) -> np.ndarray:
     """C_v for every node from the default and an 'id=k,id=k' override list."""
     if default < 1:
@@ -408,7 +411,12 @@ class _Run:
             fitting_initial = None
             if given is None and self.problem.initial_schedule is not None:
                 fitting_initial = self.problem.initial_schedule  # not in the model, yet a start to beat
-            found = run_portfolio(problem, self.order, self.copies, p["portfolio_share"], initial=fitting_initial)
+            # an explicit `copies` (or per-node copies) caps every member; at the default the members recompute
+            # as they do alone and the model raises its copies to take the best start
+            capped = p["copies"] != DEFAULT_COPIES or bool(p["copies_per_node"])
+            found = run_portfolio(
+                problem, self.order, self.copies, p["portfolio_share"], initial=fitting_initial, capped=capped
+            )
             pool.starts = sorted(pool.starts + found.starts, key=lambda x: (x.cost, len(x.schedule)))
             self.closest = self.closest if self.closest is not None else (found.closest[1] if found.closest else None)
             self.variant["portfolio"] = {**found.members, "share": p["portfolio_share"]}
