@@ -228,9 +228,7 @@ def run_portfolio(
         if member == "annealing":
             most = cap_int or ANNEALER_CAP
             from_start = next((x for x in out.starts if np.bincount(x.schedule).max() <= most), None)
-        result = _member(
-            problem, member, params, seconds, initial=None if from_start is None else from_start.schedule
-        )
+        result = _member(problem, member, params, seconds, initial=None if from_start is None else from_start.schedule)
         info = {
             "status": result.status,
             "cost": result.total_duration,
