@@ -134,8 +134,10 @@ PARAMS = (
         "hybrid: CP-SAT (up to 8000 model variables, for a third of the time) then neighbourhood search around "
         "the incumbent (windows along the order and the schedule, steps around the memory peak, blocks of "
         "recomputations) and a final CP-SAT solve for the last 10 %; cpsat: one CP-SAT solve; lns: window "
-        "search, then a CP-SAT solve for the last 10 % of the time; auto: cpsat up to 8000 model variables, lns above",
-        ("hybrid", "auto", "cpsat", "lns"),
+        "search, then a CP-SAT solve for the last 10 % of the time; auto: cpsat up to 8000 model variables, lns above; "
+        "segments: CP-SAT (up to 8000 model variables, for a third of the time), then small CP-SAT models over "
+        "windows of the best schedule (the model's or the start's) with the rest fixed, to the end of the limit",
+        ("hybrid", "auto", "cpsat", "lns", "segments"),
     ),
     Param("cpsat", str, "", "extra CP-SAT parameters, name=value;name=value (e.g. linearization_level=2)"),
 )
@@ -360,6 +362,8 @@ class _Run:
         best, proven, bound, message = _cost_phase(
             model, problem, incumbent, to_cost, limit, extra, p["search"], self.variant, self.trajectory, self.bounds
         )
+        if p["search"] == "segments":
+            best, proven, bound = self._segments(model, best, proven, bound, to_cost, limit)
         if best is None:
             status = self.variant.get("cost_phase_status")
             if status == "infeasible":
@@ -371,6 +375,8 @@ class _Run:
                 return self.finish("error", message=message)
             return self.finish("no_solution", message=message or "no solution within the time limit")
         schedule, objective = best
+        if not self.result_in_model:  # a segment search's schedule outside the model: its cost, no bound
+            return self.finish("feasible", schedule, float(schedule_cost(g, schedule)), None, message)
         if not sc.exact_durations:  # the model optimised rounded durations: no optimality or bound claim
             return self.finish(
                 "feasible",
@@ -382,6 +388,44 @@ class _Run:
             )
         bound_cost = None if bound is None else to_cost(bound)
         return self.finish("optimal" if proven else "feasible", schedule, to_cost(objective), bound_cost, message)
+
+    def _segments(self, model, best, proven, bound, to_cost, limit):
+        """search=segments: from the cheaper of the model's best and the best start, windows of the schedule
+        re-solved as small CP-SAT models (formulations/_segment_search) to the end of the limit. A result the
+        model cannot express leaves the model's scope: no bound, `result_in_model` False."""
+        from formulations import _moccasin_model as mm
+        from formulations._segment_search import segment_search
+
+        g, problem = self.g, self.problem
+        cost = None if best is None else float(schedule_cost(g, best[0]))
+        schedule, origin = (None, None) if best is None else (best[0], "model")
+        b = self.best_start
+        if b is not None and (cost is None or b.cost < cost):
+            schedule, cost, origin = b.schedule, float(b.cost), f"start ({b.name})"
+        if schedule is None or (proven and origin == "model") or problem.elapsed() >= limit - 0.05:
+            return best, proven, bound
+
+        def improved(s: np.ndarray, c: int) -> None:
+            problem.notify(float(c))
+
+        began = problem.elapsed()
+        found, stats = segment_search(
+            g, problem.budget.bytes, schedule, problem.elapsed, limit, seed=problem.seed, on_improvement=improved
+        )
+        self.trajectory.extend(stats.points)
+        self.variant["segments"] = {
+            "from": origin,
+            "seconds": round(problem.elapsed() - began, 3),
+            **stats.to_json(),
+        }
+        if schedule_cost(g, found) >= cost:
+            return best, proven, bound
+        if mm.expressible(g, found, model.copies, model.options, self.order):
+            self.variant["segments"]["in_model"] = True
+            return (found, model.objective_of(found)), False, bound
+        self.variant["segments"]["in_model"] = False
+        self.result_in_model = False
+        return (found, None), False, None
 
     def _initial(self):
         """The initial schedule: (name, schedule) when it fits and the model can express it; the model's
@@ -872,6 +916,9 @@ def _cost_phase(
             lns(limit - final_share, kinds=NEIGHBOURHOODS)
         if not done and not proven and left() > 0.05:
             full_solve(left())
+    elif search == "segments":  # CP-SAT on small models; the segment search follows (_Run._segments)
+        if best is None or not large:
+            full_solve(left() if best is None else min(left(), max(1.0, left() / 3)))
     elif search in ("cpsat", "hybrid") or best is None or (search == "auto" and not large):
         full_solve(left())
     else:  # lns, or auto on a large model: window search, then a full solve from its best schedule
