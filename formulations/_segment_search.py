@@ -95,7 +95,6 @@ def solve_window(
 
     s = prof.schedule
     window = s[a:b]
-    L = b - a
     n = graph.n
     # entering: producers before a of reads at or after a; leaving: producers before b of reads at or after b
     enter_mask = (prof.reader >= a) & (prof.producer < a) & (prof.producer >= 0)

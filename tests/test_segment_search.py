@@ -1,0 +1,84 @@
+"""Segment search (formulations/_segment_search.py) against the simulator and the exact oracle."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from hypothesis import HealthCheck, assume, event, given, settings
+from hypothesis import strategies as st
+
+from formulations._segment_search import profile, segment_search, solve_window, splice
+from formulations._warm_start import warm_start
+from formulations.oracle import optimal_schedule
+from moccasin_bench.graph import Graph
+from moccasin_bench.orders import reference_order
+from moccasin_bench.simulate import simulate
+from tests.test_moccasin import instances
+
+
+def costliest_start(g: Graph, budget: int, wasted: list[int] = ()) -> np.ndarray:
+    """The costliest fitting staged heuristic schedule, with a wasted computation repeated after each step
+    listed in `wasted` where it still fits: a start with room to improve."""
+    found = warm_start(g, budget, reference_order(g), max_computations=None, deadline=time.time() + 5).fitting
+    assume(found)
+    s = np.asarray(found[-1][1], dtype=np.int64)
+    for j in wasted:
+        j %= len(s)
+        longer = np.insert(s, j + 1, s[j])
+        if simulate(g, longer).fits(budget):
+            s = longer
+    return s
+
+
+def oracle(g: Graph, budget: int, copies: int) -> int | None:
+    preds = [g.predecessors(v).tolist() for v in range(g.n)]
+    found = optimal_schedule(g.n, g.duration.tolist(), g.memory.tolist(), preds, budget, "free", None, copies)
+    return None if found is None else found[0]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_nodes=7, tight=True), st.lists(st.integers(0, 20), max_size=2), st.data())
+def test_a_spliced_window_is_what_the_simulator_says(instance, wasted, data):
+    """Every window the model returns, spliced into the incumbent, fits and costs exactly the window's
+    saving less; a whole-schedule window the model closes leaves nothing cheaper with two copies per node
+    (the oracle), and one it improves is never cheaper than the unrestricted optimum."""
+    g, budget = instance
+    s = costliest_start(g, budget, wasted)
+    T = len(s)
+    whole = data.draw(st.booleans())
+    a = 0 if whole else data.draw(st.integers(0, T - 1))
+    b = T if whole else data.draw(st.integers(a + 1, T))
+    prof = profile(g, s)
+    window, status = solve_window(g, prof, a, b, budget, time_limit_seconds=10.0)
+    assert status in ("improved", "closed", "open")
+    event(f"{'whole' if whole else 'part'}: {status}")
+    if window is not None:
+        new = splice(s, a, b, window)
+        sim = simulate(g, new)
+        assert sim.fits(budget), (s.tolist(), a, b, window.tolist())
+        saving = int(g.duration[s[a:b]].sum()) - int(g.duration[window].sum())
+        assert saving > 0 and sim.total_duration == prof.cost - saving
+        if whole:
+            assert sim.total_duration >= oracle(g, budget, 0)
+    elif whole and status == "closed":
+        best_two = oracle(g, budget, 2)
+        assert best_two is None or prof.cost <= best_two
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_nodes=7, tight=True), st.lists(st.integers(0, 20), max_size=2), st.integers(0, 3))
+def test_the_search_never_returns_an_invalid_or_costlier_schedule(instance, wasted, seed):
+    g, budget = instance
+    s = costliest_start(g, budget, wasted)
+    best, stats = segment_search(
+        g, budget, s, elapsed=lambda: 0.0, until_seconds=1e9, seed=seed, width=4, max_iterations=6
+    )
+    sim = simulate(g, best)
+    assert sim.fits(budget)
+    assert sim.total_duration <= simulate(g, s).total_duration
+    assert stats.rejected == 0 and stats.iterations == 6
+    event("improved" if stats.improvements else "not improved")
+    assert stats.improvements == len(stats.points)
+    if stats.improvements:
+        assert sim.total_duration < simulate(g, s).total_duration
