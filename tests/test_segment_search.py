@@ -82,3 +82,26 @@ def test_the_search_never_returns_an_invalid_or_costlier_schedule(instance, wast
     assert stats.improvements == len(stats.points)
     if stats.improvements:
         assert sim.total_duration < simulate(g, s).total_duration
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_nodes=7, tight=True), st.sampled_from(["fixed", "free"]))
+def test_moccasin_search_segments_never_loses_to_its_start(instance, mode):
+    """search=segments through the formulation: a fitting schedule never costlier than the start it reports,
+    never cheaper than the unrestricted optimum; a result outside the model carries no bound."""
+    from moccasin_bench.budget import Budget
+    from moccasin_bench.judge import solve_in_process
+
+    g, budget = instance
+    result = solve_in_process(
+        g, Budget(budget), "moccasin", {"order": mode, "search": "segments"}, time_limit_seconds=3, threads=1
+    )
+    variant = result.output.variant
+    assert variant["search"] == "segments"
+    start = variant.get("start")
+    if start is not None:
+        assert result.status in ("optimal", "feasible"), result.message
+        assert result.peak_memory <= budget and result.total_duration <= start["cost"]
+        assert result.total_duration >= oracle(g, budget, 0)
+    if variant.get("segments", {}).get("in_model") is False:
+        assert result.output.best_bound is None and result.status == "feasible"
