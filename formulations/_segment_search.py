@@ -88,6 +88,7 @@ def solve_window(
     extra: int = 1,
     max_copies: np.ndarray | None = None,
     seed: int = 0,
+    **parameters,
 ) -> tuple[np.ndarray | None, str]:
     """The window [a, b) of the incumbent re-solved: (the new window's nodes, status) where status is
     "improved", "closed" (no cheaper window exists within the model) or "open" (time out)."""
@@ -233,6 +234,12 @@ def solve_window(
     solver.parameters.num_workers = 1
     solver.parameters.random_seed = int(seed)
     solver.parameters.max_time_in_seconds = max(0.01, float(time_limit_seconds))
+    # probing and symmetry detection cost more than they find on these small models (n = 300, 24-step
+    # windows around recomputations: 10 solves in 3.9 s instead of 4.9 s, and more saved)
+    solver.parameters.cp_model_probing_level = 0
+    solver.parameters.symmetry_level = 0
+    for key, value in parameters.items():  # extra CP-SAT parameters (experiments)
+        setattr(solver.parameters, key, value)
     status = solver.solve(m)
     if status == cp_model.INFEASIBLE:
         return None, "closed"
