@@ -88,6 +88,7 @@ def solve_window(
     extra: int = 1,
     max_copies: np.ndarray | None = None,
     seed: int = 0,
+    keep: bool = True,
     **parameters,
 ) -> tuple[np.ndarray | None, str]:
     """The window [a, b) of the incumbent re-solved: (the new window's nodes, status) where status is
@@ -106,6 +107,22 @@ def solve_window(
     in_window = np.bincount(window, minlength=n)
     cap = np.full(n, 1 << 30, dtype=np.int64) if max_copies is None else np.asarray(max_copies, dtype=np.int64)
     entering_set = set(entering.tolist())
+    # kept: a node the window computes or reads whose last copy before `a` died there; holding that copy
+    # on to the window instead of recomputing it costs memory from its last read to `a`, checked against
+    # the prefix's headroom (for the kept copies together: see below)
+    kept: dict[int, int] = {}  # node -> step of its last copy before a
+    if keep and a > 0:
+        last_before = np.full(n, -1, dtype=np.int64)
+        last_before[s[:a]] = np.arange(a)  # later steps overwrite earlier ones
+        near = set(np.unique(window).tolist())
+        for v in list(near):
+            near.update(graph.predecessors(v).tolist())
+        for u in near:
+            j = int(last_before[u])
+            if j < 0 or u in entering_set:
+                continue
+            if graph.memory[u] <= budget_bytes - prof.memory_per_step[prof.live_until[j] + 1 : a].max(initial=0):
+                kept[u] = j
 
     copies: dict[int, int] = {}
     for v in np.nonzero(in_window)[0].tolist():
@@ -119,8 +136,26 @@ def solve_window(
 
     m = cp_model.CpModel()
     capacity = int(budget_bytes)
-    pre_end: dict[int, object] = {}  # entering node -> end of its copy in window time (int or var)
+    pre_end: dict[int, object] = {}  # entering or kept node -> end of its copy in window time (int or var)
+    pre_present: dict[int, object] = {}  # kept node -> literal: its copy is held into the window
     intervals, demands = [], []
+    if kept:  # prefix headroom: the kept copies live from just after their last read to `a`
+        live_from = {u: int(prof.live_until[j]) + 1 for u, j in kept.items()}
+        by_start = sorted(kept, key=live_from.__getitem__)
+        for u in by_start:
+            k = m.new_bool_var("")
+            pre_present[u] = k
+            e = m.new_int_var(0, H, "")
+            pre_end[u] = e
+            m.add(e == 0).only_enforce_if(~k)
+            if graph.memory[u]:
+                size = m.new_int_var(0, H, "")
+                intervals.append(m.new_optional_interval_var(0, size, e, k, ""))
+                demands.append(int(graph.memory[u]))
+        for i, u in enumerate(by_start):  # at each step the copies kept from before it, within the headroom
+            lo = live_from[u]
+            headroom = int(budget_bytes) - int(prof.memory_per_step[lo:a].max(initial=0))
+            m.add(sum(int(graph.memory[w]) * pre_present[w] for w in by_start[: i + 1]) <= headroom)
     for u in entering.tolist():
         if u in leaving and u not in copies:
             capacity -= int(graph.memory[u])  # resident through the window
@@ -175,6 +210,8 @@ def solve_window(
             m.add(es[i] == H).only_enforce_if([ps[i], *later])
         if u in pre_end:
             m.add(pre_end[u] == H).only_enforce_if(~ps[0])
+            if u in pre_present:
+                m.add_implication(~ps[0], pre_present[u])
         else:
             m.add(ps[0] == 1)
 
@@ -184,7 +221,7 @@ def solve_window(
         for j in range(copies[v]):
             p, sv = pres[v][j], start[v][j]
             for u in inputs:
-                has_pre = u in entering_set
+                has_pre = u in entering_set or u in pre_present
                 ws = copies.get(u, 0)
                 if not has_pre and not ws:
                     m.add(p == 0)
@@ -198,6 +235,8 @@ def solve_window(
                     bs.append(bi)
                 if not has_pre:
                     m.add_bool_or(bs).only_enforce_if(p)
+                elif u in pre_present:
+                    m.add_bool_or([*bs, pre_present[u]]).only_enforce_if(p)
                 for i in range(ws):
                     cond = [p, bs[i]] + ([~bs[i + 1]] if i + 1 < ws else [])
                     m.add(end[u][i] >= sv + 1).only_enforce_if(cond)
@@ -225,8 +264,11 @@ def solve_window(
     last_pre = {}
     for j in np.unique(prof.producer[enter_mask]).tolist():
         last_pre[int(s[j])] = j
+    for u, k in pre_present.items():
+        m.add_hint(k, 0)
+        m.add_hint(pre_end[u], 0)
     for u, e in pre_end.items():
-        if not isinstance(e, int):
+        if not isinstance(e, int) and u not in pre_present:
             lu = int(prof.live_until[last_pre[u]])
             m.add_hint(e, H if lu >= b else max(0, lu - a + 1))
 
