@@ -128,8 +128,11 @@ def solve_window(
     for v in np.nonzero(in_window)[0].tolist():
         copies[v] = int(max(1, min(in_window[v] + extra, cap[v] - elsewhere[v])))
         copies[v] = max(copies[v], int(in_window[v]))
+    read_here = set()
+    for v in copies:
+        read_here.update(graph.predecessors(v).tolist())
     for u in entering.tolist():  # an input held since before a may be recomputed in the window instead
-        if u not in copies and extra > 0 and cap[u] - elsewhere[u] >= 1:
+        if u in read_here and u not in copies and extra > 0 and cap[u] - elsewhere[u] >= 1:
             copies[u] = 1
     H = sum(copies.values())
     old_cost = int(graph.duration[window].sum())
