@@ -357,7 +357,7 @@ def segment_search(
             w = max(4.0, w * 0.8)
         else:
             stats.closed += status == "closed"
-            w = min(float(T), w * 1.1 + 1)
+            w = min(float(T), w * 1.25 + 1)
         if window is None:
             continue
         candidate = splice(best, a, b, window)
