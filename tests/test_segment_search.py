@@ -37,7 +37,7 @@ def oracle(g: Graph, budget: int, copies: int) -> int | None:
     return None if found is None else found[0]
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_nodes=7, tight=True), st.lists(st.integers(0, 20), max_size=2), st.data())
 def test_a_spliced_window_is_what_the_simulator_says(instance, wasted, data):
     """Every window the model returns, spliced into the incumbent, fits and costs exactly the window's
@@ -50,7 +50,7 @@ def test_a_spliced_window_is_what_the_simulator_says(instance, wasted, data):
     a = 0 if whole else data.draw(st.integers(0, T - 1))
     b = T if whole else data.draw(st.integers(a + 1, T))
     prof = profile(g, s)
-    window, status = solve_window(g, prof, a, b, budget, time_limit_seconds=10.0)
+    window, status = solve_window(g, prof, a, b, budget, time_limit_seconds=3.0)
     assert status in ("improved", "closed", "open")
     event(f"{'whole' if whole else 'part'}: {status}")
     if window is not None:
@@ -66,25 +66,25 @@ def test_a_spliced_window_is_what_the_simulator_says(instance, wasted, data):
         assert best_two is None or prof.cost <= best_two
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_nodes=7, tight=True), st.lists(st.integers(0, 20), max_size=2), st.integers(0, 3))
 def test_the_search_never_returns_an_invalid_or_costlier_schedule(instance, wasted, seed):
     g, budget = instance
     s = costliest_start(g, budget, wasted)
     best, stats = segment_search(
-        g, budget, s, elapsed=lambda: 0.0, until_seconds=1e9, seed=seed, width=4, max_iterations=6
+        g, budget, s, elapsed=lambda: 0.0, until_seconds=1e9, seed=seed, width=4, max_iterations=4
     )
     sim = simulate(g, best)
     assert sim.fits(budget)
     assert sim.total_duration <= simulate(g, s).total_duration
-    assert stats.rejected == 0 and stats.iterations == 6
+    assert stats.rejected == 0 and stats.iterations == 4
     event("improved" if stats.improvements else "not improved")
     assert stats.improvements == len(stats.points)
     if stats.improvements:
         assert sim.total_duration < simulate(g, s).total_duration
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances(max_nodes=7, tight=True), st.sampled_from(["fixed", "free"]))
 def test_moccasin_search_segments_never_loses_to_its_start(instance, mode):
     """search=segments through the formulation: a fitting schedule never costlier than the start it reports,
@@ -94,7 +94,7 @@ def test_moccasin_search_segments_never_loses_to_its_start(instance, mode):
 
     g, budget = instance
     result = solve_in_process(
-        g, Budget(budget), "moccasin", {"order": mode, "search": "segments"}, time_limit_seconds=3, threads=1
+        g, Budget(budget), "moccasin", {"order": mode, "search": "segments"}, time_limit_seconds=2, threads=1
     )
     variant = result.output.variant
     assert variant["search"] == "segments"
