@@ -310,6 +310,7 @@ def segment_search(
     until_seconds: float,
     seed: int = 0,
     width: int = 24,
+    max_width: int = 64,
     sub_limit_seconds: float = 1.0,
     max_copies: np.ndarray | None = None,
     on_improvement: Callable[[np.ndarray, int], None] | None = None,
@@ -324,7 +325,10 @@ def segment_search(
     prof = profile(graph, best)
     stats = SegmentStats(by_kind={k: [0, 0] for k in KINDS})
     w = float(width)
-    while elapsed() < until_seconds - 0.01 and (max_iterations is None or stats.iterations < max_iterations):
+    last_seconds = 0.0  # the last iteration's wall time: one more must end before `until_seconds`
+    while elapsed() + last_seconds < until_seconds - 0.01 and (
+        max_iterations is None or stats.iterations < max_iterations
+    ):
         T = len(best)
         span = int(min(T, max(4, round(w))))
         weights = np.array([(1.0 + 3.0 * stats.by_kind[k][1]) / (1.0 + stats.by_kind[k][0]) for k in KINDS])
@@ -350,14 +354,15 @@ def segment_search(
             max_copies=max_copies,
             seed=int(rng.integers(0, 1 << 30)),
         )
-        stats.solve_seconds += elapsed() - began
+        last_seconds = elapsed() - began
+        stats.solve_seconds += last_seconds
         stats.iterations += 1
         stats.by_kind[kind][0] += 1
         if status == "open":
             w = max(4.0, w * 0.8)
         else:
             stats.closed += status == "closed"
-            w = min(float(T), w * 1.25 + 1)
+            w = min(float(T), float(max_width), w * 1.25 + 1)
         if window is None:
             continue
         candidate = splice(best, a, b, window)
