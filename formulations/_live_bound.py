@@ -1,24 +1,30 @@
 """A lower bound on the cost of every schedule (any order, any recomputation): values forced live.
 
 Take any schedule and a node w at its first computation. Besides w's output and its inputs, every
-ancestor a of w that the schedule computes only once and that has a successor among w's
-descendants is live at that step: a's only copy was computed before w (an ancestor's first
-computation precedes its descendants'), and that successor reads it after w (every computation of
-a descendant of w comes after w's first). So
+node z that the schedule computes only once, whose only computation came before w's first, and that
+has a successor among w's descendants, is live at that step: that successor reads z's only copy, and
+every computation of a descendant of w comes after w's first. Two kinds of such z:
 
-    memory[w] + Σ memory[inputs of w] + Σ_{a in F(w), a computed once} memory[a] <= budget
+- the ancestors of w (inputs excluded) with a successor among w's descendants, F(w): always
+  computed before w;
+- the nodes incomparable with w with a successor among w's descendants, I(w): live at w's step
+  when their first computation comes before w's.
 
-for every w, where F(w) holds the ancestors of w, inputs excluded, with a successor among w's
-descendants. When the forced memory of some w exceeds the budget, a fitting schedule computes some
-of F(w) twice or more, paying their durations again. The cheapest set R of recomputed nodes that
-brings every row within the budget is a covering problem (one knapsack row per such w), solved by
-CP-SAT; every fitting schedule recomputes at least such a set, so
+So, with R the nodes computed twice or more and "z before w" the order of first computations (a
+topological order):
 
-    Σ duration + (its optimum, or CP-SAT's proven bound on it when time runs out)
+    memory[w] + Σ memory[inputs of w] + Σ_{a in F(w) \\ R} memory[a] + Σ_{z in I(w) \\ R, z before w} memory[z]
+        <= budget        for every node w.
 
-bounds the cost of every schedule that fits. It is exact where the memory that matters is held by
-long-lived ancestors (the paper's CNNs) and 0 above it where no row binds (loose budgets, and wide
-graphs whose peak comes from values that are not ancestors of one node).
+A fitting schedule pays each node of R's duration again, so Σ duration + min Σ_{R} duration subject to
+those rows bounds the cost of every schedule that fits. Two relaxations, both solved by CP-SAT:
+
+- `ancestors`: the rows without the I(w) terms: a covering problem (one knapsack row per node);
+- `order`: the full rows, with a position per node (all different, along the edges) deciding
+  "z before w". At least as strong; heavier (a variable per pair (z, w) that may bind).
+
+Any lower bound on either minimum (CP-SAT's, when time runs out) keeps the result sound; the larger
+of the two is taken.
 """
 
 from __future__ import annotations
@@ -31,29 +37,33 @@ import numpy as np
 
 from moccasin_bench.graph import Graph
 
+MODELS = ("ancestors", "order")
+MAX_ORDER_PAIRS = 400_000  # above this many (z, w) pairs the order model is not built (memory, build time)
+
 
 @dataclass(frozen=True, eq=False)
 class CoverRow:
     """One node's forced memory: `need_bytes` more than the budget allows unless some of `members`
-    (dense indices, with their output sizes) are recomputed."""
+    (dense indices: F(node), nodes of size 0 left out) are recomputed."""
 
     node: int
     need_bytes: int
-    members: np.ndarray  # int64 dense indices: F(node)
+    members: np.ndarray  # int64 dense indices
 
 
 @dataclass(frozen=True)
 class LiveBound:
-    """What the covering model proved. `added_duration` is a lower bound on the duration any fitting
-    schedule adds to Σ duration (None: no fitting schedule exists, or the rows could not be built in time)."""
+    """What the models proved. `added_duration` is a lower bound on the duration any fitting schedule adds
+    to Σ duration (None: no schedule fits, or nothing was proven in time)."""
 
-    status: str  # "optimal" (cover solved), "bounded" (time ran out: CP-SAT's bound), "none" (no row binds),
-    # "infeasible" (some row cannot be met even recomputing all of F), "timeout" (rows not built in time)
+    status: str  # "optimal" (the best model solved), "bounded" (time ran out: CP-SAT's bound), "none" (no row
+    # binds), "infeasible" (some node's inputs and output exceed the budget), "timeout" (nothing built in time)
     added_duration: int | None
     rows: int
     variables: int
-    recomputed: tuple[int, ...] = ()  # dense indices of the best cover found (not a schedule)
+    recomputed: tuple[int, ...] = ()  # dense indices of the cheapest cover found by the ancestors model
     seconds: float = 0.0
+    by_model: tuple[tuple[str, str, int | None], ...] = ()  # (model, CP-SAT status or "none", its bound)
 
 
 def _bits(mask: int, n: int) -> np.ndarray:
@@ -62,38 +72,62 @@ def _bits(mask: int, n: int) -> np.ndarray:
     return np.flatnonzero(np.unpackbits(raw, bitorder="little")[:n])
 
 
-def cover_rows(graph: Graph, budget_bytes: int, deadline: float | None = None) -> list[CoverRow] | None:
-    """The rows of the covering model at `budget_bytes`: nodes whose forced memory exceeds it (None when the
-    deadline passes first). Bitsets as Python integers: ancestors, and Q(w) = the nodes with a successor
-    among w and its descendants (Q(w) = inputs(w) ∪ ⋃ Q(s) over w's successors)."""
+@dataclass(frozen=True)
+class _Closure:
+    """Per node, as bitsets (Python integers): inputs, ancestors, descendants, and the nodes with a
+    successor among the node and its descendants (Q(w) = inputs(w) ∪ ⋃ Q(s) over w's successors)."""
+
+    inputs: list[int]
+    ancestors: list[int]
+    descendants: list[int]
+    feeders: list[int]
+
+
+def _closure(graph: Graph, deadline: float | None) -> _Closure | None:
     n = graph.n
-    mem = graph.memory.astype(np.int64)
     order = graph.topological_indices.tolist()
     preds = [graph.predecessors(v).tolist() for v in range(n)]
     succs = [graph.successors(v).tolist() for v in range(n)]
-    pred_mask = [0] * n
+    inputs = [0] * n
     for v in range(n):
         for u in preds[v]:
-            pred_mask[v] |= 1 << u
+            inputs[v] |= 1 << u
     anc = [0] * n
     for v in order:
-        a = pred_mask[v]
+        a = inputs[v]
         for u in preds[v]:
             a |= anc[u]
         anc[v] = a
-    feeds = [0] * n  # Q(w)
+    desc, feeds = [0] * n, [0] * n
     for k, v in enumerate(reversed(order)):
-        q = pred_mask[v]
+        d, q = 0, inputs[v]
         for s in succs[v]:
+            d |= desc[s] | (1 << s)
             q |= feeds[s]
-        feeds[v] = q
+        desc[v], feeds[v] = d, q
         if deadline is not None and k % 256 == 0 and time.perf_counter() > deadline:
             return None
+    return _Closure(inputs, anc, desc, feeds)
+
+
+def _base(graph: Graph, w: int) -> int:
+    mem = graph.memory
+    return int(mem[w]) + int(mem[graph.predecessors(w)].sum())
+
+
+def cover_rows(
+    graph: Graph, budget_bytes: int, deadline: float | None = None, closure: _Closure | None = None
+) -> list[CoverRow] | None:
+    """The rows of the ancestors model at `budget_bytes`: nodes whose forced memory exceeds it (None when
+    the deadline passes first)."""
+    c = closure or _closure(graph, deadline)
+    if c is None:
+        return None
+    n, mem = graph.n, graph.memory.astype(np.int64)
     rows: list[CoverRow] = []
     for w in range(n):
-        base = int(mem[w]) + int(mem[preds[w]].sum())
-        members = _bits(anc[w] & feeds[w] & ~pred_mask[w], n)
-        need = base + int(mem[members].sum()) - budget_bytes
+        members = _bits(c.ancestors[w] & c.feeders[w] & ~c.inputs[w], n)
+        need = _base(graph, w) + int(mem[members].sum()) - budget_bytes
         if need > 0:
             rows.append(CoverRow(w, need, members[mem[members] > 0]))
         if deadline is not None and w % 256 == 0 and time.perf_counter() > deadline:
@@ -101,40 +135,141 @@ def cover_rows(graph: Graph, budget_bytes: int, deadline: float | None = None) -
     return rows
 
 
-def live_bound(
-    graph: Graph, budget_bytes: int, time_limit_seconds: float, threads: int = 1, seed: int = 0
-) -> LiveBound:
-    """The least duration any schedule fitting `budget_bytes` must add to Σ duration, by the covering model
-    (module docstring): its optimum, or CP-SAT's proven bound on it when the time runs out."""
-    t0 = time.perf_counter()
-    rows = cover_rows(graph, budget_bytes, deadline=t0 + time_limit_seconds)
-    if rows is None:
-        return LiveBound("timeout", None, 0, 0, seconds=time.perf_counter() - t0)
-    if not rows:
-        return LiveBound("none", 0, 0, 0, seconds=time.perf_counter() - t0)
-    mem = graph.memory.astype(np.int64)
-    dur = graph.duration.astype(np.int64)
-    if any(r.need_bytes > int(mem[r.members].sum()) for r in rows):
-        return LiveBound("infeasible", None, len(rows), 0, seconds=time.perf_counter() - t0)
+def _solver(seconds: float, threads: int, seed: int):
     from formulations._cpsat import cp_model
 
+    solver = cp_model.CpSolver()
+    solver.parameters.max_time_in_seconds = max(0.1, seconds)
+    solver.parameters.num_workers = max(1, int(threads))
+    solver.parameters.random_seed = int(seed)
+    return solver
+
+
+def _proven(solver, code) -> int | None:
+    """The minimum's lower bound CP-SAT proved: its optimum, or its bound (floored: durations are integers)."""
+    from formulations._cpsat import cp_model
+
+    if code == cp_model.OPTIMAL:
+        return int(round(solver.objective_value))
+    if code in (cp_model.FEASIBLE, cp_model.UNKNOWN):
+        return max(0, math.floor(solver.best_objective_bound + 1e-9))
+    return None
+
+
+def _solve_cover(graph: Graph, rows: list[CoverRow], seconds: float, threads: int, seed: int):
+    """(CP-SAT status name, proven minimum or None, chosen nodes, variables) of the ancestors model."""
+    from formulations._cpsat import cp_model, status_name
+
+    mem, dur = graph.memory.astype(np.int64), graph.duration.astype(np.int64)
     model = cp_model.CpModel()
     used = sorted({int(u) for r in rows for u in r.members})
     x = {u: model.new_bool_var(f"r{u}") for u in used}
     for r in rows:
         model.add(sum(int(mem[u]) * x[int(u)] for u in r.members) >= r.need_bytes)
     model.minimize(sum(int(dur[u]) * x[u] for u in used))
-    solver = cp_model.CpSolver()
-    solver.parameters.max_time_in_seconds = max(0.1, time_limit_seconds - (time.perf_counter() - t0))
-    solver.parameters.num_workers = max(1, int(threads))
-    solver.parameters.random_seed = int(seed)
+    solver = _solver(seconds, threads, seed)
     code = solver.solve(model)
-    seconds = time.perf_counter() - t0
-    if code == cp_model.INFEASIBLE:  # cannot happen after the check above; kept as a proof, not a guess
-        return LiveBound("infeasible", None, len(rows), len(used), seconds=seconds)
-    if code == cp_model.OPTIMAL:
-        chosen = tuple(u for u in used if solver.value(x[u]))
-        return LiveBound("optimal", int(round(solver.objective_value)), len(rows), len(used), chosen, seconds)
-    bound = max(0, math.floor(solver.best_objective_bound + 1e-9))  # integer durations: the floor stays sound
-    chosen = tuple(u for u in used if solver.value(x[u])) if code == cp_model.FEASIBLE else ()
-    return LiveBound("bounded", bound, len(rows), len(used), chosen, seconds)
+    chosen = tuple(u for u in used if solver.value(x[u])) if code in (cp_model.OPTIMAL, cp_model.FEASIBLE) else ()
+    return status_name(code), _proven(solver, code), chosen, len(used)
+
+
+def _solve_order(
+    graph: Graph, budget_bytes: int, c: _Closure, seconds: float, threads: int, seed: int, deadline: float
+):
+    """(CP-SAT status name or why not built, proven minimum or None, rows, variables) of the order model."""
+    from formulations._cpsat import cp_model, status_name
+
+    n, mem, dur = graph.n, graph.memory.astype(np.int64), graph.duration.astype(np.int64)
+    rows: list[tuple[int, np.ndarray, np.ndarray]] = []
+    pairs = 0
+    for w in range(n):
+        f = _bits(c.ancestors[w] & c.feeders[w] & ~c.inputs[w], n)
+        i = _bits(c.feeders[w] & ~c.ancestors[w] & ~c.descendants[w] & ~(1 << w), n)
+        f, i = f[mem[f] > 0], i[mem[i] > 0]
+        if _base(graph, w) + int(mem[f].sum()) + int(mem[i].sum()) > budget_bytes:  # the row may bind
+            rows.append((w, f, i))
+            pairs += len(i)
+        if pairs > MAX_ORDER_PAIRS:
+            return f"not built: more than {MAX_ORDER_PAIRS:,} pairs", None, 0, 0
+        if w % 256 == 0 and time.perf_counter() > deadline:
+            return "not built in time", None, 0, 0
+    if not rows:
+        return "none", 0, 0, 0
+    model = cp_model.CpModel()
+    pos = [model.new_int_var(0, n - 1, f"p{v}") for v in range(n)]
+    model.add_all_different(pos)
+    for v in range(n):
+        for s in graph.successors(v).tolist():
+            model.add(pos[v] < pos[s])
+    x: dict[int, object] = {}
+    order: dict[tuple[int, int], object] = {}
+
+    def recomputed(u: int):
+        if u not in x:
+            x[u] = model.new_bool_var(f"r{u}")
+        return x[u]
+
+    def before(z: int, w: int):
+        key = (min(z, w), max(z, w))
+        if key not in order:
+            b = model.new_bool_var(f"b{key[0]}_{key[1]}")
+            model.add(pos[key[0]] < pos[key[1]]).only_enforce_if(b)
+            model.add(pos[key[0]] > pos[key[1]]).only_enforce_if(~b)
+            order[key] = b
+        return order[key] if z == key[0] else ~order[key]
+
+    for w, f, i in rows:
+        terms = [int(mem[a]) * (1 - recomputed(int(a))) for a in f]
+        for z in i.tolist():
+            live = model.new_bool_var(f"l{z}_{w}")
+            model.add_bool_or([before(z, w).Not(), recomputed(z), live])  # live >= before - recomputed
+            terms.append(int(mem[z]) * live)
+        model.add(_base(graph, w) + sum(terms) <= budget_bytes)
+    model.minimize(sum(int(dur[u]) * v for u, v in x.items()))
+    solver = _solver(min(seconds, deadline - time.perf_counter()), threads, seed)
+    code = solver.solve(model)
+    return status_name(code), _proven(solver, code), len(rows), len(model.proto.variables)
+
+
+def live_bound(
+    graph: Graph,
+    budget_bytes: int,
+    time_limit_seconds: float,
+    threads: int = 1,
+    seed: int = 0,
+    model: str = "order",
+    cover_share: float = 0.25,
+) -> LiveBound:
+    """The least duration any schedule fitting `budget_bytes` must add to Σ duration (module docstring): the
+    ancestors model within `cover_share` of the time, then, with model="order", the order model in the rest;
+    the larger proven bound."""
+    if model not in MODELS:
+        raise ValueError(f"model must be one of {MODELS}, not {model!r}")
+    t0 = time.perf_counter()
+    deadline = t0 + time_limit_seconds
+    c = _closure(graph, deadline)
+    rows = None if c is None else cover_rows(graph, budget_bytes, deadline, c)
+    if rows is None:
+        return LiveBound("timeout", None, 0, 0, seconds=time.perf_counter() - t0)
+    mem = graph.memory.astype(np.int64)
+    if any(r.need_bytes > int(mem[r.members].sum()) for r in rows):
+        return LiveBound("infeasible", None, len(rows), 0, seconds=time.perf_counter() - t0)
+    if rows:
+        limit = cover_share * time_limit_seconds if model == "order" else time_limit_seconds
+        status, best, chosen, variables = _solve_cover(graph, rows, limit, threads, seed)
+    else:
+        status, best, chosen, variables = "none", 0, (), 0
+    by_model = [("ancestors", status, best)]
+    n_rows, solved = len(rows), status in ("optimal", "none")
+    if model == "order" and time.perf_counter() < deadline:
+        o_status, o_best, o_rows, o_vars = _solve_order(
+            graph, budget_bytes, c, deadline - time.perf_counter(), threads, seed, deadline
+        )
+        by_model.append(("order", o_status, o_best))
+        if o_best is not None and (best is None or o_best >= best):
+            best, solved = o_best, o_status in ("optimal", "none")
+            n_rows, variables = o_rows, o_vars
+    if best is None:
+        return LiveBound("timeout", None, n_rows, variables, seconds=time.perf_counter() - t0, by_model=tuple(by_model))
+    kind = "none" if best == 0 and all(s == "none" for _, s, _ in by_model) else "optimal" if solved else "bounded"
+    return LiveBound(kind, best, n_rows, variables, chosen, time.perf_counter() - t0, tuple(by_model))

@@ -53,15 +53,15 @@ def oracle_cost(g: Graph, budget: int) -> int | None:
     return None if found is None else found[0]
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(instances())
 def test_the_bound_never_exceeds_the_free_order_optimum(case):
     g, budget = case
-    found = live_bound(g, budget, time_limit_seconds=10)
+    cover = live_bound(g, budget, time_limit_seconds=10, model="ancestors")
+    found = live_bound(g, budget, time_limit_seconds=10, model="order")
     best = oracle_cost(g, budget)
-    assert found.status in ("optimal", "none", "infeasible"), found.status
-    if found.status == "infeasible":  # only below the minimum feasible budget, which instances() never draws
-        raise AssertionError("the bound claims infeasibility at or above the minimum feasible budget")
+    assert found.status in ("optimal", "none") and cover.status in ("optimal", "none"), (found, cover)
+    assert found.added_duration >= cover.added_duration  # the order model's rows contain the ancestors'
     event("bound above 0" if found.added_duration > 0 else "bound 0")
     if best is None:  # the minimum feasible budget is a lower bound: nothing may fit at all
         event("no schedule fits")
@@ -80,6 +80,22 @@ def test_the_semantics_example_is_bounded_exactly():
     assert row.node == g.index_of("c") and row.need_bytes == 3 and row.members.tolist() == [g.index_of("a")]
     loose = live_bound(g, 12, time_limit_seconds=10)
     assert loose.status == "none" and loose.added_duration == 0
+
+
+def test_the_order_model_sees_what_the_ancestors_miss():
+    """Nodes 2 and 3 are incomparable and each feeds node 5, a descendant of the other: whichever is computed
+    first stays live at the other's step. At 17 no node's ancestors alone exceed the budget (ancestors model: 0),
+    but either order does unless something is recomputed: the order model's bound is 1 (the optimum adds 4)."""
+    g = Graph.build(
+        "pair",
+        list(range(6)),
+        [4, 0, 2, 1, 1, 2],
+        [5, 6, 1, 6, 1, 3],
+        [(0, 1), (1, 2), (0, 3), (1, 3), (3, 4), (0, 5), (2, 5), (3, 5)],
+    )
+    assert live_bound(g, 17, 10, model="ancestors").added_duration == 0
+    assert live_bound(g, 17, 10, model="order").added_duration == 1
+    assert oracle_cost(g, 17) == g.sum_duration + 4
 
 
 def test_the_formulation_stores_the_bound_over_all_schedules():
