@@ -38,7 +38,7 @@ import numpy as np
 from moccasin_bench.graph import Graph
 
 MODELS = ("ancestors", "order")
-MAX_ORDER_PAIRS = 400_000  # above this many (z, w) pairs the order model is not built (memory, build time)
+MAX_ORDER_PAIRS = 100_000  # above this many (z, w) pairs the order model is not built (memory, build time)
 
 
 @dataclass(frozen=True, eq=False)
