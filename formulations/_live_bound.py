@@ -2,26 +2,21 @@
 
 Take any schedule and a node w at its first computation. Besides w's output and its inputs, every
 node z that the schedule computes only once, whose only computation came before w's first, and that
-has a successor among w's descendants, is live at that step: that successor reads z's only copy, and
-every computation of a descendant of w comes after w's first. Two kinds of such z:
+has a reader (successor) whose first computation comes after w's, is live at that step: that reader
+reads z's only copy after w. With R the nodes computed twice or more and "a before b" the order of
+first computations (a topological order), for every node w:
 
-- the ancestors of w (inputs excluded) with a successor among w's descendants, F(w): always
-  computed before w;
-- the nodes incomparable with w with a successor among w's descendants, I(w): live at w's step
-  when their first computation comes before w's.
-
-So, with R the nodes computed twice or more and "z before w" the order of first computations (a
-topological order):
-
-    memory[w] + Σ memory[inputs of w] + Σ_{a in F(w) \\ R} memory[a] + Σ_{z in I(w) \\ R, z before w} memory[z]
-        <= budget        for every node w.
+    memory[w] + Σ memory[inputs of w] + Σ_{z not in R, z before w, a reader of z after w} memory[z] <= budget.
 
 A fitting schedule pays each node of R's duration again, so Σ duration + min Σ_{R} duration subject to
 those rows bounds the cost of every schedule that fits. Two relaxations, both solved by CP-SAT:
 
-- `ancestors`: the rows without the I(w) terms: a covering problem (one knapsack row per node);
-- `order`: the full rows, with a position per node (all different, along the edges) deciding
-  "z before w". At least as strong; heavier (a variable per pair (z, w) that may bind).
+- `ancestors`: only the z that every order forces: the ancestors of w (inputs excluded) with a
+  reader among w's descendants, F(w). A covering problem, one knapsack row per node whose
+  forced memory exceeds the budget; fast (well under a second on the paper's graphs).
+- `order`: every z, with a position per node (all different, along the edges) deciding "before"
+  and "after". At least as strong; heavier (literals per pair and clauses per reader), and CP-SAT
+  proves its minimum only on small graphs.
 
 Any lower bound on either minimum (CP-SAT's, when time runs out) keeps the result sound; the larger
 of the two is taken.
@@ -38,7 +33,7 @@ import numpy as np
 from moccasin_bench.graph import Graph
 
 MODELS = ("ancestors", "order")
-MAX_ORDER_PAIRS = 100_000  # above this many (z, w) pairs the order model is not built (memory, build time)
+MAX_ORDER_TERMS = 200_000  # above this many liveness clauses the order model is not built (memory, build time)
 
 
 @dataclass(frozen=True, eq=False)
@@ -180,55 +175,79 @@ def _solve_order(
     from formulations._cpsat import cp_model, status_name
 
     n, mem, dur = graph.n, graph.memory.astype(np.int64), graph.duration.astype(np.int64)
-    rows: list[tuple[int, np.ndarray, np.ndarray]] = []
-    pairs = 0
-    for w in range(n):
-        f = _bits(c.ancestors[w] & c.feeders[w] & ~c.inputs[w], n)
-        i = _bits(c.feeders[w] & ~c.ancestors[w] & ~c.descendants[w] & ~(1 << w), n)
-        f, i = f[mem[f] > 0], i[mem[i] > 0]
-        if _base(graph, w) + int(mem[f].sum()) + int(mem[i].sum()) > budget_bytes:  # the row may bind
-            rows.append((w, f, i))
-            pairs += len(i)
-        if pairs > MAX_ORDER_PAIRS:
-            return f"not built: more than {MAX_ORDER_PAIRS:,} pairs", None, 0, 0
-        if w % 256 == 0 and time.perf_counter() > deadline:
-            return "not built in time", None, 0, 0
-    if not rows:
-        return "none", 0, 0, 0
+    succs = [graph.successors(v).tolist() for v in range(n)]
     model = cp_model.CpModel()
     pos = [model.new_int_var(0, n - 1, f"p{v}") for v in range(n)]
     model.add_all_different(pos)
     for v in range(n):
-        for s in graph.successors(v).tolist():
+        for s in succs[v]:
             model.add(pos[v] < pos[s])
     x: dict[int, object] = {}
-    order: dict[tuple[int, int], object] = {}
+    pairs: dict[tuple[int, int], object] = {}
 
     def recomputed(u: int):
         if u not in x:
             x[u] = model.new_bool_var(f"r{u}")
         return x[u]
 
-    def before(z: int, w: int):
-        key = (min(z, w), max(z, w))
-        if key not in order:
-            b = model.new_bool_var(f"b{key[0]}_{key[1]}")
-            model.add(pos[key[0]] < pos[key[1]]).only_enforce_if(b)
-            model.add(pos[key[0]] > pos[key[1]]).only_enforce_if(~b)
-            order[key] = b
-        return order[key] if z == key[0] else ~order[key]
+    def before(a: int, b: int):
+        """True, False, or the literal "a's first computation comes before b's"."""
+        if c.ancestors[b] >> a & 1:
+            return True
+        if c.ancestors[a] >> b & 1:
+            return False
+        key = (min(a, b), max(a, b))
+        if key not in pairs:
+            lit = model.new_bool_var(f"b{key[0]}_{key[1]}")
+            model.add(pos[key[0]] < pos[key[1]]).only_enforce_if(lit)
+            model.add(pos[key[0]] > pos[key[1]]).only_enforce_if(~lit)
+            pairs[key] = lit
+        return pairs[key] if a == key[0] else ~pairs[key]
 
-    for w, f, i in rows:
-        terms = [int(mem[a]) * (1 - recomputed(int(a))) for a in f]
-        for z in i.tolist():
+    rows, terms_built = 0, 0
+    has_readers = [bool(succs[z]) and mem[z] > 0 for z in range(n)]
+    for w in range(n):
+        skip = c.inputs[w] | c.descendants[w] | (1 << w)
+        candidates = []  # (z, live whenever first, the readers of z that may come after w)
+        potential = 0
+        for z in range(n):
+            if not has_readers[z] or skip >> z & 1:
+                continue
+            later, forced = [], False
+            for s in succs[z]:
+                if s == w or c.ancestors[w] >> s & 1:  # w itself (an input: in the base) or a reader before w
+                    continue
+                if c.ancestors[s] >> w & 1:  # a reader among w's descendants: after w in every order
+                    forced = True
+                    break
+                later.append(s)
+            if forced or later:
+                candidates.append((z, forced, later))
+                potential += int(mem[z])
+        if _base(graph, w) + potential <= budget_bytes:  # the row cannot bind
+            continue
+        rows += 1
+        terms = []
+        for z, forced, later in candidates:
             live = model.new_bool_var(f"l{z}_{w}")
-            model.add_bool_or([before(z, w).Not(), recomputed(z), live])  # live >= before - recomputed
+            # live when z comes first, is not recomputed, and a reader of z comes after w
+            first = before(z, w)
+            clause = [recomputed(z), live] + ([] if first is True else [first.Not()])
+            for s in [None] if forced else later:
+                model.add_bool_or(clause + ([] if s is None else [before(w, s).Not()]))
+                terms_built += 1
             terms.append(int(mem[z]) * live)
         model.add(_base(graph, w) + sum(terms) <= budget_bytes)
+        if terms_built > MAX_ORDER_TERMS:
+            return f"not built: more than {MAX_ORDER_TERMS:,} liveness clauses", None, 0, 0
+        if w % 64 == 0 and time.perf_counter() > deadline:
+            return "not built in time", None, 0, 0
+    if rows == 0:
+        return "none", 0, 0, 0
     model.minimize(sum(int(dur[u]) * v for u, v in x.items()))
     solver = _solver(min(seconds, deadline - time.perf_counter()), threads, seed)
     code = solver.solve(model)
-    return status_name(code), _proven(solver, code), len(rows), len(model.proto.variables)
+    return status_name(code), _proven(solver, code), rows, len(model.proto.variables)
 
 
 def live_bound(
