@@ -2,8 +2,9 @@
 
 The bound (formulations/_live_bound.py): at a node's first computation, the values computed only once
 before it that still have a reader among its descendants are live; CP-SAT finds the cheapest
-recomputations that bring every node's forced memory within the budget (`model=ancestors`: its
-ancestors only; `model=order`, the default: also the nodes first computed before it in any order),
+recomputations that bring every node's forced memory within the budget (`model=ancestors`: the
+ancestors every order keeps live; `model=order`, the default: every value first computed before it
+with a reader first computed after it, the order chosen by CP-SAT),
 and Σ duration plus that least duration bounds every fitting schedule. It is stored as the run's `best_bound` with the scope
 "any order, any recomputation", so the report's gap of every schedule of the cell uses it. The
 schedule returned beside it is the cheapest of the heuristics (no recomputation, staged repair and
