@@ -58,4 +58,5 @@ EXPERIMENT = Experiment(
     methods=METHODS,
     quick=QUICK,
     full=FULL,
+    baselines=True,  # and every registered comparison baseline (moccasin_bench/experiment.py)
 )

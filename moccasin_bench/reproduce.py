@@ -200,13 +200,18 @@ def build_grid(opts: Options) -> Grid:
             floor = mode.floors.get(m.formulation)
             if floor is not None and not opts.time_limit:  # --time-limit is the user's word for every run
                 seconds = max(seconds, float(floor))
-            groups.setdefault((seconds, m.lookup(mode.method_seeds)), []).append(m)
+            params = m.run_params
+            work = m.lookup(mode.work_limits) or mode.work_limits.get(m.formulation)
+            if work is not None and work.applies(c.paper or c.entry):
+                params = {**params, work.param: work.value(seconds)}
+                seconds = float(seconds * work.safety)
+            groups.setdefault((seconds, m.lookup(mode.method_seeds)), []).append((m, params))
         for (seconds, seeds), group in groups.items():
             if group:
                 table = {
                     "graphs": [c.entry],
                     "time_limits": seconds,
-                    "formulations": [{"name": m.formulation, "params": m.run_params} for m in group],
+                    "formulations": [{"name": m.formulation, "params": params} for m, params in group],
                 }
                 if seeds is not None:
                     table["seeds"] = list(seeds)
