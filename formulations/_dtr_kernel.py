@@ -17,9 +17,9 @@ from __future__ import annotations
 import numpy as np
 
 # sc: scalar state
-S_OI, S_SP, S_T, S_MEM, S_PEAK, S_EVICT, S_STATUS, S_NRES, S_STOP_NODE, S_STAMP, S_COST = range(11)
-N_SCALARS = 11
-RUNNING, DONE, STUCK, THRASH, PAUSED, BOUNDED = 0, 1, 2, 3, 4, 5
+S_OI, S_SP, S_T, S_MEM, S_PEAK, S_EVICT, S_STATUS, S_NRES, S_STOP_NODE, S_STAMP = range(10)
+N_SCALARS = 10
+RUNNING, DONE, STUCK, THRASH, PAUSED = 0, 1, 2, 3, 4
 # score codes: the order of formulations.dtr.SCORES
 DTR_EQ, MSPS, SIZE, LRU, DTR = 0, 1, 2, 3, 4
 
@@ -121,7 +121,6 @@ def run(
     score,
     max_steps,
     pause_every,
-    cost_bound,
     sc,
     resident,
     computed,
@@ -139,8 +138,7 @@ def run(
     stamp,
     walk,
 ):
-    """Advance the run until it ends, gets stuck, thrashes, costs more than `cost_bound` (-1: no bound) or
-    pauses; returns sc[S_STATUS]."""
+    """Advance the run until it ends, gets stuck, thrashes, or pauses; returns sc[S_STATUS]."""
     n = len(mem)
     done_here = 0
     while True:
@@ -219,10 +217,6 @@ def run(
             return THRASH
         out[sc[S_T]] = y
         sc[S_T] += 1
-        sc[S_COST] += dur[y]
-        if cost_bound >= 0 and sc[S_COST] > cost_bound:
-            sc[S_STATUS] = BOUNDED
-            return BOUNDED
         computed[y] = True
         resident[y] = True
         pos[y] = sc[S_NRES]

@@ -22,9 +22,7 @@ of computations since the tensor was last computed or read):
   c* = c plus the costs of the distinct classes of t's evicted neighbours;
 - `lru`: 1 / s; `size`: 1 / m; `msps`: (c + cost of the evicted ancestors) / m (memory
   saved per second of recomputation, Capuchin's rule, as the paper's ablation uses it);
-- `best` (default): each of them, the cheapest fitting schedule (a score stops as soon as its
-  computations cost more than the cheapest schedule found so far: it could not be chosen).
-  The choice is the same as running every score to its end; on RL4 it halves the run.
+- `best` (default): each of them, the cheapest fitting schedule.
 
 Memory is counted as the simulator does or above it: a tensor counts from its computation
 until it is evicted or freed, which is never before its last read in the schedule, so the
@@ -48,10 +46,7 @@ NAME = "dtr"
 DESCRIPTION = "Dynamic Tensor Rematerialization: online eviction in the reference order by a heuristic score"
 LABEL = "DTR"
 BASELINE = "DTR: deciding online, with no plan, at the same budget"
-SCORES = ("dtr-eq", "msps", "size", "lru", "dtr")  # `best` prefers the earlier of two equally cheap schedules
-# `best` runs them in this order: the scores that usually fit first, so that the cost of the cheapest schedule so
-# far stops the others as soon as they cost more (they could not be chosen; the choice is the same as running all)
-RUN_ORDER = ("dtr", "msps", "dtr-eq", "size", "lru")
+SCORES = ("dtr-eq", "msps", "size", "lru", "dtr")  # `best` runs them in this order, the exact one last (slowest)
 PARAMS = (
     Param(
         "score",
@@ -89,17 +84,10 @@ class DtrRun:
 
 
 def run_dtr(
-    graph,
-    order: np.ndarray,
-    budget_bytes: int,
-    score: str,
-    deadline: float | None = None,
-    max_steps: int | None = None,
-    cost_bound: int | None = None,
+    graph, order: np.ndarray, budget_bytes: int, score: str, deadline: float | None = None, max_steps: int | None = None
 ) -> DtrRun:
     """Run DTR with one score along `order` under `budget_bytes` (the compiled kernel in
-    formulations/_dtr_kernel.py; `deadline` is a time.perf_counter() value); with `cost_bound`, stop as
-    soon as the computations performed cost more than that."""
+    formulations/_dtr_kernel.py; `deadline` is a time.perf_counter() value)."""
     from formulations import _dtr_kernel as K
 
     if score not in SCORES:
@@ -112,16 +100,7 @@ def run_dtr(
     stopped = ""
     while True:
         status = kernel(
-            *csr,
-            graph.memory,
-            graph.duration,
-            order,
-            int(budget_bytes),
-            SCORES.index(score),
-            max_steps,
-            4096,
-            -1 if cost_bound is None else int(cost_bound),
-            **st,
+            *csr, graph.memory, graph.duration, order, int(budget_bytes), SCORES.index(score), max_steps, 4096, **st
         )
         sc = st["sc"]
         if status == K.DONE:
@@ -136,11 +115,6 @@ def run_dtr(
             break
         if status == K.THRASH:
             stopped = f"gave up after {int(sc[K.S_T]):,} computations (thrashing)"
-            break
-        if status == K.BOUNDED:
-            stopped = (
-                f"stopped at op {int(sc[K.S_T]):,}: costs more than {int(cost_bound):,}, the cheapest schedule so far"
-            )
             break
         if deadline is not None and time.perf_counter() > deadline:
             stopped = f"time limit at op {int(sc[K.S_T]):,}"
@@ -162,20 +136,19 @@ def solve(problem: Problem) -> SolverOutput:
     g, budget = problem.graph, problem.budget.bytes
     t0 = time.perf_counter()
     order = reference_order(g, problem.reference_order_name)
-    scores = RUN_ORDER if problem.params["score"] == "best" else (problem.params["score"],)
+    scores = SCORES if problem.params["score"] == "best" else (problem.params["score"],)
     deadline = problem.started_at + problem.time_limit_seconds
     max_steps = int(problem.params["max_recompute_factor"] * g.n)
-    by_score: dict[str, dict] = {}
+    runs: list[dict] = []
     best = None
     trajectory: list[tuple[float, float]] = []
     for i, score in enumerate(scores):
         now = time.perf_counter()
         if now > deadline:
-            by_score[score] = {"score": score, "stopped": "not run: time limit"}
+            runs.append({"score": score, "stopped": "not run: time limit"})
             continue
         share = now + (deadline - now) / (len(scores) - i)  # each score its share of the time left
-        bound = None if best is None else int(best[1].total_duration)
-        run = run_dtr(g, order, budget, score, deadline=share, max_steps=max_steps, cost_bound=bound)
+        run = run_dtr(g, order, budget, score, deadline=share, max_steps=max_steps)
         entry: dict[str, Any] = {"score": score, "evictions": run.evictions}
         if run.schedule is None:
             entry["stopped"] = run.stopped
@@ -184,13 +157,11 @@ def solve(problem: Problem) -> SolverOutput:
             if not sim.fits(budget):  # pragma: no cover - the accounting is conservative by construction
                 raise RuntimeError(f"DTR ({score}) made a schedule the simulator rejects or that exceeds the budget")
             entry.update(cost=int(sim.total_duration), recomputations=sim.steps - g.n, peak=int(sim.peak_memory))
-            rank = (sim.total_duration, sim.steps, SCORES.index(score))
-            if best is None or rank < (best[1].total_duration, best[1].steps, SCORES.index(best[0])):
+            if best is None or (sim.total_duration, sim.steps) < (best[1].total_duration, best[1].steps):
                 best = (score, sim)
                 trajectory.append((problem.elapsed(), float(sim.total_duration)))
                 problem.notify(float(sim.total_duration))
-        by_score[score] = entry
-    runs = [by_score[s] for s in SCORES if s in by_score]
+        runs.append(entry)
     seconds = time.perf_counter() - t0
     variant: dict[str, Any] = {"score": problem.params["score"], "order": problem.reference_order_name, "runs": runs}
     if best is None:
