@@ -42,21 +42,19 @@ __all__ = [
 @dataclass(frozen=True)
 class WorkLimit:
     """A limit on a method's work that does not depend on the machine's load (e.g. CP-SAT's deterministic
-    time): in a mode that gives one, a run with time limit L gets parameter `param` = `template` filled with
-    `per_second` x L, and a wall-clock limit `safety` x L, kept only as a safety net, so that the work limit,
+    time): in a mode that gives one, a run with time limit L gets parameter `param` = `per_second` x L, and a wall-clock limit `safety` x L, kept only as a safety net, so that the work limit,
     not the machine's load, decides where the run stops."""
 
     param: str
     per_second: float
-    template: str = "{:g}"  # how the value is written into the parameter, e.g. "max_deterministic_time={:g}"
     safety: float = 2.0
     graphs: tuple[str, ...] = ()  # only on these graphs (a paper graph's name covers its stand-in); (): every graph
 
     def applies(self, graph: str) -> bool:
         return not self.graphs or graph in self.graphs
 
-    def value(self, seconds: float) -> Any:
-        return self.template.format(round(self.per_second * seconds, 6))
+    def value(self, seconds: float) -> float:
+        return round(self.per_second * seconds, 6)
 
 
 @dataclass(frozen=True)
