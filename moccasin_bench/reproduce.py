@@ -339,6 +339,14 @@ def _write_grid(out: Path, config_path: Path, text: str) -> None:
         raise UserError(f"cannot write the grid: {exc.strerror or exc}", str(config_path)) from None
 
 
+def not_run_lines(grid: Grid) -> list[str]:
+    """One line per method the plan leaves out on some graphs, and why (a mode's skip, not applicable)."""
+    by: dict[tuple[str, str], list[str]] = {}
+    for entry, key, reason in grid.skipped:  # the same reason on several graphs is said once
+        by.setdefault((key, reason.replace(f"graph {entry!r}", "the graph")), []).append(entry)
+    return [f"not run: {key} on {', '.join(entries)} ({reason})" for (key, reason), entries in by.items()]
+
+
 def run(opts: Options) -> int:
     """Build the grid, run what the store lacks, write the report. Returns an exit status."""
     from moccasin_bench.cluster import LocalExecutor
@@ -384,6 +392,8 @@ def run(opts: Options) -> int:
                 file=sys.stderr,
             )
         print(describe_plan(the_plan, stored, (), str(store_path), jobs))
+        for line in not_run_lines(grid):
+            print(line)
         if mode.sizes is not None:
             from moccasin_bench.runner import format_size
 

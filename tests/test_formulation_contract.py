@@ -333,9 +333,10 @@ def test_a_baseline_declares_itself_in_one_line(name):
     assert note is None or (isinstance(note, str) and note.strip() and "\n" not in note), note
 
 
-def _planned(grid_name: str, tmp_path) -> tuple[dict[str, set[str]], dict[str, dict[str, str]]]:
-    """What `reproduce --quick --stand-ins` would run: graph entry -> formulations, and graph -> method -> why not."""
-    from moccasin_bench.reproduce import Options, build_grid
+def _planned(grid_name: str, tmp_path) -> tuple[dict[str, set[str]], dict[str, dict[str, str]], list[str]]:
+    """What `reproduce --quick --stand-ins` would run: graph entry -> formulations, graph -> method -> why not,
+    and the lines a dry run prints about what it leaves out."""
+    from moccasin_bench.reproduce import Options, build_grid, not_run_lines
 
     grid = build_grid(Options(out_dir=tmp_path, grid=grid_name, quick=True, stand_ins=True))
     runs: dict[str, set[str]] = {}
@@ -345,7 +346,7 @@ def _planned(grid_name: str, tmp_path) -> tuple[dict[str, set[str]], dict[str, d
     skipped: dict[str, dict[str, str]] = {}
     for graph, key, reason in grid.skipped:
         skipped.setdefault(graph, {})[key] = reason
-    return runs, skipped
+    return runs, skipped, not_run_lines(grid)
 
 
 @pytest.mark.parametrize("grid_name", ["paper", "catalogue"])
@@ -363,7 +364,8 @@ def test_a_baseline_registered_at_runtime_joins_the_grids_that_take_baselines(gr
     after = experiment(grid_name)
     assert after.method_keys[: len(before.methods)] == before.method_keys
     assert probe.NAME in after.method_keys
-    runs, skipped = _planned(grid_name, tmp_path / "after")
+    runs, skipped, said = _planned(grid_name, tmp_path / "after")
+    assert any(line.startswith(f"not run: {probe.NAME} on ") and "not applicable" in line for line in said)
     ran = [g for g, names in runs.items() if probe.NAME in names]
     refused = [g for g, why in skipped.items() if probe.NAME in why]
     assert ran and refused and set(ran) | set(refused) == set(runs) | set(skipped)
