@@ -284,6 +284,13 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
     for key, why in grid.unavailable.items():
         m = next(x for x in exp.methods if x.key == key)
         lines.append(f"{m.label()} was not run: the formulation is not available here ({why}).")
+    entries = {c.entry for c in grid.choices}
+    for m in exp.methods:  # a method left out on every graph has no column: say so here
+        reasons = {
+            reason.replace(f"graph {e!r}", "the graph") for e, k, reason in grid.skipped if k == m.key and e in entries
+        }
+        if reasons and len({e for e, k, _ in grid.skipped if k == m.key}) == len(entries):
+            lines.append(f"{m.label()} was not run on any graph of this grid: {'; '.join(sorted(reasons))}.")
     return lines
 
 

@@ -46,6 +46,11 @@ def test_quick_grid_with_stand_ins(tmp_path):
     assert tomllib.loads(text) == json.loads(json.dumps(grid.config))
     config = parse_config(tomllib.loads(text), tmp_path / "grid.toml", text)
     assert config.grace_seconds == QUICK.grace_seconds
+    # a comparison baseline that refuses every graph of the grid has no column: the report's top says why
+    from moccasin_bench.reproduce import preamble
+
+    said = [line for line in preamble(Options(out_dir=tmp_path), grid, 2, None) if "not run on any graph" in line]
+    assert len(said) == 1 and said[0].startswith("PyTorch SAC") and "extracted from PyTorch" in said[0]
 
 
 def test_quick_mode_stops_cpsat_at_a_deterministic_time(tmp_path):
