@@ -14,7 +14,14 @@ from tests.conftest import run_cli
 torch = pytest.importorskip("torch")
 
 from graphs.pytorch.build import extract  # noqa: E402
-from graphs.pytorch.maxbatch import Attempt, Prober, largest_by_doubling, largest_true, max_batches  # noqa: E402
+from graphs.pytorch.maxbatch import (  # noqa: E402
+    Attempt,
+    Prober,
+    bracket,
+    largest_by_doubling,
+    largest_true,
+    max_batches,
+)
 
 FACTORY = "graphs.pytorch.models:small_net"
 BOUND = 12
@@ -37,6 +44,28 @@ def test_bisection_helpers_find_the_last_true():
         assert largest_by_doubling(lambda b, cut=cut: b <= cut, cap=1000) == cut
         assert largest_true(lambda b, cut=cut: b <= cut, 0, 41) == cut
     assert largest_by_doubling(lambda b: True, cap=100) == 100
+
+
+def test_galloping_from_a_guess_finds_the_last_true():
+    """Any guess, any lower bound that fits: the bracket and the bisection in it end at the last true (exactly, or
+    within the precision with the batch returned fitting)."""
+    for cut in range(0, 40):
+        for plain in sorted({0, min(cut, 3), cut}):
+            for guess in range(1, 41):
+                for precision in (0.0, 0.1):
+                    tried = []
+
+                    def fits(b, cut=cut, tried=tried):
+                        tried.append(b)
+                        return b <= cut
+
+                    lo, hi = bracket(fits, guess, plain, 41, precision)
+                    best = lo if hi is None else largest_true(fits, lo, hi, precision)
+                    assert best <= cut and cut - best <= max(0, precision * best), (cut, plain, guess, best)
+                    assert len(tried) == len(set(tried)) or precision  # exact search solves no batch twice
+    calls = []
+    bracket(lambda b: calls.append(b) or b <= 100, 100, 10, 1000, 0.05)
+    assert calls == [100, 105]  # a guess within the precision costs two solves
 
 
 def test_largest_batch_equals_brute_force():
