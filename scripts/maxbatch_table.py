@@ -15,6 +15,18 @@ from pathlib import Path
 
 MODELS = ("pt-resnet18", "pt-resnet50", "pt-mobilenetv2", "pt-unet", "pt-gpt", "pt-vit-b16")
 DEVICES = "16GiB,24GiB,40GiB,80GiB"
+ORDER = (  # the table's columns: the frontier's methods in registry order
+    "moccasin-fixed",
+    "moccasin-free",
+    "checkmate-milp",
+    "heuristic",
+    "annealing",
+    "torch-partitioner",
+    "torch-checkpoint",
+    "torch-sac",
+    "dtr",
+    "rotor",
+)
 
 
 def main() -> int:
@@ -100,6 +112,33 @@ def guess_args(out: Path, model: str, method: str) -> list[str]:
     return []
 
 
+def column(method: str) -> str:
+    """A method's column: its formulation, and for Moccasin its order (the frontier's method names)."""
+    base = method.split("[")[0]
+    if base == "moccasin" and "order=" in method:
+        return "moccasin-" + method.split("order=")[1].split(",")[0].rstrip("]")
+    return base
+
+
+def how(doc: dict) -> str:
+    """How a group of methods was run (its file's settings)."""
+    search = doc.get("search", "bisect")
+    text = f"{doc['time_limit_seconds']:g} s per solve, {doc['threads']} thread, precision {100 * doc['precision']:g} %"
+    if search == "gallop":
+        text += (
+            "; search: the first device from "
+            + ("another method's largest batch there (--first-guess)" if doc.get("first_guess") else "the bounds")
+            + ", each later device galloping from the batch the method's previous result predicts"
+        )
+    else:
+        text += "; search: bisection from the bounds on every device"
+    if doc.get("in_process") is False:
+        text += "; one child process per solve (the runner's memory cap applies)"
+    if doc.get("partitioner_plans"):
+        text += "; " + doc["partitioner_plans"]
+    return text
+
+
 def write_table(out: Path) -> None:
     models: dict[str, list[dict]] = {}
     for p in sorted(out.glob("maxbatch-*.json")):
@@ -109,21 +148,23 @@ def write_table(out: Path) -> None:
         models.setdefault(doc["model"], []).append(doc)
     if not models:
         return
-    docs = list(models.values())[0]
+    order = {name: i for i, name in enumerate(ORDER)}
     methods: list[str] = []
+    settings: dict[str, dict[str, list[str]]] = {}  # a group's columns -> how they were run -> on which models
     for group in models.values():
         for doc in group:
-            for m in doc["devices"][0]["methods"]:
-                if m["method"].split("[")[0] not in methods:
-                    methods.append(m["method"].split("[")[0])
+            names = [column(m["method"]) for m in doc["devices"][0]["methods"]]
+            methods += [n for n in names if n not in methods]
+            settings.setdefault(", ".join(names), {}).setdefault(how(doc), []).append(doc["model"].split(":")[-1])
+    methods.sort(key=lambda n: order.get(n, len(order)))
     lines = [
         "| model | device | plain (no recomputation) | " + " | ".join(methods) + " | no schedule beyond |",
         "|---|---:|---:|" + "---:|" * len(methods) + "---:|",
     ]
     for model, group in models.items():
         for i, dev in enumerate(group[0]["devices"]):
-            by_name = {m["method"].split("[")[0]: m for doc in group for m in doc["devices"][i]["methods"]}
-            why = {k.split("[")[0]: v for doc in group for k, v in doc.get("not_applicable", {}).items()}
+            by_name = {column(m["method"]): m for doc in group for m in doc["devices"][i]["methods"]}
+            why = {column(k): v for doc in group for k, v in doc.get("not_applicable", {}).items()}
             cells = []
             for name in methods:
                 m = by_name.get(name)
@@ -137,12 +178,19 @@ def write_table(out: Path) -> None:
                 + " | ".join(cells)
                 + f" | {dev['any_schedule_largest_batch']:,} |"
             )
-    d0 = docs[0]
+    d0 = list(models.values())[0][0]
     lines += [
         "",
-        f"Largest batch (and TDI there) per method; solves of {d0['time_limit_seconds']:g} s, {d0['threads']} thread, "
-        f"bisection to {100 * d0['precision']:g} % (the batch shown fits; one at most {100 * d0['precision']:g} % "
-        f"larger was tried and does not); sizes: {d0.get('sizes')}. Not counted: {d0['not_counted']}.",
+        "Largest batch (and TDI there) per method on a device of the memory shown, fixed bytes included; plain: "
+        "without recomputation; no schedule beyond: the largest batch whose minimum feasible budget fits. Each "
+        "batch shown fits; the next one tried above it (at most the precision larger) does not. Sizes: "
+        f"{d0.get('sizes')} (interpolated from three extractions, checked). Not counted: {d0['not_counted']}.",
+        "",
+        *(
+            f"- {names}: "
+            + "; or, ".join(text + ("" if len(ways) == 1 else f" ({', '.join(on)})") for text, on in ways.items())
+            for names, ways in settings.items()
+        ),
     ]
     (out / "maxbatch.md").write_text("\n".join(lines) + "\n")
 

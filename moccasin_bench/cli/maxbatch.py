@@ -225,6 +225,7 @@ def run(args: argparse.Namespace) -> int:
     )
     doc = to_json(factory, results, skipped, args)
     doc["sizes"] = args.sizes
+    doc["in_process"] = bool(args.in_process)
     doc["search"] = args.search
     if args.search == "gallop" and args.first_guess:
         doc["first_guess"] = args.first_guess
