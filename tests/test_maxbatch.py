@@ -110,3 +110,28 @@ def test_affine_sizes_equal_extraction():
         assert (real.memory == guess.memory).all() and real.fixed_bytes == guess.fixed_bytes
         assert (abs(real.duration - guess.duration) <= duration_tolerance(real.duration, b, 2, 2)).all()
         assert (real.edges == guess.edges).all() and guess.source["batch"] == b
+
+
+def test_partitioner_plans_shared_across_batches_equal_fresh_ones():
+    """maxbatch's shortcut for the partitioner (its plans traced at one batch, applied at another) gives what a
+    fresh trace at that batch gives, knob by knob (a budget it cannot reach: every knob of the scan is tried),
+    on a model whose plans do not depend on the batch."""
+    from formulations._torch_remat import plans_shared_across_batches
+
+    params = {"solver": "greedy", "scan_step": 0.5}  # knobs 1, 0.5, 0: three partitions a run
+
+    def run(g):
+        budget = Budget(bytes=int(g.min_feasible_budget))
+        r = solve_in_process(g, budget, "torch-partitioner", params, time_limit_seconds=120).to_json()
+        return r["status"], r["variant"]
+
+    g2, g6 = extract(FACTORY, batch=2), extract(FACTORY, batch=6)
+    fresh = run(g6)
+    with plans_shared_across_batches() as shared:
+        at2 = run(g2)
+        again = run(g6)
+        assert len(shared) == 1  # one trace for both batches
+    assert fresh[0] == again[0] == "no_solution" and len(fresh[1]["tried"]) == 3
+    assert again[1]["tried"] == fresh[1]["tried"]  # the same peak and cost at every knob
+    assert [t["peak"] for t in at2[1]["tried"]] != [t["peak"] for t in fresh[1]["tried"]]  # another batch
+    assert again[1]["plans_traced_at_batch"] == 2 and "plans_traced_at_batch" not in fresh[1]
