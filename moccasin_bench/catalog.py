@@ -119,6 +119,9 @@ class CatalogueGraph:
     batch: int  # the batch the graph is extracted at (the factory's own default does not count)
     model: str  # what it is, e.g. "ResNet-18"
     input: str = ""  # the input's size, e.g. "224x224"
+    # False: too large for the catalogue grid's default run (experiments/catalogue.py); still a named graph that
+    # any command or `--graphs NAME` takes.
+    default_grid: bool = True
 
     @property
     def description(self) -> str:
@@ -151,5 +154,13 @@ PYTORCH_GRAPHS = {
             "GPT-2-style decoder (12 layers, d=768, 12 heads, seq 512, vocab 50304)",
         ),
         CatalogueGraph("pt-vit-b16", "graphs.pytorch.models:vit_b16", 16, "ViT-B/16", "224x224"),
+        CatalogueGraph(
+            "pt-llama",
+            "graphs.pytorch.models:llama",
+            1,
+            "Llama-style decoder in Llama 3 8B's shape (32 layers, d=4096, 32 query / 8 key-value heads, "
+            "SwiGLU 14336, seq 4096, vocab 128256, bfloat16)",
+            default_grid=False,
+        ),
     )
 }

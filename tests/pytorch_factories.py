@@ -120,3 +120,10 @@ def six_layer_gpt(batch: int = 2, seq: int = 32):
     from graphs.pytorch.models import gpt
 
     return gpt(batch=batch, seq=seq, layers=6, dim=64, heads=4, vocab=256)
+
+
+def small_llama_bf16():
+    """The small Llama-style decoder in bfloat16, as the catalogue's pt-llama."""
+    from graphs.pytorch.models import small_llama
+
+    return small_llama(dtype="bfloat16")

@@ -377,7 +377,7 @@ def test_memory_law_fits_the_paper_files():
 
 def test_the_catalogue_tables_are_read_from_its_declarations():
     """A PyTorch catalogue model is one declaration (moccasin_bench/catalog.py): its file is shipped, the catalogue
-    grid runs it, and docs/pytorch.md's table is what the build script makes of the
+    grid runs it (unless declared too large for it), and docs/pytorch.md's table is what the build script makes of the
     declarations and the files (remake them: python scripts/build_pytorch_catalogue.py --tables)."""
     import importlib.util
 
@@ -388,7 +388,7 @@ def test_the_catalogue_tables_are_read_from_its_declarations():
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
     assert all((CATALOGUE_DIR / g.filename).is_file() for g in PYTORCH_GRAPHS.values())
-    assert GRAPHS == tuple(PYTORCH_GRAPHS)
+    assert GRAPHS == tuple(name for name, g in PYTORCH_GRAPHS.items() if g.default_grid)  # pt-llama: by name only
     for path, block in ((build.DOC, build.table()),):
         text = path.read_text()
         assert build.replace_block(text, block) == text, f"{path.name}'s catalogue table is stale"

@@ -5,9 +5,11 @@ Each factory takes `batch` (and a few size knobs) and returns a dict
 (see graphs/pytorch/factory.py). The batch is random: data values do not change the graph.
 Definitions follow the published architectures (ResNet, He et al. 2016; MobileNetV2,
 Sandler et al. 2018; U-Net, Ronneberger et al. 2015 with batch norm and padded
-convolutions; GPT-2 small, Radford et al. 2019; ViT-B/16, Dosovitskiy et al. 2021);
-attention is written out (scores, softmax, dropout, weighted sum), as on a CPU without a
-fused kernel, so the score tensors appear in the graph.
+convolutions; GPT-2 small, Radford et al. 2019; ViT-B/16, Dosovitskiy et al. 2021; a Llama-style decoder,
+Touvron et al. 2023, in Llama 3 8B's shape); attention is written out (scores, softmax,
+dropout, weighted sum), as on a CPU without a fused kernel, so the score tensors appear in the
+graph, except in the Llama-style decoder: at sequence 4096 nobody materialises the scores, so it
+calls the fused `scaled_dot_product_attention` (one node forward, one backward).
 """
 
 from __future__ import annotations
@@ -310,6 +312,120 @@ class ViT(nn.Module):
         return self.head(self.ln(x[:, 0]))
 
 
+# ---- Llama-style decoder -----------------------------------------------------------------
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square layer norm (no mean subtraction, no bias), computed in float32 as Llama does."""
+
+    def __init__(self, dim: int, eps: float = 1e-5, dtype=None) -> None:
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.ones(dim, dtype=dtype))
+
+    def forward(self, x):
+        h = x.float()
+        h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * h.type_as(x)
+
+
+def _rotate_half(x):
+    x1, x2 = x.chunk(2, dim=-1)
+    return torch.cat((-x2, x1), dim=-1)
+
+
+class LlamaAttention(nn.Module):
+    """Grouped-query attention with rotary position embeddings: `kv_heads` key/value heads, each shared by
+    `heads // kv_heads` query heads (repeated before the fused causal attention)."""
+
+    def __init__(self, dim: int, heads: int, kv_heads: int, dtype=None) -> None:
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = heads, kv_heads, dim // heads
+        self.q_proj = nn.Linear(dim, heads * self.head_dim, bias=False, dtype=dtype)
+        self.k_proj = nn.Linear(dim, kv_heads * self.head_dim, bias=False, dtype=dtype)
+        self.v_proj = nn.Linear(dim, kv_heads * self.head_dim, bias=False, dtype=dtype)
+        self.o_proj = nn.Linear(heads * self.head_dim, dim, bias=False, dtype=dtype)
+
+    def _repeat_kv(self, x):
+        b, h, t, d = x.shape
+        rep = self.heads // self.kv_heads
+        return x[:, :, None].expand(b, h, rep, t, d).reshape(b, h * rep, t, d)
+
+    def forward(self, x, cos, sin):
+        b, t, _ = x.shape
+        q = self.q_proj(x).view(b, t, self.heads, self.head_dim).transpose(1, 2)
+        k = self.k_proj(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        v = self.v_proj(x).view(b, t, self.kv_heads, self.head_dim).transpose(1, 2)
+        q = q * cos + _rotate_half(q) * sin
+        k = k * cos + _rotate_half(k) * sin
+        y = F.scaled_dot_product_attention(q, self._repeat_kv(k), self._repeat_kv(v), is_causal=True)
+        return self.o_proj(y.transpose(1, 2).reshape(b, t, -1))
+
+
+class SwiGLU(nn.Module):
+    """Llama's MLP: down(silu(gate(x)) * up(x))."""
+
+    def __init__(self, dim: int, hidden: int, dtype=None) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(dim, hidden, bias=False, dtype=dtype)
+        self.up_proj = nn.Linear(dim, hidden, bias=False, dtype=dtype)
+        self.down_proj = nn.Linear(hidden, dim, bias=False, dtype=dtype)
+
+    def forward(self, x):
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class LlamaBlock(nn.Module):
+    def __init__(self, dim: int, heads: int, kv_heads: int, hidden: int, eps: float, dtype=None) -> None:
+        super().__init__()
+        self.input_norm = RMSNorm(dim, eps, dtype)
+        self.attn = LlamaAttention(dim, heads, kv_heads, dtype)
+        self.post_attention_norm = RMSNorm(dim, eps, dtype)
+        self.mlp = SwiGLU(dim, hidden, dtype)
+
+    def forward(self, x, cos, sin):
+        x = x + self.attn(self.input_norm(x), cos, sin)
+        return x + self.mlp(self.post_attention_norm(x))
+
+
+class Llama(nn.Module):
+    """A Llama-style decoder: token embedding, pre-norm blocks (RMSNorm, rotary grouped-query attention,
+    SwiGLU), final RMSNorm, untied head; no biases, no dropout."""
+
+    def __init__(
+        self,
+        vocab: int = 128256,
+        seq: int = 4096,
+        dim: int = 4096,
+        layers: int = 32,
+        heads: int = 32,
+        kv_heads: int = 8,
+        hidden: int = 14336,
+        rope_theta: float = 500000.0,
+        eps: float = 1e-5,
+        dtype=None,
+    ) -> None:
+        super().__init__()
+        self.tok = nn.Embedding(vocab, dim, dtype=dtype)
+        self.blocks = nn.ModuleList([LlamaBlock(dim, heads, kv_heads, hidden, eps, dtype) for _ in range(layers)])
+        self.norm = RMSNorm(dim, eps, dtype)
+        self.head = nn.Linear(dim, vocab, bias=False, dtype=dtype)
+        head_dim = dim // heads
+        inv_freq = 1.0 / rope_theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim)
+        angles = torch.outer(torch.arange(seq, dtype=torch.float32), inv_freq)
+        angles = torch.cat((angles, angles), dim=-1)  # (seq, head_dim), the halves _rotate_half pairs
+        self.register_buffer("cos", angles.cos(), persistent=False)
+        self.register_buffer("sin", angles.sin(), persistent=False)
+
+    def forward(self, idx):
+        t = idx.shape[1]
+        x = self.tok(idx)
+        cos, sin = self.cos[:t].to(x.dtype), self.sin[:t].to(x.dtype)
+        for block in self.blocks:
+            x = block(x, cos, sin)
+        return self.head(self.norm(x))
+
+
 class TinyMLP(nn.Module):
     """Two linear layers and a ReLU: small enough to check the extracted graph by hand."""
 
@@ -396,6 +512,37 @@ def gpt(batch: int = 4, seq: int = 512, layers: int = 12, dim: int = 768, heads:
     }
 
 
+_FLOAT_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def _lm_loss_fp32(logits, targets):
+    return F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten())
+
+
+def llama(
+    batch: int = 1,
+    seq: int = 4096,
+    layers: int = 32,
+    dim: int = 4096,
+    heads: int = 32,
+    kv_heads: int = 8,
+    hidden: int = 14336,
+    vocab: int = 128256,
+    dtype: str = "bfloat16",
+):
+    """Llama 3 8B's shape by default (8.0 B parameters): bfloat16 parameters and activations, the loss
+    in float32 (the logits upcast, as Llama's reference training code does)."""
+    _seed()
+    g = torch.Generator().manual_seed(0)
+    tokens = torch.randint(0, vocab, (batch, seq + 1), generator=g)
+    return {
+        "model": Llama(vocab, seq, dim, layers, heads, kv_heads, hidden, dtype=_FLOAT_DTYPES[dtype]),
+        "inputs": (tokens[:, :-1].contiguous(),),
+        "targets": (tokens[:, 1:].contiguous(),),
+        "loss": _lm_loss_fp32,
+    }
+
+
 def unet(batch: int = 8, image: int = 256, classes: int = 2):
     _seed()
     g = torch.Generator().manual_seed(0)
@@ -427,3 +574,8 @@ def small_net(batch: int = 8):
 def small_gpt(batch: int = 2, seq: int = 32):
     """A 2-layer, width-64 GPT: attention, layer norm, dropout and weight tying, quickly."""
     return gpt(batch=batch, seq=seq, layers=2, dim=64, heads=4, vocab=256)
+
+
+def small_llama(batch: int = 1, seq: int = 32, layers: int = 2, dtype: str = "float32"):
+    """A 2-layer, width-64 Llama-style decoder (4 query heads, 2 key/value heads): the same ops, quickly."""
+    return llama(batch=batch, seq=seq, layers=layers, dim=64, heads=4, kv_heads=2, hidden=172, vocab=256, dtype=dtype)

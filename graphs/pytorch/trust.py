@@ -25,7 +25,19 @@ CATALOGUE_MODULE = "graphs.pytorch.models"
 # The public factories of graphs/pytorch/models.py (a test keeps this list equal to them).
 CATALOGUE_FACTORIES = frozenset(
     f"{CATALOGUE_MODULE}:{name}"
-    for name in ("resnet18", "resnet50", "mobilenet_v2", "vit_b16", "gpt", "unet", "tiny_mlp", "small_net", "small_gpt")
+    for name in (
+        "resnet18",
+        "resnet50",
+        "mobilenet_v2",
+        "vit_b16",
+        "gpt",
+        "unet",
+        "tiny_mlp",
+        "small_net",
+        "small_gpt",
+        "llama",
+        "small_llama",
+    )
 )
 KWARGS_MAX_DEPTH = 8
 KWARGS_MAX_ITEMS = 1000
