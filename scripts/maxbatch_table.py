@@ -161,6 +161,7 @@ def write_table(out: Path) -> None:
         "| model | device | plain (no recomputation) | " + " | ".join(methods) + " | no schedule beyond |",
         "|---|---:|---:|" + "---:|" * len(methods) + "---:|",
     ]
+    missing = False
     for model, group in models.items():
         for i, dev in enumerate(group[0]["devices"]):
             by_name = {column(m["method"]): m for doc in group for m in doc["devices"][i]["methods"]}
@@ -170,6 +171,7 @@ def write_table(out: Path) -> None:
                 m = by_name.get(name)
                 if m is None:
                     cells.append("not applicable" if name in why else "not run")
+                    missing = True
                     continue
                 tdi = "" if m["tdi_percent"] is None else f" ({m['tdi_percent']:.1f} %)"
                 cells.append(f"{m['largest_batch']:,}{tdi}")
@@ -187,11 +189,19 @@ def write_table(out: Path) -> None:
         f"{d0.get('sizes')} (interpolated from three extractions, checked). Not counted: {d0['not_counted']}.",
         "",
         *(
+            f"- second search: {model.split(':')[-1]}: {text}"
+            for model, g in models.items()
+            for d in g
+            for text in d.get("second_pass", ())
+        ),
+        *(
             f"- {names}: "
             + "; or, ".join(text + ("" if len(ways) == 1 else f" ({', '.join(on)})") for text, on in ways.items())
             for names, ways in settings.items()
         ),
     ]
+    if missing:
+        lines.append("- not run: no file of that method for the model in this directory (its README says why)")
     (out / "maxbatch.md").write_text("\n".join(lines) + "\n")
 
 
