@@ -20,6 +20,7 @@ callers still simulate every schedule they use.
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,7 +79,12 @@ def _recompute_plan(x: int, held: set[int], adj: _Adjacency) -> list[int]:
 
 
 def staged_greedy(
-    graph: Graph, order: np.ndarray, budget_bytes: int, max_computations=None, rule: str = "belady"
+    graph: Graph,
+    order: np.ndarray,
+    budget_bytes: int,
+    max_computations=None,
+    rule: str = "belady",
+    deadline: float | None = None,
 ) -> list[int] | None:
     """Walk `order`, keep what fits, recompute on demand just before a reader.
 
@@ -87,7 +93,8 @@ def staged_greedy(
     cheapest recomputation per byte; dtr: recomputation cost / (bytes x distance to next
     use); largest: biggest first). A node already computed `max_computations` times is
     never evicted while still needed. Returns the schedule (dense indices) or None when the
-    greedy gets stuck (a step cannot fit, or a needed recomputation exceeds the cap).
+    greedy gets stuck (a step cannot fit, or a needed recomputation exceeds the cap) or passes
+    `deadline` (time.perf_counter(); RL4 at 70 %: about 25 s per rule).
     """
     if rule not in EVICTION_RULES:
         raise ValueError(f"unknown eviction rule {rule!r}")
@@ -138,6 +145,8 @@ def staged_greedy(
         return (cost / (max(mem[u], 1) * max(next_use(u, t) - t, 1)), -mem[u])
 
     for t, x in enumerate(order.tolist()):
+        if deadline is not None and t % 16 == 0 and time.perf_counter() > deadline:
+            return None
         plan = _recompute_plan(x, held, adj)
         if any(count[y] >= cap[y] for y in plan):
             return None

@@ -3,10 +3,23 @@ in a share of the limit, for a model to start from.
 
 Members, in turn, each with a slice of the share and each judged by the simulator: the user's initial
 schedule, the staged heuristics along the model's order (which also give the closest miss for a
-first phase), every heuristic (`heuristic`, strategy best), PyTorch's own rematerialisation where the
-graph comes from PyTorch (`torch-partitioner`, `torch-checkpoint`), and the annealer started from the
-cheapest schedule found so far. Members run through the engine (moccasin_bench.judge) like any run, so
-a member that fails or is not installed costs its slice and nothing else.
+first phase), the quick heuristics along every reference order (`quick`: no recomputation, staged
+greedy, Chen's checkpointing; under a second on the catalogue), the fast published baselines that apply
+(`dtr`, `rotor`, `torch-sac`), every heuristic (`heuristic`, strategy best), PyTorch's own
+rematerialisation where the graph comes from PyTorch (`torch-partitioner`, `torch-checkpoint`), and the
+annealer started from the cheapest schedule found so far. Members other than the staged heuristics run
+with their own defaults (no cap on computations per node), so the portfolio's best is never costlier
+than what a member finds alone in its time; the model raises its copies to take the best start.
+
+Time: the members share `share` of the limit, except at a tight budget (nothing fits along the order, or
+the best quick start adds more than GOOD_START_TDI_PERCENT), where the annealer, the member that finds
+the cheapest schedules there, runs from its own start (as it does alone: from a good start it found
+nothing cheaper in every run measured, e.g. 16 s from staged repair's 1.63 % on pt-resnet18 50 %) for
+most of the limit (all but a reserve for the model's build and its neighbourhood search) and the slow
+members (`heuristic`'s local search, PyTorch's) are skipped. The quick members start only within
+QUICK_SHARE of the limit.
+Members run through the engine (moccasin_bench.judge) like any run, so a member that fails or is not
+installed costs its slice and nothing else.
 """
 
 from __future__ import annotations
@@ -20,8 +33,52 @@ from moccasin_bench.formulation import Problem
 from moccasin_bench.simulate import simulate
 
 # Share of the portfolio's time each member may use (of what is left when it starts); the annealer,
-# started from the best schedule found before it, takes the rest.
-SLICES = {"staged": 0.1, "heuristic": 0.3, "torch-checkpoint": 0.3, "torch-partitioner": 0.5}
+# started from the best schedule found before it, takes the rest. The quick members finish well within
+# theirs (pt-resnet50 30 %, 1 thread: quick 0.6 s, dtr 3.7 s with its five scores, rotor 0.1 s, torch-sac 0.03 s).
+SLICES = {
+    "staged": 0.1,
+    "quick": 0.15,
+    "dtr": 0.2,
+    "rotor": 0.2,
+    "torch-sac": 0.2,
+    "repair": 0.4,
+    "heuristic": 0.3,
+    "torch-checkpoint": 0.3,
+    "torch-partitioner": 0.5,
+}
+MEMBERS = (
+    "staged",
+    "quick",
+    "dtr",
+    "rotor",
+    "torch-sac",
+    "repair",
+    "heuristic",
+    "torch-checkpoint",
+    "torch-partitioner",
+    "annealing",
+)
+# The quick heuristics' strategies (formulations/heuristics.py): each well under a second on the catalogue;
+# staged repair runs as its own member (`repair`, along the reference order, 0.4 of what is left, at a tight
+# budget 0.7 of the annealer's window and only when a quick start fits: 1.1 s on pt-resnet18 50 %, 3.5 s on
+# pt-mobilenetv2 30 %, 38 s on pt-gpt 50 % at load 15; the cheapest schedule of any method in the first two
+# and below dtr's and the annealer's in the third), the reordering local search to `heuristic`
+QUICK_STRATEGIES = ("no-recompute", "staged-greedy", "chen-sqrt", "chen-greedy")
+# A start adding more than this (TDI, %) after the quick members marks a tight budget: the annealer then runs
+# for most of the limit (pt-resnet50 30 %: the annealer alone 7.74 % in 30 s, the quick start 6.42 %; the
+# targets cells at 50 % and below all start above it, 90 % budgets around 0.3 %)
+GOOD_START_TDI_PERCENT = 1.0
+# At a tight budget with a quick start, staged repair's share of the annealer's window: on the catalogue it
+# beats the annealer's share there (pt-resnet50 20 %: staged repair 10.59 % in 60 s, the annealer's 30 s
+# 11.90 %, the quick start 12.06 %; pt-gpt 50 %: 3.22 % against 5.3 %), and it ends early where it is quick
+REPAIR_TIGHT_SHARE = 0.7
+# The quick members (after the staged heuristics) start only within this share of the limit: on random
+# layered graphs they find nothing at tight budgets and take seconds each (RL3 70 %: quick 8.5 s, dtr 6.4 s
+# at load 15; RL4 70 %: 15 s for nothing, the annealer then 8.65 % in 25 s), time the annealer needs there
+QUICK_SHARE = 0.15
+# At a tight budget the model keeps this share of the limit (plus MODEL_SECONDS_PER_NODE per node) for its
+# build and neighbourhood search; the annealer has the rest after the quick members
+TIGHT_MODEL_SHARE = 0.15
 # PyTorch's baselines join only when the portfolio has this many seconds: one trace of a catalogue model
 # takes 10-30 s and cannot be cut short (pt-resnet50: 31 s for the partitioner's first knob setting).
 TORCH_MEMBERS_SECONDS = 60.0
@@ -29,11 +86,12 @@ TORCH_MEMBERS = ("torch-checkpoint", "torch-partitioner")
 # No member runs longer than this many seconds per node (plus half a second): on a small graph the model
 # proves in moments what the annealer would search its whole slice for (n = 6: 3.5 s; n = 30: 15.5 s).
 MEMBER_SECONDS_PER_NODE = 0.5
-# The annealer's share of what is left when it runs before other members (tight budgets, see below)
-ANNEALER_FIRST = 0.7
 # Seconds per node left for building the model after a tight budget's long annealer run (random layered
 # n = 10,000, fixed order: 183 s to build on a loaded machine, 361,275 variables)
 MODEL_SECONDS_PER_NODE = 0.01
+# The annealer's own default cap on computations per node (formulations/annealing.py): a start computing a
+# node more often cannot be loaded
+ANNEALER_CAP = 64
 
 
 @dataclass(frozen=True)
@@ -54,6 +112,7 @@ class Portfolio:
     closest: tuple[str, np.ndarray] | None = None
     members: dict[str, dict] = field(default_factory=dict)
     seconds: float = 0.0
+    tight: dict | None = None  # a tight budget: the start's TDI and until when the annealer ran
 
     def add(self, problem: Problem, name: str, schedule, cap: np.ndarray | None) -> Start | None:
         """Keep `schedule` when it is valid, fits the budget and computes no node more than `cap` allows."""
@@ -96,13 +155,14 @@ def run_portfolio(
     copies: np.ndarray,
     share: float,
     initial: np.ndarray | None = None,
-    members: tuple[str, ...] = ("staged", "heuristic", "torch-checkpoint", "torch-partitioner", "annealing"),
-    tight_share: float = 0.5,
+    members: tuple[str, ...] = MEMBERS,
+    capped: bool = False,
 ) -> Portfolio:
-    """The portfolio within `share` of the time left. Schedules computing a node more often than
-    `copies` allows are not kept (a model with that many copies could not take them); `order` (fixed
-    order) makes the staged heuristics stay on its stage grid (the other members are free to reorder)."""
-    from formulations._warm_start import warm_start
+    """The portfolio within `share` of the time left (more at a tight budget, see the module's docstring).
+    The staged heuristics stay on `order`'s stage grid (fixed order) with at most `copies` computations per
+    node; the other members are free to reorder and recompute as they do alone (`capped`: at most `copies`
+    computations per node for every member, and only schedules within it are kept)."""
+    from formulations._warm_start import candidate_orders, schedules_along, warm_start
     from moccasin_bench.formulation import VALID_STATUSES, formulation_module, registry, requirement_problem
 
     t0 = time.perf_counter()
@@ -110,14 +170,44 @@ def run_portfolio(
     out = Portfolio()
     total = max(0.0, share * (problem.time_limit_seconds - problem.elapsed()))
     end = time.perf_counter() + total
-    cap_int = int(copies.max())
     if initial is not None:
         kept = out.add(problem, "initial", initial, None)  # a floor even where the model cannot take it
         out.members["initial"] = {"fits": kept is not None}
     queue = list(members)
-    tight = False  # nothing fits along the order: the annealer first, with all of `tight_share`
+    tight = None  # decided once the quick members have run: the annealer then takes most of the limit
+    quick = {"staged", "quick", "dtr", "rotor", "torch-sac"}
+    cap_int = int(copies.max()) if capped else 0
+    quick_until = problem.elapsed() + QUICK_SHARE * max(0.0, problem.time_limit_seconds - problem.elapsed())
+    keep_cap = copies if capped else None
     while queue:
         member = queue.pop(0)
+        if tight is None and member not in quick:
+            best = out.best
+            tdi = None if best is None or not g.sum_duration else 100.0 * (best.cost / g.sum_duration - 1.0)
+            tight = "annealing" in queue + [member] and (tdi is None or tdi > GOOD_START_TDI_PERCENT)
+            if tight:
+                rest = problem.time_limit_seconds - problem.elapsed()
+                reserve = TIGHT_MODEL_SHARE * problem.time_limit_seconds + MODEL_SECONDS_PER_NODE * g.n
+                end = max(end, time.perf_counter() + max(0.0, rest - reserve))
+                out.tight = {
+                    "start_tdi_percent": None if tdi is None else round(tdi, 4),
+                    "annealer_until_seconds": round(problem.elapsed() + max(0.0, rest - reserve), 3),
+                }
+        if tight is None and member in quick and member != "staged" and problem.elapsed() > quick_until:
+            out.members[member] = {
+                "status": "skipped",
+                "why": f"the quick members' {QUICK_SHARE:g} of the limit was used up",
+            }
+            continue
+        if tight and member == "repair" and out.best is None:
+            out.members[member] = {
+                "status": "skipped",
+                "why": "tight budget and no quick start fits: the annealer's time",
+            }
+            continue
+        if tight and member not in quick and member not in ("annealing", "repair"):
+            out.members[member] = {"status": "skipped", "why": "tight budget: the annealer takes the time"}
+            continue
         left = end - time.perf_counter()
         if left <= 0.05:
             out.members[member] = {"status": "skipped", "why": "the portfolio's share was used up"}
@@ -128,8 +218,12 @@ def run_portfolio(
                 "why": f"the portfolio has less than {TORCH_MEMBERS_SECONDS:g} s",
             }
             continue
-        share_of_left = (1.0 if not queue or tight else ANNEALER_FIRST) if member == "annealing" else SLICES[member]
-        seconds = min(share_of_left * left, 0.5 + MEMBER_SECONDS_PER_NODE * g.n)
+        share_of_left = 1.0 if member == "annealing" else SLICES[member]
+        if tight and member == "repair":
+            share_of_left = REPAIR_TIGHT_SHARE
+        seconds = share_of_left * left
+        if member != "annealing" or not tight:
+            seconds = min(seconds, 0.5 + MEMBER_SECONDS_PER_NODE * g.n)
         began = time.perf_counter()
         if member == "staged":
             ws = warm_start(g, problem.budget.bytes, order, max_computations=copies, deadline=began + seconds)
@@ -138,17 +232,26 @@ def run_portfolio(
             if ws.closest is not None:
                 out.closest = (ws.closest[0], ws.closest[1])
             out.members[member] = {"fitting": len(ws.fitting), "seconds": round(ws.seconds, 3)}
-            if not out.starts and "annealing" in queue:
-                # nothing fits along the order: a tight budget, where the annealer finds schedules and the
-                # other heuristics rarely do within a slice, and the annealer needs one long run
-                # (pt-gpt 40 %: none in 18 s, nor in 21 s more, nor in 30 s; 12.87 % in one 60 s run): it
-                # goes first, with `tight_share` of the time left
-                queue.remove("annealing")
-                queue.insert(0, "annealing")
-                tight = True
-                rest = problem.time_limit_seconds - problem.elapsed()
-                reserve = 0.1 * problem.time_limit_seconds + MODEL_SECONDS_PER_NODE * g.n  # the model's build
-                end = max(end, time.perf_counter() + max(0.0, min(tight_share * rest, rest - reserve)))
+            continue
+        if member == "quick":
+            kept = 0
+            for oname, o in candidate_orders(g).items():
+                for name, s in schedules_along(g, o, problem.budget.bytes, QUICK_STRATEGIES, cap_int, began + seconds):
+                    kept += out.add(problem, f"quick {name}@{oname}", s, keep_cap) is not None
+            out.members[member] = {"fitting": kept, "seconds": round(time.perf_counter() - began, 3)}
+            continue
+        if member == "repair":
+            kept = 0
+            for oname, o in candidate_orders(g, problem.reference_order_name).items():
+                for name, s in schedules_along(
+                    g, o, problem.budget.bytes, ("staged-repair",), cap_int, began + seconds
+                ):
+                    kept += out.add(problem, f"{name}@{oname}", s, keep_cap) is not None
+            out.members[member] = {
+                "fitting": kept,
+                "seconds": round(time.perf_counter() - began, 3),
+                "time_limit_seconds": round(seconds, 3),
+            }
             continue
         if member not in registry():
             out.members[member] = {"status": "not installed"}
@@ -161,28 +264,27 @@ def run_portfolio(
             out.members[member] = {"status": "not applicable", "why": unmet}
             continue
         params: dict = {}
-        if member == "heuristic":
+        if member == "annealing":
+            params = {"order": "free", **({"max_computations": cap_int} if capped else {})}
+        elif member == "heuristic" and capped:
             params = {"strategy": "best", "max_computations": cap_int}
-        elif member == "annealing":
-            # free order even for a fixed-order model: the model follows a start's own order when it
-            # must (moccasin's _follow_best_start), and the free annealer reaches tight budgets the
-            # fixed one does not
-            params = {"order": "free", "max_computations": cap_int}
-        best = out.best
-        result = _member(
-            problem, member, params, seconds, initial=best.schedule if member == "annealing" and best else None
-        )
+        from_start = None
+        if member == "annealing" and not tight:
+            most = cap_int or ANNEALER_CAP
+            from_start = next((x for x in out.starts if np.bincount(x.schedule).max() <= most), None)
+        result = _member(problem, member, params, seconds, initial=None if from_start is None else from_start.schedule)
         info = {
             "status": result.status,
             "cost": result.total_duration,
             "seconds": round(result.wall_seconds, 3),
             "time_limit_seconds": round(seconds, 3),
         }
+        if from_start is not None:
+            info["from"] = from_start.name
         if result.status in VALID_STATUSES and result.schedule is not None:
-            kept = out.add(problem, member, result.schedule, copies)
-            info["kept"] = kept is not None
-            if kept is None:
-                info["why"] = f"computes a node more than {cap_int} times"
+            info["kept"] = out.add(problem, member, result.schedule, keep_cap) is not None
+            if not info["kept"] and capped:
+                info["why"] = f"computes a node more than {cap_int} times, or does not fit"
         elif result.message:
             info["message"] = result.message[:200]
         out.members[member] = info

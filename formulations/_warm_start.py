@@ -100,7 +100,7 @@ def schedules_along(
                     break
         elif strategy == "staged-greedy":
             for rule in ck.EVICTION_RULES:
-                s = ck.staged_greedy(graph, order, budget_bytes, cap, rule)
+                s = ck.staged_greedy(graph, order, budget_bytes, cap, rule, deadline)
                 if s is not None:
                     out.append((f"staged-greedy/{rule}", np.asarray(s, dtype=np.int64)))
         elif strategy in ("chen-sqrt", "chen-greedy"):

@@ -34,6 +34,9 @@ NAME = "moccasin"
 # 2 threads, and improves RL2 80 % as well as the window search); window search above (RL3, RL4,
 # where CP-SAT's presolve alone takes tens of seconds and its own neighbourhoods rarely improve)
 LARGE_MODEL_VARIABLES = 8000
+# warm_start=portfolio: the model's copies of a node are raised to take the cheapest start when it computes
+# the node at most this many times (the members recompute freely; dtr and the annealer at tight budgets)
+RAISE_COPIES_UP_TO = 8
 DESCRIPTION = "Moccasin CP-SAT model: C retention intervals per node, fixed (stage grid) or free order"
 LABEL = "Moccasin"
 KEY_PARAMS = ("order",)
@@ -136,6 +139,9 @@ PARAMS = (
     ),
     Param("cpsat", str, "", "extra CP-SAT parameters, name=value;name=value (e.g. linearization_level=2)"),
 )
+
+
+DEFAULT_COPIES = next(x.default for x in PARAMS if x.name == "copies")
 
 
 def copies_per_node(graph: Graph, default: int, overrides: str) -> np.ndarray:
@@ -263,11 +269,17 @@ class _Run:
         given = self._initial()
         self._starts(given)
         watch = _cpsat.Stopwatch()
+        narrower = self._raise_copies_for_best_start()
         self._follow_best_start()
         for start in self.pool:  # the cheapest the model can express
             if mm.expressible(g, start.schedule, self.copies, self.options, self.order):
                 self.hint = (start.name, start.schedule, start.cost)
                 break
+        if narrower is not None and (
+            self.hint is None or not np.any(np.bincount(self.hint[1], minlength=g.n) > narrower)
+        ):
+            self.copies = narrower  # the start that needed more copies is not the hint: the model as it was
+            self.variant.pop("copies_raised_for_start", None)
         two_phase = p["phases"] == "2" or (p["phases"] == "auto" and self.hint is None)
         options = self.options
         if two_phase:
@@ -399,10 +411,17 @@ class _Run:
             fitting_initial = None
             if given is None and self.problem.initial_schedule is not None:
                 fitting_initial = self.problem.initial_schedule  # not in the model, yet a start to beat
-            found = run_portfolio(problem, self.order, self.copies, p["portfolio_share"], initial=fitting_initial)
+            # an explicit `copies` (or per-node copies) caps every member; at the default the members recompute
+            # as they do alone and the model raises its copies to take the best start
+            capped = p["copies"] != DEFAULT_COPIES or bool(p["copies_per_node"])
+            found = run_portfolio(
+                problem, self.order, self.copies, p["portfolio_share"], initial=fitting_initial, capped=capped
+            )
             pool.starts = sorted(pool.starts + found.starts, key=lambda x: (x.cost, len(x.schedule)))
             self.closest = self.closest if self.closest is not None else (found.closest[1] if found.closest else None)
             self.variant["portfolio"] = {**found.members, "share": p["portfolio_share"]}
+            if found.tight is not None:
+                self.variant["portfolio"]["tight"] = found.tight
         elif mode == "annealing":
             from formulations._warm_start import annealed_start
 
@@ -438,6 +457,22 @@ class _Run:
                 "tdi_percent": round(100.0 * (b.cost / g.sum_duration - 1.0), 4) if g.sum_duration else 0.0,
                 "found_at_seconds": b.found_at_seconds,
             }
+
+    def _raise_copies_for_best_start(self):
+        """Portfolio: the cheapest start may compute some nodes more often than `copies` (the members
+        recompute freely); the model's copies are raised for those nodes (up to RAISE_COPIES_UP_TO) so the
+        search improves the best schedule. Returns the copies before (None when nothing was raised)."""
+        if not self.portfolio or not self.pool:
+            return None
+        b = self.pool[0]
+        need = np.bincount(b.schedule, minlength=self.g.n)
+        raised = need > self.copies
+        if not raised.any() or int(need.max()) > RAISE_COPIES_UP_TO:
+            return None
+        before = self.copies
+        self.copies = np.maximum(self.copies, need)
+        self.variant["copies_raised_for_start"] = {"start": b.name, "nodes": int(raised.sum())}
+        return before
 
     def _follow_best_start(self) -> None:
         """Fixed order, portfolio: when the cheapest start is not staged along the reference order but is

@@ -121,11 +121,12 @@ def test_proven_optimum_equals_the_oracle(instance, variant, copies):
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(instances(), st.sampled_from(["fixed", "free"]), st.integers(1, 2))
+@given(instances(), st.sampled_from(["fixed", "free"]), st.sampled_from([1, 3]))
 def test_default_portfolio_never_loses_to_its_start_nor_beats_the_optimum(instance, mode, copies):
-    """The default start (the portfolio): the result is never costlier than the start it reports,
-    never cheaper than the free-order optimum with as many copies, and found whenever a start fits;
-    an `optimal` along the reference order is the fixed-order oracle's optimum."""
+    """The default start (the portfolio) with an explicit `copies` (which caps every member): the result
+    is never costlier than the start it reports, never cheaper than the free-order optimum with as many
+    copies, and found whenever a start fits; an `optimal` along the reference order is the fixed-order
+    oracle's optimum."""
     g, budget = instance
     result = solve_in_process(
         g, Budget(budget), "moccasin", {"order": mode, "copies": copies}, time_limit_seconds=4, threads=1
@@ -148,6 +149,28 @@ def test_default_portfolio_never_loses_to_its_start_nor_beats_the_optimum(instan
         assert result.output.best_bound is None or result.total_duration == g.sum_duration
     if result.status == "infeasible":
         assert oracle_cost(g, budget, mode, copies) is None
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.sampled_from(["fixed", "free"]))
+def test_default_moccasin_is_never_costlier_than_any_portfolio_member(instance, mode):
+    """Default parameters (members recompute freely, the model raises its copies to take the best start):
+    a schedule whenever a member found one, never costlier than any member's or the start, valid, and never
+    cheaper than the free-order optimum with as many computations per node as it uses."""
+    g, budget = instance
+    result = solve_in_process(g, Budget(budget), "moccasin", {"order": mode}, time_limit_seconds=4, threads=1)
+    variant = result.output.variant
+    costs = [m["cost"] for m in variant.get("portfolio", {}).values() if isinstance(m, dict) and m.get("kept")]
+    if variant.get("start") is not None:
+        costs.append(variant["start"]["cost"])
+    if costs:
+        assert result.status in ("optimal", "feasible"), result.message
+        assert result.total_duration <= min(costs)
+    if result.status in ("optimal", "feasible"):
+        assert simulate(g, result.schedule).fits(budget)
+        most = int(np.bincount(result.schedule, minlength=g.n).max())
+        free = oracle_cost(g, budget, "free", most)
+        assert free is not None and result.total_duration >= free
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
