@@ -59,4 +59,5 @@ EXPERIMENT = Experiment(
     methods=METHODS,
     quick=QUICK,
     full=FULL,
+    baselines=True,  # and every registered comparison baseline (moccasin_bench/experiment.py)
 )

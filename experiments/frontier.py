@@ -8,8 +8,9 @@ minimum feasible budget, for every registered formulation that applies, with exe
   the lowest of those fractions: the points between where the curves bend, close to the minimum.
 - Methods: every formulation in the registry when the grid is planned (built-ins and plug-ins), each with
   its default parameters unless VARIANTS below names the settings that define it (Moccasin in both
-  orders); a formulation whose REQUIRES or check() refuses a graph (the PyTorch baselines on the paper's
-  graphs, the oracle beyond 9 nodes) is listed as not applicable there, never silently left out. A
+  orders; `live-bound`, a lower bound whose schedule is the heuristics', is left to the bounds grid); a
+  formulation whose REQUIRES or check() refuses a graph (the PyTorch baselines on the paper's graphs, the
+  oracle beyond 9 nodes) is listed as not applicable there, never silently left out. A
   formulation added later joins without a change here. Randomized methods (SEEDED) run with several seeds.
 - After the runs, on pt-resnet18 and pt-gpt: each method's schedule at the tightest budget it reached and
   at 50 % is executed (`execute`: outputs against the plain step, allocator peak against the simulated
@@ -52,6 +53,9 @@ VARIANTS: dict[str, tuple[tuple[str, dict[str, Any]], ...]] = {
     "annealing": (("annealing", {"order": "free"}),),
     "torch-partitioner": (("torch-partitioner", {"solver": "all"}),),
     "torch-checkpoint": (("torch-checkpoint", {"pattern": "best"}),),
+    # A proven lower bound whose schedule is the heuristics' (already a line of its own): the frontier
+    # draws schedules, so it runs in the bounds grid instead (docs/reproducing.md).
+    "live-bound": (),
 }
 SEEDED = {"annealing": (0, 1, 2)}  # formulation -> seeds (randomized methods: a band over seeds)
 QUICK_SEEDED = {"annealing": (0, 1)}
@@ -65,7 +69,7 @@ TORCH_FLOORS = {"torch-partitioner": 45}
 # Points are executed tightest first (every graph), then at the fractions, until `seconds` have been spent
 # (None: no limit); the rest are listed as not executed, and a re-run resumes (another `seconds`).
 EXECUTE_FULL = {"graphs": ("pt-resnet18", "pt-gpt"), "fractions": (0.5,), "repeat": 3, "seconds": 1200}
-EXECUTE_QUICK = {"graphs": ("pt-resnet18", "pt-gpt"), "fractions": (), "repeat": 1, "seconds": 300}
+EXECUTE_QUICK = {"graphs": ("pt-resnet18", "pt-gpt"), "fractions": (), "repeat": 1, "seconds": 120}
 
 
 def methods() -> tuple[Method, ...]:
@@ -93,11 +97,15 @@ def budgets_for(graph: Any, mode: Mode) -> tuple[tuple[str, float], ...]:
 
 
 def _fractions(mode: Mode) -> tuple[float, ...]:
-    return {"full": FRACTIONS, "targets": TARGET_FRACTIONS}.get(mode.name, QUICK_FRACTIONS)
+    return {"full": FRACTIONS, "targets": TARGET_FRACTIONS, "reference": REFERENCE_FRACTIONS}.get(
+        mode.name, QUICK_FRACTIONS
+    )
 
 
 def _multiples(mode: Mode) -> tuple[float, ...]:
-    return {"full": MINIMUM_MULTIPLES, "targets": TARGET_MULTIPLES}.get(mode.name, QUICK_MULTIPLES)
+    return {"full": MINIMUM_MULTIPLES, "targets": TARGET_MULTIPLES, "reference": REFERENCE_MULTIPLES}.get(
+        mode.name, QUICK_MULTIPLES
+    )
 
 
 # Full mode: 30 s per run, two runs at a time with one thread each: 1,279 runs (12 graphs x 5 to 15 budgets x
@@ -114,38 +122,43 @@ FULL = Mode(
     method_seeds={},  # filled per formulation below
 )
 
-# Quick mode: pt-resnet18 and RL1 at 100 / 70 / 50 / 30 % (those above the minimum), the minimum feasible
-# budget and 1.25, 1.5, 2 times it (below the lowest fraction), every method for 10 s (the partitioner 45 s),
-# the annealer with two seeds, then pt-resnet18's tightest point of each method executed once (at most 5 min):
-# 72 runs.
-QUICK_FRACTIONS = (1.0, 0.7, 0.5, 0.3)
-QUICK_MULTIPLES = (1.0, 1.25, 1.5, 2.0)
+# Quick mode (within 15 min on 2 cores, with margin for some load): pt-resnet18 and RL1 at 100 and 50 % and
+# the minimum feasible budget, every method for 5 s (the partitioner 30 s: its trace and knob scan take about
+# 12 s of CPU on pt-resnet18), the annealer with two seeds, then pt-resnet18's tightest point of each method
+# executed once until 2 min have been spent: 69 runs, 7 min of time limits (3.5 min with two at a time); with
+# each run's start, the executions and the report, about 8 min on an idle machine.
+QUICK_FRACTIONS = (1.0, 0.5)
+QUICK_MULTIPLES = (1.0,)
 QUICK = Mode(
     name="quick",
     time_limits={},
-    other_limit=10,
+    other_limit=5,
     jobs=2,
     threads=1,
-    floors=TORCH_FLOORS,
+    floors={"torch-partitioner": 30},
     graphs=("pt-resnet18", "rl1"),
-    summary="Quick mode: pt-resnet18 and RL1 at 100 / 70 / 50 / 30 % and the minimum feasible budget (and 1.25, "
-    "1.5, 2 x it below the lowest fraction), 10 s per run (the PyTorch partitioner 45 s), the annealer with two "
-    "seeds, pt-resnet18's tightest points executed once; the full mode: twelve graphs, 9 fractions and up to 6 "
-    "multiples of the minimum, 30 s per run, three annealer seeds, pt-resnet18 and pt-gpt executed at their "
-    "tightest and at 50 %.",
+    summary="Quick mode: pt-resnet18 and RL1 at 100 and 50 % and the minimum feasible budget, 5 s per run (the "
+    "PyTorch partitioner 30 s), the annealer with two seeds, pt-resnet18's tightest points executed once (2 min at "
+    "most); the full mode: twelve graphs, 9 fractions and up to 6 multiples of the minimum, 30 s per run, three "
+    "annealer seeds, pt-resnet18 and pt-gpt executed at their tightest and at 50 %.",
 )
 
 
-# The reference mode (results/reference/frontier): the quick mode's budgets and limits on the graphs the
-# issue asks about in words (ResNet-50, GPT, RL3) and pt-resnet18, with the full mode's executed points
+# The reference mode (results/reference/frontier): on the graphs the issue asks about in words (ResNet-50, GPT,
+# RL3) and pt-resnet18, at 100 / 70 / 50 / 30 % and the minimum feasible budget (and 1.25, 1.5, 2 x it below the
+# lowest fraction), 10 s per run (the partitioner 45 s), two annealer seeds, with the full mode's executed points
 # (tightest and 50 % on pt-resnet18 and pt-gpt) within EXECUTE_FULL's time budget.
+REFERENCE_FRACTIONS = (1.0, 0.7, 0.5, 0.3)
+REFERENCE_MULTIPLES = (1.0, 1.25, 1.5, 2.0)
 REFERENCE = dataclasses.replace(
     QUICK,
     name="reference",
+    other_limit=10,
+    floors=TORCH_FLOORS,
     graphs=("pt-resnet50", "pt-gpt", "rl3", "pt-resnet18"),
-    summary="Reference mode: the quick mode's budgets and limits (10 s per run, the partitioner 45 s, two "
-    "annealer seeds) on pt-resnet50, pt-gpt, RL3 and pt-resnet18, with executed points on pt-resnet18 and pt-gpt "
-    "at each method's tightest budget and at 50 %.",
+    summary="Reference mode: pt-resnet50, pt-gpt, RL3 and pt-resnet18 at 100 / 70 / 50 / 30 % and the minimum "
+    "feasible budget (and 1.25, 1.5, 2 x it below the lowest fraction), 10 s per run (the partitioner 45 s), two "
+    "annealer seeds, with executed points on pt-resnet18 and pt-gpt at each method's tightest budget and at 50 %.",
 )
 
 
@@ -342,7 +355,9 @@ def report_section(ctx: Any, a: Any, fig_dir: Any) -> tuple[list, list]:
     for entry, key, reason in ctx.grid.skipped:
         g = a.graphs[a.graphs["graph_label"].str.lower() == entry.lower()]
         not_run[(g.iloc[0].graph_label if len(g) else entry, label.get(key, key))] = reason
-    figures = fr.frontier_figures(a, fig_dir, fixed)
+    path = executed_path(ctx)
+    points = json.loads(path.read_text()).get("points", []) if path.is_file() else []
+    figures = fr.frontier_figures(a, fig_dir, fixed, points)
     profile = fr.profile_figure(a, fig_dir)
     header, rows = fr.reach_rows(a, fixed, not_run)
     why_header, why = fr.why_rows(a)
@@ -371,19 +386,18 @@ def report_section(ctx: Any, a: Any, fig_dir: Any) -> tuple[list, list]:
             for m, items in per_method.items()
         ]
         blocks.append(page.Paragraph("Not applicable: " + "; ".join(parts) + "."))
-    path = executed_path(ctx)
-    if path.is_file():
-        points = json.loads(path.read_text()).get("points", [])
-        if points:
-            eh, er = fr.executed_rows(points)
-            blocks += [
-                page.Heading("Executed points"),
-                page.Paragraph(
-                    "Each method's schedule at the tightest budget it reached (and at 50 % in full mode), run as one real "
-                    "training step on the CPU (`execute`, 1 thread): outputs against the plain step, the allocator's peak "
-                    "(resident state included) against the simulated peak plus fixed bytes, and the step time against "
-                    "the plain step's (executed.json has every figure)."
-                ),
-                page.Table(eh, er),
-            ]
+    if points:
+        eh, er = fr.executed_rows(points)
+        blocks += [
+            page.Heading("Executed points"),
+            page.Paragraph(
+                "Each method's schedule at the tightest budget it reached (and at 50 % in full mode), run as one real "
+                "training step on the CPU (`execute`, 1 thread): outputs against the plain step, the allocator's peak "
+                "(resident state included) against the simulated peak plus fixed bytes, and the step time against "
+                "the plain step's (executed.json has every figure; the frontier figures of the executed graphs draw "
+                "the same points in a panel below the curves). An allocator peak above the prediction at a tight "
+                "budget on a CNN is the convolution's workspace (docs/pytorch.md)."
+            ),
+            page.Table(eh, er),
+        ]
     return blocks, [*figures, *profile]

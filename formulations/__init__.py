@@ -15,6 +15,7 @@ REGISTRY = {
     "heuristic": "formulations.heuristics",
     "annealing": "formulations.annealing",
     "oracle": "formulations.oracle",
+    "live-bound": "formulations.live_bound",
     "torch-partitioner": "formulations.torch_partitioner",
     "torch-checkpoint": "formulations.torch_checkpoint",
     "torch-sac": "formulations.torch_sac",

@@ -21,6 +21,7 @@ other.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -222,6 +223,49 @@ class Partitioner:
         return names(fw), names(bw)
 
 
+_SHARED_PLANS: dict | None = None  # set inside plans_shared_across_batches()
+
+
+@contextlib.contextmanager
+def plans_shared_across_batches():
+    """Within it, `partitioner_for` gives the graphs of one step at different batch sizes (same factory and
+    arguments but the batch, same nodes and edges) the partitions of the first of them that was traced, each
+    (knob, solver) partitioned once: for `maxbatch`, which solves the same step at many batches and would
+    otherwise trace it again at each (the plans are the partitioner's at that first batch; every schedule
+    made from them is still simulated at its own batch)."""
+    global _SHARED_PLANS
+    before, _SHARED_PLANS = _SHARED_PLANS, {}
+    try:
+        yield _SHARED_PLANS
+    finally:
+        _SHARED_PLANS = before
+
+
+def partitioner_for(graph: Graph, threads: int = 1) -> Partitioner:
+    """The graph's Partitioner: a new trace, or inside plans_shared_across_batches() the memoized one of the
+    same step at another batch."""
+    if _SHARED_PLANS is None:
+        return Partitioner(graph, threads=threads)
+    source = dict(graph.source or {})
+    kwargs = {k: v for k, v in (source.get("factory_kwargs") or {}).items() if k != "batch"}
+    key = (source.get("factory"), repr(sorted(kwargs.items())), graph.n, graph.edges.tobytes())
+    if key not in _SHARED_PLANS:
+        part = Partitioner(graph, threads=threads)
+        plans: dict = {}
+        plain = part.partition
+
+        def memo(knob: float, solver: str) -> tuple[set[str], set[str]]:
+            k = (round(float(knob), 9), solver)
+            if k not in plans:
+                plans[k] = plain(knob, solver)
+            return plans[k]
+
+        part.partition = memo  # type: ignore[method-assign]
+        part.traced_batch = source.get("batch")
+        _SHARED_PLANS[key] = part
+    return _SHARED_PLANS[key]
+
+
 class _quiet:
     """Silence Python warnings and torch's loggers below ERROR while tracing and partitioning."""
 
@@ -362,6 +406,8 @@ __all__ = [
     "PartitionSchedule",
     "partitioner_schedule",
     "Partitioner",
+    "partitioner_for",
+    "plans_shared_across_batches",
     "knapsack_solvers_available",
     "Unit",
     "block_key",

@@ -45,6 +45,7 @@ from moccasin_bench.params import Param
 NAME = "dtr"
 DESCRIPTION = "Dynamic Tensor Rematerialization: online eviction in the reference order by a heuristic score"
 LABEL = "DTR"
+BASELINE = "DTR: deciding online, with no plan, at the same budget"
 SCORES = ("dtr-eq", "msps", "size", "lru", "dtr")  # `best` runs them in this order, the exact one last (slowest)
 PARAMS = (
     Param(

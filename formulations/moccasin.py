@@ -140,6 +140,18 @@ PARAMS = (
         ("hybrid", "auto", "cpsat", "lns", "segments"),
     ),
     Param("cpsat", str, "", "extra CP-SAT parameters, name=value;name=value (e.g. linearization_level=2)"),
+    Param(
+        "deterministic_time",
+        float,
+        0.0,
+        "stop each CP-SAT solve of the model at this many deterministic seconds (CP-SAT's "
+        "max_deterministic_time: a limit that does not depend on the machine's load; 0 = none); "
+        "the window search (search=lns, or hybrid and auto on large models) still follows the clock",
+        low=0,
+        high=1e9,
+        keyed_at_default=False,
+        limit=True,
+    ),
 )
 
 
@@ -268,6 +280,8 @@ class _Run:
         problem, g, p = self.problem, self.g, self.p
         limit = problem.time_limit_seconds
         extra = _search_params(p, problem)
+        if p["deterministic_time"] > 0:
+            extra.setdefault("max_deterministic_time", float(p["deterministic_time"]))
         given = self._initial()
         self._starts(given)
         watch = _cpsat.Stopwatch()

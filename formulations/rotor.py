@@ -42,6 +42,7 @@ from moccasin_bench.params import Param
 NAME = "rotor"
 DESCRIPTION = "optimal persistent checkpointing of the chain of blocks (rotor's dynamic program), simulated"
 LABEL = "Rotor"
+BASELINE = "rotor: the optimal block-level checkpointing plan"
 PARAMS = (
     Param(
         "slots", int, 500, "memory discretisation of the dynamic program (slots up to the limit)", low=10, high=20000

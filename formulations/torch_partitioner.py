@@ -73,8 +73,8 @@ def check(params: Mapping[str, Any], graph) -> None:
 
 def solve(problem: Problem) -> SolverOutput:
     from formulations._torch_remat import (
-        Partitioner,
         knapsack_solvers_available,
+        partitioner_for,
         partitioner_schedule,
         step_parts,
     )
@@ -89,7 +89,7 @@ def solve(problem: Problem) -> SolverOutput:
     if p["solver"] != "all" and p["solver"] in skipped:
         return SolverOutput(status="error", message=f"knapsack solver {p['solver']}: {skipped[p['solver']]}")
     parts = step_parts(g)
-    part = Partitioner(g, threads=problem.threads)
+    part = partitioner_for(g, threads=problem.threads)
     build = time.perf_counter() - t0
 
     evaluated: list[dict] = []
@@ -175,6 +175,7 @@ def solve(problem: Problem) -> SolverOutput:
         "smallest_peak_knob": smallest["knob"],
         "cse": False,
         "torch_trace_seconds": round(build, 2),
+        **({"plans_traced_at_batch": part.traced_batch} if hasattr(part, "traced_batch") else {}),
     }
     if skipped:
         variant["solvers_skipped"] = skipped

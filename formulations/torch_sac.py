@@ -36,6 +36,7 @@ DESCRIPTION = (
     "recompute the rest) on every k-th block, policy and k searched, simulated on the graph"
 )
 LABEL = "PyTorch SAC"
+BASELINE = "selective activation checkpointing as LLM trainers configure it"
 REQUIRES = "pytorch"
 POLICIES = ("best", "op", "op-alt", "full")
 PARAMS = (

@@ -6,10 +6,18 @@ An experiment module has one attribute, `EXPERIMENT`. Adding one is one module p
 registry line; `reproduce` turns it into a sweep config (the grid's one language is this
 object: the TOML it writes is generated from it), runs it through the sweep driver and writes
 the report. Methods are named by identity (moccasin_bench/method.py).
+
+A grid lists its own methods (`methods`) and, with `baselines=True`, also takes every registered
+formulation that declares itself a comparison baseline (a module attribute `BASELINE`: one line on
+what it is compared for), with its defaults, in registry order, resolved from the registry when
+the grid is looked up (`experiment(name)`). So a baseline added later joins every such grid with
+its module and registry line alone; where it refuses a graph (its REQUIRES or check()), the plan
+lists it as not applicable there, as it does any method.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +27,34 @@ from moccasin_bench.errors import UserError
 from moccasin_bench.method import Method
 from moccasin_bench.model_sizes import SizeSeries
 
-__all__ = ["Experiment", "Method", "Mode", "experiment", "experiments"]
+__all__ = [
+    "Experiment",
+    "Method",
+    "Mode",
+    "WorkLimit",
+    "baseline_methods",
+    "experiment",
+    "experiments",
+    "with_baselines",
+]
+
+
+@dataclass(frozen=True)
+class WorkLimit:
+    """A limit on a method's work that does not depend on the machine's load (e.g. CP-SAT's deterministic
+    time): in a mode that gives one, a run with time limit L gets parameter `param` = `per_second` x L, and a wall-clock limit `safety` x L, kept only as a safety net, so that the work limit,
+    not the machine's load, decides where the run stops."""
+
+    param: str
+    per_second: float
+    safety: float = 2.0
+    graphs: tuple[str, ...] = ()  # only on these graphs (a paper graph's name covers its stand-in); (): every graph
+
+    def applies(self, graph: str) -> bool:
+        return not self.graphs or graph in self.graphs
+
+    def value(self, seconds: float) -> float:
+        return round(self.per_second * seconds, 6)
 
 
 @dataclass(frozen=True)
@@ -43,6 +78,8 @@ class Mode:
     summary: str = ""  # one sentence for the report's preamble (what this mode is good for)
     graphs: tuple[str, ...] = ()  # this mode's graphs, when they differ from the experiment's
     sizes: SizeSeries | None = None  # model sizes to measure (build only) besides the solves
+    # method identity (or formulation) -> its load-independent limit in this mode (see WorkLimit)
+    work_limits: Mapping[str, WorkLimit] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -67,6 +104,8 @@ class Experiment:
     more_modes: tuple[Mode, ...] = ()  # modes besides quick and full, chosen with `reproduce --mode NAME`
     # (numerator, denominator) method identities whose solve-effort ratio the report draws against n
     effort_ratios: tuple[tuple[str, str], ...] = ()
+    # also every registered formulation that declares BASELINE (see the module's docstring), after `methods`
+    baselines: bool = False
 
     @property
     def method_keys(self) -> tuple[str, ...]:
@@ -105,8 +144,37 @@ def experiments() -> dict[str, str]:
     return dict(REGISTRY)
 
 
+def baseline_methods(listed: tuple[Method, ...] = ()) -> tuple[Method, ...]:
+    """A Method (the formulation's defaults) for every registered formulation that declares BASELINE, in
+    registry order, leaving out formulations `listed` already has a method of. A formulation whose module
+    does not import here cannot say whether it is one and is left out (`reproduce` cannot run it either)."""
+    from moccasin_bench.formulation import formulation_module, registry
+
+    have = {m.formulation for m in listed}
+    out = []
+    for name in registry():
+        if name in have:
+            continue
+        try:
+            module = formulation_module(name)
+        except (UserError, ImportError):
+            continue
+        note = getattr(module, "BASELINE", None)
+        if note:
+            out.append(Method(name, {}, str(note)))
+    return tuple(out)
+
+
+def with_baselines(exp: Experiment) -> Experiment:
+    """The experiment with the registered baselines after its own methods (unchanged when it takes none)."""
+    if not exp.baselines:
+        return exp
+    return dataclasses.replace(exp, methods=exp.methods + baseline_methods(exp.methods))
+
+
 def experiment(name: str) -> Experiment:
+    """The registered experiment `name`, its methods resolved against the registry of the moment."""
     reg = experiments()
     if name not in reg:
         raise UserError(f"unknown grid {name!r}; known: {', '.join(reg)}")
-    return importlib.import_module(reg[name]).EXPERIMENT
+    return with_baselines(importlib.import_module(reg[name]).EXPERIMENT)

@@ -26,6 +26,9 @@ class Param:
     high: float | None = None  # numbers: the largest value allowed
     open_low: bool = False  # exclude `low` itself: (low, ...
     open_high: bool = False  # exclude `high` itself: ..., high)
+    # A limit on the run's work, like its time limit (e.g. CP-SAT's deterministic time): part of the run's key,
+    # but never what makes another method, so reports do not name it beside the method
+    limit: bool = False
 
     def range_text(self) -> str:
         """The allowed range as an interval, e.g. "[0, 1]", "(0, 1)", "[1, inf)"; "" when unbounded."""

@@ -200,13 +200,18 @@ def build_grid(opts: Options) -> Grid:
             floor = mode.floors.get(m.formulation)
             if floor is not None and not opts.time_limit:  # --time-limit is the user's word for every run
                 seconds = max(seconds, float(floor))
-            groups.setdefault((seconds, m.lookup(mode.method_seeds)), []).append(m)
+            params = m.run_params
+            work = m.lookup(mode.work_limits) or mode.work_limits.get(m.formulation)
+            if work is not None and work.applies(c.paper or c.entry):
+                params = {**params, work.param: work.value(seconds)}
+                seconds = float(seconds * work.safety)
+            groups.setdefault((seconds, m.lookup(mode.method_seeds)), []).append((m, params))
         for (seconds, seeds), group in groups.items():
             if group:
                 table = {
                     "graphs": [c.entry],
                     "time_limits": seconds,
-                    "formulations": [{"name": m.formulation, "params": m.run_params} for m in group],
+                    "formulations": [{"name": m.formulation, "params": params} for m, params in group],
                 }
                 if seeds is not None:
                     table["seeds"] = list(seeds)
@@ -279,6 +284,13 @@ def preamble(opts: Options, grid: Grid, jobs: int, elapsed_seconds: float | None
     for key, why in grid.unavailable.items():
         m = next(x for x in exp.methods if x.key == key)
         lines.append(f"{m.label()} was not run: the formulation is not available here ({why}).")
+    entries = {c.entry for c in grid.choices}
+    for m in exp.methods:  # a method left out on every graph has no column: say so here
+        reasons = {
+            reason.replace(f"graph {e!r}", "the graph") for e, k, reason in grid.skipped if k == m.key and e in entries
+        }
+        if reasons and len({e for e, k, _ in grid.skipped if k == m.key}) == len(entries):
+            lines.append(f"{m.label()} was not run on any graph of this grid: {'; '.join(sorted(reasons))}.")
     return lines
 
 
@@ -334,6 +346,14 @@ def _write_grid(out: Path, config_path: Path, text: str) -> None:
         raise UserError(f"cannot write the grid: {exc.strerror or exc}", str(config_path)) from None
 
 
+def not_run_lines(grid: Grid) -> list[str]:
+    """One line per method the plan leaves out on some graphs, and why (a mode's skip, not applicable)."""
+    by: dict[tuple[str, str], list[str]] = {}
+    for entry, key, reason in grid.skipped:  # the same reason on several graphs is said once
+        by.setdefault((key, reason.replace(f"graph {entry!r}", "the graph")), []).append(entry)
+    return [f"not run: {key} on {', '.join(entries)} ({reason})" for (key, reason), entries in by.items()]
+
+
 def run(opts: Options) -> int:
     """Build the grid, run what the store lacks, write the report. Returns an exit status."""
     from moccasin_bench.cluster import LocalExecutor
@@ -379,6 +399,8 @@ def run(opts: Options) -> int:
                 file=sys.stderr,
             )
         print(describe_plan(the_plan, stored, (), str(store_path), jobs))
+        for line in not_run_lines(grid):
+            print(line)
         if mode.sizes is not None:
             from moccasin_bench.runner import format_size
 

@@ -103,3 +103,20 @@ def test_sweep_example_is_a_valid_config(tmp_path):
     [example] = re.findall(r"^```toml\n(.*?)^```", text, re.S | re.M)
     config = parse_config(tomllib.loads(example), tmp_path / "my_grid.toml", example)
     assert [g.graphs for g in config.grids] == [("rl1", "cm1"), ("rl2", "cm2")]
+
+
+def test_no_merge_conflict_markers_are_committed():
+    """A merge left unresolved in prose or code reads as garbage on the site and breaks nothing else: catch it."""
+    import subprocess
+
+    marker = re.compile(r"^(<{7} |>{7} |={7}$)", re.M)
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO, capture_output=True, text=True, check=False).stdout.split()
+    if not tracked:
+        pytest.skip("not a git checkout")
+    bad = []
+    for name in tracked:
+        if name.endswith((".md", ".py", ".toml", ".txt", ".cfg", ".yml", ".yaml", ".html")):
+            text = (REPO / name).read_text(errors="replace")
+            if marker.search(text):
+                bad.append(name)
+    assert not bad, f"merge conflict markers in {bad}"

@@ -322,3 +322,66 @@ def test_every_numeric_parameter_has_a_finite_range(name):
         for outside in (p.high + 1, p.low - 1):
             with pytest.raises(UserError, match=f"parameter {p.name!r} of {name} must be in"):
                 p.coerce(outside, name)
+
+
+# ---- comparison baselines join the grids that take them ----------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_baseline_declares_itself_in_one_line(name):
+    note = getattr(formulation_module(name), "BASELINE", None)
+    assert note is None or (isinstance(note, str) and note.strip() and "\n" not in note), note
+
+
+def _planned(grid_name: str, tmp_path) -> tuple[dict[str, set[str]], dict[str, dict[str, str]], list[str]]:
+    """What `reproduce --quick --stand-ins` would run: graph entry -> formulations, graph -> method -> why not,
+    and the lines a dry run prints about what it leaves out."""
+    from moccasin_bench.reproduce import Options, build_grid, not_run_lines
+
+    grid = build_grid(Options(out_dir=tmp_path, grid=grid_name, quick=True, stand_ins=True))
+    runs: dict[str, set[str]] = {}
+    for table in grid.config["grid"]:
+        for graph in table["graphs"]:
+            runs.setdefault(graph, set()).update(f["name"] for f in table["formulations"])
+    skipped: dict[str, dict[str, str]] = {}
+    for graph, key, reason in grid.skipped:
+        skipped.setdefault(graph, {})[key] = reason
+    return runs, skipped, not_run_lines(grid)
+
+
+@pytest.mark.parametrize("grid_name", ["paper", "catalogue"])
+def test_a_baseline_registered_at_runtime_joins_the_grids_that_take_baselines(grid_name, tmp_path, monkeypatch):
+    """A formulation that declares BASELINE, registered as a plug-in, is in the grid's plan with no change to the
+    experiment: run on every graph it accepts, listed as not applicable (with its reason) on the others; the
+    experiment's own methods keep their identities and order, and their runs keep their keys."""
+    from moccasin_bench.experiment import experiment
+    from tests import baseline_plugin as probe
+
+    before = experiment(grid_name)
+    assert probe.NAME not in before.method_keys
+    keys_before = _run_keys(grid_name, tmp_path / "before")
+    probe.use(monkeypatch)
+    after = experiment(grid_name)
+    assert after.method_keys[: len(before.methods)] == before.method_keys
+    assert probe.NAME in after.method_keys
+    runs, skipped, said = _planned(grid_name, tmp_path / "after")
+    assert any(line.startswith(f"not run: {probe.NAME} on ") and "not applicable" in line for line in said)
+    ran = [g for g, names in runs.items() if probe.NAME in names]
+    refused = [g for g, why in skipped.items() if probe.NAME in why]
+    assert ran and refused and set(ran) | set(refused) == set(runs) | set(skipped)
+    assert all(
+        "not applicable" in skipped[g][probe.NAME] and "at most 300 nodes" in skipped[g][probe.NAME] for g in refused
+    )
+    assert keys_before <= _run_keys(grid_name, tmp_path / "after2")
+
+
+def _run_keys(grid_name: str, out) -> set[str]:
+    import tomllib
+
+    from moccasin_bench.reproduce import Options, build_grid, to_toml
+    from moccasin_bench.sweep.config import parse_config
+    from moccasin_bench.sweep.plan import plan
+
+    grid = build_grid(Options(out_dir=out, grid=grid_name, quick=True, stand_ins=True))
+    text = to_toml(grid.config)
+    return {spec.key for spec in plan(parse_config(tomllib.loads(text), out / "grid.toml", text)).runs}

@@ -29,14 +29,14 @@ def test_methods_come_from_the_registry_and_budgets_stop_at_the_minimum(tmp_path
     grid = build_grid(Options(out_dir=tmp_path, grid="frontier", quick=True, graphs=(TINY, "pt-resnet18")))
     g = load_graph(TINY)
     tables = [t for t in grid.config["grid"] if t["graphs"] == [TINY]]
-    assert {t["time_limits"] for t in tables} == {10}
+    assert {t["time_limits"] for t in tables} == {5}
     [seeded] = [t for t in tables if "seeds" in t]
     assert [f["name"] for f in seeded["formulations"]] == ["annealing"] and seeded["seeds"] == [0, 1]
     table = tables[0]
     peak = reference_peak(g)
     assert all(fraction_of_peak(f, peak) > g.min_feasible_budget for f in table["budgets"])
-    # 50 % and below lie under the minimum (64.2 %); 1.25 x the minimum is above the lowest fraction kept (70 %)
-    assert table["budgets"] == [1.0, 0.7] and table["budget_minimum"] == [1.0]
+    # 50 % lies under the minimum (64.2 %): 100 % and the minimum itself
+    assert table["budgets"] == [1.0] and table["budget_minimum"] == [1.0]
     ran = {f["name"] for t in grid.config["grid"] if t["graphs"] == [TINY] for f in t["formulations"]}
     assert "heuristic-too" in ran and "oracle" in ran  # 9 nodes: the oracle applies
     skipped = {(e, k.split("[")[0]): why for e, k, why in grid.skipped}
@@ -88,6 +88,7 @@ def test_frontier_on_a_tiny_graph(tmp_path):
             assert all(c.valid for c in ordered) and r.at_minimum and r.optimal
             tdis = [c.tdi_percent for c in ordered]
             assert tdis == sorted(tdis, reverse=True)
+    _executed_panel_is_drawn(a, tmp_path)
     index = (out / "index.md").read_text()
     assert "lowest budget each method reached" in index and "figures/frontier-" in index
     assert "frontier-profile.png" in index
@@ -97,3 +98,20 @@ def test_frontier_on_a_tiny_graph(tmp_path):
     assert again.returncode == 0 and f"{len(runs)} done, 0 to run" in again.stdout
     with sqlite3.connect(store) as conn:
         assert conn.execute("SELECT COUNT(DISTINCT key) FROM runs").fetchone()[0] == len(runs)
+
+
+def _executed_panel_is_drawn(a, tmp_path):
+    """An executed point of a graph adds the panel below its frontier (memory and time against prediction)."""
+    from moccasin_bench.report.frontier import frontier_figures
+
+    label, method = a.graphs.iloc[0].graph_label, a.methods[0]
+    report = {
+        "simulated": {"scheduled_peak_with_fixed": 1000},
+        "measured": {"scheduled": {"peak_bytes": 1100}, "time_increase_percent": 3.0},
+        "check": {"bitwise_equal": False},
+    }
+    point = {"graph": label, "method": method, "which": "tightest", "budget_percent": 70.0, "report": report}
+    plain = frontier_figures(a, tmp_path / "plain", {})
+    drawn = frontier_figures(a, tmp_path / "drawn", {}, [point, {**point, "method": "another"}])
+    assert "Lower panel" not in plain[0].caption and "Lower panel" in drawn[0].caption
+    assert drawn[0].png.stat().st_size > plain[0].png.stat().st_size  # the panel adds to the picture

@@ -14,7 +14,14 @@ from tests.conftest import run_cli
 torch = pytest.importorskip("torch")
 
 from graphs.pytorch.build import extract  # noqa: E402
-from graphs.pytorch.maxbatch import Attempt, Prober, largest_by_doubling, largest_true, max_batches  # noqa: E402
+from graphs.pytorch.maxbatch import (  # noqa: E402
+    Attempt,
+    Prober,
+    bracket,
+    largest_by_doubling,
+    largest_true,
+    max_batches,
+)
 
 FACTORY = "graphs.pytorch.models:small_net"
 BOUND = 12
@@ -37,6 +44,28 @@ def test_bisection_helpers_find_the_last_true():
         assert largest_by_doubling(lambda b, cut=cut: b <= cut, cap=1000) == cut
         assert largest_true(lambda b, cut=cut: b <= cut, 0, 41) == cut
     assert largest_by_doubling(lambda b: True, cap=100) == 100
+
+
+def test_galloping_from_a_guess_finds_the_last_true():
+    """Any guess, any lower bound that fits: the bracket and the bisection in it end at the last true (exactly, or
+    within the precision with the batch returned fitting)."""
+    for cut in range(0, 40):
+        for plain in sorted({0, min(cut, 3), cut}):
+            for guess in range(1, 41):
+                for precision in (0.0, 0.1):
+                    tried = []
+
+                    def fits(b, cut=cut, tried=tried):
+                        tried.append(b)
+                        return b <= cut
+
+                    lo, hi = bracket(fits, guess, plain, 41, precision)
+                    best = lo if hi is None else largest_true(fits, lo, hi, precision)
+                    assert best <= cut and cut - best <= max(0, precision * best), (cut, plain, guess, best)
+                    assert len(tried) == len(set(tried)) or precision  # exact search solves no batch twice
+    calls = []
+    bracket(lambda b: calls.append(b) or b <= 100, 100, 10, 1000, 0.05)
+    assert calls == [100, 105]  # a guess within the precision costs two solves
 
 
 def test_largest_batch_equals_brute_force():
@@ -81,3 +110,28 @@ def test_affine_sizes_equal_extraction():
         assert (real.memory == guess.memory).all() and real.fixed_bytes == guess.fixed_bytes
         assert (abs(real.duration - guess.duration) <= duration_tolerance(real.duration, b, 2, 2)).all()
         assert (real.edges == guess.edges).all() and guess.source["batch"] == b
+
+
+def test_partitioner_plans_shared_across_batches_equal_fresh_ones():
+    """maxbatch's shortcut for the partitioner (its plans traced at one batch, applied at another) gives what a
+    fresh trace at that batch gives, knob by knob (a budget it cannot reach: every knob of the scan is tried),
+    on a model whose plans do not depend on the batch."""
+    from formulations._torch_remat import plans_shared_across_batches
+
+    params = {"solver": "greedy", "scan_step": 0.5}  # knobs 1, 0.5, 0: three partitions a run
+
+    def run(g):
+        budget = Budget(bytes=int(g.min_feasible_budget))
+        r = solve_in_process(g, budget, "torch-partitioner", params, time_limit_seconds=120).to_json()
+        return r["status"], r["variant"]
+
+    g2, g6 = extract(FACTORY, batch=2), extract(FACTORY, batch=6)
+    fresh = run(g6)
+    with plans_shared_across_batches() as shared:
+        at2 = run(g2)
+        again = run(g6)
+        assert len(shared) == 1  # one trace for both batches
+    assert fresh[0] == again[0] == "no_solution" and len(fresh[1]["tried"]) == 3
+    assert again[1]["tried"] == fresh[1]["tried"]  # the same peak and cost at every knob
+    assert [t["peak"] for t in at2[1]["tried"]] != [t["peak"] for t in fresh[1]["tried"]]  # another batch
+    assert again[1]["plans_traced_at_batch"] == 2 and "plans_traced_at_batch" not in fresh[1]

@@ -32,7 +32,7 @@ def test_quick_grid_with_stand_ins(tmp_path):
         heur = [t for t in tables if any(f["name"] == "heuristic" for f in t["formulations"])]
         assert solvers[0]["time_limits"] == QUICK.time_limits[c.paper]
         assert heur[0]["time_limits"] == min(QUICK.caps["heuristic"], QUICK.time_limits[c.paper])
-        names = [(f["name"], f["params"].get("order")) for f in solvers[0]["formulations"]]
+        names = [(f["name"], f["params"].get("order")) for t in solvers for f in t["formulations"]]
         assert ("moccasin", "fixed") in names and ("moccasin", "free") in names
         big = c.paper in ("rl3", "rl4")
         if "checkmate-milp[backend=highs]" not in grid.unavailable:
@@ -46,6 +46,51 @@ def test_quick_grid_with_stand_ins(tmp_path):
     assert tomllib.loads(text) == json.loads(json.dumps(grid.config))
     config = parse_config(tomllib.loads(text), tmp_path / "grid.toml", text)
     assert config.grace_seconds == QUICK.grace_seconds
+    # a comparison baseline that refuses every graph of the grid has no column: the report's top says why
+    from moccasin_bench.reproduce import preamble
+
+    said = [line for line in preamble(Options(out_dir=tmp_path), grid, 2, None) if "not run on any graph" in line]
+    assert len(said) == 1 and said[0].startswith("PyTorch SAC") and "extracted from PyTorch" in said[0]
+
+
+def test_quick_mode_stops_cpsat_at_a_deterministic_time(tmp_path):
+    """Quick mode gives Moccasin a load-independent limit (CP-SAT's deterministic time, in proportion to the run's
+    limit) on the graphs where one CP-SAT solve decides, with the wall-clock limit doubled as a safety net; the full
+    mode and the other graphs keep the wall clock alone."""
+    grid = build_grid(Options(out_dir=tmp_path, quick=True, stand_ins=True))
+    for c in grid.choices:
+        for t in _tables(grid, c.entry):
+            for f in t["formulations"]:
+                if f["name"] != "moccasin":
+                    assert "deterministic_time" not in f["params"]
+                    continue
+                work = QUICK.work_limits[f"moccasin[order={f['params']['order']}]"]
+                limit = QUICK.time_limits[c.paper]
+                if c.paper in ("rl3", "rl4"):
+                    assert "deterministic_time" not in f["params"] and t["time_limits"] == limit
+                else:
+                    assert f["params"]["deterministic_time"] == pytest.approx(work.per_second * limit)
+                    assert t["time_limits"] == work.safety * limit > limit
+    full = build_grid(Options(out_dir=tmp_path, stand_ins=True, graphs=("rl1",)))
+    assert not any("deterministic_time" in f["params"] for t in full.config["grid"] for f in t["formulations"])
+
+
+def test_a_deterministic_time_gives_the_same_schedule_whatever_the_wall_clock(tmp_path):
+    """Stopped by CP-SAT's deterministic time (not proven, far inside generous wall-clock limits that differ), two
+    runs of Moccasin find the same schedule: what quick mode relies on to be comparable across machines."""
+    from moccasin_bench.budget import resolve_budget
+    from moccasin_bench.judge import solve_in_process
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph("rl1-gen")
+    params = {"order": "free", "warm_start": "heuristics", "search": "cpsat", "deterministic_time": 0.3}
+    runs = [
+        solve_in_process(g, resolve_budget(g, fraction=0.8), "moccasin", params, time_limit_seconds=limit)
+        for limit in (120, 300)
+    ]
+    # CP-SAT ran and was stopped unproven: by its deterministic time, the wall clock being far off
+    assert [r.output.variant.get("cost_phase_status") for r in runs] == ["feasible", "feasible"]
+    assert runs[0].status == runs[1].status and list(runs[0].output.schedule) == list(runs[1].output.schedule)
 
 
 def test_full_grid_uses_the_paper_limits(tmp_path):

@@ -14,6 +14,7 @@ context and library handles (hundreds of MiB on a GPU): the device figure must l
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -181,9 +182,12 @@ def method_largest(
     plain: int,
     possible: int,
     precision: float = 0.0,
+    guess: int | None = None,
 ) -> MethodBatch:
     """The method's largest fitting batch in [0, possible], bisected from the batches where no solve is
-    needed (above `possible` nothing fits); each tried batch is solved at D − F_b."""
+    needed (above `possible` nothing fits); each tried batch is solved at D − F_b. With a `guess` (the
+    batch predicted from the method's result on another device) the bracket is found by galloping from
+    it instead: two solves when the guess is within the precision."""
     attempts: dict[int, Attempt] = {}
 
     def fits(b: int) -> bool:
@@ -193,6 +197,9 @@ def method_largest(
 
     if possible == 0:
         best = 0
+    elif guess is not None and 0 < guess < possible:
+        lo, hi = bracket(fits, guess, max(plain, 0), possible, precision)
+        best = largest_true(fits, lo, hi, precision) if hi is not None else lo
     elif fits(possible):
         best = possible
     else:
@@ -210,6 +217,42 @@ def method_largest(
         tried,
         at.schedule,
     )
+
+
+def bracket(
+    fits: Callable[[int], bool], guess: int, plain: int, possible: int, precision: float
+) -> tuple[int, int | None]:
+    """(lo, hi): lo fits (or is 0), hi does not (None: lo is `possible` and fits), found by galloping from
+    `guess` in steps of precision × guess, doubled each time, up to `possible` or down to `plain` (which
+    fits without recomputation, so is solved before it is trusted)."""
+    step = max(1, math.ceil(precision * guess))
+    if fits(guess):
+        lo = guess
+        while True:
+            c = min(lo + step, possible)
+            if c == lo:
+                return lo, None
+            if not fits(c):
+                return lo, c
+            lo, step = c, 2 * step
+    hi = guess
+    while True:
+        c = max(hi - step, plain)
+        if c <= plain or c <= 0:
+            return (plain if plain and fits(plain) else 0), hi
+        if fits(c):
+            return c, hi
+        hi, step = c, 2 * step
+
+
+def predicted(probe: Prober, batch: int, device_bytes: int, other_bytes: int) -> int:
+    """The batch at which a method that fits `batch` on a device of `device_bytes` is expected to fit on one of
+    `other_bytes`: every size is affine in the batch, so the batch scales with the memory left beyond the
+    batch-independent fixed bytes (parameters, gradients, optimizer state), F(0) = 2 F(1) − F(2)."""
+    f0 = 2 * probe(1).fixed_bytes - probe(2).fixed_bytes
+    if device_bytes <= f0 or other_bytes <= f0:
+        return batch
+    return max(1, int(batch * (other_bytes - f0) / (device_bytes - f0)))
 
 
 def factory_of(target: str, data_dir: str | None = None) -> tuple[str, dict, tuple | None]:
@@ -240,18 +283,30 @@ def max_batches(
     cap: int = MAX_BATCH,
     progress: Callable[[str], None] | None = None,
     precision: float = 0.0,
+    share: bool = False,
+    first_guess: int | None = None,
 ) -> list[dict]:
-    """For each device: the plain baseline, the bound, and each method's largest batch."""
+    """For each device: the plain baseline, the bound, and each method's largest batch (with `share`, each
+        method's search on a device after the first starts from the batch predicted by its previous result; on the first
+    device, from `first_guess` when given, e.g. another method's largest batch there)."""
     out = []
+    found: dict[str, tuple[int, int]] = {}  # method -> (device, its largest batch there): the next device's guess
     for device in devices:
         plain, possible = bounds(probe, device, cap)
         if progress:
             progress(f"{device / 2**30:g} GiB: plain fits up to batch {plain}, no schedule beyond {possible}")
         rows = []
         for m in methods:
-            r = method_largest(probe, device, m, lambda p, budget, m=m: solve(m, p, budget), plain, possible, precision)
+            guess = predicted(probe, found[m][1], found[m][0], device) if share and m in found else None
+            if device == devices[0] and first_guess:
+                guess = first_guess
+            r = method_largest(
+                probe, device, m, lambda p, budget, m=m: solve(m, p, budget), plain, possible, precision, guess
+            )
             if progress:
-                progress(f"  {m}: batch {r.largest_batch} (TDI {r.tdi_percent})")
+                progress(f"  {m}: batch {r.largest_batch} (TDI {r.tdi_percent}; {len(r.attempts)} solves)")
             rows.append(r)
+            if r.largest_batch:
+                found[m] = (device, r.largest_batch)
         out.append({"device_bytes": device, "plain": plain, "possible": possible, "methods": rows})
     return out

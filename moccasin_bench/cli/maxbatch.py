@@ -62,6 +62,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "first (default 0: the exact largest batch)",
     )
     parser.add_argument(
+        "--search",
+        choices=("bisect", "gallop"),
+        default="bisect",
+        help="bisect: each device's search from its bounds (default); gallop: on each device after the first, a "
+        "method's search starts from the batch its result on the previous device predicts (the batch scales with "
+        "the memory beyond the batch-independent fixed bytes) and gallops out from it: fewer solves",
+    )
+    parser.add_argument(
+        "--first-guess",
+        type=int,
+        metavar="B",
+        help="with --search gallop: on the first device, every method's search starts from batch B (e.g. another "
+        "method's largest batch there) instead of bisecting from the bounds",
+    )
+    parser.add_argument(
         "--in-process",
         action="store_true",
         help="solve in this process (no child per solve: faster, but a solver that overruns its limit is not killed)",
@@ -197,9 +212,23 @@ def run(args: argparse.Namespace) -> int:
         probe = Prober(extract_at)
     methods, skipped = _methods(args.methods, probe(1).graph)
     solve = make_solver(methods, args, factory)
-    results = max_batches(probe, devices, [m.key for m in methods], solve, args.max_batch, say, args.precision)
+    results = max_batches(
+        probe,
+        devices,
+        [m.key for m in methods],
+        solve,
+        args.max_batch,
+        say,
+        args.precision,
+        args.search == "gallop",
+        args.first_guess if args.search == "gallop" else None,
+    )
     doc = to_json(factory, results, skipped, args)
     doc["sizes"] = args.sizes
+    doc["in_process"] = bool(args.in_process)
+    doc["search"] = args.search
+    if args.search == "gallop" and args.first_guess:
+        doc["first_guess"] = args.first_guess
     if args.execute:
         doc["executed"] = execute_largest(probe, results)
     if args.output:

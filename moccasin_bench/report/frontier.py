@@ -158,10 +158,18 @@ def why_rows(a: Analysis) -> tuple:
     return ["Graph", "Method", "next budget below", "status there", "its message"], rows
 
 
-def frontier_figures(a: Analysis, out_dir: Path, fixed_bytes: Mapping[str, int]) -> list[Figure]:
+def frontier_figures(
+    a: Analysis,
+    out_dir: Path,
+    fixed_bytes: Mapping[str, int],
+    executed: Sequence[Mapping[str, Any]] = (),
+) -> list[Figure]:
     """One figure per graph: TDI (symlog where it spans decades) against the budget in % of the reference
     peak, one line per method; filled markers where proven optimal, a band from best to worst seed where
-    a cell has several runs; a dotted line at the minimum feasible budget."""
+    a cell has several runs; a dotted line at the minimum feasible budget. Where schedules of the graph were
+    executed (`executed`: the points of executed.json), a panel below shares the budget axis: each executed
+    schedule's allocator peak against its simulated peak plus fixed bytes, and its measured step time against
+    the plain step's."""
     plt = pyplot()
     style = MethodStyle(a.methods)
     cells = a.cells.assign(budget_percent=budget_percent(a.cells))
@@ -172,7 +180,13 @@ def frontier_figures(a: Analysis, out_dir: Path, fixed_bytes: Mapping[str, int])
         ok = here[here["valid"]]
         if not len(ok):
             continue
-        fig, ax = plt.subplots(figsize=(6.4, 4.0))
+        runs = [p for p in executed if p.get("graph") == g.graph_label and p.get("report")]
+        if runs:
+            fig, (ax, low) = plt.subplots(
+                2, 1, figsize=(6.4, 5.6), sharex=True, gridspec_kw={"height_ratios": (3, 1.3)}
+            )
+        else:
+            fig, ax = plt.subplots(figsize=(6.4, 4.0))
         for m in a.methods:
             pts = ok[ok["method"] == m].sort_values("budget_percent")
             if not len(pts):
@@ -221,12 +235,14 @@ def frontier_figures(a: Analysis, out_dir: Path, fixed_bytes: Mapping[str, int])
             if fixed and len(ref)
             else (f"{int(ref.iloc[0]):,}" if len(ref) else "")
         )
-        ax.set_xlabel(
+        (low if runs else ax).set_xlabel(
             f"budget (% of the reference peak {peak})"
             + (f"; + {fixed / 2**20:,.0f} MiB fixed (parameters, batch, gradients, optimizer state)" if fixed else "")
         )
         ax.set_title(f"{g.graph_label} (n = {int(g.nodes):,})")
         ax.legend(fontsize=7, loc="upper right", framealpha=0.85)
+        if runs:
+            _executed_panel(low, runs, style, a.methods)
         fig.tight_layout()
         figures.append(
             save(
@@ -237,10 +253,44 @@ def frontier_figures(a: Analysis, out_dir: Path, fixed_bytes: Mapping[str, int])
                 f"TDI (%) of each method's best schedule on {g.graph_label} against the budget (% of the reference "
                 "order's peak without recomputation); a line ends at the lowest budget the method reached (the legend "
                 "says where). Filled markers: proven optimal (within the method's restrictions); band: best to worst "
-                "seed. Dotted line: the minimum feasible budget (no schedule peaks below it).",
+                "seed. Dotted line: the minimum feasible budget (no schedule peaks below it)."
+                + (
+                    " Lower panel: the schedules executed as one real training step on the CPU (`execute`), at "
+                    "their budgets: filled, the allocator's peak over the simulated peak plus fixed bytes (%); "
+                    "hollow, the measured step time over the plain step's (%); a cross where the outputs are not "
+                    "bitwise equal to the plain step's."
+                    if runs
+                    else ""
+                ),
             )
         )
     return figures
+
+
+def _executed_panel(ax: Any, points: Sequence[Mapping[str, Any]], style: MethodStyle, methods: Sequence[str]) -> None:
+    """Executed points at their budgets: memory and step time measured against the prediction and the plain step."""
+    for p in points:
+        r = p["report"]
+        predicted = r["simulated"]["scheduled_peak_with_fixed"]
+        memory = 100.0 * (r["measured"]["scheduled"]["peak_bytes"] - predicted) / predicted
+        known = p["method"] in methods
+        color, marker = (style.color(p["method"]), style.marker(p["method"])) if known else ("black", "o")
+        x = p["budget_percent"]
+        ax.scatter([x], [memory], color=color, marker=marker, s=26, zorder=3)
+        ax.scatter(
+            [x],
+            [r["measured"]["time_increase_percent"]],
+            facecolors="none",
+            edgecolors=color,
+            marker=marker,
+            s=26,
+            zorder=3,
+        )
+        if not r["check"]["bitwise_equal"]:
+            ax.scatter([x], [memory], color="red", marker="x", s=40, zorder=4)
+    ax.axhline(0, color="grey", linewidth=0.8)
+    ax.set_ylabel("executed: % over\npredicted / plain", fontsize=7)
+    ax.tick_params(labelsize=7)
 
 
 def profile_figure(a: Analysis, out_dir: Path) -> list[Figure]:

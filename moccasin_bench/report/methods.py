@@ -3,8 +3,8 @@
 "Moccasin (fixed)" and "Moccasin (free)" are two methods (identities `moccasin[order=fixed]` and
 `moccasin[order=free]`, moccasin_bench/method.py); so are two heuristic strategies. The column's
 name derives from the identity (the formulation's LABEL with its key parameters' values, or its
-own label(params)). Parameters outside a formulation's key parameters join the
-name only when they vary within a store (e.g. "Moccasin (fixed), copies=3"), as does the
+own label(params)). Parameters outside a formulation's key parameters (and its work limits,
+`Param.limit`) join the name only when they vary within a store (e.g. "Moccasin (fixed), copies=3"), as does the
 thread count.
 """
 
@@ -42,6 +42,12 @@ def _rank(formulation: str, params: Mapping[str, Any]) -> tuple:
     return (major, tuple(minor), formulation)
 
 
+def _limits(formulation: str) -> set[str]:
+    """The formulation's parameters that limit a run's work (Param.limit): like the time limit, not a method."""
+    module = formulation_or_none(formulation)
+    return {p.name for p in getattr(module, "PARAMS", ()) if getattr(p, "limit", False)}
+
+
 def _params(value: Any) -> dict:
     if isinstance(value, dict):
         return value
@@ -63,7 +69,7 @@ def assign_methods(runs: pd.DataFrame) -> pd.DataFrame:
         by_base.setdefault(b, []).append(i)
     for b, rows in by_base.items():
         formulation = df["formulation"].iloc[rows[0]]
-        keys = sorted({k for i in rows for k in params[i]} - set(key_params(formulation)))
+        keys = sorted({k for i in rows for k in params[i]} - set(key_params(formulation)) - _limits(formulation))
         varying[b] = [k for k in keys if len({json.dumps(params[i].get(k), sort_keys=True) for i in rows}) > 1]
         if len({int(df["threads"].iloc[i]) for i in rows}) > 1:
             varying[b].append("threads")
