@@ -42,8 +42,9 @@ __all__ = [
 @dataclass(frozen=True)
 class WorkLimit:
     """A limit on a method's work that does not depend on the machine's load (e.g. CP-SAT's deterministic
-    time): in a mode that gives one, a run with time limit L gets parameter `param` = `per_second` x L, and a wall-clock limit `safety` x L, kept only as a safety net, so that the work limit,
-    not the machine's load, decides where the run stops."""
+    time): in a mode that gives one, a run with time limit L gets parameter `param` = `per_second` x L and
+    a wall-clock limit of `safety` x L, kept only as a safety net, so that the work limit, not the
+    machine's load, decides where the run stops."""
 
     param: str
     per_second: float
