@@ -20,8 +20,7 @@ from moccasin_bench.judge import solve_in_process as execute
 from moccasin_bench.orders import reference_order
 from moccasin_bench.params import resolve_params
 from moccasin_bench.simulate import simulate
-from tests.strategies import dags
-from tests.test_crosscheck import training_graphs
+from tests.strategies import dags, training_graphs
 
 pytest.importorskip("numba")
 

@@ -8,11 +8,10 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from moccasin_bench.budget import Budget
-from moccasin_bench.graph import Graph
 from moccasin_bench.judge import solve_in_process
 from moccasin_bench.orders import reference_order
 from moccasin_bench.simulate import simulate
-from tests.strategies import dags
+from tests.strategies import dags, training_graphs
 
 EXACT = [
     ("checkmate-milp", {"backend": "highs"}),
@@ -23,21 +22,6 @@ EXACT = [
     ("checkmate-cp", {}),
     ("checkmate-cp", {"warm_start": "none", "free_rule": "upper"}),
 ]
-
-
-@st.composite
-def training_graphs(draw, max_nodes: int = 7) -> Graph:
-    """Forward chain, loss, backward chain reading the forward values, plus a random edge or
-    two: values live long, so tight budgets call for recomputation."""
-    k = draw(st.integers(2, (max_nodes - 1) // 2))
-    n = 2 * k + 1
-    edges = [(i, i + 1) for i in range(2 * k)] + [(k - 1 - i, k + 1 + i) for i in range(k)]
-    extra = [(u, v) for v in range(n) for u in range(v - 1) if (u, v) not in edges]
-    edges += draw(st.lists(st.sampled_from(extra), unique=True, max_size=2)) if extra else []
-    duration = draw(st.lists(st.integers(0, 6), min_size=n, max_size=n))
-    memory = draw(st.lists(st.integers(1, 6), min_size=n, max_size=n))
-    ids = draw(st.permutations(range(n)))
-    return Graph.build("training", [ids[v] for v in range(n)], duration, memory, [(ids[a], ids[b]) for a, b in edges])
 
 
 @st.composite

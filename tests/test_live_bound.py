@@ -15,6 +15,7 @@ from moccasin_bench.graph import Graph
 from moccasin_bench.judge import solve_in_process
 from moccasin_bench.orders import reference_order
 from moccasin_bench.simulate import simulate
+from tests import strategies
 from tests.conftest import paper_graph
 from tests.strategies import dags
 
@@ -26,17 +27,9 @@ def skip_chain() -> Graph:
     )
 
 
-@st.composite
-def training_graphs(draw, max_nodes: int = 7) -> Graph:
-    """Forward chain, loss, backward chain reading the forward values, plus a random edge or two."""
-    k = draw(st.integers(2, (max_nodes - 1) // 2))
-    n = 2 * k + 1
-    edges = [(i, i + 1) for i in range(2 * k)] + [(k - 1 - i, k + 1 + i) for i in range(k)]
-    extra = [(u, v) for v in range(n) for u in range(v - 1) if (u, v) not in edges]
-    edges += draw(st.lists(st.sampled_from(extra), unique=True, max_size=2)) if extra else []
-    duration = draw(st.lists(st.integers(0, 6), min_size=n, max_size=n))
-    memory = draw(st.lists(st.integers(0, 6), min_size=n, max_size=n))
-    return Graph.build("training", list(range(n)), duration, memory, edges)
+def training_graphs(max_nodes: int = 7):
+    """tests.strategies.training_graphs with zero-size values allowed and ids in order."""
+    return strategies.training_graphs(max_nodes, min_memory=0, shuffle_ids=False)
 
 
 @st.composite

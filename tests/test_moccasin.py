@@ -14,6 +14,7 @@ from moccasin_bench.graph import Graph
 from moccasin_bench.judge import solve_in_process
 from moccasin_bench.orders import reference_order
 from moccasin_bench.simulate import simulate
+from tests import strategies
 from tests.conftest import paper_graph
 from tests.strategies import dags
 
@@ -42,19 +43,9 @@ def oracle_cost(g: Graph, budget: int, mode: str, copies: int) -> int | None:
     return None if found is None else found[0]
 
 
-@st.composite
-def training_graphs(draw, max_nodes: int = 7) -> Graph:
-    """Forward chain, loss, backward chain reading the forward values (plus up to two random
-    edges): long-lived values make recomputation pay off, unlike most random tiny DAGs."""
-    k = draw(st.integers(1, (max_nodes - 1) // 2))
-    n = 2 * k + 1  # forward 0..k-1, loss k, gradient k+1+i of forward k-1-i
-    edges = [(i, i + 1) for i in range(2 * k)] + [(k - 1 - i, k + 1 + i) for i in range(k)]
-    extra = [(u, v) for v in range(n) for u in range(v - 1) if (u, v) not in edges]
-    edges += draw(st.lists(st.sampled_from(extra), unique=True, max_size=2)) if extra else []
-    duration = draw(st.lists(st.integers(0, 5), min_size=n, max_size=n))
-    memory = draw(st.lists(st.integers(1, 6), min_size=n, max_size=n))
-    ids = draw(st.permutations(range(n)))
-    return Graph.build("training", [ids[v] for v in range(n)], duration, memory, [(ids[a], ids[b]) for a, b in edges])
+def training_graphs(max_nodes: int = 7):
+    """tests.strategies.training_graphs with a single layer allowed and durations up to 5."""
+    return strategies.training_graphs(max_nodes, min_layers=1, max_duration=5)
 
 
 @st.composite
