@@ -360,6 +360,8 @@ def staged_repair(
         scored: list[tuple] = []  # (key, add, remove, events, sim, overflow) of the tries that reduce overflow
         for limit in (max_candidates, None):  # when the most promising tries all fail, try every one
             for j in (focus[:max_focus] if limit is not None else focus).tolist():
+                if deadline is not None and time.perf_counter() > deadline:
+                    break  # one round's tries take minutes on large graphs (n = 10,000: 118 s for a 30 s deadline)
                 tries = _tries_at(
                     ctx, j, sched, reader, producer, graph.memory, dur, max_values=None if limit is None else max_values
                 )

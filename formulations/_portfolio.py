@@ -60,9 +60,10 @@ MEMBERS = (
 )
 # The quick heuristics' strategies (formulations/heuristics.py): each well under a second on the catalogue;
 # staged repair runs as its own member (`repair`, along the reference order, 0.4 of what is left, at a tight
-# budget 0.7 of the annealer's window and only when a quick start fits: 1.1 s on pt-resnet18 50 %, 3.5 s on
-# pt-mobilenetv2 30 %, 38 s on pt-gpt 50 % at load 15; the cheapest schedule of any method in the first two
-# and below dtr's and the annealer's in the third), the reordering local search to `heuristic`
+# budget 0.7 of the annealer's window and only when a quick start adding at most 100 % fits: 1.1 s on
+# pt-resnet18 50 %, 3.5 s on pt-mobilenetv2 30 %, 38 s on pt-gpt 50 % at load 15; the cheapest schedule of any
+# method in the first two and below dtr's and the annealer's in the third), the reordering local search to
+# `heuristic`
 QUICK_STRATEGIES = ("no-recompute", "staged-greedy", "chen-sqrt", "chen-greedy")
 # A start adding more than this (TDI, %) after the quick members marks a tight budget: the annealer then runs
 # for most of the limit (pt-resnet50 30 %: the annealer alone 7.74 % in 30 s, the quick start 6.42 %; the
@@ -72,6 +73,11 @@ GOOD_START_TDI_PERCENT = 1.0
 # beats the annealer's share there (pt-resnet50 20 %: staged repair 10.59 % in 60 s, the annealer's 30 s
 # 11.90 %, the quick start 12.06 %; pt-gpt 50 %: 3.22 % against 5.3 %), and it ends early where it is quick
 REPAIR_TIGHT_SHARE = 0.7
+# ... and only when the best quick start adds at most this (TDI, %): where the quick members fit only by recomputing
+# nearly everything, repair along the reference order finds nothing in its share (random layered n = 10,000 at
+# 90 %: quick start 804 %, repair 252 s for nothing, the annealer then 105 s: 1.57 % instead of 1.51 % with
+# 291 s); the catalogue's and pt-llama's tight cells start at 3.6-31 %, where repair wins
+REPAIR_TIGHT_MAX_START_TDI_PERCENT = 100.0
 # The quick members (after the staged heuristics) start only within this share of the limit: on random
 # layered graphs they find nothing at tight budgets and take seconds each (RL3 70 %: quick 8.5 s, dtr 6.4 s
 # at load 15; RL4 70 %: 15 s for nothing, the annealer then 8.65 % in 25 s), time the annealer needs there
@@ -157,11 +163,13 @@ def run_portfolio(
     initial: np.ndarray | None = None,
     members: tuple[str, ...] = MEMBERS,
     capped: bool = False,
+    model_to_build: bool = True,
 ) -> Portfolio:
     """The portfolio within `share` of the time left (more at a tight budget, see the module's docstring).
     The staged heuristics stay on `order`'s stage grid (fixed order) with at most `copies` computations per
     node; the other members are free to reorder and recompute as they do alone (`capped`: at most `copies`
-    computations per node for every member, and only schedules within it are kept)."""
+    computations per node for every member, and only schedules within it are kept; `model_to_build` False: the
+    caller builds no full model, and a tight budget's reserve holds no build time)."""
     from formulations._warm_start import candidate_orders, schedules_along, warm_start
     from moccasin_bench.formulation import VALID_STATUSES, formulation_module, registry, requirement_problem
 
@@ -187,7 +195,7 @@ def run_portfolio(
             tight = "annealing" in queue + [member] and (tdi is None or tdi > GOOD_START_TDI_PERCENT)
             if tight:
                 rest = problem.time_limit_seconds - problem.elapsed()
-                reserve = TIGHT_MODEL_SHARE * problem.time_limit_seconds + MODEL_SECONDS_PER_NODE * g.n
+                reserve = TIGHT_MODEL_SHARE * problem.time_limit_seconds + MODEL_SECONDS_PER_NODE * g.n * model_to_build
                 end = max(end, time.perf_counter() + max(0.0, rest - reserve))
                 out.tight = {
                     "start_tdi_percent": None if tdi is None else round(tdi, 4),
@@ -203,6 +211,14 @@ def run_portfolio(
             out.members[member] = {
                 "status": "skipped",
                 "why": "tight budget and no quick start fits: the annealer's time",
+            }
+            continue
+        start_tdi = (out.tight or {}).get("start_tdi_percent")
+        if tight and member == "repair" and start_tdi is not None and start_tdi > REPAIR_TIGHT_MAX_START_TDI_PERCENT:
+            out.members[member] = {
+                "status": "skipped",
+                "why": f"tight budget and the quick start adds {start_tdi:g} % "
+                f"(> {REPAIR_TIGHT_MAX_START_TDI_PERCENT:g} %): the annealer's time",
             }
             continue
         if tight and member not in quick and member not in ("annealing", "repair"):

@@ -37,6 +37,13 @@ LARGE_MODEL_VARIABLES = 8000
 # warm_start=portfolio: the model's copies of a node are raised to take the cheapest start when it computes
 # the node at most this many times (the members recompute freely; dtr and the annealer at tight budgets)
 RAISE_COPIES_UP_TO = 8
+# search=hybrid or segments on a graph of more edges than this, from a fitting start: no full model is built;
+# the segment search (small CP-SAT models over windows of the start) takes the time left. The full model's
+# size grows with the edges (a precedence literal per edge and copy): random layered n = 10,000 (150,644
+# edges), fixed order, took 183 s to build under load (361,275 variables, 1.6 M constraints) and its
+# neighbourhoods copy the whole model (4 in 81 s); pt-llama (3,557 nodes, 5,292 edges) builds and its
+# neighbourhoods improve the start.
+SEGMENTS_ONLY_EDGES = 50_000
 DESCRIPTION = "Moccasin CP-SAT model: C retention intervals per node, fixed (stage grid) or free order"
 LABEL = "Moccasin"
 KEY_PARAMS = ("order",)
@@ -284,6 +291,8 @@ class _Run:
             extra.setdefault("max_deterministic_time", float(p["deterministic_time"]))
         given = self._initial()
         self._starts(given)
+        if self._segments_only():
+            return self._segments_without_model(limit)
         watch = _cpsat.Stopwatch()
         narrower = self._raise_copies_for_best_start()
         self._follow_best_start()
@@ -441,6 +450,58 @@ class _Run:
         self.result_in_model = False
         return (found, None), False, None
 
+    def _large(self) -> bool:
+        """Too large for the full model under the default search (see SEGMENTS_ONLY_EDGES)."""
+        return self.p["search"] in ("hybrid", "segments") and self.p["phases"] != "2" and self.g.m > SEGMENTS_ONLY_EDGES
+
+    def _segments_only(self) -> bool:
+        """A large graph (more than SEGMENTS_ONLY_EDGES edges) with a fitting start, under the default search
+        (or search=segments): the full model is not built (see SEGMENTS_ONLY_EDGES)."""
+        return self.portfolio and self.best_start is not None and self._large()
+
+    def _segments_without_model(self, limit: float) -> SolverOutput:
+        """The best start improved window by window (formulations/_segment_search) to the end of the limit,
+        without the full model: a feasible result without a bound, staged along no order."""
+        from formulations import _cpsat
+        from formulations._segment_search import segment_search
+
+        g, problem, b = self.g, self.problem, self.best_start
+        self.build_seconds = self.start_seconds
+        self.solve_watch = _cpsat.Stopwatch()
+        self.variant.update(
+            {
+                "heuristic_seconds": round(self.start_seconds, 3),
+                "build_seconds_include": "the starts (no model built)",
+                "warm_start_pool": len(self.pool),
+                "full_model": f"not built: the graph has {g.m:,} edges (more than {SEGMENTS_ONLY_EDGES:,}); "
+                "windows of the best start are solved as small CP-SAT models instead",
+            }
+        )
+        self.restrictions = "the best start improved by windows re-solved as small CP-SAT models (no model bound)"
+        for start in self.pool:
+            self.trajectory.append((start.found_at_seconds, float(start.cost)))
+        problem.notify(float(b.cost))
+        began = problem.elapsed()
+        found, stats = segment_search(
+            g,
+            problem.budget.bytes,
+            b.schedule,
+            problem.elapsed,
+            limit,
+            seed=problem.seed,
+            on_improvement=lambda s, c: problem.notify(float(c)),
+        )
+        self.trajectory.extend(stats.points)
+        self.variant["segments"] = {
+            "from": f"start ({b.name})",
+            "seconds": round(problem.elapsed() - began, 3),
+            **stats.to_json(),
+            "in_model": False,
+        }
+        self.variant["search_stages"] = [{"stage": "segments", "seconds": round(problem.elapsed() - began, 3)}]
+        self.result_in_model = False
+        return self.finish("feasible", found, float(schedule_cost(g, found)), None)
+
     def _initial(self):
         """The initial schedule: (name, schedule) when it fits and the model can express it; the model's
         copies are raised only then. Over the budget but valid and expressible: phase 1's start."""
@@ -473,7 +534,13 @@ class _Run:
             # as they do alone and the model raises its copies to take the best start
             capped = p["copies"] != DEFAULT_COPIES or bool(p["copies_per_node"])
             found = run_portfolio(
-                problem, self.order, self.copies, p["portfolio_share"], initial=fitting_initial, capped=capped
+                problem,
+                self.order,
+                self.copies,
+                p["portfolio_share"],
+                initial=fitting_initial,
+                capped=capped,
+                model_to_build=not self._large(),
             )
             pool.starts = sorted(pool.starts + found.starts, key=lambda x: (x.cost, len(x.schedule)))
             self.closest = self.closest if self.closest is not None else (found.closest[1] if found.closest else None)

@@ -105,3 +105,32 @@ def test_moccasin_search_segments_never_loses_to_its_start(instance, mode):
         assert result.total_duration >= oracle(g, budget, 0)
     if variant.get("segments", {}).get("in_model") is False:
         assert result.output.best_bound is None and result.status == "feasible"
+
+
+def test_a_graph_too_large_for_the_model_gets_segments_from_its_start(monkeypatch):
+    """Default moccasin on a graph above SEGMENTS_ONLY_EDGES (here lowered to 0): no model is built (the
+    builder would fail the test), the best start is improved window by window, the result is feasible,
+    never costlier than the start, within the budget, without a bound and staged along no order."""
+    from formulations import _moccasin_model as mm
+    from formulations import moccasin
+    from moccasin_bench.budget import resolve_budget
+    from moccasin_bench.judge import solve_in_process
+    from moccasin_bench.sources import load_graph
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("the full model was built")
+
+    monkeypatch.setattr(moccasin, "SEGMENTS_ONLY_EDGES", 0)
+    monkeypatch.setattr(mm, "build", no_build)
+    g = load_graph("random-layered:n=60,seed=3")
+    budget = resolve_budget(g, 0.8)
+    result = solve_in_process(g, budget, "moccasin", {}, time_limit_seconds=4, threads=1)
+    variant = result.output.variant
+    assert result.status == "feasible", result.message
+    assert variant["full_model"].startswith("not built") and variant["segments"]["iterations"] > 0
+    assert result.total_duration <= variant["start"]["cost"]
+    assert simulate(g, g.to_indices(result.schedule)).fits(budget.bytes)
+    assert result.output.best_bound is None and result.output.staged_order is None
+    # an explicit search keeps the model: the builder is called (and here fails loudly)
+    failed = solve_in_process(g, budget, "moccasin", {"search": "cpsat"}, time_limit_seconds=4, threads=1)
+    assert failed.status == "error" and "full model was built" in failed.message
