@@ -478,6 +478,12 @@ class _Run:
             }
         )
         self.restrictions = "the best start improved by windows re-solved as small CP-SAT models (no model bound)"
+        self.result_in_model = False
+        if b.cost == g.sum_duration:  # the start recomputes nothing: no schedule costs less
+            self.variant["search_stages"] = []
+            return self.finish(
+                "optimal", b.schedule, float(b.cost), float(b.cost), "the start recomputes nothing: optimal"
+            )
         for start in self.pool:
             self.trajectory.append((start.found_at_seconds, float(start.cost)))
         problem.notify(float(b.cost))
@@ -499,7 +505,6 @@ class _Run:
             "in_model": False,
         }
         self.variant["search_stages"] = [{"stage": "segments", "seconds": round(problem.elapsed() - began, 3)}]
-        self.result_in_model = False
         return self.finish("feasible", found, float(schedule_cost(g, found)), None)
 
     def _initial(self):

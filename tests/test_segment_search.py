@@ -134,3 +134,20 @@ def test_a_graph_too_large_for_the_model_gets_segments_from_its_start(monkeypatc
     # an explicit search keeps the model: the builder is called (and here fails loudly)
     failed = solve_in_process(g, budget, "moccasin", {"search": "cpsat"}, time_limit_seconds=4, threads=1)
     assert failed.status == "error" and "full model was built" in failed.message
+
+
+def test_a_large_graph_whose_start_recomputes_nothing_is_optimal_without_the_model(monkeypatch):
+    """Above SEGMENTS_ONLY_EDGES at a budget the reference order fits: the start recomputes nothing, so the
+    result is optimal over every schedule (its bound the sum of durations), staged along no order."""
+    from formulations import _moccasin_model as mm
+    from formulations import moccasin
+    from moccasin_bench.budget import resolve_budget
+    from moccasin_bench.judge import solve_in_process
+    from moccasin_bench.sources import load_graph
+
+    monkeypatch.setattr(moccasin, "SEGMENTS_ONLY_EDGES", 0)
+    monkeypatch.setattr(mm, "build", lambda *a, **k: (_ for _ in ()).throw(AssertionError("model built")))
+    g = load_graph("random-layered:n=60,seed=3")
+    result = solve_in_process(g, resolve_budget(g, 1.0), "moccasin", {}, time_limit_seconds=4, threads=1)
+    assert result.status == "optimal" and result.total_duration == g.sum_duration
+    assert result.output.best_bound == g.sum_duration and result.output.staged_order is None
