@@ -267,13 +267,14 @@ def test_lp_rejects_bad_thresholds():
 @pytest.mark.parametrize(
     "params,graph,fraction",
     [
-        ({"backend": "highs", "warm_start": "none"}, "random-layered:n=40,seed=1", 0.9),
-        ({"backend": "pulp", "pulp_solver": "highs"}, "random-layered:n=40,seed=1", 0.9),
-        ({"backend": "pulp", "pulp_solver": "cbc"}, "random-layered:n=80,seed=1", 0.95),
+        ({"backend": "highs"}, "random-layered:n=80,seed=1", 0.9),
+        ({"backend": "pulp", "pulp_solver": "highs"}, "random-layered:n=80,seed=1", 0.9),
+        ({"backend": "pulp", "pulp_solver": "cbc"}, "random-layered:n=80,seed=1", 0.9),
     ],
 )
 def test_a_time_out_is_never_reported_optimal(params, graph, fraction):
-    """Instances where the solvers find incumbents but stay ~2 % or more from a proof in 3 s."""
+    """An instance the solvers do not prove in 3 s on any machine we have: HiGHS from the heuristics' start
+    leaves a 1.2 % gap after 30 s on a quiet core (n = 40 at 90 %, used before, is proven in 3.0-3.3 s there)."""
     from moccasin_bench.sources import load_graph
 
     g = load_graph(graph)
