@@ -85,6 +85,16 @@ QUICK_SHARE = 0.15
 # At a tight budget the model keeps this share of the limit (plus MODEL_SECONDS_PER_NODE per node) for its
 # build and neighbourhood search; the annealer has the rest after the quick members
 TIGHT_MODEL_SHARE = 0.15
+# At a tight budget on a graph from PyTorch, PyTorch's partitioner joins after staged repair (its greedy knapsack
+# only, PARTITIONER_TIGHT_SHARE of the annealer's window) when the quick start adds at most this (TDI, %): in the
+# targets grid (60 s) it found a schedule in each cell whose quick start added at most 3.75 % (5 of 5: pt-gpt 50 %,
+# pt-mobilenetv2 50 / 40 / 30 %, pt-resnet50 50 %) and in none above 4.1 % (7 cells); at pt-gpt 50 % its schedule
+# is the cheapest of any method (3.04 % against staged repair's 3.22 %), and its greedy knapsack found the cheapest
+# fitting schedule of the two that run here in all 5 cells (dp tied in 3), in half the time
+PARTITIONER_TIGHT_MAX_START_TDI_PERCENT = 4.0
+PARTITIONER_TIGHT_SHARE = 0.7
+# ... and only with this many seconds left in the annealer's window (one trace takes 4-30 s)
+PARTITIONER_TIGHT_MIN_SECONDS = 20.0
 # PyTorch's baselines join only when the portfolio has this many seconds: one trace of a catalogue model
 # takes 10-30 s and cannot be cut short (pt-resnet50: 31 s for the partitioner's first knob setting).
 TORCH_MEMBERS_SECONDS = 60.0
@@ -221,14 +231,29 @@ def run_portfolio(
                 f"(> {REPAIR_TIGHT_MAX_START_TDI_PERCENT:g} %): the annealer's time",
             }
             continue
-        if tight and member not in quick and member not in ("annealing", "repair"):
-            out.members[member] = {"status": "skipped", "why": "tight budget: the annealer takes the time"}
-            continue
         left = end - time.perf_counter()
+        partitioner_tight = (
+            tight
+            and member == "torch-partitioner"
+            and start_tdi is not None
+            and start_tdi <= PARTITIONER_TIGHT_MAX_START_TDI_PERCENT
+        )
+        if partitioner_tight and left < PARTITIONER_TIGHT_MIN_SECONDS:
+            out.members[member] = {
+                "status": "skipped",
+                "why": f"tight budget and less than {PARTITIONER_TIGHT_MIN_SECONDS:g} s left in the annealer's window",
+            }
+            continue
+        if tight and member not in quick and member not in ("annealing", "repair") and not partitioner_tight:
+            why = "tight budget: the annealer takes the time"
+            if member == "torch-partitioner" and start_tdi is not None:
+                why += f" (the quick start adds {start_tdi:g} % > {PARTITIONER_TIGHT_MAX_START_TDI_PERCENT:g} %)"
+            out.members[member] = {"status": "skipped", "why": why}
+            continue
         if left <= 0.05:
             out.members[member] = {"status": "skipped", "why": "the portfolio's share was used up"}
             continue
-        if member in TORCH_MEMBERS and total < TORCH_MEMBERS_SECONDS:
+        if member in TORCH_MEMBERS and total < TORCH_MEMBERS_SECONDS and not partitioner_tight:
             out.members[member] = {
                 "status": "skipped",
                 "why": f"the portfolio has less than {TORCH_MEMBERS_SECONDS:g} s",
@@ -237,6 +262,8 @@ def run_portfolio(
         share_of_left = 1.0 if member == "annealing" else SLICES[member]
         if tight and member == "repair":
             share_of_left = REPAIR_TIGHT_SHARE
+        if partitioner_tight:
+            share_of_left = PARTITIONER_TIGHT_SHARE
         seconds = share_of_left * left
         if member != "annealing" or not tight:
             seconds = min(seconds, 0.5 + MEMBER_SECONDS_PER_NODE * g.n)
@@ -284,6 +311,8 @@ def run_portfolio(
             params = {"order": "free", **({"max_computations": cap_int} if capped else {})}
         elif member == "heuristic" and capped:
             params = {"strategy": "best", "max_computations": cap_int}
+        elif partitioner_tight:
+            params = {"solver": "greedy"}
         from_start = None
         if member == "annealing" and not tight:
             most = cap_int or ANNEALER_CAP
@@ -297,6 +326,8 @@ def run_portfolio(
         }
         if from_start is not None:
             info["from"] = from_start.name
+        if partitioner_tight:
+            info["knapsack"] = params["solver"]
         if result.status in VALID_STATUSES and result.schedule is not None:
             info["kept"] = out.add(problem, member, result.schedule, keep_cap) is not None
             if not info["kept"] and capped:

@@ -153,3 +153,30 @@ def test_the_partitioner_schedule_executes_with_equal_gradients(gpt_graph):
     assert report["check"]["bitwise_equal"], report["check"]  # the same ops on the same values
     assert report["recomputations"] == len(r.schedule) - gpt_graph.n > 0
     assert_outputs_were_compared(report)
+
+
+@pytest.mark.parametrize("most", [-1.0, 1e9])
+def test_at_a_tight_budget_the_partitioner_joins_moccasins_portfolio_only_after_a_good_quick_start(
+    gpt_graph, monkeypatch, most
+):
+    """At a tight budget on a graph from PyTorch the partitioner (greedy knapsack) runs in the start
+    portfolio when the quick start adds at most PARTITIONER_TIGHT_MAX_START_TDI_PERCENT, and is
+    skipped with its reason above it; its schedule competes as a start like any member's."""
+    from formulations import _portfolio
+
+    monkeypatch.setattr(_portfolio, "GOOD_START_TDI_PERCENT", -1.0)  # every budget counts as tight
+    monkeypatch.setattr(_portfolio, "PARTITIONER_TIGHT_MAX_START_TDI_PERCENT", most)
+    monkeypatch.setattr(_portfolio, "PARTITIONER_TIGHT_MIN_SECONDS", 0.0)
+    budget = resolve_budget(gpt_graph, fraction=0.8)
+    r = solve_in_process(gpt_graph, budget, "moccasin", {}, time_limit_seconds=12, threads=1)
+    assert r.status in ("feasible", "optimal"), r.message
+    portfolio = r.output.variant["portfolio"]
+    assert portfolio["tight"]["start_tdi_percent"] is not None
+    member = portfolio["torch-partitioner"]
+    if most < 0:
+        assert member["status"] == "skipped" and "quick start adds" in member["why"]
+    else:
+        assert member["knapsack"] == "greedy" and member["status"] in ("feasible", "no_solution")
+        assert member["time_limit_seconds"] > 0
+        if member["status"] == "feasible":
+            assert r.total_duration <= member["cost"]
