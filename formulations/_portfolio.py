@@ -16,8 +16,9 @@ the best quick start adds more than GOOD_START_TDI_PERCENT), where the annealer,
 the cheapest schedules there, runs from its own start (as it does alone: from a good start it found
 nothing cheaper in every run measured, e.g. 16 s from staged repair's 1.63 % on pt-resnet18 50 %) for
 most of the limit (all but a reserve for the model's build and its neighbourhood search) and the slow
-members (`heuristic`'s local search, PyTorch's) are skipped. The quick members start only within
-QUICK_SHARE of the limit.
+members (`heuristic`'s local search, PyTorch's checkpointing) are skipped; PyTorch's partitioner runs after
+staged repair on a PyTorch graph whose quick start is good (PARTITIONER_TIGHT_MAX_START_TDI_PERCENT). The
+quick members start only within QUICK_SHARE of the limit.
 Members run through the engine (moccasin_bench.judge) like any run, so a member that fails or is not
 installed costs its slice and nothing else.
 """
