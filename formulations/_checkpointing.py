@@ -310,6 +310,7 @@ def staged_repair(
     """
     import time
 
+    from formulations._repair_kernel import overflow_cost  # numba: imported where it is used
     from moccasin_bench.simulate import simulate
 
     order = np.asarray(order, dtype=np.int64)
@@ -326,6 +327,10 @@ def staged_repair(
     def measure(ev: np.ndarray):
         sim = simulate(graph, schedule_of(ev))
         return sim, _overflow(sim.memory_per_step, budget_bytes)
+
+    def score(ev: np.ndarray) -> tuple[int, int, bool]:
+        """A try's (overflow, cost, valid) without a full simulation (the winner is simulated)."""
+        return overflow_cost(graph, schedule_of(ev), budget_bytes)
 
     if batch is None:
         batch = 1 + n // 200
@@ -372,13 +377,13 @@ def staged_repair(
                     continue  # already tried in full
                 cost_now = sim.total_duration
                 for add, remove in tries:
-                    ev = np.union1d(events if remove < 0 else events[events != remove], add)
-                    s2, o2 = measure(ev)
+                    ev = _merged(events if remove < 0 else events[events != remove], add)
+                    o2, c2, _ = score(ev)
                     gain = over - o2
                     if gain <= 0:
                         continue
-                    extra_cost = s2.total_duration - cost_now
-                    scored.append(((gain / extra_cost if extra_cost > 0 else math.inf, gain), add, remove, ev, s2, o2))
+                    extra_cost = c2 - cost_now
+                    scored.append(((gain / extra_cost if extra_cost > 0 else math.inf, gain), add, remove, ev, o2))
                 if scored:
                     break
             if scored:
@@ -386,19 +391,23 @@ def staged_repair(
         if not scored:
             break
         scored.sort(key=lambda x: x[0], reverse=True)
-        _, _, _, events, sim, over = scored[0]
+        _, _, _, events, over = scored[0]
+        sim, _ = measure(events)
+        cost_now, applied = sim.total_duration, False
         # large graphs: also apply the next best tries of this round when they still help (saves rounds)
-        for key, add, remove, _, _, _ in scored[1:batch]:
+        for key, add, remove, _, _ in scored[1:batch]:
             if over == 0 or (remove >= 0 and remove not in events):
                 break
-            ev = np.union1d(events if remove < 0 else events[events != remove], add)
-            s2, o2 = measure(ev)
-            if o2 < over and (s2.total_duration - sim.total_duration) * key[0] <= 2 * (over - o2) + 1e-9 * key[0]:
-                events, sim, over = ev, s2, o2
+            ev = _merged(events if remove < 0 else events[events != remove], add)
+            o2, c2, _ = score(ev)
+            if o2 < over and (c2 - cost_now) * key[0] <= 2 * (over - o2) + 1e-9 * key[0]:
+                events, over, cost_now, applied = ev, o2, c2, True
+        if applied:
+            sim, _ = measure(events)
         if over < best_over:
             best_ev, best_over = events, over
     if over == 0 and cleanup:
-        events, sim = _remove_unneeded(graph, events, order, measure)
+        events, sim = _remove_unneeded(graph, events, order, measure, score)
         best_ev, best_over = events, 0
     if best_ev is not events:
         sim, _ = measure(best_ev)
@@ -413,9 +422,14 @@ def staged_repair(
 
 def _promise(events: np.ndarray, order: np.ndarray, memory: np.ndarray, duration: np.ndarray) -> float:
     """Sort key of a try: most memory taken off the focus step per unit of added duration first
-    (the recomputed value is the try's last event; the others are its inputs)."""
-    nodes = order[event_stage_position(events)[1]]
-    return -float(memory[nodes[-1]]) / (1.0 + float(duration[nodes].sum()))
+    (the recomputed value is the try's last event; the others are its inputs). Integer arithmetic on
+    the few events of a try: numpy's per-call overhead would dominate."""
+    total, last = 0, -1
+    for e in events.tolist():
+        stage = (math.isqrt(8 * e + 1) - 1) // 2
+        last = int(order[e - stage * (stage + 1) // 2])
+        total += int(duration[last])
+    return -float(memory[last]) / (1.0 + float(total))
 
 
 @dataclass(frozen=True)
@@ -520,20 +534,27 @@ def _with_inputs(
     return out
 
 
-def _remove_unneeded(graph: Graph, events: np.ndarray, order: np.ndarray, measure):
+def _remove_unneeded(graph: Graph, events: np.ndarray, order: np.ndarray, measure, score):
     """Drop recomputations, costliest first, while the schedule still fits."""
     stage, pos = event_stage_position(events)
     extra = events[stage != pos]
     durations = graph.duration[order[event_stage_position(extra)[1]]]
-    sim, _ = measure(events)
     candidates = extra[np.argsort(-durations, kind="stable")].tolist()
     changed = True
     while changed:  # one removal can make another one possible
         changed = False
         for e in list(candidates):
             ev = events[events != e]
-            s2, o2 = measure(ev)
-            if o2 == 0 and s2.valid:
-                events, sim, changed = ev, s2, True
+            o2, _, valid = score(ev)
+            if o2 == 0 and valid:
+                events, changed = ev, True
                 candidates.remove(e)
+    sim, _ = measure(events)
     return events, sim
+
+
+def _merged(events: np.ndarray, add: np.ndarray) -> np.ndarray:
+    """`np.union1d(events, add)` for sorted unique `events` and a few sorted `add`: an insertion."""
+    at = np.searchsorted(events, add)
+    new = (at == len(events)) | (events[np.minimum(at, len(events) - 1)] != add)
+    return np.insert(events, at[new], add[new])

@@ -123,3 +123,20 @@ def test_event_numbering_round_trips(g):
     stage, pos = sg.event_stage_position(events)
     assert np.all(sg.stage_event(stage, pos) == events)
     assert np.all((pos >= 0) & (pos <= stage))
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(dags(max_nodes=8), st.data())
+def test_repair_scores_tries_as_the_simulator_would(g, data):
+    """Staged repair's compiled score (formulations/_repair_kernel.py) gives the simulator's overflow above
+    the budget and cost, and says whether every read has an earlier copy, on any schedule, executable or
+    not (random node sequences, repeats and gaps included)."""
+    from formulations._repair_kernel import overflow_cost
+
+    schedule = np.array(data.draw(st.lists(st.integers(0, g.n - 1), min_size=1, max_size=3 * g.n)), dtype=np.int64)
+    budget = data.draw(st.integers(0, int(g.memory.sum()) + 1))
+    sim = simulate(g, schedule)
+    over, cost, reads_ok = overflow_cost(g, schedule, budget)
+    assert over == int(np.maximum(sim.memory_per_step - budget, 0).sum())
+    assert cost == sim.total_duration
+    assert reads_ok == (sim.violation is None or sim.violation.kind != "missing_input")
