@@ -410,9 +410,11 @@ def build(
             smax.append(hi_s)
             # end: one past the last step the copy is held
             e_hi = max(end_bound(v), lo_s + 1)
+            if length_domain is not None:  # a length rounded up to the authors' values may outlast every reader
+                e_hi = max(horizon, lo_s + 1)
             if g.out_degree[v] == 0:
                 e = s + 1  # nobody reads it: held at its own step only
-            elif fixed and options.end_domain == "readers":
+            elif fixed and options.end_domain == "readers" and length_domain is None:
                 vals = sorted({x + 1 for x in own_times} | {x + 1 for x in reader_times[v] if lo_s < x + 1 <= e_hi})
                 e = m.new_int_var_from_domain(cp_model.Domain.from_values(vals), f"e{v}_{i}")
             else:
