@@ -158,7 +158,6 @@ _LARGE_MODEL_COLUMNS = 500_000
 
 
 def solve_highs(model, problem: Problem, mip: bool, tolerance: float, start: np.ndarray | None = None) -> SolveResult:
-    import highspy
 
     h = highs_instance(problem, tolerance, mip)
     large = problem.params.get("large_model", "auto")
@@ -190,14 +189,13 @@ def solve_highs(model, problem: Problem, mip: bool, tolerance: float, start: np.
 
         h.cbMipImprovingSolution.subscribe(improving)
     if start is not None:
-        sol = highspy.HighsSolution()
-        sol.col_value = start.tolist()
-        sol.value_valid = True
-        h.setSolution(sol)
+        _give_start(h, start)
     overran = _run_with_deadline(h, problem)
     extra = {"large_model_settings": bool(large)} if mip else {}
     if mip and overran is None and highs_status(h, mip)[0] == "infeasible":
         overran = recheck_infeasible(h, problem, extra)
+    elif mip and overran is None and highs_status(h, mip)[0] == "error" and remaining_seconds(problem) > 0:
+        overran = recheck_solve_error(h, problem, extra, start)
     if overran is None:
         status, has = highs_status(h, mip)
         info = h.getInfo()
@@ -252,6 +250,29 @@ def recheck_infeasible(h, problem: Problem, extra: dict) -> float | None:
     h.setOptionValue("time_limit", float(remaining_seconds(problem)))
     extra["infeasible_rechecked_without_presolve"] = True
     return _run_with_deadline(h, problem)
+
+
+def recheck_solve_error(h, problem: Problem, extra: dict, start: np.ndarray | None) -> float | None:
+    """HiGHS 1.16's MIP presolve can also end in "Solve error" on a small feasible model (a 5-node
+    Checkmate model with zero durations, found by tests/test_crosscheck.py; solved to optimality
+    without presolve): solve once more without presolve, from the same start, in the time left."""
+    extra["solve_error_resolved_without_presolve"] = True
+    h.clearSolver()
+    h.setOptionValue("presolve", "off")
+    h.setOptionValue("time_limit", float(remaining_seconds(problem)))
+    if start is not None:
+        _give_start(h, start)
+    return _run_with_deadline(h, problem)
+
+
+def _give_start(h, start: np.ndarray) -> None:
+    """Hand HiGHS a MIP start (it checks it and keeps it as its incumbent when feasible)."""
+    import highspy
+
+    sol = highspy.HighsSolution()
+    sol.col_value = start.tolist()
+    sol.value_valid = True
+    h.setSolution(sol)
 
 
 def _run_with_deadline(h, problem: Problem, overrun_seconds: float = 3.0) -> float | None:
