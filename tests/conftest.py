@@ -46,3 +46,18 @@ def assert_outputs_were_compared(report: dict) -> None:
     assert check["tensors_compared"] >= 3 and check["elements_compared"] > check["tensors_compared"], check
     assert check["nonzero_tensors"] >= 0.9 * check["tensors_compared"], check
     assert report["loss"] is not None and math.isfinite(report["loss"]) and report["loss"] > 0
+
+
+def tight_portfolio(monkeypatch, graph, budget, seconds: float, **constants):
+    """Default `moccasin` with every budget counted as tight and the given constants of
+    formulations/_portfolio.py set: (the run's result, its start portfolio's record)."""
+    from formulations import _portfolio
+    from moccasin_bench.judge import solve_in_process
+
+    monkeypatch.setattr(_portfolio, "GOOD_START_TDI_PERCENT", -1.0)
+    for name, value in constants.items():
+        monkeypatch.setattr(_portfolio, name, value)
+    result = solve_in_process(graph, budget, "moccasin", {}, time_limit_seconds=seconds, threads=1)
+    portfolio = result.output.variant["portfolio"]
+    assert portfolio["tight"]["start_tdi_percent"] is not None
+    return result, portfolio

@@ -482,15 +482,11 @@ def test_neighbourhood_search_of_every_kind_keeps_valid_schedules_and_never_wors
 def test_a_tight_budget_skips_repair_after_a_quick_start_that_recomputes_too_much(monkeypatch, most):
     """At a tight budget staged repair runs only when the quick start adds at most
     REPAIR_TIGHT_MAX_START_TDI_PERCENT; above it the member is skipped with its reason."""
-    from formulations import _portfolio
     from moccasin_bench.sources import load_graph
+    from tests.conftest import tight_portfolio
 
-    monkeypatch.setattr(_portfolio, "GOOD_START_TDI_PERCENT", -1.0)  # every budget counts as tight
-    monkeypatch.setattr(_portfolio, "REPAIR_TIGHT_MAX_START_TDI_PERCENT", most)
     g = load_graph("random-layered:n=30,seed=3")
-    result = solve_in_process(g, resolve_budget(g, 1.0), "moccasin", {}, time_limit_seconds=6, threads=1)
-    portfolio = result.output.variant["portfolio"]
-    assert portfolio["tight"]["start_tdi_percent"] is not None
+    _, portfolio = tight_portfolio(monkeypatch, g, resolve_budget(g, 1.0), 6, REPAIR_TIGHT_MAX_START_TDI_PERCENT=most)
     repair = portfolio["repair"]
     if most < 0:
         assert repair["status"] == "skipped" and "quick start adds" in repair["why"]

@@ -162,16 +162,18 @@ def test_at_a_tight_budget_the_partitioner_joins_moccasins_portfolio_only_after_
     """At a tight budget on a graph from PyTorch the partitioner (greedy knapsack) runs in the start
     portfolio when the quick start adds at most PARTITIONER_TIGHT_MAX_START_TDI_PERCENT, and is
     skipped with its reason above it; its schedule competes as a start like any member's."""
-    from formulations import _portfolio
+    from tests.conftest import tight_portfolio
 
-    monkeypatch.setattr(_portfolio, "GOOD_START_TDI_PERCENT", -1.0)  # every budget counts as tight
-    monkeypatch.setattr(_portfolio, "PARTITIONER_TIGHT_MAX_START_TDI_PERCENT", most)
-    monkeypatch.setattr(_portfolio, "PARTITIONER_TIGHT_MIN_SECONDS", 0.0)
     budget = resolve_budget(gpt_graph, fraction=0.8)
-    r = solve_in_process(gpt_graph, budget, "moccasin", {}, time_limit_seconds=12, threads=1)
+    r, portfolio = tight_portfolio(
+        monkeypatch,
+        gpt_graph,
+        budget,
+        12,
+        PARTITIONER_TIGHT_MAX_START_TDI_PERCENT=most,
+        PARTITIONER_TIGHT_MIN_SECONDS=0.0,
+    )
     assert r.status in ("feasible", "optimal"), r.message
-    portfolio = r.output.variant["portfolio"]
-    assert portfolio["tight"]["start_tdi_percent"] is not None
     member = portfolio["torch-partitioner"]
     if most < 0:
         assert member["status"] == "skipped" and "quick start adds" in member["why"]
