@@ -158,7 +158,6 @@ _LARGE_MODEL_COLUMNS = 500_000
 
 
 def solve_highs(model, problem: Problem, mip: bool, tolerance: float, start: np.ndarray | None = None) -> SolveResult:
-
     h = highs_instance(problem, tolerance, mip)
     large = problem.params.get("large_model", "auto")
     large = mip and (large == "on" or (large == "auto" and model.num_col > _LARGE_MODEL_COLUMNS))
@@ -192,9 +191,10 @@ def solve_highs(model, problem: Problem, mip: bool, tolerance: float, start: np.
         _give_start(h, start)
     overran = _run_with_deadline(h, problem)
     extra = {"large_model_settings": bool(large)} if mip else {}
-    if mip and overran is None and highs_status(h, mip)[0] == "infeasible":
+    verdict = highs_status(h, mip)[0] if mip and overran is None else None
+    if verdict == "infeasible":
         overran = recheck_infeasible(h, problem, extra)
-    elif mip and overran is None and highs_status(h, mip)[0] == "error" and remaining_seconds(problem) > 0:
+    elif verdict == "error" and remaining_seconds(problem) > 0:
         overran = recheck_solve_error(h, problem, extra, start)
     if overran is None:
         status, has = highs_status(h, mip)

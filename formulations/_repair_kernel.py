@@ -55,8 +55,8 @@ def overflow_cost(graph: Graph, schedule: np.ndarray, budget_bytes: int) -> tupl
         s,
         graph.pred_ptr,
         graph.pred_idx,
-        graph.memory.astype(np.int64),
-        graph.duration.astype(np.int64),
+        np.asarray(graph.memory, dtype=np.int64),  # no copy: the graph's arrays are int64
+        np.asarray(graph.duration, dtype=np.int64),
         int(budget_bytes),
     )
     if len(s) and len(s) * int(graph.duration.max()) >= 2**62:  # int64 would overflow: the exact sum
