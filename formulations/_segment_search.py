@@ -19,6 +19,10 @@ splice anyway (`segment_search` accepts only schedules it says fit and cost less
 A copy that died before `a` may instead be held into the window (instead of recomputed there) when
 the steps from its last read to `a` have the headroom, checked for the held copies together.
 
+A drop (`drop_and_repair`) removes one recomputation (its readers read the node's previous copy, held
+longer) and repairs the steps that pushes over the budget with windows allowed to cost more, as long as
+the repairs cost less than the drop saves: on a long schedule the improvements no single window holds.
+
 Each model has tens of nodes whatever the graph's size: CP-SAT closes most windows in milliseconds;
 building the model in Python costs more (tenths of a second for 24 steps).
 """
@@ -42,6 +46,8 @@ class SegmentStats:
     improvements: int = 0
     closed: int = 0  # windows proven unimprovable (infeasible below the incumbent) or solved to optimality
     rejected: int = 0  # splices the simulator refused (a model bug: never expected)
+    drop_windows: int = 0  # repair windows solved for dropped recomputations
+    drops_without_model: int = 0  # drops that fit with no repair (no CP-SAT model involved)
     solve_seconds: float = 0.0
     by_kind: dict[str, list[int]] = field(default_factory=dict)  # kind -> [tries, improvements]
     points: list[tuple[float, float]] = field(default_factory=list)  # (seconds, cost)
@@ -52,6 +58,8 @@ class SegmentStats:
             "improvements": self.improvements,
             "closed": self.closed,
             "rejected": self.rejected,
+            "drop_windows": self.drop_windows,
+            "drops_without_model": self.drops_without_model,
             "solve_seconds": round(self.solve_seconds, 3),
             "by_kind": self.by_kind,
         }
@@ -93,6 +101,7 @@ def solve_window(
     max_copies: np.ndarray | None = None,
     seed: int = 0,
     keep: bool = True,
+    slack: int = 0,
     **parameters,
 ) -> tuple[np.ndarray | None, str]:
     """The window [a, b) of the incumbent re-solved: (the new window's nodes, status) where status is
@@ -251,7 +260,7 @@ def solve_window(
                     m.add(pre_end[u] >= sv + 1).only_enforce_if([p, ~bs[0]] if ws else [p])
 
     cost = sum(int(graph.duration[v]) * p for v in copies for p in pres[v])
-    m.add(cost <= old_cost - 1)
+    m.add(cost <= old_cost - 1 + int(slack))
     m.minimize(cost)
 
     # hint: the incumbent's window
@@ -303,7 +312,95 @@ def splice(schedule: np.ndarray, a: int, b: int, window: np.ndarray) -> np.ndarr
     return np.concatenate([schedule[:a], window, schedule[b:]]).astype(np.int64)
 
 
-KINDS = ("steps", "peak", "recompute")
+KINDS = ("steps", "peak", "recompute", "drop")
+DROP_PAD = 8  # steps of a repair window on either side of an over-budget step
+DROP_MAX_WIDTH = 48  # the widest repair window; a wider run of over-budget steps is cut into several
+DROP_MAX_WINDOWS = 12  # a drop needing more repair windows is not tried
+
+
+def drop_candidates(graph: Graph, prof: Profile, budget_bytes: int) -> list[tuple[int, int, int]]:
+    """Recomputations worth dropping, easiest first: (estimated over-budget steps, -saving, step). Dropping the
+    recomputation at step r holds the node's previous copy from its last read up to r instead, over steps
+    whose memory grows by the node's size (the estimate ignores the inputs r no longer holds)."""
+    s = prof.schedule
+    last = np.full(graph.n, -1, dtype=np.int64)
+    previous = np.full(len(s), -1, dtype=np.int64)
+    for t, v in enumerate(s.tolist()):
+        previous[t] = last[v]
+        last[v] = t
+    out = []
+    for r in prof.recomputed_steps.tolist():
+        v, q = int(s[r]), int(previous[r])
+        if graph.duration[v] <= 0:  # dropping it saves nothing
+            continue
+        gap = prof.memory_per_step[prof.live_until[q] + 1 : r]
+        over = int(np.count_nonzero(gap + int(graph.memory[v]) > budget_bytes))
+        out.append((over, -int(graph.duration[v]), r))
+    out.sort()
+    return out
+
+
+def repair_windows(over: np.ndarray) -> list[list[int]]:
+    """Windows [a, b) covering the over-budget steps `over` (a boolean per step), each with DROP_PAD steps
+    either side, merged while at most DROP_MAX_WIDTH wide."""
+    T, out = len(over), []
+    for i in np.nonzero(over)[0].tolist():
+        a, b = max(0, i - DROP_PAD), min(T, i + DROP_PAD + 1)
+        if out and a <= out[-1][1] and b - out[-1][0] <= DROP_MAX_WIDTH:
+            out[-1][1] = b
+        else:
+            out.append([max(a, out[-1][1]) if out else a, b])
+    return out
+
+
+def drop_and_repair(
+    graph: Graph,
+    prof: Profile,
+    r: int,
+    budget_bytes: int,
+    deadline: Callable[[], float],
+    sub_limit_seconds: float,
+    max_copies: np.ndarray | None,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray | None, str, int]:
+    """Drop the recomputation at step `r` (its readers then read the node's previous copy, held longer) and
+    repair the steps now over the budget, first to last, by re-solving a window around them, each window
+    allowed to cost more as long as the drop still saves: (schedule, status, windows solved). The schedule
+    fits and costs less than the incumbent (the simulator says so), or is None and status says why."""
+    saving = int(graph.duration[prof.schedule[r]])
+    candidate = np.delete(prof.schedule, r)
+    sim = simulate(graph, candidate)
+    if len(repair_windows(sim.memory_per_step > budget_bytes)) > DROP_MAX_WINDOWS:
+        return None, "too many windows", 0
+    spent = solved = 0
+    while not sim.fits(budget_bytes):
+        left = deadline()
+        if left <= 0.01 or solved >= 2 * DROP_MAX_WINDOWS:
+            return None, "open", solved
+        over = repair_windows(sim.memory_per_step > budget_bytes)
+        if not over:  # not over the budget yet not fitting: invalid (never expected)
+            return None, "refused", solved
+        a, b = over[0]
+        window, status = solve_window(
+            graph,
+            profile(graph, candidate),
+            a,
+            b,
+            budget_bytes,
+            min(sub_limit_seconds, left),
+            max_copies=max_copies,
+            seed=int(rng.integers(0, 1 << 30)),
+            slack=saving - 1 - spent,
+        )
+        solved += 1
+        if window is None:
+            return None, status, solved
+        spent += int(graph.duration[window].sum()) - int(graph.duration[candidate[a:b]].sum())
+        candidate = splice(candidate, a, b, window)
+        sim = simulate(graph, candidate)
+    if sim.total_duration >= prof.cost:
+        return None, "refused", solved
+    return candidate, "improved", solved
 
 
 def segment_search(
@@ -330,13 +427,55 @@ def segment_search(
     stats = SegmentStats(by_kind={k: [0, 0] for k in KINDS})
     w = float(width)
     last_seconds = 0.0  # the last iteration's wall time: one more must end before `until_seconds`
+    drops: list[tuple[int, int, int]] | None = None  # the incumbent's untried drops (computed when needed)
     while elapsed() + last_seconds < until_seconds - 0.01 and (
         max_iterations is None or stats.iterations < max_iterations
     ):
         T = len(best)
         span = int(min(T, max(4, round(w))))
         weights = np.array([(1.0 + 3.0 * stats.by_kind[k][1]) / (1.0 + stats.by_kind[k][0]) for k in KINDS])
+        if drops is None:
+            drops = drop_candidates(graph, prof, budget_bytes)
+        if not drops:
+            weights[KINDS.index("drop")] = 0.0
         kind = KINDS[int(rng.choice(len(KINDS), p=weights / weights.sum()))]
+        if kind == "drop":
+            r = drops.pop(0)[2]
+            began = elapsed()
+            candidate, status, solved = drop_and_repair(
+                graph,
+                prof,
+                r,
+                budget_bytes,
+                lambda: until_seconds - elapsed(),
+                sub_limit_seconds,
+                max_copies,
+                rng,
+            )
+            last_seconds = elapsed() - began
+            stats.solve_seconds += last_seconds
+            stats.iterations += 1
+            stats.by_kind[kind][0] += 1
+            stats.drop_windows += solved
+        else:
+            candidate = None
+        if candidate is not None:
+            sim = simulate(graph, candidate)
+            counts_ok = max_copies is None or bool(np.all(np.bincount(candidate, minlength=graph.n) <= max_copies))
+            if not (sim.fits(budget_bytes) and counts_ok and sim.total_duration < prof.cost):
+                stats.rejected += 1
+                continue
+            stats.drops_without_model += solved == 0
+            best, drops = candidate, None
+            prof = profile(graph, best)
+            stats.improvements += 1
+            stats.by_kind[kind][1] += 1
+            stats.points.append((elapsed(), float(prof.cost)))
+            if on_improvement is not None:
+                on_improvement(best, prof.cost)
+            continue
+        if kind == "drop":
+            continue
         if kind == "peak":
             top = np.argsort(prof.memory_per_step)[-max(1, min(10, T // 20)) :]
             centre = int(rng.choice(top))
@@ -375,7 +514,7 @@ def segment_search(
         if not (sim.fits(budget_bytes) and counts_ok and sim.total_duration < prof.cost):
             stats.rejected += 1
             continue
-        best = candidate
+        best, drops = candidate, None
         prof = profile(graph, best)
         stats.improvements += 1
         stats.by_kind[kind][1] += 1

@@ -5,10 +5,18 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
-from formulations._segment_search import profile, segment_search, solve_window, splice
+from formulations._segment_search import (
+    drop_and_repair,
+    drop_candidates,
+    profile,
+    segment_search,
+    solve_window,
+    splice,
+)
 from formulations._warm_start import warm_start
 from formulations.oracle import optimal_schedule
 from moccasin_bench.graph import Graph
@@ -82,6 +90,60 @@ def test_the_search_never_returns_an_invalid_or_costlier_schedule(instance, wast
     assert stats.improvements == len(stats.points)
     if stats.improvements:
         assert sim.total_duration < simulate(g, s).total_duration
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(max_nodes=7, tight=True), st.lists(st.integers(0, 20), min_size=1, max_size=3))
+def test_a_dropped_recomputation_is_repaired_or_refused(instance, wasted):
+    """Each recomputation dropped and the steps it pushes over the budget repaired by windows: a schedule
+    it returns fits, costs less than the incumbent and no less than the unrestricted optimum; one it
+    refuses is None."""
+    g, budget = instance
+    s = costliest_start(g, budget, wasted)
+    prof = profile(g, s)
+    candidates = drop_candidates(g, prof, budget)
+    assume(candidates)
+    for _, minus_saving, r in candidates:
+        assert -minus_saving == g.duration[s[r]] > 0 and r in prof.recomputed_steps
+        found, status, solved = drop_and_repair(g, prof, r, budget, lambda: 5.0, 2.0, None, np.random.default_rng(0))
+        event(f"{status}, {min(solved, 2)} windows")
+        if found is None:
+            assert status != "improved"
+            continue
+        sim = simulate(g, found)
+        assert status == "improved" and sim.fits(budget), (s.tolist(), r, found.tolist())
+        assert oracle(g, budget, 0) <= sim.total_duration < prof.cost
+        if solved == 0:  # nothing to repair: the drop alone
+            assert found.tolist() == np.delete(s, r).tolist()
+
+
+@pytest.mark.parametrize(
+    "spec, fraction, wanted", [("random-layered:n=30,seed=7", 0.7, "paid"), ("random-layered:n=40,seed=32", 0.6, "two")]
+)
+def test_a_drop_over_the_budget_is_repaired_by_windows(spec, fraction, wanted):
+    """The move windows alone miss: dropping a recomputation pushes steps over the budget, windows re-solved
+    around them (allowed to cost up to what the drop saves) bring them back under it. On a staged start of
+    the first graph some repair costs more than the drop alone (the window paid for the drop); on the
+    second one needs two windows."""
+    from moccasin_bench.budget import resolve_budget
+    from moccasin_bench.sources import load_graph
+
+    g = load_graph(spec)
+    budget = resolve_budget(g, fraction).bytes
+    s = np.asarray(warm_start(g, budget, reference_order(g), max_computations=None).fitting[-1][1], dtype=np.int64)
+    prof = profile(g, s)
+    for over, _, r in drop_candidates(g, prof, budget):
+        alone = simulate(g, np.delete(s, r))
+        if over == 0 or alone.fits(budget):
+            continue
+        found, status, solved = drop_and_repair(g, prof, r, budget, lambda: 5.0, 2.0, None, np.random.default_rng(0))
+        if found is None:
+            continue
+        sim = simulate(g, found)
+        assert sim.fits(budget) and sim.total_duration < prof.cost and solved >= 1, (r, found.tolist())
+        if (wanted == "paid" and sim.total_duration > alone.total_duration) or (wanted == "two" and solved >= 2):
+            return
+    pytest.fail(f"no repaired drop of the kind wanted ({wanted})")
 
 
 @settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
