@@ -439,81 +439,58 @@ def segment_search(
         if not drops:
             weights[KINDS.index("drop")] = 0.0
         kind = KINDS[int(rng.choice(len(KINDS), p=weights / weights.sum()))]
+        began = elapsed()
+        solved = 0
         if kind == "drop":
-            r = drops.pop(0)[2]
-            began = elapsed()
             candidate, status, solved = drop_and_repair(
                 graph,
                 prof,
-                r,
+                drops.pop(0)[2],
                 budget_bytes,
                 lambda: until_seconds - elapsed(),
                 sub_limit_seconds,
                 max_copies,
                 rng,
             )
-            last_seconds = elapsed() - began
-            stats.solve_seconds += last_seconds
-            stats.iterations += 1
-            stats.by_kind[kind][0] += 1
             stats.drop_windows += solved
         else:
-            candidate = None
-        if candidate is not None:
-            sim = simulate(graph, candidate)
-            counts_ok = max_copies is None or bool(np.all(np.bincount(candidate, minlength=graph.n) <= max_copies))
-            if not (sim.fits(budget_bytes) and counts_ok and sim.total_duration < prof.cost):
-                stats.rejected += 1
-                continue
-            stats.drops_without_model += solved == 0
-            best, drops = candidate, None
-            prof = profile(graph, best)
-            stats.improvements += 1
-            stats.by_kind[kind][1] += 1
-            stats.points.append((elapsed(), float(prof.cost)))
-            if on_improvement is not None:
-                on_improvement(best, prof.cost)
-            continue
-        if kind == "drop":
-            continue
-        if kind == "peak":
-            top = np.argsort(prof.memory_per_step)[-max(1, min(10, T // 20)) :]
-            centre = int(rng.choice(top))
-        elif kind == "recompute" and len(prof.recomputed_steps):
-            centre = int(rng.choice(prof.recomputed_steps))
-        else:
-            centre = int(rng.integers(0, T))
-        a = int(np.clip(centre - span // 2 + int(rng.integers(-span // 4, span // 4 + 1)), 0, max(0, T - span)))
-        b = min(T, a + span)
-        left = until_seconds - elapsed()
-        began = elapsed()
-        window, status = solve_window(
-            graph,
-            prof,
-            a,
-            b,
-            budget_bytes,
-            min(sub_limit_seconds, max(0.01, left)),
-            max_copies=max_copies,
-            seed=int(rng.integers(0, 1 << 30)),
-        )
+            if kind == "peak":
+                top = np.argsort(prof.memory_per_step)[-max(1, min(10, T // 20)) :]
+                centre = int(rng.choice(top))
+            elif kind == "recompute" and len(prof.recomputed_steps):
+                centre = int(rng.choice(prof.recomputed_steps))
+            else:
+                centre = int(rng.integers(0, T))
+            a = int(np.clip(centre - span // 2 + int(rng.integers(-span // 4, span // 4 + 1)), 0, max(0, T - span)))
+            b = min(T, a + span)
+            window, status = solve_window(
+                graph,
+                prof,
+                a,
+                b,
+                budget_bytes,
+                min(sub_limit_seconds, max(0.01, until_seconds - began)),
+                max_copies=max_copies,
+                seed=int(rng.integers(0, 1 << 30)),
+            )
+            if status == "open":
+                w = max(4.0, w * 0.8)
+            else:
+                stats.closed += status == "closed"
+                w = min(float(T), float(max_width), w * 1.25 + 1)
+            candidate = None if window is None else splice(best, a, b, window)
         last_seconds = elapsed() - began
         stats.solve_seconds += last_seconds
         stats.iterations += 1
         stats.by_kind[kind][0] += 1
-        if status == "open":
-            w = max(4.0, w * 0.8)
-        else:
-            stats.closed += status == "closed"
-            w = min(float(T), float(max_width), w * 1.25 + 1)
-        if window is None:
+        if candidate is None:
             continue
-        candidate = splice(best, a, b, window)
         sim = simulate(graph, candidate)
         counts_ok = max_copies is None or bool(np.all(np.bincount(candidate, minlength=graph.n) <= max_copies))
         if not (sim.fits(budget_bytes) and counts_ok and sim.total_duration < prof.cost):
             stats.rejected += 1
             continue
+        stats.drops_without_model += kind == "drop" and solved == 0
         best, drops = candidate, None
         prof = profile(graph, best)
         stats.improvements += 1
