@@ -369,21 +369,19 @@ def drop_and_repair(
     fits and costs less than the incumbent (the simulator says so), or is None and status says why."""
     saving = int(graph.duration[prof.schedule[r]])
     candidate = np.delete(prof.schedule, r)
-    sim = simulate(graph, candidate)
-    if len(repair_windows(sim.memory_per_step > budget_bytes)) > DROP_MAX_WINDOWS:
+    current = profile(graph, candidate)
+    over = repair_windows(current.memory_per_step > budget_bytes)
+    if len(over) > DROP_MAX_WINDOWS:
         return None, "too many windows", 0
     spent = solved = 0
-    while not sim.fits(budget_bytes):
+    while over:
         left = deadline()
         if left <= 0.01 or solved >= 2 * DROP_MAX_WINDOWS:
             return None, "open", solved
-        over = repair_windows(sim.memory_per_step > budget_bytes)
-        if not over:  # not over the budget yet not fitting: invalid (never expected)
-            return None, "refused", solved
         a, b = over[0]
         window, status = solve_window(
             graph,
-            profile(graph, candidate),
+            current,
             a,
             b,
             budget_bytes,
@@ -397,7 +395,11 @@ def drop_and_repair(
             return None, status, solved
         spent += int(graph.duration[window].sum()) - int(graph.duration[candidate[a:b]].sum())
         candidate = splice(candidate, a, b, window)
-        sim = simulate(graph, candidate)
+        current = profile(graph, candidate)
+        over = repair_windows(current.memory_per_step > budget_bytes)
+    sim = simulate(graph, candidate)
+    if not sim.fits(budget_bytes) or sim.total_duration >= prof.cost:  # never expected: the judge's check
+        return None, "refused", solved
     if sim.total_duration >= prof.cost:
         return None, "refused", solved
     return candidate, "improved", solved
